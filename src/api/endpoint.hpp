@@ -1,0 +1,71 @@
+#pragma once
+
+#include <boost/json.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/authenticator.hpp"
+#include "api/rate_limiter.hpp"
+#include "domain/bulk_invite.hpp"
+#include "domain/principal.hpp"
+#include "domain/result.hpp"
+#include "domain/store.hpp"
+#include "http/message.hpp"
+
+namespace invited::api {
+
+// What the API handlers use; owned and wired by src/app/.
+struct Services {
+  domain::Store& store;
+  Authenticator& authenticator;
+  RateLimiter& limiter;
+  domain::InvitePolicy invite_policy;
+  std::string public_url;
+  // Appends the Prometheus text of every component to its argument (GET /metrics).
+  std::function<void(std::string&)> write_metrics;
+};
+
+// One authenticated API request in progress. Handlers hold it by shared_ptr across their store
+// call and answer through it exactly once.
+class ApiCall {
+ public:
+  ApiCall(http::Request& http_request, Authenticator::PrincipalPtr caller, http::Respond respond,
+          std::vector<std::pair<std::string, std::string>> rate_headers)
+      : request(http_request),
+        principal(std::move(caller)),
+        respond_(std::move(respond)),
+        rate_headers_(std::move(rate_headers)) {}
+
+  http::Request& request;
+  Authenticator::PrincipalPtr principal;
+  boost::json::object body;  // the parsed body, for endpoints that take JSON
+
+  void reply(int status, const boost::json::value& json);
+  void reply(http::Response response);
+  void fail(const domain::Error& error);
+
+  // Answers 403 global_key_required and returns false when the key is scoped.
+  bool require_global_key();
+
+ private:
+  http::Respond respond_;
+  std::vector<std::pair<std::string, std::string>> rate_headers_;
+};
+
+using CallPtr = std::shared_ptr<ApiCall>;
+using ApiHandler = std::function<void(const CallPtr&)>;
+
+enum class Body { kNone, kJson };
+
+// Wraps `handler` in the checks every /api/v1 endpoint runs, in the order of SPEC §3: API key
+// (401), the organization's request budget (429), then for kJson bodies size (413), media type
+// (415) and JSON (400 invalid_json). Every response after authentication carries the
+// x-rate-limit-* headers.
+http::Handler api_endpoint(Services& services, Body body, ApiHandler handler);
+
+// The same for a plain function of the services and the call.
+using ServiceHandler = void (*)(Services&, const CallPtr&);
+http::Handler api_endpoint(Services& services, Body body, ServiceHandler handler);
+
+}  // namespace invited::api

@@ -1,0 +1,125 @@
+// /api/v1/websites: create, list, get, and the members of one website (SPEC §5).
+#include <boost/json.hpp>
+
+#include "api/json_io.hpp"
+#include "api/routes.hpp"
+#include "api/views.hpp"
+#include "domain/clock.hpp"
+#include "domain/resources.hpp"
+
+namespace invited::api {
+namespace json = boost::json;
+namespace {
+
+domain::Error website_not_found() { return {domain::ErrorCode::kNotFound, "Website not found"}; }
+
+// The website id of the path, or nullopt after answering 404.
+std::optional<domain::Uuid> website_id_param(const CallPtr& call) {
+  auto id = domain::Uuid::parse(call->request.path_params.at(0));
+  if (!id) call->fail(website_not_found());
+  return id;
+}
+
+void create_website(Services& services, const CallPtr& call) {
+  domain::FieldErrors errors;
+  reject_unknown_fields(call->body, {"url", "name"}, errors);
+  auto url = string_field(call->body, "url", errors);
+  auto name = string_field(call->body, "name", errors);
+  auto request = domain::validate_new_website(url, name, errors);
+  if (!request) return call->reply(validation_error(errors));
+  if (!call->require_global_key()) return;
+
+  auto created = std::make_shared<domain::Website>();
+  auto shared_request = std::make_shared<domain::NewWebsiteRequest>(std::move(*request));
+  auto now = domain::now();
+  services.store.write(
+      [call, created, shared_request, now](domain::WriteTx& tx) -> domain::Status {
+        *created = tx.insert_website(call->principal->org_pk, domain::Uuid::v7(now.unix_ms),
+                                     shared_request->url, shared_request->name, now.seconds());
+        created->org_id = call->principal->org_id;
+        return {};
+      },
+      [call, created](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        call->reply(201, json::object{{"website", website_json(*created)}});
+      });
+}
+
+void list_websites(Services& services, const CallPtr& call) {
+  domain::FieldErrors errors;
+  auto page = read_page(call->request, errors);
+  if (!errors.empty()) return call->reply(validation_error(errors));
+  auto result = std::make_shared<domain::Page<domain::Website>>();
+  services.store.read(
+      [call, page, result](domain::ReadTx& tx) -> domain::Status {
+        const auto& principal = *call->principal;
+        *result = tx.list_websites(principal.org_pk,
+                                   principal.scoped ? std::optional(principal.key_pk) : std::nullopt,
+                                   page);
+        return {};
+      },
+      [call, page, result](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        json::array items;
+        items.reserve(result->items.size());
+        for (const auto& website : result->items) items.push_back(website_json(website));
+        call->reply(200, page_body("websites", std::move(items), page, result->total));
+      });
+}
+
+void get_website(Services& services, const CallPtr& call) {
+  auto id = website_id_param(call);
+  if (!id) return;
+  auto website = std::make_shared<std::optional<domain::Website>>();
+  services.store.read(
+      [call, id = *id, website](domain::ReadTx& tx) -> domain::Status {
+        *website = tx.find_website(call->principal->org_pk, id);
+        if (!*website || !call->principal->can_reach_website((*website)->pk)) {
+          return website_not_found();
+        }
+        return {};
+      },
+      [call, website](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        call->reply(200, json::object{{"website", website_json(**website)}});
+      });
+}
+
+void list_website_members(Services& services, const CallPtr& call) {
+  auto id = website_id_param(call);
+  if (!id) return;
+  domain::FieldErrors errors;
+  auto page = read_page(call->request, errors);
+  if (!errors.empty()) return call->reply(validation_error(errors));
+  auto result = std::make_shared<domain::Page<domain::Member>>();
+  services.store.read(
+      [call, id = *id, page, result](domain::ReadTx& tx) -> domain::Status {
+        const auto& principal = *call->principal;
+        auto website = tx.find_website(principal.org_pk, id);
+        if (!website || !principal.can_reach_website(website->pk)) return website_not_found();
+        *result = tx.list_website_members(principal.org_pk, website->pk, page);
+        return {};
+      },
+      [call, page, result](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        json::array items;
+        items.reserve(result->items.size());
+        for (const auto& member : result->items) items.push_back(member_json(member));
+        call->reply(200, page_body("members", std::move(items), page, result->total));
+      });
+}
+
+}  // namespace
+
+void register_websites(http::Router& router, Services& services) {
+  router.add(http::Method::kPost, "/api/v1/websites",
+             api_endpoint(services, Body::kJson, create_website));
+  router.add(http::Method::kGet, "/api/v1/websites",
+             api_endpoint(services, Body::kNone, list_websites));
+  router.add(http::Method::kGet, "/api/v1/websites/{id}",
+             api_endpoint(services, Body::kNone, get_website));
+  router.add(http::Method::kGet, "/api/v1/websites/{id}/members",
+             api_endpoint(services, Body::kNone, list_website_members));
+}
+
+}  // namespace invited::api

@@ -1,0 +1,251 @@
+#include "app/commands.hpp"
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "api/authenticator.hpp"
+#include "api/endpoint.hpp"
+#include "api/rate_limiter.hpp"
+#include "api/routes.hpp"
+#include "domain/clock.hpp"
+#include "domain/organizations.hpp"
+#include "domain/resources.hpp"
+#include "domain/text.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "log/log.hpp"
+#include "mail/folder_transport.hpp"
+#include "mail/outbox_worker.hpp"
+#include "mail/smtp_transport.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/schema.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace invited::app {
+namespace json = boost::json;
+namespace {
+
+using store::sqlite::SqliteStore;
+
+void ensure_parent_directory(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+}
+
+// A store for commands that run outside the event loop: completions run on the store's thread.
+std::unique_ptr<SqliteStore> open_store_for_command(const Settings& settings) {
+  ensure_parent_directory(settings.sqlite_path);
+  return std::make_unique<SqliteStore>(SqliteStore::Options{.path = settings.sqlite_path,
+                                                            .readers = 1},
+                                       [](std::function<void()> task) { task(); });
+}
+
+// The bare address inside `Name <address>`, or the whole text.
+std::string bare_address(const std::string& mailbox) {
+  auto open = mailbox.rfind('<');
+  auto close = mailbox.rfind('>');
+  if (open == std::string::npos || close == std::string::npos || close < open) return mailbox;
+  return mailbox.substr(open + 1, close - open - 1);
+}
+
+std::string url_host(const std::string& url) {
+  auto scheme = url.find("://");
+  std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  return rest.substr(0, rest.rfind(':') == std::string::npos ? rest.size() : rest.rfind(':'));
+}
+
+std::unique_ptr<mail::Transport> make_transport(const Settings& settings) {
+  if (!settings.smtp_url.empty()) return std::make_unique<mail::SmtpTransport>(settings.smtp_url);
+  return std::make_unique<mail::FolderTransport>(settings.mail_dir);
+}
+
+void write_metrics(std::string& out, const SqliteStore& store, const mail::OutboxWorker& outbox,
+                   const http::Server& server) {
+  auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += " counter\n";
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+  };
+  auto writer = store.writer_stats();
+  auto mail = outbox.stats();
+  auto http = server.stats();
+  counter("invited_http_requests_total", "HTTP requests answered.", http.requests);
+  counter("invited_http_responses_4xx_total", "Responses with a 4xx status.", http.client_errors);
+  counter("invited_http_responses_5xx_total", "Responses with a 5xx status.", http.server_errors);
+  out += "# HELP invited_http_open_connections Open client connections.\n"
+         "# TYPE invited_http_open_connections gauge\ninvited_http_open_connections " +
+         std::to_string(http.open_connections) + "\n";
+  counter("invited_store_write_units_total", "Write units run by the SQLite writer.",
+          writer.units);
+  counter("invited_store_commits_total", "Group commits made by the SQLite writer.",
+          writer.commits);
+  counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
+  counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
+  counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
+}
+
+}  // namespace
+
+int serve(const Settings& settings) {
+  try {
+    ensure_parent_directory(settings.sqlite_path);
+    http::Router router;
+    http::ServerOptions server_options;
+    server_options.address = settings.listen_host;
+    server_options.port = settings.listen_port;
+    server_options.threads = settings.threads;
+    http::Server server(server_options, router, api::json_fallbacks());
+    const std::uint16_t port = server.bind();
+
+    SqliteStore store(
+        SqliteStore::Options{.path = settings.sqlite_path, .readers = settings.readers},
+        [&server](std::function<void()> task) { server.post(std::move(task)); });
+
+    auto transport = make_transport(settings);
+    mail::OutboxWorker outbox(store, *transport,
+                              mail::OutboxOptions{.public_url = settings.public_url,
+                                                  .from = settings.mail_from,
+                                                  .from_address = bare_address(settings.mail_from),
+                                                  .message_id_host = url_host(settings.public_url),
+                                                  .max_attempts = settings.mail_max_attempts,
+                                                  .retry_seconds = settings.mail_retry_seconds});
+    store.on_email_queued([&outbox] { outbox.notify(); });
+
+    api::Authenticator authenticator(store, std::chrono::seconds(2));
+    api::RateLimiter limiter(settings.rate_limit_per_minute, settings.invite_limit_per_hour);
+    api::Services services{
+        .store = store,
+        .authenticator = authenticator,
+        .limiter = limiter,
+        .invite_policy = {.expiry_days = settings.invite_expiry_days},
+        .public_url = settings.public_url,
+        .write_metrics = [&](std::string& out) { write_metrics(out, store, outbox, server); },
+    };
+    api::register_all(router, services);
+
+    outbox.start();
+    log::info("listening", {{"address", settings.listen_host},
+                            {"port", static_cast<int>(port)},
+                            {"database", settings.sqlite_path},
+                            {"mail", transport->name()},
+                            {"public_url", settings.public_url}});
+    server.run();
+    outbox.stop();
+    log::info("stopped");
+    log::flush();
+    return 0;
+  } catch (const std::exception& error) {
+    log::error("serve failed", {{"error", error.what()}});
+    log::flush();
+    return 1;
+  }
+}
+
+int migrate(const Settings& settings) {
+  try {
+    ensure_parent_directory(settings.sqlite_path);
+    store::sqlite::Connection db(settings.sqlite_path, store::sqlite::Connection::Mode::kReadWrite);
+    int applied = store::sqlite::migrate(db);
+    std::cout << json::serialize(json::object{{"applied", applied},
+                                              {"schema_version", store::sqlite::schema_version(db)}})
+              << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited migrate: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+int create_org(const Settings& settings, const std::string& name,
+               const std::optional<std::string>& owner_email) {
+  std::optional<domain::Email> owner;
+  if (owner_email) {
+    owner = domain::Email::parse(*owner_email);
+    if (!owner) {
+      std::cerr << "invited admin create-org: --owner-email is not an email address\n";
+      return 2;
+    }
+  }
+  if (name.empty() || !domain::is_valid_name(name, domain::kMaxResourceNameLength)) {
+    std::cerr << "invited admin create-org: --name must be 1 to 200 characters\n";
+    return 2;
+  }
+  try {
+    auto store = open_store_for_command(settings);
+    std::optional<domain::Result<domain::NewOrganization>> created;
+    auto status = store->write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+      created = domain::create_organization(tx, name, owner, domain::now());
+      return *created ? domain::Status() : domain::Status(created->error());
+    });
+    if (!status) {
+      std::cerr << "invited admin create-org: " << status.error().message << "\n";
+      return 1;
+    }
+    const auto& org = created->value();
+    json::object out{{"org_id", org.organization.id.str()},
+                     {"key_id", org.global_key.key.id.str()},
+                     {"api_key", org.global_key.secret}};
+    if (org.owner) out["owner_user_id"] = org.owner->id.str();
+    std::cout << json::serialize(out) << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited admin create-org: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+int create_key(const Settings& settings, const std::string& org_id, const std::string& name,
+               const std::vector<std::string>& website_ids) {
+  auto org_uuid = domain::Uuid::parse(org_id);
+  if (!org_uuid) {
+    std::cerr << "invited admin create-key: --org must be an organization id (a UUID)\n";
+    return 2;
+  }
+  domain::NewApiKeyRequest request{.name = name, .website_ids = {}};
+  for (const auto& id : website_ids) {
+    auto parsed = domain::Uuid::parse(id);
+    if (!parsed) {
+      std::cerr << "invited admin create-key: --website " << id << " is not a UUID\n";
+      return 2;
+    }
+    request.website_ids.push_back(*parsed);
+  }
+  try {
+    auto store = open_store_for_command(settings);
+    std::optional<domain::Result<domain::IssuedApiKey>> issued;
+    auto status = store->write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+      auto org = tx.find_organization_by_id(*org_uuid);
+      if (!org) return domain::Error{domain::ErrorCode::kNotFound, "no organization " + org_id};
+      issued = domain::create_api_key(tx, org->pk, request, domain::now());
+      return *issued ? domain::Status() : domain::Status(issued->error());
+    });
+    if (!status) {
+      std::cerr << "invited admin create-key: " << status.error().message << "\n";
+      return 1;
+    }
+    const auto& key = issued->value();
+    json::array websites;
+    for (const auto& id : key.key.website_ids) websites.push_back(json::string(id.str()));
+    std::cout << json::serialize(json::object{{"key_id", key.key.id.str()},
+                                              {"api_key", key.secret},
+                                              {"org_id", org_uuid->str()},
+                                              {"website_ids", std::move(websites)}})
+              << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited admin create-key: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace invited::app

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/settings.hpp"
+
+namespace invited::app {
+
+// The subcommands of the `invited` binary. Each returns the process exit code and prints its
+// errors to stderr.
+
+// Serves HTTP until SIGTERM/SIGINT, delivering the outbox in the background.
+int serve(const Settings& settings);
+// Applies pending migrations and reports the schema version.
+int migrate(const Settings& settings);
+// Prints {"org_id", "key_id", "api_key"[, "owner_user_id"]}.
+int create_org(const Settings& settings, const std::string& name,
+               const std::optional<std::string>& owner_email);
+// Prints {"key_id", "api_key", "org_id", "website_ids"}.
+int create_key(const Settings& settings, const std::string& org_id, const std::string& name,
+               const std::vector<std::string>& website_ids);
+
+}  // namespace invited::app

@@ -1,0 +1,64 @@
+// invited: a membership and invitation service. One binary with the subcommands serve, migrate
+// and admin; every subcommand reads the same settings (flags or INVITED_* variables).
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "app/settings.hpp"
+#include "log/log.hpp"
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) {
+    std::cerr << "invited: libsodium failed to initialise\n";
+    return 1;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  using invited::app::Settings;
+  Settings settings;
+  CLI::App app{"invited: membership and invitation service"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  invited::app::add_settings(app, settings);
+
+  auto* serve = app.add_subcommand("serve", "serve the HTTP API (applies migrations first)");
+  auto* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  auto* admin = app.add_subcommand("admin", "administrative commands");
+  admin->require_subcommand(1);
+
+  std::string org_name;
+  std::optional<std::string> owner_email;
+  auto* create_org = admin->add_subcommand("create-org", "create an organization and a global key");
+  create_org->add_option("--name", org_name, "organization name")->required();
+  create_org->add_option("--owner-email", owner_email, "make this user the organization's owner");
+
+  std::string key_org;
+  std::string key_name = "default";
+  std::vector<std::string> key_websites;
+  auto* create_key = admin->add_subcommand("create-key", "create an API key for an organization");
+  create_key->add_option("--org", key_org, "organization id")->required();
+  create_key->add_option("--name", key_name, "key name")->capture_default_str();
+  create_key->add_option("--website", key_websites,
+                         "scope the key to this website id (repeatable); none: a global key");
+
+  CLI11_PARSE(app, argc, argv);
+
+  invited::log::Level level;
+  if (!invited::log::parse_level(settings.log_level, level)) {
+    std::cerr << "invited: --log-level must be debug, info, warn, error or off\n";
+    return 2;
+  }
+  invited::log::init(level);
+  if (auto error = invited::app::finish(settings); !error.empty()) {
+    std::cerr << "invited: " << error << "\n";
+    return 2;
+  }
+
+  if (*serve) return invited::app::serve(settings);
+  if (*migrate) return invited::app::migrate(settings);
+  if (*create_org) return invited::app::create_org(settings, org_name, owner_email);
+  if (*create_key) return invited::app::create_key(settings, key_org, key_name, key_websites);
+  return 2;
+}

@@ -1,0 +1,168 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/secret.hpp"
+#include "domain/types.hpp"
+#include "domain/uuid.hpp"
+
+namespace invited::domain {
+
+// The rows the domain reads and writes, in its own words. The store maps them to tables.
+
+struct Organization {
+  Pk pk = 0;
+  Uuid id;
+  std::string name;
+  UnixSeconds created_at = 0;
+};
+
+struct Website {
+  Pk pk = 0;
+  Uuid id;
+  Uuid org_id;
+  std::string url;
+  std::string name;
+  UnixSeconds created_at = 0;
+  std::optional<UnixSeconds> deleted_at;
+};
+
+struct Group {
+  Pk pk = 0;
+  Uuid id;
+  Uuid org_id;
+  std::string name;
+  std::vector<Uuid> website_ids;  // live websites only, oldest first
+  UnixSeconds created_at = 0;
+};
+
+struct UserRef {
+  Pk pk = 0;
+  Uuid id;
+};
+
+// Transient argument structs hold views: they live only for the call they are passed to.
+struct NewUser {
+  Uuid id;
+  std::string_view email_address;
+  std::string_view email_key;
+  std::optional<std::string_view> first_name;
+  std::optional<std::string_view> last_name;
+  bool email_verified = false;
+  UnixSeconds created_at = 0;
+};
+
+// One row of a members list: a user and the strongest role through which they reach the target.
+struct Member {
+  Uuid user_id;
+  std::string email;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  bool email_verified = false;
+  Role role = Role::kViewer;
+  AccessType access_type = AccessType::kWebsite;
+  UnixSeconds created_at = 0;
+};
+
+struct ApiKey {
+  Pk pk = 0;
+  Uuid id;
+  Pk org_pk = 0;
+  Uuid org_id;
+  std::string name;
+  bool scoped = false;
+  std::vector<Pk> website_pks;  // sorted; the allowlist of a scoped key
+  std::vector<Uuid> website_ids;
+  UnixSeconds created_at = 0;
+  std::optional<UnixSeconds> revoked_at;
+};
+
+struct NewApiKey {
+  Uuid id;
+  Pk org_pk = 0;
+  std::string name;
+  SecretHash hash{};
+  bool scoped = false;
+  std::vector<Pk> website_pks;
+  UnixSeconds created_at = 0;
+};
+
+// An email-mode request's invites share one batch: one token, one expiry, one email.
+struct NewBatch {
+  Uuid id;
+  Pk org_pk = 0;
+  SecretHash token_hash{};
+  UnixSeconds created_at = 0;
+  UnixSeconds expires_at = 0;
+};
+
+struct NewInvite {
+  Uuid id;
+  Pk org_pk = 0;
+  Pk batch_pk = 0;
+  std::string_view email_address;
+  std::string_view email_key;
+  Target target{};
+  Role role = Role::kViewer;
+  std::optional<std::string_view> first_name;
+  std::optional<std::string_view> last_name;
+  UnixSeconds created_at = 0;
+  UnixSeconds expires_at = 0;
+};
+
+// A queued invitation email. The token rides in the outbox row only until the message is sent
+// (or finally fails); the store erases it then, so at rest it exists only while undelivered.
+struct NewEmail {
+  Uuid message_id;  // stable across retries: becomes the Message-ID header
+  Pk batch_pk = 0;
+  std::string to_address;
+  std::string token;
+  UnixSeconds created_at = 0;
+};
+
+// A queued email that is due, as the mail worker sees it.
+struct OutboxEmail {
+  Pk pk = 0;
+  Uuid message_id;
+  Pk batch_pk = 0;
+  std::string to_address;
+  std::string token;
+  int attempts = 0;  // made so far
+  UnixSeconds created_at = 0;
+};
+
+// One line of an invitation email: what the person is invited to and with which role.
+struct InvitationTarget {
+  TargetKind kind = TargetKind::kWebsite;
+  std::string name;
+  std::string url;  // websites only
+  Role role = Role::kViewer;
+};
+
+// What an invitation email or accept page shows for one batch.
+struct Invitation {
+  Pk batch_pk = 0;
+  std::string organization_name;
+  std::string email;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  UnixSeconds expires_at = 0;
+  std::vector<InvitationTarget> targets;  // the batch's pending invites, oldest first
+};
+
+struct PageRequest {
+  std::int64_t num = 0;   // 0-based
+  std::int64_t size = 40;  // 1..100
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::int64_t total = 0;
+};
+
+}  // namespace invited::domain

@@ -1,0 +1,71 @@
+#include "domain/uuid.hpp"
+
+#include <sodium.h>
+
+namespace invited::domain {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+constexpr bool is_hyphen_position(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+
+}  // namespace
+
+std::optional<Uuid> Uuid::parse(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  Bytes bytes{};
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    if (is_hyphen_position(i)) {
+      if (text[i] != '-') return std::nullopt;
+      ++i;
+      continue;
+    }
+    int high = hex_value(text[i]);
+    int low = hex_value(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes[out++] = static_cast<std::uint8_t>(high << 4 | low);
+    i += 2;
+  }
+  return Uuid(bytes);
+}
+
+Uuid Uuid::v7(std::int64_t unix_ms) {
+  Bytes bytes;
+  randombytes_buf(bytes.data(), bytes.size());
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<std::uint8_t>(unix_ms >> (40 - 8 * i));
+  bytes[6] = static_cast<std::uint8_t>(0x70 | (bytes[6] & 0x0f));
+  bytes[8] = static_cast<std::uint8_t>(0x80 | (bytes[8] & 0x3f));
+  return Uuid(bytes);
+}
+
+Uuid Uuid::v4() {
+  Bytes bytes;
+  randombytes_buf(bytes.data(), bytes.size());
+  bytes[6] = static_cast<std::uint8_t>(0x40 | (bytes[6] & 0x0f));
+  bytes[8] = static_cast<std::uint8_t>(0x80 | (bytes[8] & 0x3f));
+  return Uuid(bytes);
+}
+
+void Uuid::write(char* out) const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < bytes_.size(); ++i) {
+    if (is_hyphen_position(pos)) out[pos++] = '-';
+    out[pos++] = kDigits[bytes_[i] >> 4];
+    out[pos++] = kDigits[bytes_[i] & 0x0f];
+  }
+}
+
+std::string Uuid::str() const {
+  std::string text(36, '\0');
+  write(text.data());
+  return text;
+}
+
+}  // namespace invited::domain

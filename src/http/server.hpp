@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/message.hpp"
+#include "http/router.hpp"
+
+namespace invited::http {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  int threads = 0;  // 0: one per core
+  std::size_t max_connections = 10000;
+  std::size_t body_limit = 64 * 1024;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers
+  std::chrono::milliseconds body_timeout{30'000};    // end of headers to end of body
+  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds drain_timeout{20'000};  // how long shutdown waits for in-flight work
+};
+
+struct ServerStats {
+  std::uint64_t requests = 0;
+  std::uint64_t client_errors = 0;  // 4xx
+  std::uint64_t server_errors = 0;  // 5xx
+  std::uint64_t open_connections = 0;
+};
+
+// Answers for requests the router cannot place. They decide the body format (JSON for the
+// API, HTML for pages); the server adds x-request-id and the access log.
+struct Fallbacks {
+  std::function<Response(const Request&)> not_found;
+  std::function<Response(const Request&, const std::string& allow)> method_not_allowed;
+  std::function<Response(const Request&)> unavailable;  // too many connections, shutting down
+};
+
+// The HTTP/1.1 server: Boost.Beast sessions as C++20 coroutines on an io_context run by one
+// thread per core. Keep-alive, body and header limits, timeouts, a bound on open connections,
+// `x-request-id` on every response, one JSON access-log line per request.
+//
+// run() blocks until SIGTERM or SIGINT (or stop()): it then stops accepting, lets in-flight
+// requests finish (their connections close after the reply), closes idle connections, and
+// returns once every session has ended or drain_timeout passed.
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, Fallbacks fallbacks);
+  ~Server();
+
+  // Binds the listening socket; throws std::system_error if the address is taken. Returns the
+  // bound port (useful with port 0).
+  std::uint16_t bind();
+
+  // Posts `task` to the event loop; safe from any thread. Used for store completions.
+  void post(std::function<void()> task);
+
+  void run();
+  void stop();
+
+  ServerStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace invited::http

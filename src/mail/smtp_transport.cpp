@@ -1,0 +1,64 @@
+#include "mail/smtp_transport.hpp"
+
+#include <curl/curl.h>
+
+#include <cstring>
+#include <memory>
+
+namespace invited::mail {
+namespace {
+
+struct Upload {
+  const std::string* data;
+  std::size_t offset = 0;
+};
+
+std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto* upload = static_cast<Upload*>(user);
+  std::size_t room = size * count;
+  std::size_t left = upload->data->size() - upload->offset;
+  std::size_t n = std::min(room, left);
+  std::memcpy(buffer, upload->data->data() + upload->offset, n);
+  upload->offset += n;
+  return n;
+}
+
+}  // namespace
+
+SmtpTransport::SmtpTransport(std::string url) : url_(std::move(url)) {}
+
+SendResult SmtpTransport::send(const Envelope& envelope) {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return {false, false, "curl_easy_init failed"};
+  std::string from = "<" + envelope.from_address + ">";
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(
+      curl_slist_append(nullptr, ("<" + envelope.to_address + ">").c_str()), curl_slist_free_all);
+  Upload upload{&envelope.data};
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+
+  CURL* handle = curl.get();
+  curl_easy_setopt(handle, CURLOPT_URL, url_.c_str());
+  curl_easy_setopt(handle, CURLOPT_MAIL_FROM, from.c_str());
+  curl_easy_setopt(handle, CURLOPT_MAIL_RCPT, recipients.get());
+  curl_easy_setopt(handle, CURLOPT_READFUNCTION, read_upload);
+  curl_easy_setopt(handle, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(envelope.data.size()));
+  curl_easy_setopt(handle, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+
+  CURLcode code = curl_easy_perform(handle);
+  if (code == CURLE_OK) return {};
+  long response = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response);
+  std::string error = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+  if (response) error += " (SMTP " + std::to_string(response) + ")";
+  // 5xx is the server's final word (unknown mailbox, policy); everything else may pass later.
+  bool permanent = response >= 500 && response < 600 && code != CURLE_LOGIN_DENIED;
+  return {false, permanent, error};
+}
+
+}  // namespace invited::mail

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+
+namespace invited::mail {
+
+// An envelope and the composed RFC 5322 text.
+struct Envelope {
+  std::string from_address;  // bare address for MAIL FROM
+  std::string to_address;
+  std::string message_id;  // without angle brackets; names the message across retries
+  std::string data;        // the composed message, CRLF line endings
+};
+
+struct SendResult {
+  bool ok = true;
+  bool permanent = false;  // retrying cannot help (the server refused the recipient)
+  std::string error;       // why it failed, for logs and the outbox row; never holds secrets
+};
+
+// Delivers messages. Implementations are used from the mail worker's thread only.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual SendResult send(const Envelope& envelope) = 0;
+  // Short name for logs: "smtp" or "folder".
+  virtual const char* name() const = 0;
+};
+
+}  // namespace invited::mail

@@ -1,0 +1,160 @@
+#include "store/sqlite/connection.hpp"
+
+#include <sqlite3.h>
+
+#include <cstring>
+
+namespace invited::store::sqlite {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, int code, std::string_view context) {
+  std::string what(context);
+  what += ": ";
+  what += db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  throw StoreError(code, what);
+}
+
+void check(sqlite3* db, int code, std::string_view context) {
+  if (code != SQLITE_OK) fail(db, code, context);
+}
+
+}  // namespace
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  check(db, sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                               &stmt_, nullptr),
+        "prepare");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Cursor::Cursor(Statement& statement) : stmt_(statement.stmt_), db_(statement.db_) {}
+
+Cursor::~Cursor() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Cursor& Cursor::bind(int index, std::int64_t value) {
+  check(db_, sqlite3_bind_int64(stmt_, index, value), "bind");
+  return *this;
+}
+
+Cursor& Cursor::bind(int index, std::string_view text) {
+  check(db_, sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                               SQLITE_TRANSIENT),
+        "bind");
+  return *this;
+}
+
+Cursor& Cursor::bind(int index, const std::optional<std::string_view>& text) {
+  return text ? bind(index, *text) : bind_null(index);
+}
+
+Cursor& Cursor::bind(int index, const std::optional<std::int64_t>& value) {
+  return value ? bind(index, *value) : bind_null(index);
+}
+
+Cursor& Cursor::bind(int index, const domain::Uuid& id) {
+  return bind_blob(index, id.bytes().data(), id.bytes().size());
+}
+
+Cursor& Cursor::bind_blob(int index, const void* data, std::size_t size) {
+  check(db_, sqlite3_bind_blob(stmt_, index, data, static_cast<int>(size), SQLITE_TRANSIENT),
+        "bind");
+  return *this;
+}
+
+Cursor& Cursor::bind_null(int index) {
+  check(db_, sqlite3_bind_null(stmt_, index), "bind");
+  return *this;
+}
+
+bool Cursor::step() {
+  int code = sqlite3_step(stmt_);
+  if (code == SQLITE_ROW) return true;
+  if (code == SQLITE_DONE) return false;
+  fail(db_, code, "step");
+}
+
+int Cursor::execute() {
+  while (step()) {
+  }
+  return sqlite3_changes(db_);
+}
+
+std::int64_t Cursor::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+bool Cursor::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+std::string Cursor::text(int column) const {
+  auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+              : std::string();
+}
+
+std::optional<std::string> Cursor::optional_text(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return text(column);
+}
+
+std::optional<std::int64_t> Cursor::optional_int64(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return int64(column);
+}
+
+domain::Uuid Cursor::uuid(int column) const {
+  domain::Uuid::Bytes bytes{};
+  const void* data = sqlite3_column_blob(stmt_, column);
+  if (data && sqlite3_column_bytes(stmt_, column) == static_cast<int>(bytes.size())) {
+    std::memcpy(bytes.data(), data, bytes.size());
+  }
+  return domain::Uuid(bytes);
+}
+
+Connection::Connection(const std::string& path, Mode mode) {
+  int flags = SQLITE_OPEN_NOMUTEX | (mode == Mode::kReadOnly
+                                         ? SQLITE_OPEN_READONLY
+                                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int code = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (code != SQLITE_OK) {
+    std::string message = "open " + path + ": " + sqlite3_errstr(code);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(code, message);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
+  if (mode == Mode::kReadWrite) {
+    exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+  } else {
+    exec("PRAGMA query_only = ON;");
+  }
+}
+
+Connection::~Connection() {
+  statements_.clear();
+  sqlite3_close(db_);
+}
+
+void Connection::exec(std::string_view sql) {
+  std::string text(sql);
+  char* message = nullptr;
+  int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (code != SQLITE_OK) {
+    std::string what = message ? message : sqlite3_errstr(code);
+    sqlite3_free(message);
+    throw StoreError(code, "exec: " + what);
+  }
+}
+
+Cursor Connection::query(const char* sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<Statement>(db_, sql);
+  return Cursor(*slot);
+}
+
+int Connection::changes() const { return sqlite3_changes(db_); }
+
+}  // namespace invited::store::sqlite

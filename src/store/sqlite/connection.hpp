@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "domain/uuid.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace invited::store::sqlite {
+
+// A storage failure: the unit of work that saw it rolls back and is answered 500.
+class StoreError : public std::runtime_error {
+ public:
+  StoreError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+class Statement;
+
+// A prepared statement in use: bind, step, read columns. Resets the statement (releasing its
+// read snapshot and bindings) when it goes out of scope, so no statement is ever left running.
+class Cursor {
+ public:
+  explicit Cursor(Statement& statement);
+  ~Cursor();
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+
+  // Binding indexes are 1-based, as in SQLite.
+  Cursor& bind(int index, std::int64_t value);
+  Cursor& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+  Cursor& bind(int index, std::string_view text);
+  Cursor& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Cursor& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Cursor& bind(int index, const std::optional<std::string_view>& text);
+  Cursor& bind(int index, const std::optional<std::int64_t>& value);
+  Cursor& bind(int index, const domain::Uuid& id);
+  Cursor& bind_blob(int index, const void* data, std::size_t size);
+  Cursor& bind_null(int index);
+
+  // Advances to the next row; false when done. Throws StoreError on failure.
+  bool step();
+  // Runs a statement that returns no rows; returns the number of rows it changed.
+  int execute();
+
+  // Column indexes are 0-based, as in SQLite. Valid until the next step().
+  std::int64_t int64(int column) const;
+  bool is_null(int column) const;
+  std::string text(int column) const;
+  std::optional<std::string> optional_text(int column) const;
+  std::optional<std::int64_t> optional_int64(int column) const;
+  domain::Uuid uuid(int column) const;
+
+ private:
+  sqlite3_stmt* stmt_;
+  sqlite3* db_;
+};
+
+// One prepared statement owned by a Connection.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+ private:
+  friend class Cursor;
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// An open database handle with a cache of prepared statements. Not thread-safe: one thread
+// uses a Connection at a time.
+class Connection {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+
+  // Opens (creating if kReadWrite) the file at `path` in WAL mode with durable commits.
+  Connection(const std::string& path, Mode mode);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements without results.
+  void exec(std::string_view sql);
+
+  // The prepared statement for `sql`, prepared on first use. `sql` must be a string with static
+  // storage (a named constant): the cache is keyed by its address.
+  Cursor query(const char* sql);
+
+  int changes() const;
+  sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
+};
+
+}  // namespace invited::store::sqlite

@@ -1,0 +1,228 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <future>
+
+#include "log/log.hpp"
+
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/schema.hpp"
+#include "store/sqlite/transaction.hpp"
+
+namespace invited::store::sqlite {
+namespace {
+
+domain::Status internal_error() {
+  return domain::Error{domain::ErrorCode::kInternal, "the database failed"};
+}
+
+domain::Status overloaded() {
+  return domain::Error{domain::ErrorCode::kUnavailable, "the service is overloaded; retry shortly"};
+}
+
+domain::Status shutting_down() {
+  return domain::Error{domain::ErrorCode::kUnavailable, "the service is shutting down"};
+}
+
+// Runs one unit, turning a thrown storage failure into kInternal.
+template <typename Work, typename Tx>
+domain::Status run_unit(Work& work, Tx& tx) {
+  try {
+    return work(tx);
+  } catch (const std::exception& error) {
+    log::error("unit of work failed", {{"error", error.what()}});
+    return internal_error();
+  }
+}
+
+constexpr const char* kBegin = "BEGIN IMMEDIATE";
+constexpr const char* kBeginRead = "BEGIN";
+constexpr const char* kCommit = "COMMIT";
+constexpr const char* kRollback = "ROLLBACK";
+constexpr const char* kSavepoint = "SAVEPOINT unit";
+constexpr const char* kRelease = "RELEASE unit";
+constexpr const char* kRollbackTo = "ROLLBACK TO unit";
+
+}  // namespace
+
+SqliteStore::SqliteStore(Options options, Post post)
+    : options_(std::move(options)), post_(std::move(post)) {
+  writer_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
+  migrate(*writer_db_);
+  for (int i = 0; i < options_.readers; ++i) {
+    reader_dbs_.push_back(std::make_unique<Connection>(options_.path, Connection::Mode::kReadOnly));
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+  for (int i = 0; i < options_.readers; ++i) readers_.emplace_back([this, i] { reader_loop(i); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::scoped_lock lock(write_mutex_, read_mutex_);
+    stopping_ = true;
+  }
+  write_ready_.notify_all();
+  read_ready_.notify_all();
+  writer_.join();
+  for (auto& reader : readers_) reader.join();
+}
+
+void SqliteStore::on_email_queued(std::function<void()> listener) {
+  std::lock_guard lock(write_mutex_);
+  email_listener_ = std::move(listener);
+}
+
+WriterStats SqliteStore::writer_stats() const { return {units_.load(), commits_.load()}; }
+
+void SqliteStore::complete(domain::Completion done, domain::Status status, bool direct) {
+  if (direct) return done(status);
+  post_([done = std::move(done), status = std::move(status)]() { done(status); });
+}
+
+void SqliteStore::enqueue_write(WriteUnit unit) {
+  domain::Status refusal;
+  {
+    std::lock_guard lock(write_mutex_);
+    if (!stopping_ && write_queue_.size() < options_.max_queued) {
+      write_queue_.push_back(std::move(unit));
+      write_ready_.notify_one();
+      return;
+    }
+    refusal = stopping_ ? shutting_down() : overloaded();
+  }
+  complete(std::move(unit.done), refusal, unit.direct);
+}
+
+void SqliteStore::enqueue_read(ReadUnit unit) {
+  domain::Status refusal;
+  {
+    std::lock_guard lock(read_mutex_);
+    if (!stopping_ && read_queue_.size() < options_.max_queued) {
+      read_queue_.push_back(std::move(unit));
+      read_ready_.notify_one();
+      return;
+    }
+    refusal = stopping_ ? shutting_down() : overloaded();
+  }
+  complete(std::move(unit.done), refusal, unit.direct);
+}
+
+void SqliteStore::write(domain::WriteWork work, domain::Completion done) {
+  enqueue_write({std::move(work), std::move(done), false});
+}
+
+void SqliteStore::read(domain::ReadWork work, domain::Completion done) {
+  enqueue_read({std::move(work), std::move(done), false});
+}
+
+domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
+  std::promise<domain::Status> outcome;
+  enqueue_write({std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); },
+                 true});
+  return outcome.get_future().get();
+}
+
+domain::Status SqliteStore::read_and_wait(domain::ReadWork work) {
+  std::promise<domain::Status> outcome;
+  enqueue_read({std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); },
+                true});
+  return outcome.get_future().get();
+}
+
+void SqliteStore::check_ready(domain::Completion done) {
+  // Runs on a reader: it sees what every request sees, and the event loop never waits on disk.
+  read(
+      [](domain::ReadTx& tx) -> domain::Status {
+        auto& connection = static_cast<Transaction&>(tx).connection();
+        int version = schema_version(connection);
+        if (version != latest_schema_version()) {
+          return domain::Error{domain::ErrorCode::kUnavailable,
+                               "database schema is at version " + std::to_string(version) +
+                                   ", expected " + std::to_string(latest_schema_version())};
+        }
+        return {};
+      },
+      std::move(done));
+}
+
+void SqliteStore::writer_loop() {
+  Connection& db = *writer_db_;
+  Transaction tx(db);
+  std::vector<WriteUnit> group;
+  std::vector<domain::Status> statuses;
+  for (;;) {
+    std::function<void()> listener;
+    {
+      std::unique_lock lock(write_mutex_);
+      write_ready_.wait(lock, [this] { return stopping_ || !write_queue_.empty(); });
+      if (write_queue_.empty()) return;  // stopping, and everything queued is done
+      std::size_t take = std::min(write_queue_.size(), options_.max_group);
+      group.clear();
+      for (std::size_t i = 0; i < take; ++i) {
+        group.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+      }
+      listener = email_listener_;
+    }
+
+    statuses.assign(group.size(), domain::Status());
+    bool committed = false;
+    try {
+      db.query(kBegin).execute();
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        db.query(kSavepoint).execute();
+        statuses[i] = run_unit(group[i].work, tx);
+        if (!statuses[i].ok()) db.query(kRollbackTo).execute();
+        db.query(kRelease).execute();
+      }
+      db.query(kCommit).execute();
+      committed = true;
+    } catch (const std::exception& error) {
+      log::error("write group failed", {{"units", group.size()}, {"error", error.what()}});
+      try {
+        db.query(kRollback).execute();
+      } catch (const std::exception&) {
+        // No transaction was open (BEGIN failed); nothing to undo.
+      }
+      for (auto& status : statuses) status = internal_error();
+    }
+    units_.fetch_add(group.size(), std::memory_order_relaxed);
+    if (committed) commits_.fetch_add(1, std::memory_order_relaxed);
+    bool email_queued = tx.take_email_enqueued();
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      complete(std::move(group[i].done), std::move(statuses[i]), group[i].direct);
+    }
+    if (committed && email_queued && listener) listener();
+  }
+}
+
+void SqliteStore::reader_loop(int index) {
+  Connection& db = *reader_dbs_[static_cast<std::size_t>(index)];
+  Transaction tx(db);
+  for (;;) {
+    ReadUnit unit;
+    {
+      std::unique_lock lock(read_mutex_);
+      read_ready_.wait(lock, [this] { return stopping_ || !read_queue_.empty(); });
+      if (read_queue_.empty()) return;
+      unit = std::move(read_queue_.front());
+      read_queue_.pop_front();
+    }
+    domain::Status status;
+    try {
+      db.query(kBeginRead).execute();
+      status = run_unit(unit.work, tx);
+      db.query(kCommit).execute();
+    } catch (const std::exception& error) {
+      log::error("read failed", {{"error", error.what()}});
+      try {
+        db.query(kRollback).execute();
+      } catch (const std::exception&) {
+        // No transaction was open; nothing to undo.
+      }
+      status = internal_error();
+    }
+    complete(std::move(unit.done), std::move(status), unit.direct);
+  }
+}
+
+}  // namespace invited::store::sqlite

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/store.hpp"
+
+namespace invited::store::sqlite {
+
+class Connection;
+
+// Counters for /metrics and the group-commit benchmark. Monotonic since start.
+struct WriterStats {
+  std::uint64_t units = 0;    // write units run
+  std::uint64_t commits = 0;  // transactions committed (one per group)
+};
+
+// domain::Store on one SQLite file.
+//
+// Writes: one writer thread owns the only read-write connection. Units queue up while the
+// previous group commits; the writer then runs every queued unit (up to `max_group`) inside one
+// transaction, each in its own SAVEPOINT so a failing unit rolls back alone, commits once with a
+// durable fsync (WAL, synchronous=FULL), and only then completes every unit of the group. The
+// group size therefore follows the load: one unit when idle, hundreds under pressure.
+//
+// Reads: `readers` threads, each with its own read-only connection; every read unit runs in one
+// snapshot. Completions are handed to `post`, which the owner points at its event loop.
+//
+// Thread-safe. The destructor finishes every queued unit before it returns.
+class SqliteStore final : public domain::Store {
+ public:
+  using Post = std::function<void(std::function<void()>)>;
+
+  struct Options {
+    std::string path;
+    int readers = 2;
+    std::size_t max_group = 512;
+    std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
+  };
+
+  // Opens the file and applies pending migrations. Throws StoreError if it cannot.
+  SqliteStore(Options options, Post post);
+  ~SqliteStore() override;
+
+  void write(domain::WriteWork work, domain::Completion done) override;
+  void read(domain::ReadWork work, domain::Completion done) override;
+  domain::Status write_and_wait(domain::WriteWork work) override;
+  domain::Status read_and_wait(domain::ReadWork work) override;
+  void check_ready(domain::Completion done) override;
+
+  // Called on the writer thread after a commit that queued an email.
+  void on_email_queued(std::function<void()> listener);
+
+  WriterStats writer_stats() const;
+
+ private:
+  struct WriteUnit {
+    domain::WriteWork work;
+    domain::Completion done;
+    bool direct = false;  // run `done` on the store's thread instead of posting it
+  };
+  struct ReadUnit {
+    domain::ReadWork work;
+    domain::Completion done;
+    bool direct = false;
+  };
+
+  void enqueue_write(WriteUnit unit);
+  void enqueue_read(ReadUnit unit);
+
+  void writer_loop();
+  void reader_loop(int index);
+  void complete(domain::Completion done, domain::Status status, bool direct);
+
+  Options options_;
+  Post post_;
+  std::unique_ptr<Connection> writer_db_;
+  std::vector<std::unique_ptr<Connection>> reader_dbs_;
+  std::function<void()> email_listener_;
+
+  std::mutex write_mutex_;
+  std::condition_variable write_ready_;
+  std::deque<WriteUnit> write_queue_;
+  std::mutex read_mutex_;
+  std::condition_variable read_ready_;
+  std::deque<ReadUnit> read_queue_;
+  bool stopping_ = false;  // guarded by both mutexes when set
+
+  std::atomic<std::uint64_t> units_{0};
+  std::atomic<std::uint64_t> commits_{0};
+
+  std::thread writer_;
+  std::vector<std::thread> readers_;
+};
+
+}  // namespace invited::store::sqlite

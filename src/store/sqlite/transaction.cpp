@@ -1,0 +1,598 @@
+#include "store/sqlite/transaction.hpp"
+
+#include <string>
+
+namespace invited::store::sqlite {
+
+using domain::Pk;
+using domain::UnixSeconds;
+using domain::Uuid;
+
+namespace {
+
+std::int64_t offset_of(domain::PageRequest page) { return page.num * page.size; }
+
+// Table and key column of each membership target kind.
+struct MembershipTable {
+  const char* exists_sql;
+  const char* insert_sql;
+};
+
+constexpr MembershipTable kOrganizationMembers{
+    "SELECT 1 FROM organization_members WHERE org_pk = ?1 AND user_pk = ?2",
+    "INSERT INTO organization_members(org_pk, user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT DO NOTHING"};
+constexpr MembershipTable kWebsiteMembers{
+    "SELECT 1 FROM website_members WHERE website_pk = ?1 AND user_pk = ?2",
+    "INSERT INTO website_members(website_pk, user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT DO NOTHING"};
+constexpr MembershipTable kGroupMembers{
+    "SELECT 1 FROM group_members WHERE group_pk = ?1 AND user_pk = ?2",
+    "INSERT INTO group_members(group_pk, user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT DO NOTHING"};
+
+const MembershipTable& membership_table(domain::TargetKind kind) {
+  switch (kind) {
+    case domain::TargetKind::kOrganization:
+      return kOrganizationMembers;
+    case domain::TargetKind::kWebsite:
+      return kWebsiteMembers;
+    case domain::TargetKind::kGroup:
+      return kGroupMembers;
+  }
+  return kWebsiteMembers;
+}
+
+domain::Website read_website(const Cursor& row) {
+  // Columns: pk, id, org id, url, name, created_at, deleted_at
+  return domain::Website{.pk = row.int64(0),
+                         .id = row.uuid(1),
+                         .org_id = row.uuid(2),
+                         .url = row.text(3),
+                         .name = row.text(4),
+                         .created_at = row.int64(5),
+                         .deleted_at = row.optional_int64(6)};
+}
+
+constexpr const char* kWebsiteColumns =
+    "w.pk, w.id, o.id, w.url, w.name, w.created_at, w.deleted_at "
+    "FROM websites w JOIN organizations o ON o.pk = w.org_pk ";
+
+domain::Member read_member(const Cursor& row) {
+  // Columns: user id, email, first, last, verified, role, access, created_at
+  return domain::Member{.user_id = row.uuid(0),
+                        .email = row.text(1),
+                        .first_name = row.optional_text(2),
+                        .last_name = row.optional_text(3),
+                        .email_verified = row.int64(4) != 0,
+                        .role = static_cast<domain::Role>(row.int64(5)),
+                        .access_type = static_cast<domain::AccessType>(row.int64(6)),
+                        .created_at = row.int64(7)};
+}
+
+// Every grant that reaches website ?2 of organization ?1, reduced to the strongest per user
+// (ties go to the most direct access: website, then group, then organization).
+#define INVITED_WEBSITE_ACCESS_CTE                                                              \
+  "WITH grants(user_pk, role, access, created_at) AS ("                                         \
+  "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = ?2"           \
+  "  UNION ALL"                                                                                 \
+  "  SELECT gm.user_pk, gm.role, 1, gm.created_at FROM group_members gm"                        \
+  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk"                                     \
+  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.deleted_at IS NULL"                    \
+  "    WHERE gw.website_pk = ?2"                                                                \
+  "  UNION ALL"                                                                                 \
+  "  SELECT user_pk, role, 0, created_at FROM organization_members WHERE org_pk = ?1"          \
+  "), best AS ("                                                                                \
+  "  SELECT user_pk, role, access, created_at, ROW_NUMBER() OVER ("                             \
+  "    PARTITION BY user_pk ORDER BY role DESC, access DESC, created_at) AS rank FROM grants"   \
+  ") "
+
+constexpr const char* kListWebsiteMembers =
+    INVITED_WEBSITE_ACCESS_CTE
+    "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, b.role, b.access, "
+    "b.created_at FROM best b JOIN users u ON u.pk = b.user_pk WHERE b.rank = 1 "
+    "ORDER BY b.created_at, u.pk LIMIT ?3 OFFSET ?4";
+constexpr const char* kCountWebsiteMembers =
+    INVITED_WEBSITE_ACCESS_CTE "SELECT COUNT(*) FROM best WHERE rank = 1";
+#undef INVITED_WEBSITE_ACCESS_CTE
+
+}  // namespace
+
+std::int64_t Transaction::count(const char* sql, Pk key) {
+  auto row = db_.query(sql);
+  row.bind(1, key);
+  return row.step() ? row.int64(0) : 0;
+}
+
+std::optional<domain::ApiKey> Transaction::find_api_key(const domain::SecretHash& hash) {
+  static constexpr const char* kFindKey =
+      "SELECT k.pk, k.id, k.org_pk, o.id, k.name, k.scoped, k.created_at, k.revoked_at "
+      "FROM api_keys k JOIN organizations o ON o.pk = k.org_pk WHERE k.key_hash = ?1";
+  static constexpr const char* kKeyWebsites =
+      "SELECT w.pk, w.id FROM api_key_websites kw JOIN websites w ON w.pk = kw.website_pk "
+      "WHERE kw.key_pk = ?1 ORDER BY w.pk";
+  domain::ApiKey key;
+  {
+    auto row = db_.query(kFindKey);
+    row.bind_blob(1, hash.data(), hash.size());
+    if (!row.step()) return std::nullopt;
+    key.pk = row.int64(0);
+    key.id = row.uuid(1);
+    key.org_pk = row.int64(2);
+    key.org_id = row.uuid(3);
+    key.name = row.text(4);
+    key.scoped = row.int64(5) != 0;
+    key.created_at = row.int64(6);
+    key.revoked_at = row.optional_int64(7);
+  }
+  auto rows = db_.query(kKeyWebsites);
+  rows.bind(1, key.pk);
+  while (rows.step()) {
+    key.website_pks.push_back(rows.int64(0));
+    key.website_ids.push_back(rows.uuid(1));
+  }
+  return key;
+}
+
+std::optional<domain::Organization> Transaction::find_organization(Pk org_pk) {
+  static constexpr const char* kFind =
+      "SELECT pk, id, name, created_at FROM organizations WHERE pk = ?1";
+  auto row = db_.query(kFind);
+  row.bind(1, org_pk);
+  if (!row.step()) return std::nullopt;
+  return domain::Organization{row.int64(0), row.uuid(1), row.text(2), row.int64(3)};
+}
+
+std::optional<domain::Organization> Transaction::find_organization_by_id(const Uuid& id) {
+  static constexpr const char* kFind =
+      "SELECT pk, id, name, created_at FROM organizations WHERE id = ?1";
+  auto row = db_.query(kFind);
+  row.bind(1, id);
+  if (!row.step()) return std::nullopt;
+  return domain::Organization{row.int64(0), row.uuid(1), row.text(2), row.int64(3)};
+}
+
+std::optional<domain::Website> Transaction::find_website(Pk org_pk, const Uuid& id) {
+  static const std::string kFind = std::string("SELECT ") + kWebsiteColumns +
+                                   "WHERE w.id = ?1 AND w.org_pk = ?2 AND w.deleted_at IS NULL";
+  auto row = db_.query(kFind.c_str());
+  row.bind(1, id).bind(2, org_pk);
+  if (!row.step()) return std::nullopt;
+  return read_website(row);
+}
+
+domain::Page<domain::Website> Transaction::list_websites(Pk org_pk,
+                                                         std::optional<Pk> scoped_key_pk,
+                                                         domain::PageRequest page) {
+  static const std::string kList = std::string("SELECT ") + kWebsiteColumns +
+                                   "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL "
+                                   "ORDER BY w.pk LIMIT ?2 OFFSET ?3";
+  static constexpr const char* kCount =
+      "SELECT COUNT(*) FROM websites WHERE org_pk = ?1 AND deleted_at IS NULL";
+  static const std::string kListAllowed =
+      std::string("SELECT ") + kWebsiteColumns +
+      "JOIN api_key_websites kw ON kw.website_pk = w.pk AND kw.key_pk = ?4 "
+      "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL ORDER BY w.pk LIMIT ?2 OFFSET ?3";
+  static constexpr const char* kCountAllowed =
+      "SELECT COUNT(*) FROM websites w JOIN api_key_websites kw ON kw.website_pk = w.pk "
+      "AND kw.key_pk = ?2 WHERE w.org_pk = ?1 AND w.deleted_at IS NULL";
+  domain::Page<domain::Website> result;
+  {
+    auto row = db_.query(scoped_key_pk ? kCountAllowed : kCount);
+    row.bind(1, org_pk);
+    if (scoped_key_pk) row.bind(2, *scoped_key_pk);
+    result.total = row.step() ? row.int64(0) : 0;
+  }
+  auto rows = db_.query(scoped_key_pk ? kListAllowed.c_str() : kList.c_str());
+  rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
+  if (scoped_key_pk) rows.bind(4, *scoped_key_pk);
+  while (rows.step()) result.items.push_back(read_website(rows));
+  return result;
+}
+
+std::vector<Uuid> Transaction::group_website_ids(Pk group_pk) {
+  static constexpr const char* kWebsites =
+      "SELECT w.id FROM group_websites gw JOIN websites w ON w.pk = gw.website_pk "
+      "WHERE gw.group_pk = ?1 AND w.deleted_at IS NULL ORDER BY w.pk";
+  std::vector<Uuid> ids;
+  auto rows = db_.query(kWebsites);
+  rows.bind(1, group_pk);
+  while (rows.step()) ids.push_back(rows.uuid(0));
+  return ids;
+}
+
+std::optional<domain::Group> Transaction::find_group(Pk org_pk, const Uuid& id) {
+  static constexpr const char* kFind =
+      "SELECT g.pk, g.id, o.id, g.name, g.created_at FROM website_groups g "
+      "JOIN organizations o ON o.pk = g.org_pk "
+      "WHERE g.id = ?1 AND g.org_pk = ?2 AND g.deleted_at IS NULL";
+  domain::Group group;
+  {
+    auto row = db_.query(kFind);
+    row.bind(1, id).bind(2, org_pk);
+    if (!row.step()) return std::nullopt;
+    group = domain::Group{.pk = row.int64(0),
+                          .id = row.uuid(1),
+                          .org_id = row.uuid(2),
+                          .name = row.text(3),
+                          .website_ids = {},
+                          .created_at = row.int64(4)};
+  }
+  group.website_ids = group_website_ids(group.pk);
+  return group;
+}
+
+domain::Page<domain::Group> Transaction::list_groups(Pk org_pk, domain::PageRequest page) {
+  static constexpr const char* kList =
+      "SELECT g.pk, g.id, o.id, g.name, g.created_at FROM website_groups g "
+      "JOIN organizations o ON o.pk = g.org_pk "
+      "WHERE g.org_pk = ?1 AND g.deleted_at IS NULL ORDER BY g.pk LIMIT ?2 OFFSET ?3";
+  static constexpr const char* kCount =
+      "SELECT COUNT(*) FROM website_groups WHERE org_pk = ?1 AND deleted_at IS NULL";
+  domain::Page<domain::Group> result;
+  result.total = count(kCount, org_pk);
+  {
+    auto rows = db_.query(kList);
+    rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
+    while (rows.step()) {
+      result.items.push_back(domain::Group{.pk = rows.int64(0),
+                                           .id = rows.uuid(1),
+                                           .org_id = rows.uuid(2),
+                                           .name = rows.text(3),
+                                           .website_ids = {},
+                                           .created_at = rows.int64(4)});
+    }
+  }
+  for (auto& group : result.items) group.website_ids = group_website_ids(group.pk);
+  return result;
+}
+
+domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk website_pk,
+                                                               domain::PageRequest page) {
+  domain::Page<domain::Member> result;
+  {
+    auto row = db_.query(kCountWebsiteMembers);
+    row.bind(1, org_pk).bind(2, website_pk);
+    result.total = row.step() ? row.int64(0) : 0;
+  }
+  auto rows = db_.query(kListWebsiteMembers);
+  rows.bind(1, org_pk).bind(2, website_pk).bind(3, page.size).bind(4, offset_of(page));
+  while (rows.step()) result.items.push_back(read_member(rows));
+  return result;
+}
+
+domain::Page<domain::Member> Transaction::list_group_members(Pk group_pk,
+                                                             domain::PageRequest page) {
+  static constexpr const char* kList =
+      "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, 1, m.created_at "
+      "FROM group_members m JOIN users u ON u.pk = m.user_pk WHERE m.group_pk = ?1 "
+      "ORDER BY m.created_at, u.pk LIMIT ?2 OFFSET ?3";
+  static constexpr const char* kCount = "SELECT COUNT(*) FROM group_members WHERE group_pk = ?1";
+  domain::Page<domain::Member> result;
+  result.total = count(kCount, group_pk);
+  auto rows = db_.query(kList);
+  rows.bind(1, group_pk).bind(2, page.size).bind(3, offset_of(page));
+  while (rows.step()) result.items.push_back(read_member(rows));
+  return result;
+}
+
+domain::Organization Transaction::insert_organization(const Uuid& id, std::string_view name,
+                                                      UnixSeconds now) {
+  static constexpr const char* kInsert =
+      "INSERT INTO organizations(id, name, created_at) VALUES (?1, ?2, ?3) RETURNING pk";
+  auto row = db_.query(kInsert);
+  row.bind(1, id).bind(2, name).bind(3, now);
+  row.step();
+  return domain::Organization{row.int64(0), id, std::string(name), now};
+}
+
+domain::ApiKey Transaction::insert_api_key(const domain::NewApiKey& key) {
+  static constexpr const char* kInsert =
+      "INSERT INTO api_keys(id, org_pk, name, key_hash, scoped, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING pk";
+  static constexpr const char* kAllow =
+      "INSERT INTO api_key_websites(key_pk, website_pk) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+  Pk pk;
+  {
+    auto row = db_.query(kInsert);
+    row.bind(1, key.id)
+        .bind(2, key.org_pk)
+        .bind(3, key.name)
+        .bind_blob(4, key.hash.data(), key.hash.size())
+        .bind(5, key.scoped ? 1 : 0)
+        .bind(6, key.created_at);
+    row.step();
+    pk = row.int64(0);
+  }
+  for (Pk website_pk : key.website_pks) {
+    auto row = db_.query(kAllow);
+    row.bind(1, pk).bind(2, website_pk).execute();
+  }
+  domain::ApiKey stored;
+  stored.pk = pk;
+  stored.id = key.id;
+  stored.org_pk = key.org_pk;
+  stored.name = key.name;
+  stored.scoped = key.scoped;
+  stored.website_pks = key.website_pks;
+  stored.created_at = key.created_at;
+  return stored;
+}
+
+domain::Website Transaction::insert_website(Pk org_pk, const Uuid& id, std::string_view url,
+                                            std::string_view name, UnixSeconds now) {
+  static constexpr const char* kInsert =
+      "INSERT INTO websites(id, org_pk, url, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "RETURNING pk";
+  auto row = db_.query(kInsert);
+  row.bind(1, id).bind(2, org_pk).bind(3, url).bind(4, name).bind(5, now);
+  row.step();
+  return domain::Website{.pk = row.int64(0),
+                         .id = id,
+                         .org_id = {},
+                         .url = std::string(url),
+                         .name = std::string(name),
+                         .created_at = now,
+                         .deleted_at = std::nullopt};
+}
+
+std::optional<Pk> Transaction::find_live_website_pk(Pk org_pk, const Uuid& id) {
+  static constexpr const char* kFind =
+      "SELECT pk FROM websites WHERE id = ?1 AND org_pk = ?2 AND deleted_at IS NULL";
+  auto row = db_.query(kFind);
+  row.bind(1, id).bind(2, org_pk);
+  if (!row.step()) return std::nullopt;
+  return row.int64(0);
+}
+
+std::optional<Pk> Transaction::find_group_pk(Pk org_pk, const Uuid& id) {
+  static constexpr const char* kFind =
+      "SELECT pk FROM website_groups WHERE id = ?1 AND org_pk = ?2 AND deleted_at IS NULL";
+  auto row = db_.query(kFind);
+  row.bind(1, id).bind(2, org_pk);
+  if (!row.step()) return std::nullopt;
+  return row.int64(0);
+}
+
+Pk Transaction::insert_group(Pk org_pk, const Uuid& id, std::string_view name,
+                             const std::vector<Pk>& website_pks, UnixSeconds now) {
+  static constexpr const char* kInsert =
+      "INSERT INTO website_groups(id, org_pk, name, created_at) VALUES (?1, ?2, ?3, ?4) "
+      "RETURNING pk";
+  static constexpr const char* kAdd =
+      "INSERT INTO group_websites(group_pk, website_pk) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+  Pk pk;
+  {
+    auto row = db_.query(kInsert);
+    row.bind(1, id).bind(2, org_pk).bind(3, name).bind(4, now);
+    row.step();
+    pk = row.int64(0);
+  }
+  for (Pk website_pk : website_pks) {
+    auto row = db_.query(kAdd);
+    row.bind(1, pk).bind(2, website_pk).execute();
+  }
+  return pk;
+}
+
+std::optional<domain::UserRef> Transaction::find_user(std::string_view email_key) {
+  static constexpr const char* kFind = "SELECT pk, id FROM users WHERE email_key = ?1";
+  auto row = db_.query(kFind);
+  row.bind(1, email_key);
+  if (!row.step()) return std::nullopt;
+  return domain::UserRef{row.int64(0), row.uuid(1)};
+}
+
+domain::UserRef Transaction::insert_user_if_absent(const domain::NewUser& user) {
+  static constexpr const char* kInsert =
+      "INSERT INTO users(id, email, email_key, first_name, last_name, email_verified, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(email_key) DO NOTHING RETURNING pk";
+  {
+    auto row = db_.query(kInsert);
+    row.bind(1, user.id)
+        .bind(2, user.email_address)
+        .bind(3, user.email_key)
+        .bind(4, user.first_name)
+        .bind(5, user.last_name)
+        .bind(6, user.email_verified ? 1 : 0)
+        .bind(7, user.created_at);
+    if (row.step()) return domain::UserRef{row.int64(0), user.id};
+  }
+  auto existing = find_user(user.email_key);
+  if (!existing) throw StoreError(0, "user vanished after a conflicting insert");
+  return *existing;
+}
+
+bool Transaction::has_membership(domain::Target target, Pk user_pk) {
+  auto row = db_.query(membership_table(target.kind).exists_sql);
+  row.bind(1, target.pk).bind(2, user_pk);
+  return row.step();
+}
+
+bool Transaction::add_membership_if_absent(domain::Target target, Pk user_pk, domain::Role role,
+                                           UnixSeconds now) {
+  auto row = db_.query(membership_table(target.kind).insert_sql);
+  row.bind(1, target.pk).bind(2, user_pk).bind(3, static_cast<int>(role)).bind(4, now);
+  return row.execute() > 0;
+}
+
+bool Transaction::has_pending_invites(Pk org_pk, std::string_view email_key) {
+  static constexpr const char* kAny =
+      "SELECT 1 FROM invites WHERE org_pk = ?1 AND email_key = ?2 AND status = 0 LIMIT 1";
+  auto row = db_.query(kAny);
+  row.bind(1, org_pk).bind(2, email_key);
+  return row.step();
+}
+
+void Transaction::close_pending_invites(domain::Target target, std::string_view email_key,
+                                        domain::InviteStatus status, UnixSeconds now) {
+  static constexpr const char* kClose =
+      "UPDATE invites SET status = CASE WHEN expires_at <= ?5 THEN 3 ELSE ?4 END, closed_at = ?5 "
+      "WHERE email_key = ?1 AND target_kind = ?2 AND target_pk = ?3 AND status = 0";
+  auto row = db_.query(kClose);
+  row.bind(1, email_key)
+      .bind(2, static_cast<int>(target.kind))
+      .bind(3, target.pk)
+      .bind(4, static_cast<int>(status))
+      .bind(5, now)
+      .execute();
+}
+
+Pk Transaction::insert_batch(const domain::NewBatch& batch) {
+  static constexpr const char* kInsert =
+      "INSERT INTO invite_batches(id, org_pk, token_hash, created_at, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5) RETURNING pk";
+  auto row = db_.query(kInsert);
+  row.bind(1, batch.id)
+      .bind(2, batch.org_pk)
+      .bind_blob(3, batch.token_hash.data(), batch.token_hash.size())
+      .bind(4, batch.created_at)
+      .bind(5, batch.expires_at);
+  row.step();
+  return row.int64(0);
+}
+
+void Transaction::insert_invite(const domain::NewInvite& invite) {
+  static constexpr const char* kInsert =
+      "INSERT INTO invites(id, org_pk, batch_pk, email, email_key, target_kind, target_pk, role, "
+      "first_name, last_name, created_at, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+  auto row = db_.query(kInsert);
+  row.bind(1, invite.id)
+      .bind(2, invite.org_pk)
+      .bind(3, invite.batch_pk)
+      .bind(4, invite.email_address)
+      .bind(5, invite.email_key)
+      .bind(6, static_cast<int>(invite.target.kind))
+      .bind(7, invite.target.pk)
+      .bind(8, static_cast<int>(invite.role))
+      .bind(9, invite.first_name)
+      .bind(10, invite.last_name)
+      .bind(11, invite.created_at)
+      .bind(12, invite.expires_at)
+      .execute();
+}
+
+void Transaction::enqueue_email(const domain::NewEmail& email) {
+  static constexpr const char* kInsert =
+      "INSERT INTO outbox_emails(message_id, batch_pk, to_address, token, next_attempt_ms, "
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5 * 1000, ?5)";
+  auto row = db_.query(kInsert);
+  row.bind(1, email.message_id)
+      .bind(2, email.batch_pk)
+      .bind(3, email.to_address)
+      .bind(4, email.token)
+      .bind(5, email.created_at)
+      .execute();
+  email_enqueued_ = true;
+}
+
+std::vector<domain::OutboxEmail> Transaction::due_emails(std::int64_t now_ms, int limit) {
+  static constexpr const char* kDue =
+      "SELECT pk, message_id, batch_pk, to_address, token, attempts, created_at "
+      "FROM outbox_emails WHERE status = 0 AND next_attempt_ms <= ?1 "
+      "ORDER BY next_attempt_ms, pk LIMIT ?2";
+  std::vector<domain::OutboxEmail> emails;
+  auto rows = db_.query(kDue);
+  rows.bind(1, now_ms).bind(2, limit);
+  while (rows.step()) {
+    emails.push_back(domain::OutboxEmail{.pk = rows.int64(0),
+                                         .message_id = rows.uuid(1),
+                                         .batch_pk = rows.int64(2),
+                                         .to_address = rows.text(3),
+                                         .token = rows.text(4),
+                                         .attempts = static_cast<int>(rows.int64(5)),
+                                         .created_at = rows.int64(6)});
+  }
+  return emails;
+}
+
+std::optional<std::int64_t> Transaction::next_email_due_ms() {
+  static constexpr const char* kNext =
+      "SELECT MIN(next_attempt_ms) FROM outbox_emails WHERE status = 0";
+  auto row = db_.query(kNext);
+  if (!row.step() || row.is_null(0)) return std::nullopt;
+  return row.int64(0);
+}
+
+domain::Invitation Transaction::load_invitation(Pk batch_pk) {
+  static constexpr const char* kBatch =
+      "SELECT o.name, b.expires_at, "
+      "  (SELECT email FROM invites WHERE batch_pk = b.pk ORDER BY pk LIMIT 1), "
+      "  (SELECT first_name FROM invites WHERE batch_pk = b.pk ORDER BY pk LIMIT 1), "
+      "  (SELECT last_name FROM invites WHERE batch_pk = b.pk ORDER BY pk LIMIT 1) "
+      "FROM invite_batches b JOIN organizations o ON o.pk = b.org_pk WHERE b.pk = ?1";
+  static constexpr const char* kTargets =
+      "SELECT i.target_kind, COALESCE(w.name, g.name, o.name), COALESCE(w.url, ''), i.role "
+      "FROM invites i "
+      "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "
+      "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "
+      "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
+      "WHERE i.batch_pk = ?1 AND i.status = 0 ORDER BY i.pk";
+  domain::Invitation invitation;
+  invitation.batch_pk = batch_pk;
+  {
+    auto row = db_.query(kBatch);
+    row.bind(1, batch_pk);
+    if (!row.step()) return invitation;
+    invitation.organization_name = row.text(0);
+    invitation.expires_at = row.int64(1);
+    invitation.email = row.text(2);
+    invitation.first_name = row.optional_text(3);
+    invitation.last_name = row.optional_text(4);
+  }
+  auto rows = db_.query(kTargets);
+  rows.bind(1, batch_pk);
+  while (rows.step()) {
+    invitation.targets.push_back(
+        domain::InvitationTarget{.kind = static_cast<domain::TargetKind>(rows.int64(0)),
+                                 .name = rows.text(1),
+                                 .url = rows.text(2),
+                                 .role = static_cast<domain::Role>(rows.int64(3))});
+  }
+  return invitation;
+}
+
+void Transaction::mark_email_sent(Pk email_pk, int attempts, UnixSeconds now) {
+  static constexpr const char* kSent =
+      "UPDATE outbox_emails SET status = 1, token = NULL, attempts = ?2, sent_at = ?3, "
+      "last_error = NULL WHERE pk = ?1";
+  static constexpr const char* kBatch =
+      "UPDATE invite_batches SET delivery = 1 "
+      "WHERE pk = (SELECT batch_pk FROM outbox_emails WHERE pk = ?1)";
+  db_.query(kSent).bind(1, email_pk).bind(2, attempts).bind(3, now).execute();
+  db_.query(kBatch).bind(1, email_pk).execute();
+}
+
+void Transaction::mark_email_retry(Pk email_pk, int attempts, std::int64_t next_attempt_ms,
+                                   std::string_view error) {
+  static constexpr const char* kRetry =
+      "UPDATE outbox_emails SET attempts = ?2, next_attempt_ms = ?3, last_error = ?4 "
+      "WHERE pk = ?1";
+  db_.query(kRetry)
+      .bind(1, email_pk)
+      .bind(2, attempts)
+      .bind(3, next_attempt_ms)
+      .bind(4, error)
+      .execute();
+}
+
+void Transaction::mark_email_failed(Pk email_pk, int attempts, std::string_view error,
+                                    UnixSeconds now) {
+  static constexpr const char* kFailed =
+      "UPDATE outbox_emails SET status = 2, token = NULL, attempts = ?2, last_error = ?3, "
+      "sent_at = ?4 WHERE pk = ?1";
+  static constexpr const char* kBatch =
+      "UPDATE invite_batches SET delivery = 2 "
+      "WHERE pk = (SELECT batch_pk FROM outbox_emails WHERE pk = ?1)";
+  db_.query(kFailed).bind(1, email_pk).bind(2, attempts).bind(3, error).bind(4, now).execute();
+  db_.query(kBatch).bind(1, email_pk).execute();
+}
+
+void Transaction::mark_email_cancelled(Pk email_pk, UnixSeconds now) {
+  static constexpr const char* kCancel =
+      "UPDATE outbox_emails SET status = 3, token = NULL, sent_at = ?2 WHERE pk = ?1";
+  db_.query(kCancel).bind(1, email_pk).bind(2, now).execute();
+}
+
+}  // namespace invited::store::sqlite

@@ -1,0 +1,80 @@
+#pragma once
+
+#include "domain/store.hpp"
+#include "store/sqlite/connection.hpp"
+
+namespace invited::store::sqlite {
+
+// The domain's storage operations on one SQLite connection. It does not begin or end
+// transactions: whoever owns the connection does (the writer's group commit, a reader's
+// snapshot). Not thread-safe; used by the thread that owns the connection.
+class Transaction final : public domain::WriteTx {
+ public:
+  explicit Transaction(Connection& connection) : db_(connection) {}
+
+  // ReadTx
+  std::optional<domain::ApiKey> find_api_key(const domain::SecretHash& hash) override;
+  std::optional<domain::Organization> find_organization(domain::Pk org_pk) override;
+  std::optional<domain::Organization> find_organization_by_id(const domain::Uuid& id) override;
+  std::optional<domain::Website> find_website(domain::Pk org_pk, const domain::Uuid& id) override;
+  domain::Page<domain::Website> list_websites(domain::Pk org_pk,
+                                              std::optional<domain::Pk> scoped_key_pk,
+                                              domain::PageRequest page) override;
+  std::optional<domain::Group> find_group(domain::Pk org_pk, const domain::Uuid& id) override;
+  domain::Page<domain::Group> list_groups(domain::Pk org_pk, domain::PageRequest page) override;
+  domain::Page<domain::Member> list_website_members(domain::Pk org_pk, domain::Pk website_pk,
+                                                    domain::PageRequest page) override;
+  domain::Page<domain::Member> list_group_members(domain::Pk group_pk,
+                                                  domain::PageRequest page) override;
+  std::vector<domain::OutboxEmail> due_emails(std::int64_t now_ms, int limit) override;
+  std::optional<std::int64_t> next_email_due_ms() override;
+  domain::Invitation load_invitation(domain::Pk batch_pk) override;
+
+  // WriteTx
+  domain::Organization insert_organization(const domain::Uuid& id, std::string_view name,
+                                           domain::UnixSeconds now) override;
+  domain::ApiKey insert_api_key(const domain::NewApiKey& key) override;
+  domain::Website insert_website(domain::Pk org_pk, const domain::Uuid& id, std::string_view url,
+                                 std::string_view name, domain::UnixSeconds now) override;
+  std::optional<domain::Pk> find_live_website_pk(domain::Pk org_pk,
+                                                 const domain::Uuid& id) override;
+  std::optional<domain::Pk> find_group_pk(domain::Pk org_pk, const domain::Uuid& id) override;
+  domain::Pk insert_group(domain::Pk org_pk, const domain::Uuid& id, std::string_view name,
+                          const std::vector<domain::Pk>& website_pks,
+                          domain::UnixSeconds now) override;
+  std::optional<domain::UserRef> find_user(std::string_view email_key) override;
+  domain::UserRef insert_user_if_absent(const domain::NewUser& user) override;
+  bool has_membership(domain::Target target, domain::Pk user_pk) override;
+  bool add_membership_if_absent(domain::Target target, domain::Pk user_pk, domain::Role role,
+                                domain::UnixSeconds now) override;
+  bool has_pending_invites(domain::Pk org_pk, std::string_view email_key) override;
+  void close_pending_invites(domain::Target target, std::string_view email_key,
+                             domain::InviteStatus status, domain::UnixSeconds now) override;
+  domain::Pk insert_batch(const domain::NewBatch& batch) override;
+  void insert_invite(const domain::NewInvite& invite) override;
+  void enqueue_email(const domain::NewEmail& email) override;
+  void mark_email_sent(domain::Pk email_pk, int attempts, domain::UnixSeconds now) override;
+  void mark_email_retry(domain::Pk email_pk, int attempts, std::int64_t next_attempt_ms,
+                        std::string_view error) override;
+  void mark_email_failed(domain::Pk email_pk, int attempts, std::string_view error,
+                         domain::UnixSeconds now) override;
+  void mark_email_cancelled(domain::Pk email_pk, domain::UnixSeconds now) override;
+
+  Connection& connection() { return db_; }
+
+  // Whether enqueue_email ran since the last call; lets the writer wake the mail worker.
+  bool take_email_enqueued() {
+    bool enqueued = email_enqueued_;
+    email_enqueued_ = false;
+    return enqueued;
+  }
+
+ private:
+  std::vector<domain::Uuid> group_website_ids(domain::Pk group_pk);
+  std::int64_t count(const char* sql, domain::Pk key);
+
+  Connection& db_;
+  bool email_enqueued_ = false;
+};
+
+}  // namespace invited::store::sqlite

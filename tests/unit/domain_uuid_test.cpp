@@ -1,0 +1,31 @@
+#include <gtest/gtest.h>
+
+#include "domain/uuid.hpp"
+
+namespace invited::domain {
+namespace {
+
+TEST(Uuid, ParsesAndFormatsCanonicalLowerCase) {
+  auto id = Uuid::parse("123E4567-E89B-12D3-A456-426614174000");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->str(), "123e4567-e89b-12d3-a456-426614174000");
+}
+
+TEST(Uuid, RejectsOtherForms) {
+  EXPECT_FALSE(Uuid::parse(""));
+  EXPECT_FALSE(Uuid::parse("123e4567e89b12d3a456426614174000"));
+  EXPECT_FALSE(Uuid::parse("{123e4567-e89b-12d3-a456-426614174000}"));
+  EXPECT_FALSE(Uuid::parse("123e4567-e89b-12d3-a456-42661417400g"));
+  EXPECT_FALSE(Uuid::parse("123e4567-e89b-12d3-a456_426614174000"));
+}
+
+TEST(Uuid, Version7IsTimeOrderedAndVersioned) {
+  auto earlier = Uuid::v7(1'764'115'200'000);
+  auto later = Uuid::v7(1'764'115'200'001);
+  EXPECT_LT(earlier, later);
+  EXPECT_EQ(earlier.str()[14], '7');
+  EXPECT_NE(Uuid::v7(5), Uuid::v7(5));
+}
+
+}  // namespace
+}  // namespace invited::domain
