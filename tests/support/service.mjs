@@ -1,0 +1,174 @@
+// Starts the real `invited` binary for black-box tests: a temporary folder with its own SQLite
+// database and mail folder, a free port chosen by the kernel (--listen 127.0.0.1:0, the port is
+// read from the "listening" log line), and helpers to call it over HTTP.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+
+export const BIN = process.env.INVITED_BIN ?? new URL('../../build/invited', import.meta.url).pathname;
+
+export function makeTempDir(prefix = 'invited-test-') {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+// Runs a subcommand (admin, migrate) against `dir`'s database and returns its parsed JSON output.
+export function runCommand(dir, args, extraEnv = {}) {
+  const out = execFileSync(BIN, args, {
+    env: { ...process.env, ...envFor(dir), ...extraEnv },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+function envFor(dir) {
+  return {
+    INVITED_DATABASE: `sqlite://${join(dir, 'invited.db')}`,
+    INVITED_MAIL_DIR: join(dir, 'mail'),
+    INVITED_LOG_LEVEL: 'info',
+  };
+}
+
+export class Service {
+  constructor(dir, child, port, logs) {
+    this.dir = dir;
+    this.child = child;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.logs = logs;
+    this.exited = once(child, 'exit');
+  }
+
+  // fetch() relative to the service.
+  fetch(path, init = {}) {
+    return fetch(this.url + path, init);
+  }
+
+  // JSON API call: returns {status, headers, body} with body parsed when it is JSON.
+  async api(method, path, { key, body, headers = {}, raw } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (key !== undefined) init.headers['x-api-key'] = key;
+    if (raw !== undefined) {
+      init.body = raw;
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers['content-type'] ??= 'application/json';
+    }
+    const response = await this.fetch(path, init);
+    const text = await response.text();
+    let parsed = text;
+    if ((response.headers.get('content-type') ?? '').includes('application/json')) {
+      parsed = JSON.parse(text);
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+
+  createOrg(name = 'Test Org', ownerEmail) {
+    const args = ['admin', 'create-org', '--name', name];
+    if (ownerEmail) args.push('--owner-email', ownerEmail);
+    return runCommand(this.dir, args, this.extraEnv);
+  }
+
+  createKey(orgId, websiteIds = [], name = 'test key') {
+    const args = ['admin', 'create-key', '--org', orgId, '--name', name];
+    for (const id of websiteIds) args.push('--website', id);
+    return runCommand(this.dir, args, this.extraEnv);
+  }
+
+  async createWebsite(key, url = 'https://site.example', name) {
+    const body = name === undefined ? { url } : { url, name };
+    const response = await this.api('POST', '/api/v1/websites', { key, body });
+    if (response.status !== 201) throw new Error(`create website: ${response.status} ${response.text}`);
+    return response.body.website;
+  }
+
+  // The .eml files written by the folder transport, as strings, oldest first.
+  mails() {
+    const folder = join(this.dir, 'mail');
+    let names = [];
+    try {
+      names = readdirSync(folder).filter((n) => n.endsWith('.eml')).sort();
+    } catch {
+      return [];
+    }
+    return names.map((n) => readFileSync(join(folder, n), 'utf8'));
+  }
+
+  // Read-only SQL against the service's database through the sqlite3 command-line tool, to prove
+  // what was (not) written. Returns rows as arrays of strings.
+  sql(query) {
+    const out = execFileSync('sqlite3', ['-readonly', '-separator', '\t', join(this.dir, 'invited.db'), query], {
+      encoding: 'utf8',
+    });
+    return out.trim() === '' ? [] : out.trim().split('\n').map((line) => line.split('\t'));
+  }
+
+  // Row counts of every table: a fingerprint of everything the service has written.
+  tableCounts() {
+    const tables = this.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r[0]);
+    const counts = {};
+    for (const table of tables) counts[table] = Number(this.sql(`SELECT COUNT(*) FROM ${table}`)[0][0]);
+    return counts;
+  }
+
+  // SIGTERM and wait; returns the exit code.
+  async stop(signal = 'SIGTERM') {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    this.child.kill(signal);
+    const [code] = await this.exited;
+    return code;
+  }
+}
+
+// Starts `invited serve` in a fresh temporary folder (or `dir`, to restart on the same data).
+export async function startService({ dir = makeTempDir(), args = [], env = {} } = {}) {
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', ...args], {
+    env: { ...process.env, ...envFor(dir), ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const logs = [];
+  let buffered = '';
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`invited did not start:\n${logs.join('\n')}`)), 15000);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      buffered += chunk;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        logs.push(line);
+        if (process.env.INVITED_TEST_LOGS) process.stderr.write(line + '\n');
+        try {
+          const entry = JSON.parse(line);
+          if (entry.msg === 'listening') {
+            clearTimeout(timer);
+            resolve(entry.port);
+          }
+        } catch {
+          // sanitizer reports and other non-JSON lines stay in `logs`
+        }
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`invited exited with ${code} before listening:\n${logs.join('\n')}`));
+    });
+  });
+  const service = new Service(dir, child, port, logs);
+  service.extraEnv = env;
+  return service;
+}
+
+// A started service with one organization, its global key and `websiteCount` websites.
+export async function startWithOrg({ websiteCount = 3, ...options } = {}) {
+  const service = await startService(options);
+  const org = service.createOrg('Acme');
+  const websites = [];
+  for (let i = 0; i < websiteCount; i++) {
+    websites.push(await service.createWebsite(org.api_key, `https://site${i}.acme.example`, `Site ${i}`));
+  }
+  return { service, org, key: org.api_key, websites };
+}
