@@ -61,6 +61,19 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
   };
 }
 
+http::Handler public_json_endpoint(Services&, ApiHandler handler) {
+  return [handler = std::move(handler)](http::Request& request, http::Respond respond) {
+    auto call = std::make_shared<ApiCall>(request, nullptr, std::move(respond),
+                                          std::vector<std::pair<std::string, std::string>>{});
+    auto parsed = read_json_object(request);
+    if (auto* rejection = std::get_if<http::Response>(&parsed)) {
+      return call->reply(std::move(*rejection));
+    }
+    call->body = std::move(std::get<boost::json::object>(parsed));
+    handler(call);
+  };
+}
+
 http::Handler api_endpoint(Services& services, Body body, ServiceHandler handler) {
   return api_endpoint(services, body,
                       [&services, handler](const CallPtr& call) { handler(services, call); });

@@ -154,6 +154,33 @@ struct Invitation {
   std::vector<InvitationTarget> targets;  // the batch's pending invites, oldest first
 };
 
+// An invitation batch as its token finds it.
+struct Batch {
+  Pk pk = 0;
+  Uuid id;
+  Pk org_pk = 0;
+  UnixSeconds expires_at = 0;
+  std::optional<UnixSeconds> used_at;  // accepted or declined
+  int pending_invites = 0;
+};
+
+// One invite of a batch, with what it points at.
+struct BatchInvite {
+  Pk pk = 0;
+  Uuid id;
+  TargetKind kind = TargetKind::kWebsite;
+  Pk target_pk = 0;
+  Uuid target_id;
+  std::string target_name;
+  std::string target_url;  // websites only
+  bool target_live = true;  // false once the website or group was deleted
+  Role role = Role::kViewer;
+  InviteStatus status = InviteStatus::kPending;
+  std::string email;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+};
+
 struct PageRequest {
   std::int64_t num = 0;   // 0-based
   std::int64_t size = 40;  // 1..100

@@ -46,6 +46,13 @@ class ReadTx {
   virtual std::optional<std::int64_t> next_email_due_ms() = 0;
   // The batch as an email shows it: organization, recipient, expiry, pending invites.
   virtual Invitation load_invitation(Pk batch_pk) = 0;
+
+  // The batch whose current token hashes to `token_hash`.
+  virtual std::optional<Batch> find_batch_by_token(const SecretHash& token_hash) = 0;
+  // Whether `token_hash` was the token of a batch before a resend replaced it.
+  virtual bool is_retired_token(const SecretHash& token_hash) = 0;
+  // Every invite of the batch, oldest first.
+  virtual std::vector<BatchInvite> batch_invites(Pk batch_pk) = 0;
 };
 
 class WriteTx : public ReadTx {
@@ -82,6 +89,12 @@ class WriteTx : public ReadTx {
   virtual Pk insert_batch(const NewBatch& batch) = 0;
   virtual void insert_invite(const NewInvite& invite) = 0;
   virtual void enqueue_email(const NewEmail& email) = 0;
+
+  virtual void set_email_verified(Pk user_pk) = 0;
+  // Closes one invite (pending or not) with `status`.
+  virtual void close_invite(Pk invite_pk, InviteStatus status, UnixSeconds now) = 0;
+  // Marks the batch answered: its token works no more.
+  virtual void mark_batch_used(Pk batch_pk, UnixSeconds now) = 0;
 
   // Outcomes of a delivery attempt. Sent and failed erase the token from the outbox row and
   // set the batch's delivery state; a retry keeps it queued until `next_attempt_at`.

@@ -17,7 +17,4 @@ struct RenderedEmail {
 // HTML-escaped in the HTML part.
 RenderedEmail render_invitation(const domain::Invitation& invitation, const std::string& accept_url);
 
-// "27 November 2026, 23:55 UTC".
-std::string human_date(domain::UnixSeconds seconds);
-
 }  // namespace invited::mail

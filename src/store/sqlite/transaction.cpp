@@ -553,6 +553,80 @@ domain::Invitation Transaction::load_invitation(Pk batch_pk) {
   return invitation;
 }
 
+std::optional<domain::Batch> Transaction::find_batch_by_token(
+    const domain::SecretHash& token_hash) {
+  static constexpr const char* kFind =
+      "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "
+      "  (SELECT COUNT(*) FROM invites i WHERE i.batch_pk = b.pk AND i.status = 0) "
+      "FROM invite_batches b WHERE b.token_hash = ?1";
+  auto row = db_.query(kFind);
+  row.bind_blob(1, token_hash.data(), token_hash.size());
+  if (!row.step()) return std::nullopt;
+  return domain::Batch{.pk = row.int64(0),
+                       .id = row.uuid(1),
+                       .org_pk = row.int64(2),
+                       .expires_at = row.int64(3),
+                       .used_at = row.optional_int64(4),
+                       .pending_invites = static_cast<int>(row.int64(5))};
+}
+
+bool Transaction::is_retired_token(const domain::SecretHash& token_hash) {
+  static constexpr const char* kFind = "SELECT 1 FROM retired_tokens WHERE token_hash = ?1";
+  auto row = db_.query(kFind);
+  row.bind_blob(1, token_hash.data(), token_hash.size());
+  return row.step();
+}
+
+std::vector<domain::BatchInvite> Transaction::batch_invites(Pk batch_pk) {
+  static constexpr const char* kInvites =
+      "SELECT i.pk, i.id, i.target_kind, i.target_pk, COALESCE(w.id, g.id, o.id), "
+      "  COALESCE(w.name, g.name, o.name), COALESCE(w.url, ''), "
+      "  CASE i.target_kind WHEN 1 THEN w.deleted_at IS NULL WHEN 2 THEN g.deleted_at IS NULL "
+      "    ELSE 1 END, "
+      "  i.role, i.status, i.email, i.first_name, i.last_name "
+      "FROM invites i "
+      "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "
+      "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "
+      "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
+      "WHERE i.batch_pk = ?1 ORDER BY i.pk";
+  std::vector<domain::BatchInvite> invites;
+  auto rows = db_.query(kInvites);
+  rows.bind(1, batch_pk);
+  while (rows.step()) {
+    invites.push_back(domain::BatchInvite{
+        .pk = rows.int64(0),
+        .id = rows.uuid(1),
+        .kind = static_cast<domain::TargetKind>(rows.int64(2)),
+        .target_pk = rows.int64(3),
+        .target_id = rows.uuid(4),
+        .target_name = rows.text(5),
+        .target_url = rows.text(6),
+        .target_live = rows.int64(7) != 0,
+        .role = static_cast<domain::Role>(rows.int64(8)),
+        .status = static_cast<domain::InviteStatus>(rows.int64(9)),
+        .email = rows.text(10),
+        .first_name = rows.optional_text(11),
+        .last_name = rows.optional_text(12)});
+  }
+  return invites;
+}
+
+void Transaction::set_email_verified(Pk user_pk) {
+  static constexpr const char* kVerify = "UPDATE users SET email_verified = 1 WHERE pk = ?1";
+  db_.query(kVerify).bind(1, user_pk).execute();
+}
+
+void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSeconds now) {
+  static constexpr const char* kClose =
+      "UPDATE invites SET status = ?2, closed_at = ?3 WHERE pk = ?1";
+  db_.query(kClose).bind(1, invite_pk).bind(2, static_cast<int>(status)).bind(3, now).execute();
+}
+
+void Transaction::mark_batch_used(Pk batch_pk, UnixSeconds now) {
+  static constexpr const char* kUsed = "UPDATE invite_batches SET used_at = ?2 WHERE pk = ?1";
+  db_.query(kUsed).bind(1, batch_pk).bind(2, now).execute();
+}
+
 void Transaction::mark_email_sent(Pk email_pk, int attempts, UnixSeconds now) {
   static constexpr const char* kSent =
       "UPDATE outbox_emails SET status = 1, token = NULL, attempts = ?2, sent_at = ?3, "

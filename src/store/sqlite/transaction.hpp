@@ -29,6 +29,9 @@ class Transaction final : public domain::WriteTx {
   std::vector<domain::OutboxEmail> due_emails(std::int64_t now_ms, int limit) override;
   std::optional<std::int64_t> next_email_due_ms() override;
   domain::Invitation load_invitation(domain::Pk batch_pk) override;
+  std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
+  bool is_retired_token(const domain::SecretHash& token_hash) override;
+  std::vector<domain::BatchInvite> batch_invites(domain::Pk batch_pk) override;
 
   // WriteTx
   domain::Organization insert_organization(const domain::Uuid& id, std::string_view name,
@@ -53,6 +56,10 @@ class Transaction final : public domain::WriteTx {
   domain::Pk insert_batch(const domain::NewBatch& batch) override;
   void insert_invite(const domain::NewInvite& invite) override;
   void enqueue_email(const domain::NewEmail& email) override;
+  void set_email_verified(domain::Pk user_pk) override;
+  void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
+                    domain::UnixSeconds now) override;
+  void mark_batch_used(domain::Pk batch_pk, domain::UnixSeconds now) override;
   void mark_email_sent(domain::Pk email_pk, int attempts, domain::UnixSeconds now) override;
   void mark_email_retry(domain::Pk email_pk, int attempts, std::int64_t next_attempt_ms,
                         std::string_view error) override;

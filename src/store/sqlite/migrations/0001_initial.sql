@@ -107,6 +107,13 @@ CREATE TABLE invite_batches (
   delivery   INTEGER NOT NULL DEFAULT 0  -- 0 queued, 1 sent, 2 failed: of the latest email
 );
 
+-- Tokens replaced by a resend: the old link must answer "replaced", not "unknown".
+CREATE TABLE retired_tokens (
+  token_hash BLOB    PRIMARY KEY,
+  batch_pk   INTEGER NOT NULL REFERENCES invite_batches(pk),
+  retired_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE invites (
   pk          INTEGER PRIMARY KEY,
   id          BLOB    NOT NULL UNIQUE,

@@ -1,0 +1,135 @@
+// The pages under /invites/ (SPEC §5): the invitation, Accept and Decline as plain form posts.
+// No API key: the token is the credential. Errors are pages with the statuses of SPEC §3.
+#include <algorithm>
+
+#include "api/html_io.hpp"
+#include "api/routes.hpp"
+#include "domain/clock.hpp"
+#include "domain/invitations.hpp"
+#include "web/pages.hpp"
+
+namespace invited::api {
+namespace {
+
+constexpr std::size_t kFormLimit = 64 * 1024;
+
+http::Response error_page(const domain::Error& error) {
+  switch (error.code) {
+    case domain::ErrorCode::kNotFound:
+      return page_response(404, web::message_page("Invitation not found", error.message));
+    case domain::ErrorCode::kGone:
+      return page_response(410, web::message_page("Invitation unavailable", error.message));
+    case domain::ErrorCode::kUnavailable:
+      return page_response(503, web::message_page("Please try again", error.message));
+    default:
+      return page_response(500, web::message_page("Something went wrong",
+                                         "The invitation could not be processed. Please try "
+                                         "again in a moment."));
+  }
+}
+
+bool is_form(const http::Request& request) {
+  auto type = request.header("content-type").value_or("");
+  constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+  std::string lowered(type.substr(0, type.find(';')));
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!lowered.empty() && lowered.back() == ' ') lowered.pop_back();
+  return lowered == kForm;
+}
+
+// The token of a form post, or the error page that answers the request.
+std::variant<std::string, http::Response> form_token(const http::Request& request) {
+  if (request.body_too_large || request.body.size() > kFormLimit) {
+    return page_response(413, web::message_page("Request too large", "The form sent too much data."));
+  }
+  if (!is_form(request)) {
+    return page_response(415, web::message_page("Unsupported form",
+                                       "Send the form as application/x-www-form-urlencoded."));
+  }
+  auto token = http::form_value(request.body, "token");
+  if (!token || token->empty()) {
+    return page_response(400, web::message_page("Invitation link incomplete",
+                                       "The form did not include the invitation token."));
+  }
+  return *token;
+}
+
+void show_invitation(Services& services, http::Request& request, http::Respond respond) {
+  auto token = request.query_param("token");
+  if (!token || token->empty()) {
+    return respond(page_response(400, web::message_page("Invitation link incomplete",
+                                               "The link is missing its token. Open the link "
+                                               "from your invitation email again.")));
+  }
+  auto open = std::make_shared<domain::Result<domain::OpenInvitation>>(
+      domain::Error{domain::ErrorCode::kInternal, ""});
+  auto now = domain::now();
+  services.store.read(
+      [open, token = *token, now](domain::ReadTx& tx) -> domain::Status {
+        *open = domain::open_invitation(tx, token, now);
+        return {};
+      },
+      [open, token = *token, respond = std::move(respond)](domain::Status status) {
+        if (!status) return respond(error_page(status.error()));
+        if (!*open) return respond(error_page(open->error()));
+        respond(page_response(200, web::accept_page(**open, token)));
+      });
+}
+
+void accept(Services& services, http::Request& request, http::Respond respond) {
+  auto token = form_token(request);
+  if (auto* rejection = std::get_if<http::Response>(&token)) return respond(std::move(*rejection));
+  auto accepted = std::make_shared<domain::Result<domain::AcceptedInvitation>>(
+      domain::Error{domain::ErrorCode::kInternal, ""});
+  auto now = domain::now();
+  services.store.write(
+      [accepted, token = std::get<std::string>(token), now](domain::WriteTx& tx) {
+        *accepted = domain::accept_invitation(tx, token, now);
+        if (!*accepted) return domain::Status(accepted->error());
+        return domain::Status();
+      },
+      [accepted, respond = std::move(respond)](domain::Status status) {
+        if (!*accepted) return respond(error_page(accepted->error()));
+        if (!status) return respond(error_page(status.error()));
+        respond(page_response(200, web::accepted_page(**accepted)));
+      });
+}
+
+void decline(Services& services, http::Request& request, http::Respond respond) {
+  auto token = form_token(request);
+  if (auto* rejection = std::get_if<http::Response>(&token)) return respond(std::move(*rejection));
+  auto declined = std::make_shared<domain::Result<domain::OpenInvitation>>(
+      domain::Error{domain::ErrorCode::kInternal, ""});
+  auto now = domain::now();
+  services.store.write(
+      [declined, token = std::get<std::string>(token), now](domain::WriteTx& tx) {
+        *declined = domain::decline_invitation(tx, token, now);
+        if (!*declined) return domain::Status(declined->error());
+        return domain::Status();
+      },
+      [declined, respond = std::move(respond)](domain::Status status) {
+        if (!*declined) return respond(error_page(declined->error()));
+        if (!status) return respond(error_page(status.error()));
+        respond(page_response(200, web::declined_page(**declined)));
+      });
+}
+
+}  // namespace
+
+void register_accept_pages(http::Router& router, Services& services) {
+  router.add(http::Method::kGet, "/invites/accept",
+             [&services](http::Request& request, http::Respond respond) {
+               show_invitation(services, request, std::move(respond));
+             });
+  router.add(http::Method::kPost, "/invites/accept",
+             [&services](http::Request& request, http::Respond respond) {
+               accept(services, request, std::move(respond));
+             });
+  router.add(http::Method::kPost, "/invites/decline",
+             [&services](http::Request& request, http::Respond respond) {
+               decline(services, request, std::move(respond));
+             });
+}
+
+}  // namespace invited::api

@@ -1,0 +1,119 @@
+#include "domain/invitations.hpp"
+
+#include "domain/email.hpp"
+#include "domain/secret.hpp"
+
+namespace invited::domain {
+namespace {
+
+Error unknown_token() {
+  return {ErrorCode::kNotFound,
+          "This invitation link is not valid. Check that you copied the whole link."};
+}
+
+// The batch the token opens, or why it does not open one.
+Result<Batch> check_token(ReadTx& tx, std::string_view token, Instant now) {
+  if (token.empty() || token.size() > kMaxTokenLength) return unknown_token();
+  SecretHash hash = hash_secret(token);
+  auto batch = tx.find_batch_by_token(hash);
+  if (!batch) {
+    if (tx.is_retired_token(hash)) {
+      return Error{ErrorCode::kGone,
+                   "This invitation link was replaced by a newer invitation email. Use the link "
+                   "in the most recent email."};
+    }
+    return unknown_token();
+  }
+  if (batch->used_at) {
+    return Error{ErrorCode::kGone, "This invitation has already been answered."};
+  }
+  if (now.seconds() >= batch->expires_at) {
+    return Error{ErrorCode::kGone,
+                 "This invitation has expired. Ask the person who invited you to send a new one."};
+  }
+  if (batch->pending_invites == 0) {
+    return Error{ErrorCode::kGone, "This invitation was revoked and can no longer be accepted."};
+  }
+  return *batch;
+}
+
+}  // namespace
+
+Result<OpenInvitation> open_invitation(ReadTx& tx, std::string_view token, Instant now) {
+  auto batch = check_token(tx, token, now);
+  if (!batch) return batch.error();
+  return OpenInvitation{*batch, tx.load_invitation(batch->pk)};
+}
+
+Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token, Instant now) {
+  auto batch = check_token(tx, token, now);
+  if (!batch) return batch.error();
+  const UnixSeconds seconds = now.seconds();
+  auto invites = tx.batch_invites(batch->pk);
+  auto invitation = tx.load_invitation(batch->pk);
+
+  // Every invite of a batch is for the same address; the first one names the person.
+  const BatchInvite& first = invites.front();
+  auto email = Email::parse(first.email);
+  if (!email) return Error{ErrorCode::kInternal, "stored invite email is not valid"};
+  AcceptedInvitation accepted;
+  accepted.organization_name = invitation.organization_name;
+  accepted.email = email->address();
+  if (auto existing = tx.find_user(email->key())) {
+    accepted.user = *existing;
+    tx.set_email_verified(existing->pk);
+  } else {
+    accepted.user = tx.insert_user_if_absent(
+        NewUser{.id = Uuid::v7(now.unix_ms),
+                .email_address = email->address(),
+                .email_key = email->key(),
+                .first_name = first.first_name,
+                .last_name = first.last_name,
+                .email_verified = true,
+                .created_at = seconds});
+  }
+  const bool organization_member =
+      tx.has_membership({TargetKind::kOrganization, batch->org_pk}, accepted.user.pk);
+
+  for (const BatchInvite& invite : invites) {
+    AcceptResult& result = accepted.results.emplace_back(AcceptResult{
+        .kind = invite.kind,
+        .target_id = invite.target_id,
+        .target_name = invite.target_name,
+        .target_url = invite.target_url,
+        .role = invite.role,
+        .outcome = AcceptOutcome::kAdded,
+    });
+    if (invite.status != InviteStatus::kPending) {
+      result.outcome = AcceptOutcome::kNotPending;
+      continue;
+    }
+    tx.close_invite(invite.pk, InviteStatus::kAccepted, seconds);
+    if (!invite.target_live) {
+      result.outcome = AcceptOutcome::kTargetGone;
+      continue;
+    }
+    const Target target{invite.kind, invite.target_pk};
+    if (organization_member ||
+        !tx.add_membership_if_absent(target, accepted.user.pk, invite.role, seconds)) {
+      result.outcome = AcceptOutcome::kAlreadyMember;
+    }
+  }
+  tx.mark_batch_used(batch->pk, seconds);
+  return accepted;
+}
+
+Result<OpenInvitation> decline_invitation(WriteTx& tx, std::string_view token, Instant now) {
+  auto batch = check_token(tx, token, now);
+  if (!batch) return batch.error();
+  OpenInvitation declined{*batch, tx.load_invitation(batch->pk)};
+  for (const BatchInvite& invite : tx.batch_invites(batch->pk)) {
+    if (invite.status == InviteStatus::kPending) {
+      tx.close_invite(invite.pk, InviteStatus::kDeclined, now.seconds());
+    }
+  }
+  tx.mark_batch_used(batch->pk, now.seconds());
+  return declined;
+}
+
+}  // namespace invited::domain

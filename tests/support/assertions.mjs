@@ -1,0 +1,222 @@
+// Shared helpers for the black-box API tests: error-body checks, SQL probes, MIME decoding and
+// condition polling (never fixed sleeps: every wait has a condition and a deadline).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+
+// Limits high enough that a test file never trips them by accident; the rate-limit tests start
+// their own services with small limits. (Not 0: 0 switches the limit and its headers off.)
+export const GENEROUS_LIMITS = ['--rate-limit-per-minute', '1000000', '--invite-limit-per-hour', '10000000'];
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+export const newId = () => randomUUID();
+
+let emailCounter = 0;
+// A distinct address per call, so tests sharing one service never see each other's users.
+export function uniqueEmail(tag = 'user') {
+  emailCounter += 1;
+  return `${tag}.${process.pid}.${emailCounter}.${Date.now().toString(36)}@example.com`;
+}
+
+// The exact (sorted) set of keys of an object.
+export function assertKeys(object, keys, message) {
+  assert.ok(object !== null && typeof object === 'object' && !Array.isArray(object), `not an object: ${JSON.stringify(object)}`);
+  assert.deepEqual(Object.keys(object).sort(), [...keys].sort(), message ?? `keys of ${JSON.stringify(object)}`);
+}
+
+// A whole-request failure (SPEC §3): status, code, and the exact body shape
+// {success:false, error, code[, details:[{field, message}]]}.
+// `fields`: detail fields that must all be present (and then `details` is required).
+// `exactFields`: the detail fields, exactly, in any order.
+export function assertError(response, status, code, { fields, exactFields } = {}) {
+  const context = `${response.status} ${response.text}`;
+  assert.equal(response.status, status, context);
+  assert.match(response.headers.get('content-type') ?? '', /^application\/json/, context);
+  const body = response.body;
+  assert.equal(typeof body, 'object', context);
+  const allowed = ['success', 'error', 'code', 'details'];
+  for (const k of Object.keys(body)) assert.ok(allowed.includes(k), `unexpected key ${k} in ${context}`);
+  assert.equal(body.success, false, context);
+  assert.equal(body.code, code, context);
+  assert.equal(typeof body.error, 'string', context);
+  assert.ok(body.error.length > 0, context);
+  if (fields || exactFields) {
+    assert.ok(Array.isArray(body.details), `details missing: ${context}`);
+  }
+  if (body.details !== undefined) {
+    assert.ok(Array.isArray(body.details), context);
+    for (const detail of body.details) {
+      assertKeys(detail, ['field', 'message'], `detail shape in ${context}`);
+      assert.equal(typeof detail.field, 'string', context);
+      assert.equal(typeof detail.message, 'string', context);
+      assert.ok(detail.message.length > 0, context);
+    }
+  }
+  const got = (body.details ?? []).map((d) => d.field);
+  for (const field of fields ?? []) assert.ok(got.includes(field), `details lack ${field}: ${context}`);
+  if (exactFields) assert.deepEqual([...new Set(got)].sort(), [...exactFields].sort(), context);
+  return body;
+}
+
+export function detailFor(body, field) {
+  return (body.details ?? []).find((d) => d.field === field);
+}
+
+// POST /api/v1/invites/bulk with a JSON body.
+export function bulk(service, key, body, headers = {}) {
+  return service.api('POST', '/api/v1/invites/bulk', { key, body, headers });
+}
+
+// POST /api/v1/invites/bulk and insist on 200 with one result per id; returns the results.
+export async function bulkOk(service, key, body) {
+  const response = await bulk(service, key, body);
+  assert.equal(response.status, 200, response.text);
+  assertKeys(response.body, ['success', 'results']);
+  assert.equal(response.body.success, true);
+  const ids = body.website_ids ?? body.group_ids;
+  assert.equal(response.body.results.length, ids.length, response.text);
+  return response.body.results;
+}
+
+// Creates `count` websites concurrently; returns them in the order of their names (prefix-i).
+export async function createWebsites(service, key, count, prefix = 'site') {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      service.createWebsite(key, `https://${prefix}-${i}.example.org`, `${prefix} ${i}`),
+    ),
+  );
+}
+
+// SQL string literal.
+export const q = (text) => `'${String(text).replaceAll("'", "''")}'`;
+
+// A 16-byte UUID blob column as canonical text.
+export const uuidSql = (column) =>
+  `lower(substr(hex(${column}),1,8)||'-'||substr(hex(${column}),9,4)||'-'||substr(hex(${column}),13,4)||'-'||substr(hex(${column}),17,4)||'-'||substr(hex(${column}),21,12))`;
+
+export function count(service, query) {
+  return Number(service.sql(query)[0][0]);
+}
+
+// The users rows whose email matches case-insensitively (after trimming).
+export function usersByEmail(service, email) {
+  return service
+    .sql(
+      `SELECT ${uuidSql('id')}, email, email_key, coalesce(first_name, '<null>'), coalesce(last_name, '<null>'), email_verified FROM users WHERE lower(trim(email)) = lower(trim(${q(email)}))`,
+    )
+    .map(([id, addr, key, first, last, verified]) => ({
+      id, email: addr, email_key: key, first_name: first, last_name: last, email_verified: Number(verified),
+    }));
+}
+
+export function websiteMemberCount(service, websiteId, email) {
+  let query = `SELECT COUNT(*) FROM website_members m JOIN websites w ON w.pk = m.website_pk JOIN users u ON u.pk = m.user_pk WHERE ${uuidSql('w.id')} = ${q(websiteId)}`;
+  if (email !== undefined) query += ` AND u.email_key = lower(${q(email)})`;
+  return count(service, query);
+}
+
+// Polls `check` until it returns a truthy value or the deadline passes.
+export async function waitFor(check, { timeoutMs = 10000, intervalMs = 10, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+// Waits until the outbox has nothing queued (every email sent or failed), then returns the .eml
+// files. Proves a negative ("no email") without sleeping: once the outbox is drained, a message
+// that is not there will never be written.
+export async function drainedMails(service) {
+  await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, {
+    what: 'the outbox to drain',
+  });
+  return service.mails();
+}
+
+// Quoted-printable (RFC 2045 §6.7): soft line breaks and =XX escapes, decoded as UTF-8.
+export function decodeQuotedPrintable(text) {
+  const withoutSoftBreaks = text.replace(/=\r?\n/g, '');
+  const bytes = [];
+  for (let i = 0; i < withoutSoftBreaks.length; i++) {
+    const c = withoutSoftBreaks[i];
+    if (c === '=' && /^[0-9A-Fa-f]{2}$/.test(withoutSoftBreaks.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(withoutSoftBreaks.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(c, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function splitHeaderBody(text) {
+  const match = /\r?\n\r?\n/.exec(text);
+  if (!match) return { headerText: text, body: '' };
+  return { headerText: text.slice(0, match.index), body: text.slice(match.index + match[0].length) };
+}
+
+function parseHeaders(headerText) {
+  const headers = {};
+  const unfolded = headerText.replace(/\r?\n[ \t]+/g, ' ');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return headers;
+}
+
+function decodeBody(body, encoding = '7bit') {
+  switch (encoding.toLowerCase()) {
+    case 'quoted-printable':
+      return decodeQuotedPrintable(body);
+    case 'base64':
+      return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+    default:
+      return body;
+  }
+}
+
+// Minimal MIME reader: the top-level headers and every leaf part decoded to text.
+export function parseMail(raw) {
+  const { headerText, body } = splitHeaderBody(raw);
+  const headers = parseHeaders(headerText);
+  const parts = [];
+  const walk = (partHeaders, partBody) => {
+    const type = partHeaders['content-type'] ?? 'text/plain';
+    const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
+    if (/^multipart\//i.test(type) && boundary) {
+      const pieces = partBody.split(`--${boundary}`);
+      for (const piece of pieces.slice(1)) {
+        if (piece.startsWith('--')) break;
+        const { headerText: h, body: b } = splitHeaderBody(piece.replace(/^\r?\n/, ''));
+        walk(parseHeaders(h), b);
+      }
+      return;
+    }
+    parts.push({ type, text: decodeBody(partBody, partHeaders['content-transfer-encoding']) });
+  };
+  walk(headers, body);
+  return { headers, parts, text: parts.map((p) => p.text).join('\n') };
+}
+
+// The decoded mails whose To header names `email`.
+export function mailsTo(mails, email) {
+  return mails.map(parseMail).filter((m) => (m.headers.to ?? '').toLowerCase().includes(email.toLowerCase()));
+}
+
+// Row counts of every table, like service.tableCounts(), but in one sqlite3 run (fast enough to
+// take before and after every rejected request).
+export function tableCounts(service) {
+  const tables = service.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r[0]);
+  const query = tables.map((t) => `SELECT ${q(t)}, COUNT(*) FROM ${t}`).join(' UNION ALL ');
+  const counts = {};
+  for (const [table, n] of service.sql(query)) counts[table] = Number(n);
+  return counts;
+}
