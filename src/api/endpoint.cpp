@@ -42,12 +42,7 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
           auto call = std::make_shared<ApiCall>(request, std::move(*principal), std::move(respond),
                                                 std::move(rate_headers));
           if (!decision.allowed) {
-            auto response = error_response(
-                429, "rate_limited",
-                "this organization sent more requests than its per-minute budget; retry after " +
-                    std::to_string(decision.retry_after) + " seconds");
-            response.headers.emplace_back("retry-after", std::to_string(decision.retry_after));
-            return call->reply(std::move(response));
+            return call->reply(rate_limited_response(decision, "per-minute request"));
           }
           if (body == Body::kJson) {
             auto parsed = read_json_object(request);

@@ -1,4 +1,5 @@
-// /api/v1/groups: create, list, get, and the members of one group (SPEC §5). Global keys only.
+// /api/v1/groups: create, list, get, rename and change websites, delete (SPEC §5). Global keys
+// only.
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
@@ -19,6 +20,32 @@ std::optional<domain::Uuid> group_id_param(const CallPtr& call) {
   return id;
 }
 
+// Runs a group change in one unit of work and answers with the group, or with the unknown
+// website ids it named (400), or with the domain's error.
+template <typename Change>
+void write_group(Services& services, const CallPtr& call, int success_status, Change change) {
+  struct State {
+    domain::FieldErrors unknown_websites;
+    std::optional<domain::Group> group;
+  };
+  auto state = std::make_shared<State>();
+  services.store.write(
+      [state, change = std::move(change)](domain::WriteTx& tx) -> domain::Status {
+        state->unknown_websites = {};
+        domain::Result<domain::Group> group = change(tx, state->unknown_websites);
+        if (!group) return group.error();
+        state->group = std::move(*group);
+        return {};
+      },
+      [call, state, success_status](domain::Status status) {
+        if (!state->unknown_websites.empty()) {
+          return call->reply(validation_error(state->unknown_websites));
+        }
+        if (!status) return call->fail(status.error());
+        call->reply(success_status, json::object{{"group", group_json(*state->group)}});
+      });
+}
+
 void create_group(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
   reject_unknown_fields(call->body, {"name", "website_ids"}, errors);
@@ -27,43 +54,44 @@ void create_group(Services& services, const CallPtr& call) {
   auto request = domain::validate_new_group(name, website_ids, errors);
   if (!request) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
+  auto now = domain::now();
+  write_group(services, call, 201,
+              [org_pk = call->principal->org_pk, request = std::move(*request), now](
+                  domain::WriteTx& tx, domain::FieldErrors& unknown) {
+                return domain::create_group(tx, org_pk, request, now, unknown);
+              });
+}
 
-  struct State {
-    domain::NewGroupRequest request;
-    domain::FieldErrors unknown_websites;
-    std::optional<domain::Group> group;
-  };
-  auto state = std::make_shared<State>(State{std::move(*request), {}, {}});
+void patch_group(Services& services, const CallPtr& call) {
+  domain::FieldErrors errors;
+  reject_unknown_fields(call->body, {"name", "add_website_ids", "remove_website_ids"}, errors);
+  auto name = string_field(call->body, "name", errors);
+  auto add = string_array_field(call->body, "add_website_ids", errors);
+  auto remove = string_array_field(call->body, "remove_website_ids", errors);
+  auto patch = domain::validate_group_patch(name, add, remove, errors);
+  if (!patch) return call->reply(validation_error(errors));
+  if (!call->require_global_key()) return;
+  auto id = group_id_param(call);
+  if (!id) return;
+  write_group(services, call, 200,
+              [org_pk = call->principal->org_pk, id = *id, patch = std::move(*patch)](
+                  domain::WriteTx& tx, domain::FieldErrors& unknown) {
+                return domain::patch_group(tx, org_pk, id, patch, unknown);
+              });
+}
+
+void delete_group(Services& services, const CallPtr& call) {
+  if (!call->require_global_key()) return;
+  auto id = group_id_param(call);
+  if (!id) return;
   auto now = domain::now();
   services.store.write(
-      [call, state, now](domain::WriteTx& tx) -> domain::Status {
-        const auto& principal = *call->principal;
-        state->unknown_websites = {};
-        std::vector<domain::Pk> website_pks;
-        const auto& ids = state->request.website_ids;
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-          auto pk = tx.find_live_website_pk(principal.org_pk, ids[i]);
-          if (!pk) {
-            state->unknown_websites.add("website_ids[" + std::to_string(i) + "]",
-                                        "is not a website of this organization");
-            continue;
-          }
-          website_pks.push_back(*pk);
-        }
-        if (!state->unknown_websites.empty()) {
-          return domain::Error{domain::ErrorCode::kValidation, "unknown websites"};
-        }
-        auto id = domain::Uuid::v7(now.unix_ms);
-        tx.insert_group(principal.org_pk, id, state->request.name, website_pks, now.seconds());
-        state->group = tx.find_group(principal.org_pk, id);
-        return {};
+      [org_pk = call->principal->org_pk, id = *id, now](domain::WriteTx& tx) {
+        return domain::delete_group(tx, org_pk, id, now);
       },
-      [call, state](domain::Status status) {
-        if (!state->unknown_websites.empty()) {
-          return call->reply(validation_error(state->unknown_websites));
-        }
+      [call](domain::Status status) {
         if (!status) return call->fail(status.error());
-        call->reply(201, json::object{{"group", group_json(*state->group)}});
+        call->reply(200, json::object{{"success", true}});
       });
 }
 
@@ -80,10 +108,8 @@ void list_groups(Services& services, const CallPtr& call) {
       },
       [call, page, result](domain::Status status) {
         if (!status) return call->fail(status.error());
-        json::array items;
-        items.reserve(result->items.size());
-        for (const auto& group : result->items) items.push_back(group_json(group));
-        call->reply(200, page_body("groups", std::move(items), page, result->total));
+        call->reply(200, page_body("groups", to_json_array(result->items, group_json), page,
+                                   result->total));
       });
 }
 
@@ -103,30 +129,6 @@ void get_group(Services& services, const CallPtr& call) {
       });
 }
 
-void list_group_members(Services& services, const CallPtr& call) {
-  if (!call->require_global_key()) return;
-  auto id = group_id_param(call);
-  if (!id) return;
-  domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
-  if (!errors.empty()) return call->reply(validation_error(errors));
-  auto result = std::make_shared<domain::Page<domain::Member>>();
-  services.store.read(
-      [call, id = *id, page, result](domain::ReadTx& tx) -> domain::Status {
-        auto group = tx.find_group(call->principal->org_pk, id);
-        if (!group) return group_not_found();
-        *result = tx.list_group_members(group->pk, page);
-        return {};
-      },
-      [call, page, result](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        json::array items;
-        items.reserve(result->items.size());
-        for (const auto& member : result->items) items.push_back(member_json(member));
-        call->reply(200, page_body("members", std::move(items), page, result->total));
-      });
-}
-
 }  // namespace
 
 void register_groups(http::Router& router, Services& services) {
@@ -135,8 +137,10 @@ void register_groups(http::Router& router, Services& services) {
   router.add(http::Method::kGet, "/api/v1/groups", api_endpoint(services, Body::kNone, list_groups));
   router.add(http::Method::kGet, "/api/v1/groups/{id}",
              api_endpoint(services, Body::kNone, get_group));
-  router.add(http::Method::kGet, "/api/v1/groups/{id}/members",
-             api_endpoint(services, Body::kNone, list_group_members));
+  router.add(http::Method::kPatch, "/api/v1/groups/{id}",
+             api_endpoint(services, Body::kJson, patch_group));
+  router.add(http::Method::kDelete, "/api/v1/groups/{id}",
+             api_endpoint(services, Body::kNone, delete_group));
 }
 
 }  // namespace invited::api

@@ -68,14 +68,7 @@ void bulk_invite(Services& services, const CallPtr& call) {
   auto now = domain::now();
   auto budget = services.limiter.take_targets(
       call->principal->org_pk, static_cast<std::int64_t>(request->target_ids.size()), now.unix_ms);
-  if (!budget.allowed) {
-    auto response = error_response(
-        429, "rate_limited",
-        "this organization invited more targets than its hourly budget allows; retry after " +
-            std::to_string(budget.retry_after) + " seconds");
-    response.headers.emplace_back("retry-after", std::to_string(budget.retry_after));
-    return call->reply(std::move(response));
-  }
+  if (!budget.allowed) return call->reply(rate_limited_response(budget, "hourly invite"));
 
   auto shared_request = std::make_shared<domain::BulkInviteRequest>(std::move(*request));
   auto outcome = std::make_shared<domain::BulkInviteOutcome>();

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/rate_limiter.hpp"
 #include "domain/field_errors.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
@@ -24,6 +25,11 @@ http::Response error_response(int status, std::string_view code, std::string_vie
                               const std::vector<domain::FieldError>& details = {});
 // Maps a domain error to its status and code.
 http::Response error_response(const domain::Error& error);
+// 429 rate_limited with retry-after, for the budget named by `budget_name` ("per-minute
+// request", "hourly invite").
+http::Response rate_limited_response(const RateLimiter::Decision& decision,
+                                     std::string_view budget_name);
+
 // 400 validation_error listing every failing field.
 http::Response validation_error(const domain::FieldErrors& errors);
 

@@ -10,6 +10,9 @@ void register_all(http::Router& router, Services& services) {
   register_ops(router, services);
   register_websites(router, services);
   register_groups(router, services);
+  register_members(router, services);
+  register_invites(router, services);
+  register_api_keys(router, services);
   register_invites_bulk(router, services);
   register_invitations(router, services);
   register_accept_pages(router, services);

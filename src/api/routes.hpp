@@ -10,6 +10,9 @@ namespace invited::api {
 void register_invites_bulk(http::Router& router, Services& services);
 void register_websites(http::Router& router, Services& services);
 void register_groups(http::Router& router, Services& services);
+void register_members(http::Router& router, Services& services);
+void register_invites(http::Router& router, Services& services);
+void register_api_keys(http::Router& router, Services& services);
 void register_ops(http::Router& router, Services& services);
 void register_accept_pages(http::Router& router, Services& services);
 void register_invitations(http::Router& router, Services& services);

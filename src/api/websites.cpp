@@ -1,4 +1,4 @@
-// /api/v1/websites: create, list, get, and the members of one website (SPEC §5).
+// /api/v1/websites: create, list, get, soft delete and restore (SPEC §5).
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
@@ -60,10 +60,8 @@ void list_websites(Services& services, const CallPtr& call) {
       },
       [call, page, result](domain::Status status) {
         if (!status) return call->fail(status.error());
-        json::array items;
-        items.reserve(result->items.size());
-        for (const auto& website : result->items) items.push_back(website_json(website));
-        call->reply(200, page_body("websites", std::move(items), page, result->total));
+        call->reply(200, page_body("websites", to_json_array(result->items, website_json), page,
+                                   result->total));
       });
 }
 
@@ -85,27 +83,28 @@ void get_website(Services& services, const CallPtr& call) {
       });
 }
 
-void list_website_members(Services& services, const CallPtr& call) {
+// DELETE (soft, idempotent) and POST .../restore share their shape: the website as it is now.
+template <bool kDelete>
+void change_deleted(Services& services, const CallPtr& call) {
+  if (!call->require_global_key()) return;
   auto id = website_id_param(call);
   if (!id) return;
-  domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
-  if (!errors.empty()) return call->reply(validation_error(errors));
-  auto result = std::make_shared<domain::Page<domain::Member>>();
-  services.store.read(
-      [call, id = *id, page, result](domain::ReadTx& tx) -> domain::Status {
-        const auto& principal = *call->principal;
-        auto website = tx.find_website(principal.org_pk, id);
-        if (!website || !principal.can_reach_website(website->pk)) return website_not_found();
-        *result = tx.list_website_members(principal.org_pk, website->pk, page);
+  auto website = std::make_shared<std::optional<domain::Website>>();
+  auto now = domain::now();
+  services.store.write(
+      [call, id = *id, website, now](domain::WriteTx& tx) -> domain::Status {
+        auto changed = kDelete ? domain::delete_website(tx, call->principal->org_pk, id, now)
+                               : domain::restore_website(tx, call->principal->org_pk, id);
+        if (!changed) return changed.error();
+        *website = std::move(*changed);
         return {};
       },
-      [call, page, result](domain::Status status) {
+      [call, website](domain::Status status) {
         if (!status) return call->fail(status.error());
-        json::array items;
-        items.reserve(result->items.size());
-        for (const auto& member : result->items) items.push_back(member_json(member));
-        call->reply(200, page_body("members", std::move(items), page, result->total));
+        auto body = website_json(**website);
+        body["deleted_at"] = (*website)->deleted_at ? json::value(timestamp_json(*(*website)->deleted_at))
+                                                    : json::value(nullptr);
+        call->reply(200, json::object{{"success", true}, {"website", std::move(body)}});
       });
 }
 
@@ -118,8 +117,10 @@ void register_websites(http::Router& router, Services& services) {
              api_endpoint(services, Body::kNone, list_websites));
   router.add(http::Method::kGet, "/api/v1/websites/{id}",
              api_endpoint(services, Body::kNone, get_website));
-  router.add(http::Method::kGet, "/api/v1/websites/{id}/members",
-             api_endpoint(services, Body::kNone, list_website_members));
+  router.add(http::Method::kDelete, "/api/v1/websites/{id}",
+             api_endpoint(services, Body::kNone, change_deleted<true>));
+  router.add(http::Method::kPost, "/api/v1/websites/{id}/restore",
+             api_endpoint(services, Body::kNone, change_deleted<false>));
 }
 
 }  // namespace invited::api

@@ -226,7 +226,8 @@ int create_key(const Settings& settings, const std::string& org_id, const std::s
     auto status = store->write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
       auto org = tx.find_organization_by_id(*org_uuid);
       if (!org) return domain::Error{domain::ErrorCode::kNotFound, "no organization " + org_id};
-      issued = domain::create_api_key(tx, org->pk, request, domain::now());
+      domain::FieldErrors errors;
+      issued = domain::create_api_key(tx, org->pk, request, domain::now(), errors);
       return *issued ? domain::Status() : domain::Status(issued->error());
     });
     if (!status) {

@@ -35,6 +35,9 @@ std::optional<std::string> validate_name(std::string_view field,
 // The row key of the target if the principal may invite to it.
 std::optional<Pk> resolve_target(WriteTx& tx, const Principal& principal, TargetKind kind,
                                  const Uuid& id) {
+  if (kind == TargetKind::kOrganization) {
+    return id == principal.org_id ? std::optional(principal.org_pk) : std::nullopt;
+  }
   if (kind == TargetKind::kGroup) return tx.find_group_pk(principal.org_pk, id);
   auto website = tx.find_live_website_pk(principal.org_pk, id);
   if (!website || !principal.can_reach_website(*website)) return std::nullopt;
@@ -43,8 +46,8 @@ std::optional<Pk> resolve_target(WriteTx& tx, const Principal& principal, Target
 
 }  // namespace
 
-std::optional<BulkInviteRequest> validate_bulk_invite(const BulkInviteInput& input,
-                                                      FieldErrors& errors) {
+std::optional<Invitee> validate_invitee(const InviteeInput& input, FieldErrors& errors) {
+  const std::size_t errors_before = errors.all().size();
   std::optional<InviteMethod> method;
   if (input.invite_method) {
     method = parse_invite_method(*input.invite_method);
@@ -76,6 +79,22 @@ std::optional<BulkInviteRequest> validate_bulk_invite(const BulkInviteInput& inp
     }
   }
 
+  auto first_name = validate_name("first_name", input.first_name, errors);
+  auto last_name = validate_name("last_name", input.last_name, errors);
+  if (errors.all().size() != errors_before || !method || !email) return std::nullopt;
+  return Invitee{.method = *method,
+                 .email = std::move(*email),
+                 .role = role,
+                 .first_name = std::move(first_name),
+                 .last_name = std::move(last_name)};
+}
+
+std::optional<BulkInviteRequest> validate_bulk_invite(const BulkInviteInput& input,
+                                                      FieldErrors& errors) {
+  auto invitee = validate_invitee({input.invite_method, input.email, input.role, input.first_name,
+                                   input.last_name},
+                                  errors);
+
   TargetKind kind = TargetKind::kWebsite;
   std::vector<Uuid> target_ids;
   if (input.website_ids && input.group_ids) {
@@ -96,23 +115,23 @@ std::optional<BulkInviteRequest> validate_bulk_invite(const BulkInviteInput& inp
     errors.add("website_ids", "is required: send exactly one of website_ids or group_ids");
   }
 
-  auto first_name = validate_name("first_name", input.first_name, errors);
-  auto last_name = validate_name("last_name", input.last_name, errors);
-
-  if (!errors.empty()) return std::nullopt;
-  return BulkInviteRequest{.method = *method,
-                           .email = std::move(*email),
-                           .role = role,
+  if (!errors.empty() || !invitee) return std::nullopt;
+  return BulkInviteRequest{.method = invitee->method,
+                           .email = std::move(invitee->email),
+                           .role = invitee->role,
                            .kind = kind,
                            .target_ids = std::move(target_ids),
-                           .first_name = std::move(first_name),
-                           .last_name = std::move(last_name)};
+                           .first_name = std::move(invitee->first_name),
+                           .last_name = std::move(invitee->last_name)};
 }
 
 Status check_bulk_invite_scope(const Principal& principal, const BulkInviteRequest& request) {
-  if (request.kind == TargetKind::kGroup && principal.scoped) {
+  if (request.kind != TargetKind::kWebsite && principal.scoped) {
     return Error{ErrorCode::kGlobalKeyRequired,
-                 "group_ids needs a global API key; this key is scoped to websites"};
+                 request.kind == TargetKind::kGroup
+                     ? "group_ids needs a global API key; this key is scoped to websites"
+                     : "inviting to the organization needs a global API key; this key is scoped "
+                       "to websites"};
   }
   return {};
 }

@@ -31,12 +31,34 @@ struct BulkInviteInput {
   std::optional<std::string> last_name;
 };
 
+// The fields that say who is invited and how, shared by the bulk and the single invite.
+struct InviteeInput {
+  std::optional<std::string> invite_method;
+  std::optional<std::string> email;
+  std::optional<std::string> role;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+};
+
+struct Invitee {
+  InviteMethod method = InviteMethod::kDirect;
+  Email email;
+  Role role = Role::kViewer;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+};
+
+// Checks invite_method (required), email (required), role (admin or viewer, default viewer),
+// first_name and last_name, adding failures to `errors`. Returns the invitee when these fields
+// are all valid.
+std::optional<Invitee> validate_invitee(const InviteeInput& input, FieldErrors& errors);
+
 // A request that passed every field rule.
 struct BulkInviteRequest {
   InviteMethod method = InviteMethod::kDirect;
   Email email;
   Role role = Role::kViewer;
-  TargetKind kind = TargetKind::kWebsite;  // kWebsite or kGroup
+  TargetKind kind = TargetKind::kWebsite;  // kWebsite or kGroup (kOrganization: single invite)
   std::vector<Uuid> target_ids;            // 1..50, distinct, in request order
   std::optional<std::string> first_name;
   std::optional<std::string> last_name;
@@ -47,7 +69,7 @@ struct BulkInviteRequest {
 std::optional<BulkInviteRequest> validate_bulk_invite(const BulkInviteInput& input,
                                                       FieldErrors& errors);
 
-// Scope rule checked after the fields: group targets need a global key.
+// Scope rule checked after the fields: group and organization targets need a global key.
 Status check_bulk_invite_scope(const Principal& principal, const BulkInviteRequest& request);
 
 enum class TargetOutcome {

@@ -2,21 +2,32 @@
 
 #include <algorithm>
 
+#include "domain/resources.hpp"
 #include "domain/secret.hpp"
 
 namespace invited::domain {
 
-Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyRequest& request,
-                                    Instant now) {
-  std::vector<Pk> website_pks;
-  for (const Uuid& id : request.website_ids) {
-    auto pk = tx.find_live_website_pk(org_pk, id);
-    if (!pk) {
-      return Error{ErrorCode::kValidation,
-                   "website " + id.str() + " is not a website of this organization"};
+std::optional<NewApiKeyRequest> validate_new_api_key(
+    const std::optional<std::string>& name,
+    const std::optional<std::vector<std::string>>& website_ids, FieldErrors& errors) {
+  auto valid_name = validate_resource_name("name", name, true, errors);
+  std::vector<Uuid> ids;
+  if (website_ids) {
+    if (website_ids->size() > kMaxGroupWebsites) {
+      errors.add("website_ids", "must contain at most 1000 items");
+    } else {
+      ids = parse_distinct_ids("website_ids", *website_ids, errors);
     }
-    website_pks.push_back(*pk);
   }
+  if (!errors.empty()) return std::nullopt;
+  return NewApiKeyRequest{*valid_name, std::move(ids)};
+}
+
+Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyRequest& request,
+                                    Instant now, FieldErrors& errors) {
+  std::vector<Pk> website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids,
+                                                 errors);
+  if (!errors.empty()) return Error{ErrorCode::kValidation, errors.summary()};
   std::sort(website_pks.begin(), website_pks.end());
   IssuedSecret secret = issue_secret("ik_");
   ApiKey key = tx.insert_api_key(NewApiKey{.id = Uuid::v7(now.unix_ms),
@@ -34,7 +45,8 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
                                             const std::optional<Email>& owner_email, Instant now) {
   NewOrganization created;
   created.organization = tx.insert_organization(Uuid::v7(now.unix_ms), name, now.seconds());
-  auto key = create_api_key(tx, created.organization.pk, {"default", {}}, now);
+  FieldErrors no_websites;
+  auto key = create_api_key(tx, created.organization.pk, {"default", {}}, now, no_websites);
   if (!key) return key.error();
   created.global_key = std::move(*key);
   created.global_key.key.org_id = created.organization.id;
@@ -51,6 +63,16 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
     created.owner = owner;
   }
   return created;
+}
+
+Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now) {
+  auto key = tx.find_api_key_by_id(org_pk, key_id);
+  if (!key) return Error{ErrorCode::kNotFound, "API key not found"};
+  if (!key->revoked_at) {
+    tx.revoke_api_key(key->pk, now.seconds());
+    key->revoked_at = now.seconds();
+  }
+  return *key;
 }
 
 }  // namespace invited::domain

@@ -6,6 +6,7 @@
 
 #include "domain/clock.hpp"
 #include "domain/email.hpp"
+#include "domain/field_errors.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/store.hpp"
@@ -23,10 +24,20 @@ struct NewApiKeyRequest {
   std::vector<Uuid> website_ids;  // empty: a global key
 };
 
+// POST /api/v1/api-keys: a name (1..200 characters) and optional website ids (at most 1000,
+// distinct) that make the key scoped.
+std::optional<NewApiKeyRequest> validate_new_api_key(
+    const std::optional<std::string>& name,
+    const std::optional<std::vector<std::string>>& website_ids, FieldErrors& errors);
+
 // Creates an API key for `org_pk`. Scoped keys name live websites of that organization; an
-// unknown id fails with kValidation naming it, and nothing is written.
+// unknown id fails with kValidation and is named in `errors`, and nothing is written.
 Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyRequest& request,
-                                    Instant now);
+                                    Instant now, FieldErrors& errors);
+
+// Revokes a key of `org_pk` (idempotent). It stops working on the next request. kNotFound if
+// the organization has no such key.
+Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now);
 
 struct NewOrganization {
   Organization organization;

@@ -181,6 +181,46 @@ struct BatchInvite {
   std::optional<std::string> last_name;
 };
 
+// An invite as the API shows it. `status` is as stored; effective_status() also derives
+// kExpired for a pending invite past its expiry.
+struct InviteRecord {
+  Pk pk = 0;
+  Uuid id;
+  Pk batch_pk = 0;
+  std::string email;
+  TargetKind kind = TargetKind::kWebsite;
+  Pk target_pk = 0;
+  Uuid target_id;
+  Role role = Role::kViewer;
+  InviteStatus status = InviteStatus::kPending;
+  Delivery delivery = Delivery::kQueued;
+  UnixSeconds created_at = 0;
+  UnixSeconds expires_at = 0;
+
+  InviteStatus effective_status(UnixSeconds now) const {
+    return status == InviteStatus::kPending && now >= expires_at ? InviteStatus::kExpired : status;
+  }
+};
+
+// Filters of GET /api/v1/invites; each is applied when set.
+struct InviteFilter {
+  std::optional<InviteStatus> status;  // kPending and kExpired are told apart by `now`
+  UnixSeconds now = 0;
+  std::optional<std::string> email_key;
+  std::optional<Pk> website_pk;
+  std::optional<Pk> group_pk;
+  std::optional<Pk> scoped_key_pk;  // only website invites within this key's allowlist
+};
+
+// A website a user reaches in one organization, with the strongest role and how.
+struct UserWebsite {
+  Uuid website_id;
+  std::string url;
+  std::string name;
+  Role role = Role::kViewer;
+  AccessType access_type = AccessType::kWebsite;
+};
+
 struct PageRequest {
   std::int64_t num = 0;   // 0-based
   std::int64_t size = 40;  // 1..100

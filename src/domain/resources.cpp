@@ -112,4 +112,113 @@ std::optional<NewGroupRequest> validate_new_group(
   return NewGroupRequest{*valid_name, std::move(ids)};
 }
 
+std::optional<GroupPatch> validate_group_patch(
+    const std::optional<std::string>& name,
+    const std::optional<std::vector<std::string>>& add_website_ids,
+    const std::optional<std::vector<std::string>>& remove_website_ids, FieldErrors& errors) {
+  GroupPatch patch;
+  patch.name = validate_resource_name("name", name, false, errors);
+  auto read_ids = [&errors](std::string_view field,
+                            const std::optional<std::vector<std::string>>& ids) {
+    if (!ids) return std::vector<Uuid>{};
+    if (ids->size() > kMaxGroupWebsites) {
+      errors.add(std::string(field), "must contain at most 1000 items");
+      return std::vector<Uuid>{};
+    }
+    return parse_distinct_ids(field, *ids, errors);
+  };
+  patch.add_website_ids = read_ids("add_website_ids", add_website_ids);
+  patch.remove_website_ids = read_ids("remove_website_ids", remove_website_ids);
+  for (std::size_t i = 0; i < patch.remove_website_ids.size(); ++i) {
+    const auto& id = patch.remove_website_ids[i];
+    if (std::find(patch.add_website_ids.begin(), patch.add_website_ids.end(), id) !=
+        patch.add_website_ids.end()) {
+      errors.add("remove_website_ids[" + std::to_string(i) + "]",
+                 "is also in add_website_ids; a website can be added or removed, not both");
+    }
+  }
+  if (!errors.empty()) return std::nullopt;
+  return patch;
+}
+
+std::vector<Pk> resolve_websites(WriteTx& tx, Pk org_pk, std::string_view field,
+                                 const std::vector<Uuid>& ids, FieldErrors& errors) {
+  std::vector<Pk> pks;
+  pks.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto pk = tx.find_live_website_pk(org_pk, ids[i]);
+    if (!pk) {
+      errors.add(std::string(field) + "[" + std::to_string(i) + "]",
+                 "is not a website of this organization");
+      continue;
+    }
+    pks.push_back(*pk);
+  }
+  return pks;
+}
+
+namespace {
+
+Error group_not_found() { return {ErrorCode::kNotFound, "Group not found"}; }
+Error website_not_found() { return {ErrorCode::kNotFound, "Website not found"}; }
+Error unknown_websites() { return {ErrorCode::kValidation, "unknown website ids"}; }
+
+}  // namespace
+
+Result<Group> create_group(WriteTx& tx, Pk org_pk, const NewGroupRequest& request, Instant now,
+                           FieldErrors& errors) {
+  auto website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
+  if (!errors.empty()) return unknown_websites();
+  auto id = Uuid::v7(now.unix_ms);
+  tx.insert_group(org_pk, id, request.name, website_pks, now.seconds());
+  auto group = tx.find_group(org_pk, id);
+  if (!group) return group_not_found();
+  return *group;
+}
+
+Result<Group> patch_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, const GroupPatch& patch,
+                          FieldErrors& errors) {
+  auto group_pk = tx.find_group_pk(org_pk, group_id);
+  if (!group_pk) return group_not_found();
+  auto add = resolve_websites(tx, org_pk, "add_website_ids", patch.add_website_ids, errors);
+  if (!errors.empty()) return unknown_websites();
+  std::vector<Pk> remove;
+  for (const Uuid& id : patch.remove_website_ids) {
+    if (auto website = tx.find_website_including_deleted(org_pk, id)) remove.push_back(website->pk);
+  }
+  if (patch.name) tx.rename_group(*group_pk, *patch.name);
+  if (!add.empty()) tx.add_group_websites(*group_pk, add);
+  if (!remove.empty()) tx.remove_group_websites(*group_pk, remove);
+  auto group = tx.find_group(org_pk, group_id);
+  if (!group) return group_not_found();
+  return *group;
+}
+
+Status delete_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, Instant now) {
+  auto group_pk = tx.find_group_pk(org_pk, group_id);
+  if (!group_pk) return group_not_found();
+  tx.delete_group(*group_pk, now.seconds());
+  return {};
+}
+
+Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, Instant now) {
+  auto website = tx.find_website_including_deleted(org_pk, website_id);
+  if (!website) return website_not_found();
+  if (!website->deleted_at) {
+    website->deleted_at = now.seconds();
+    tx.set_website_deleted(website->pk, website->deleted_at);
+  }
+  return *website;
+}
+
+Result<Website> restore_website(WriteTx& tx, Pk org_pk, const Uuid& website_id) {
+  auto website = tx.find_website_including_deleted(org_pk, website_id);
+  if (!website) return website_not_found();
+  if (website->deleted_at) {
+    website->deleted_at.reset();
+    tx.set_website_deleted(website->pk, std::nullopt);
+  }
+  return *website;
+}
+
 }  // namespace invited::domain

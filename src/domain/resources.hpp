@@ -4,7 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "domain/clock.hpp"
 #include "domain/field_errors.hpp"
+#include "domain/records.hpp"
+#include "domain/result.hpp"
+#include "domain/store.hpp"
 #include "domain/uuid.hpp"
 
 namespace invited::domain {
@@ -34,6 +38,43 @@ struct NewGroupRequest {
 std::optional<NewGroupRequest> validate_new_group(
     const std::optional<std::string>& name,
     const std::optional<std::vector<std::string>>& website_ids, FieldErrors& errors);
+
+// PATCH /api/v1/groups/{id}: an optional new name, website ids to add and to remove (at most
+// 1000 each, distinct, none in both lists).
+struct GroupPatch {
+  std::optional<std::string> name;
+  std::vector<Uuid> add_website_ids;
+  std::vector<Uuid> remove_website_ids;
+};
+
+std::optional<GroupPatch> validate_group_patch(
+    const std::optional<std::string>& name,
+    const std::optional<std::vector<std::string>>& add_website_ids,
+    const std::optional<std::vector<std::string>>& remove_website_ids, FieldErrors& errors);
+
+// Row keys of live websites of `org_pk` for `ids`; an unknown id is reported as
+// `field[i]` "is not a website of this organization".
+std::vector<Pk> resolve_websites(WriteTx& tx, Pk org_pk, std::string_view field,
+                                 const std::vector<Uuid>& ids, FieldErrors& errors);
+
+// Creates a group of `org_pk`. kValidation (with `errors` filled) if a website id is unknown.
+Result<Group> create_group(WriteTx& tx, Pk org_pk, const NewGroupRequest& request, Instant now,
+                           FieldErrors& errors);
+
+// Applies a patch: renames, adds websites (already present ones are ignored), removes websites
+// (absent ones are ignored). kNotFound for an unknown group; kValidation (with `errors` filled)
+// if an id to add is not a live website of the organization.
+Result<Group> patch_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, const GroupPatch& patch,
+                          FieldErrors& errors);
+
+// Deletes the group: it disappears from lists and its members lose the access it gave them.
+// kNotFound if it does not exist (or was already deleted).
+Status delete_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, Instant now);
+
+// Soft-deletes a website (idempotent: deleting a deleted website succeeds) or restores one
+// (idempotent too). kNotFound if the organization has no such website.
+Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, Instant now);
+Result<Website> restore_website(WriteTx& tx, Pk org_pk, const Uuid& website_id);
 
 // The ids of a list field: each must be a UUID and appear once; failures are reported as
 // `field[i]`.

@@ -53,6 +53,27 @@ class ReadTx {
   virtual bool is_retired_token(const SecretHash& token_hash) = 0;
   // Every invite of the batch, oldest first.
   virtual std::vector<BatchInvite> batch_invites(Pk batch_pk) = 0;
+
+  // A website of `org_pk`, deleted or not.
+  virtual std::optional<Website> find_website_including_deleted(Pk org_pk, const Uuid& id) = 0;
+  virtual std::optional<UserRef> find_user_by_id(const Uuid& id) = 0;
+  // The member row of `user_pk` on `target` (direct membership only).
+  virtual std::optional<Member> find_member(Target target, Pk user_pk) = 0;
+  virtual Page<Member> list_organization_members(Pk org_pk, PageRequest page) = 0;
+  // Every live website of `org_pk` the user reaches, with the strongest role (ties go to the
+  // most direct access), ordered by website.
+  virtual Page<UserWebsite> list_user_websites(Pk org_pk, Pk user_pk, PageRequest page) = 0;
+  // Whether the user holds any membership in the organization (itself, a website or a group).
+  virtual bool has_any_membership(Pk org_pk, Pk user_pk) = 0;
+
+  virtual std::optional<InviteRecord> find_invite(Pk org_pk, const Uuid& id) = 0;
+  // Newest first.
+  virtual Page<InviteRecord> list_invites(Pk org_pk, const InviteFilter& filter,
+                                          PageRequest page) = 0;
+
+  virtual std::optional<ApiKey> find_api_key_by_id(Pk org_pk, const Uuid& id) = 0;
+  // Oldest first; revoked keys included.
+  virtual Page<ApiKey> list_api_keys(Pk org_pk, PageRequest page) = 0;
 };
 
 class WriteTx : public ReadTx {
@@ -89,6 +110,27 @@ class WriteTx : public ReadTx {
   virtual Pk insert_batch(const NewBatch& batch) = 0;
   virtual void insert_invite(const NewInvite& invite) = 0;
   virtual void enqueue_email(const NewEmail& email) = 0;
+
+  // Sets or clears the website's deleted_at.
+  virtual void set_website_deleted(Pk website_pk, std::optional<UnixSeconds> deleted_at) = 0;
+  virtual void rename_group(Pk group_pk, std::string_view name) = 0;
+  virtual void add_group_websites(Pk group_pk, const std::vector<Pk>& website_pks) = 0;
+  virtual void remove_group_websites(Pk group_pk, const std::vector<Pk>& website_pks) = 0;
+  virtual void delete_group(Pk group_pk, UnixSeconds now) = 0;
+
+  virtual std::optional<Role> membership_role(Target target, Pk user_pk) = 0;
+  virtual void set_membership_role(Target target, Pk user_pk, Role role) = 0;
+  // True if a membership was removed.
+  virtual bool delete_membership(Target target, Pk user_pk) = 0;
+  virtual int count_organization_owners(Pk org_pk) = 0;
+
+  virtual void revoke_api_key(Pk key_pk, UnixSeconds now) = 0;
+
+  // Gives the batch a new token and expiry: the old token is kept as retired (so its link
+  // answers "replaced"), pending invites take the new expiry, and queued emails of the batch
+  // are cancelled.
+  virtual void replace_batch_token(Pk batch_pk, const SecretHash& new_hash,
+                                   UnixSeconds expires_at, UnixSeconds now) = 0;
 
   virtual void set_email_verified(Pk user_pk) = 0;
   // Closes one invite (pending or not) with `status`.

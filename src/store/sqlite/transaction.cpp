@@ -12,24 +12,37 @@ namespace {
 
 std::int64_t offset_of(domain::PageRequest page) { return page.num * page.size; }
 
-// Table and key column of each membership target kind.
+// The statements of one membership table (organization_members, website_members,
+// group_members): ?1 is the target's row key, ?2 the user's.
 struct MembershipTable {
   const char* exists_sql;
-  const char* insert_sql;
+  const char* insert_sql;  // ?3 role, ?4 created_at
+  const char* role_sql;
+  const char* update_sql;  // ?3 role
+  const char* delete_sql;
+  const char* member_sql;  // the member row (see read_member)
 };
 
-constexpr MembershipTable kOrganizationMembers{
-    "SELECT 1 FROM organization_members WHERE org_pk = ?1 AND user_pk = ?2",
-    "INSERT INTO organization_members(org_pk, user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT DO NOTHING"};
-constexpr MembershipTable kWebsiteMembers{
-    "SELECT 1 FROM website_members WHERE website_pk = ?1 AND user_pk = ?2",
-    "INSERT INTO website_members(website_pk, user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT DO NOTHING"};
-constexpr MembershipTable kGroupMembers{
-    "SELECT 1 FROM group_members WHERE group_pk = ?1 AND user_pk = ?2",
-    "INSERT INTO group_members(group_pk, user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT DO NOTHING"};
+#define INVITED_MEMBERSHIP_TABLE(table, key, access)                                              \
+  MembershipTable {                                                                                \
+    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                                 \
+        "INSERT INTO " table "(" key ", user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "      \
+        "ON CONFLICT DO NOTHING",                                                                  \
+        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                          \
+        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                      \
+        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                               \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access     \
+        ", m.created_at FROM " table " m JOIN users u ON u.pk = m.user_pk "                       \
+        "WHERE m." key " = ?1 AND m.user_pk = ?2"                                                  \
+  }
+
+constexpr MembershipTable kOrganizationMembers =
+    INVITED_MEMBERSHIP_TABLE("organization_members", "org_pk", "0");
+constexpr MembershipTable kWebsiteMembers =
+    INVITED_MEMBERSHIP_TABLE("website_members", "website_pk", "2");
+constexpr MembershipTable kGroupMembers =
+    INVITED_MEMBERSHIP_TABLE("group_members", "group_pk", "1");
+#undef INVITED_MEMBERSHIP_TABLE
 
 const MembershipTable& membership_table(domain::TargetKind kind) {
   switch (kind) {
@@ -108,9 +121,6 @@ std::optional<domain::ApiKey> Transaction::find_api_key(const domain::SecretHash
   static constexpr const char* kFindKey =
       "SELECT k.pk, k.id, k.org_pk, o.id, k.name, k.scoped, k.created_at, k.revoked_at "
       "FROM api_keys k JOIN organizations o ON o.pk = k.org_pk WHERE k.key_hash = ?1";
-  static constexpr const char* kKeyWebsites =
-      "SELECT w.pk, w.id FROM api_key_websites kw JOIN websites w ON w.pk = kw.website_pk "
-      "WHERE kw.key_pk = ?1 ORDER BY w.pk";
   domain::ApiKey key;
   {
     auto row = db_.query(kFindKey);
@@ -125,12 +135,7 @@ std::optional<domain::ApiKey> Transaction::find_api_key(const domain::SecretHash
     key.created_at = row.int64(6);
     key.revoked_at = row.optional_int64(7);
   }
-  auto rows = db_.query(kKeyWebsites);
-  rows.bind(1, key.pk);
-  while (rows.step()) {
-    key.website_pks.push_back(rows.int64(0));
-    key.website_ids.push_back(rows.uuid(1));
-  }
+  load_key_websites(key);
   return key;
 }
 
@@ -667,6 +672,332 @@ void Transaction::mark_email_cancelled(Pk email_pk, UnixSeconds now) {
   static constexpr const char* kCancel =
       "UPDATE outbox_emails SET status = 3, token = NULL, sent_at = ?2 WHERE pk = ?1";
   db_.query(kCancel).bind(1, email_pk).bind(2, now).execute();
+}
+
+std::optional<domain::Website> Transaction::find_website_including_deleted(Pk org_pk,
+                                                                          const Uuid& id) {
+  static const std::string kFind =
+      std::string("SELECT ") + kWebsiteColumns + "WHERE w.id = ?1 AND w.org_pk = ?2";
+  auto row = db_.query(kFind.c_str());
+  row.bind(1, id).bind(2, org_pk);
+  if (!row.step()) return std::nullopt;
+  return read_website(row);
+}
+
+std::optional<domain::UserRef> Transaction::find_user_by_id(const Uuid& id) {
+  static constexpr const char* kFind = "SELECT pk, id FROM users WHERE id = ?1";
+  auto row = db_.query(kFind);
+  row.bind(1, id);
+  if (!row.step()) return std::nullopt;
+  return domain::UserRef{row.int64(0), row.uuid(1)};
+}
+
+std::optional<domain::Member> Transaction::find_member(domain::Target target, Pk user_pk) {
+  auto row = db_.query(membership_table(target.kind).member_sql);
+  row.bind(1, target.pk).bind(2, user_pk);
+  if (!row.step()) return std::nullopt;
+  return read_member(row);
+}
+
+domain::Page<domain::Member> Transaction::list_organization_members(Pk org_pk,
+                                                                    domain::PageRequest page) {
+  static constexpr const char* kList =
+      "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, 0, m.created_at "
+      "FROM organization_members m JOIN users u ON u.pk = m.user_pk WHERE m.org_pk = ?1 "
+      "ORDER BY m.created_at, u.pk LIMIT ?2 OFFSET ?3";
+  static constexpr const char* kCount =
+      "SELECT COUNT(*) FROM organization_members WHERE org_pk = ?1";
+  domain::Page<domain::Member> result;
+  result.total = count(kCount, org_pk);
+  auto rows = db_.query(kList);
+  rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
+  while (rows.step()) result.items.push_back(read_member(rows));
+  return result;
+}
+
+domain::Page<domain::UserWebsite> Transaction::list_user_websites(Pk org_pk, Pk user_pk,
+                                                                  domain::PageRequest page) {
+#define INVITED_USER_GRANTS_CTE                                                                 \
+  "WITH grants(website_pk, role, access) AS ("                                                  \
+  "  SELECT m.website_pk, m.role, 2 FROM website_members m"                                     \
+  "    JOIN websites w ON w.pk = m.website_pk AND w.org_pk = ?1 WHERE m.user_pk = ?2"           \
+  "  UNION ALL"                                                                                 \
+  "  SELECT gw.website_pk, gm.role, 1 FROM group_members gm"                                    \
+  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = ?1 AND g.deleted_at IS NULL"  \
+  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = ?2"               \
+  "  UNION ALL"                                                                                 \
+  "  SELECT w.pk, m.role, 0 FROM organization_members m"                                        \
+  "    JOIN websites w ON w.org_pk = m.org_pk WHERE m.org_pk = ?1 AND m.user_pk = ?2"           \
+  "), best AS ("                                                                                \
+  "  SELECT website_pk, role, access, ROW_NUMBER() OVER ("                                      \
+  "    PARTITION BY website_pk ORDER BY role DESC, access DESC) AS rank FROM grants"            \
+  ") "
+  static constexpr const char* kList =
+      INVITED_USER_GRANTS_CTE
+      "SELECT w.id, w.url, w.name, b.role, b.access FROM best b "
+      "JOIN websites w ON w.pk = b.website_pk WHERE b.rank = 1 AND w.deleted_at IS NULL "
+      "ORDER BY w.pk LIMIT ?3 OFFSET ?4";
+  static constexpr const char* kCount =
+      INVITED_USER_GRANTS_CTE
+      "SELECT COUNT(*) FROM best b JOIN websites w ON w.pk = b.website_pk "
+      "WHERE b.rank = 1 AND w.deleted_at IS NULL";
+#undef INVITED_USER_GRANTS_CTE
+  domain::Page<domain::UserWebsite> result;
+  {
+    auto row = db_.query(kCount);
+    row.bind(1, org_pk).bind(2, user_pk);
+    result.total = row.step() ? row.int64(0) : 0;
+  }
+  auto rows = db_.query(kList);
+  rows.bind(1, org_pk).bind(2, user_pk).bind(3, page.size).bind(4, offset_of(page));
+  while (rows.step()) {
+    result.items.push_back(
+        domain::UserWebsite{.website_id = rows.uuid(0),
+                            .url = rows.text(1),
+                            .name = rows.text(2),
+                            .role = static_cast<domain::Role>(rows.int64(3)),
+                            .access_type = static_cast<domain::AccessType>(rows.int64(4))});
+  }
+  return result;
+}
+
+bool Transaction::has_any_membership(Pk org_pk, Pk user_pk) {
+  static constexpr const char* kAny =
+      "SELECT EXISTS (SELECT 1 FROM organization_members WHERE org_pk = ?1 AND user_pk = ?2) "
+      "OR EXISTS (SELECT 1 FROM website_members m JOIN websites w ON w.pk = m.website_pk "
+      "  WHERE w.org_pk = ?1 AND m.user_pk = ?2) "
+      "OR EXISTS (SELECT 1 FROM group_members m JOIN website_groups g ON g.pk = m.group_pk "
+      "  WHERE g.org_pk = ?1 AND m.user_pk = ?2)";
+  auto row = db_.query(kAny);
+  row.bind(1, org_pk).bind(2, user_pk);
+  return row.step() && row.int64(0) != 0;
+}
+
+namespace {
+
+// Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
+// expires
+#define INVITED_INVITE_SELECT                                                                  \
+  "SELECT i.pk, i.id, i.batch_pk, i.email, i.target_kind, i.target_pk, "                       \
+  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at "   \
+  "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk "                                 \
+  "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "                          \
+  "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "                    \
+  "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
+
+domain::InviteRecord read_invite(const Cursor& row) {
+  return domain::InviteRecord{.pk = row.int64(0),
+                              .id = row.uuid(1),
+                              .batch_pk = row.int64(2),
+                              .email = row.text(3),
+                              .kind = static_cast<domain::TargetKind>(row.int64(4)),
+                              .target_pk = row.int64(5),
+                              .target_id = row.uuid(6),
+                              .role = static_cast<domain::Role>(row.int64(7)),
+                              .status = static_cast<domain::InviteStatus>(row.int64(8)),
+                              .delivery = static_cast<domain::Delivery>(row.int64(9)),
+                              .created_at = row.int64(10),
+                              .expires_at = row.int64(11)};
+}
+
+// ?1 org, ?2 email key, ?3 website pk, ?4 group pk, ?5 scoped key pk, ?6 status, ?7 now; a NULL
+// parameter switches its filter off.
+#define INVITED_INVITE_FILTER                                                                   \
+  "WHERE i.org_pk = ?1 AND (?2 IS NULL OR i.email_key = ?2) "                                   \
+  "AND (?3 IS NULL OR (i.target_kind = 1 AND i.target_pk = ?3)) "                               \
+  "AND (?4 IS NULL OR (i.target_kind = 2 AND i.target_pk = ?4)) "                               \
+  "AND (?5 IS NULL OR (i.target_kind = 1 AND i.target_pk IN "                                   \
+  "  (SELECT website_pk FROM api_key_websites WHERE key_pk = ?5))) "                            \
+  "AND (?6 IS NULL OR (CASE WHEN i.status = 0 AND i.expires_at <= ?7 THEN 3 ELSE i.status END) " \
+  "  = ?6) "
+
+void bind_invite_filter(Cursor& row, Pk org_pk, const domain::InviteFilter& filter) {
+  row.bind(1, org_pk);
+  if (filter.email_key) row.bind(2, *filter.email_key);
+  row.bind(3, filter.website_pk);
+  row.bind(4, filter.group_pk);
+  row.bind(5, filter.scoped_key_pk);
+  if (filter.status) row.bind(6, static_cast<int>(*filter.status));
+  row.bind(7, filter.now);
+}
+
+}  // namespace
+
+std::optional<domain::InviteRecord> Transaction::find_invite(Pk org_pk, const Uuid& id) {
+  static constexpr const char* kFind = INVITED_INVITE_SELECT "WHERE i.id = ?1 AND i.org_pk = ?2";
+  auto row = db_.query(kFind);
+  row.bind(1, id).bind(2, org_pk);
+  if (!row.step()) return std::nullopt;
+  return read_invite(row);
+}
+
+domain::Page<domain::InviteRecord> Transaction::list_invites(Pk org_pk,
+                                                             const domain::InviteFilter& filter,
+                                                             domain::PageRequest page) {
+  static constexpr const char* kList =
+      INVITED_INVITE_SELECT INVITED_INVITE_FILTER "ORDER BY i.pk DESC LIMIT ?8 OFFSET ?9";
+  static constexpr const char* kCount =
+      "SELECT COUNT(*) FROM invites i " INVITED_INVITE_FILTER;
+  domain::Page<domain::InviteRecord> result;
+  {
+    auto row = db_.query(kCount);
+    bind_invite_filter(row, org_pk, filter);
+    result.total = row.step() ? row.int64(0) : 0;
+  }
+  auto rows = db_.query(kList);
+  bind_invite_filter(rows, org_pk, filter);
+  rows.bind(8, page.size).bind(9, offset_of(page));
+  while (rows.step()) result.items.push_back(read_invite(rows));
+  return result;
+}
+#undef INVITED_INVITE_SELECT
+#undef INVITED_INVITE_FILTER
+
+namespace {
+
+constexpr const char* kKeyColumns =
+    "SELECT k.pk, k.id, k.org_pk, o.id, k.name, k.scoped, k.created_at, k.revoked_at "
+    "FROM api_keys k JOIN organizations o ON o.pk = k.org_pk ";
+
+domain::ApiKey read_key(const Cursor& row) {
+  domain::ApiKey key;
+  key.pk = row.int64(0);
+  key.id = row.uuid(1);
+  key.org_pk = row.int64(2);
+  key.org_id = row.uuid(3);
+  key.name = row.text(4);
+  key.scoped = row.int64(5) != 0;
+  key.created_at = row.int64(6);
+  key.revoked_at = row.optional_int64(7);
+  return key;
+}
+
+}  // namespace
+
+void Transaction::load_key_websites(domain::ApiKey& key) {
+  static constexpr const char* kKeyWebsites =
+      "SELECT w.pk, w.id FROM api_key_websites kw JOIN websites w ON w.pk = kw.website_pk "
+      "WHERE kw.key_pk = ?1 ORDER BY w.pk";
+  auto rows = db_.query(kKeyWebsites);
+  rows.bind(1, key.pk);
+  while (rows.step()) {
+    key.website_pks.push_back(rows.int64(0));
+    key.website_ids.push_back(rows.uuid(1));
+  }
+}
+
+std::optional<domain::ApiKey> Transaction::find_api_key_by_id(Pk org_pk, const Uuid& id) {
+  static const std::string kFind = std::string(kKeyColumns) + "WHERE k.id = ?1 AND k.org_pk = ?2";
+  std::optional<domain::ApiKey> key;
+  {
+    auto row = db_.query(kFind.c_str());
+    row.bind(1, id).bind(2, org_pk);
+    if (!row.step()) return std::nullopt;
+    key = read_key(row);
+  }
+  load_key_websites(*key);
+  return key;
+}
+
+domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk, domain::PageRequest page) {
+  static const std::string kList =
+      std::string(kKeyColumns) + "WHERE k.org_pk = ?1 ORDER BY k.pk LIMIT ?2 OFFSET ?3";
+  static constexpr const char* kCount = "SELECT COUNT(*) FROM api_keys WHERE org_pk = ?1";
+  domain::Page<domain::ApiKey> result;
+  result.total = count(kCount, org_pk);
+  {
+    auto rows = db_.query(kList.c_str());
+    rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
+    while (rows.step()) result.items.push_back(read_key(rows));
+  }
+  for (auto& key : result.items) load_key_websites(key);
+  return result;
+}
+
+void Transaction::set_website_deleted(Pk website_pk, std::optional<UnixSeconds> deleted_at) {
+  static constexpr const char* kSet = "UPDATE websites SET deleted_at = ?2 WHERE pk = ?1";
+  db_.query(kSet).bind(1, website_pk).bind(2, deleted_at).execute();
+}
+
+void Transaction::rename_group(Pk group_pk, std::string_view name) {
+  static constexpr const char* kRename = "UPDATE website_groups SET name = ?2 WHERE pk = ?1";
+  db_.query(kRename).bind(1, group_pk).bind(2, name).execute();
+}
+
+void Transaction::add_group_websites(Pk group_pk, const std::vector<Pk>& website_pks) {
+  static constexpr const char* kAdd =
+      "INSERT INTO group_websites(group_pk, website_pk) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+  for (Pk website_pk : website_pks) db_.query(kAdd).bind(1, group_pk).bind(2, website_pk).execute();
+}
+
+void Transaction::remove_group_websites(Pk group_pk, const std::vector<Pk>& website_pks) {
+  static constexpr const char* kRemove =
+      "DELETE FROM group_websites WHERE group_pk = ?1 AND website_pk = ?2";
+  for (Pk website_pk : website_pks) {
+    db_.query(kRemove).bind(1, group_pk).bind(2, website_pk).execute();
+  }
+}
+
+void Transaction::delete_group(Pk group_pk, UnixSeconds now) {
+  static constexpr const char* kDelete =
+      "UPDATE website_groups SET deleted_at = ?2 WHERE pk = ?1 AND deleted_at IS NULL";
+  db_.query(kDelete).bind(1, group_pk).bind(2, now).execute();
+}
+
+std::optional<domain::Role> Transaction::membership_role(domain::Target target, Pk user_pk) {
+  auto row = db_.query(membership_table(target.kind).role_sql);
+  row.bind(1, target.pk).bind(2, user_pk);
+  if (!row.step()) return std::nullopt;
+  return static_cast<domain::Role>(row.int64(0));
+}
+
+void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain::Role role) {
+  db_.query(membership_table(target.kind).update_sql)
+      .bind(1, target.pk)
+      .bind(2, user_pk)
+      .bind(3, static_cast<int>(role))
+      .execute();
+}
+
+bool Transaction::delete_membership(domain::Target target, Pk user_pk) {
+  return db_.query(membership_table(target.kind).delete_sql)
+             .bind(1, target.pk)
+             .bind(2, user_pk)
+             .execute() > 0;
+}
+
+int Transaction::count_organization_owners(Pk org_pk) {
+  static constexpr const char* kCount =
+      "SELECT COUNT(*) FROM organization_members WHERE org_pk = ?1 AND role = 3";
+  return static_cast<int>(count(kCount, org_pk));
+}
+
+void Transaction::revoke_api_key(Pk key_pk, UnixSeconds now) {
+  static constexpr const char* kRevoke =
+      "UPDATE api_keys SET revoked_at = ?2 WHERE pk = ?1 AND revoked_at IS NULL";
+  db_.query(kRevoke).bind(1, key_pk).bind(2, now).execute();
+}
+
+void Transaction::replace_batch_token(Pk batch_pk, const domain::SecretHash& new_hash,
+                                      UnixSeconds expires_at, UnixSeconds now) {
+  static constexpr const char* kRetire =
+      "INSERT INTO retired_tokens(token_hash, batch_pk, retired_at) "
+      "SELECT token_hash, pk, ?2 FROM invite_batches WHERE pk = ?1";
+  static constexpr const char* kBatch =
+      "UPDATE invite_batches SET token_hash = ?2, expires_at = ?3, delivery = 0 WHERE pk = ?1";
+  static constexpr const char* kInvites =
+      "UPDATE invites SET expires_at = ?2 WHERE batch_pk = ?1 AND status = 0";
+  static constexpr const char* kCancelQueued =
+      "UPDATE outbox_emails SET status = 3, token = NULL, sent_at = ?2 "
+      "WHERE batch_pk = ?1 AND status = 0";
+  db_.query(kRetire).bind(1, batch_pk).bind(2, now).execute();
+  db_.query(kBatch)
+      .bind(1, batch_pk)
+      .bind_blob(2, new_hash.data(), new_hash.size())
+      .bind(3, expires_at)
+      .execute();
+  db_.query(kInvites).bind(1, batch_pk).bind(2, expires_at).execute();
+  db_.query(kCancelQueued).bind(1, batch_pk).bind(2, now).execute();
 }
 
 }  // namespace invited::store::sqlite

@@ -32,6 +32,23 @@ class Transaction final : public domain::WriteTx {
   std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
   bool is_retired_token(const domain::SecretHash& token_hash) override;
   std::vector<domain::BatchInvite> batch_invites(domain::Pk batch_pk) override;
+  std::optional<domain::Website> find_website_including_deleted(domain::Pk org_pk,
+                                                                const domain::Uuid& id) override;
+  std::optional<domain::UserRef> find_user_by_id(const domain::Uuid& id) override;
+  std::optional<domain::Member> find_member(domain::Target target, domain::Pk user_pk) override;
+  domain::Page<domain::Member> list_organization_members(domain::Pk org_pk,
+                                                         domain::PageRequest page) override;
+  domain::Page<domain::UserWebsite> list_user_websites(domain::Pk org_pk, domain::Pk user_pk,
+                                                       domain::PageRequest page) override;
+  bool has_any_membership(domain::Pk org_pk, domain::Pk user_pk) override;
+  std::optional<domain::InviteRecord> find_invite(domain::Pk org_pk,
+                                                  const domain::Uuid& id) override;
+  domain::Page<domain::InviteRecord> list_invites(domain::Pk org_pk,
+                                                  const domain::InviteFilter& filter,
+                                                  domain::PageRequest page) override;
+  std::optional<domain::ApiKey> find_api_key_by_id(domain::Pk org_pk,
+                                                   const domain::Uuid& id) override;
+  domain::Page<domain::ApiKey> list_api_keys(domain::Pk org_pk, domain::PageRequest page) override;
 
   // WriteTx
   domain::Organization insert_organization(const domain::Uuid& id, std::string_view name,
@@ -56,6 +73,20 @@ class Transaction final : public domain::WriteTx {
   domain::Pk insert_batch(const domain::NewBatch& batch) override;
   void insert_invite(const domain::NewInvite& invite) override;
   void enqueue_email(const domain::NewEmail& email) override;
+  void set_website_deleted(domain::Pk website_pk,
+                           std::optional<domain::UnixSeconds> deleted_at) override;
+  void rename_group(domain::Pk group_pk, std::string_view name) override;
+  void add_group_websites(domain::Pk group_pk, const std::vector<domain::Pk>& website_pks) override;
+  void remove_group_websites(domain::Pk group_pk,
+                             const std::vector<domain::Pk>& website_pks) override;
+  void delete_group(domain::Pk group_pk, domain::UnixSeconds now) override;
+  std::optional<domain::Role> membership_role(domain::Target target, domain::Pk user_pk) override;
+  void set_membership_role(domain::Target target, domain::Pk user_pk, domain::Role role) override;
+  bool delete_membership(domain::Target target, domain::Pk user_pk) override;
+  int count_organization_owners(domain::Pk org_pk) override;
+  void revoke_api_key(domain::Pk key_pk, domain::UnixSeconds now) override;
+  void replace_batch_token(domain::Pk batch_pk, const domain::SecretHash& new_hash,
+                           domain::UnixSeconds expires_at, domain::UnixSeconds now) override;
   void set_email_verified(domain::Pk user_pk) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
@@ -78,6 +109,7 @@ class Transaction final : public domain::WriteTx {
 
  private:
   std::vector<domain::Uuid> group_website_ids(domain::Pk group_pk);
+  void load_key_websites(domain::ApiKey& key);
   std::int64_t count(const char* sql, domain::Pk key);
 
   Connection& db_;

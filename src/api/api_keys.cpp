@@ -1,0 +1,115 @@
+// /api/v1/api-keys: create (the secret is shown once), list (never secrets), revoke (SPEC §5).
+// Global keys only.
+#include <boost/json.hpp>
+
+#include "api/json_io.hpp"
+#include "api/routes.hpp"
+#include "api/views.hpp"
+#include "domain/clock.hpp"
+#include "domain/organizations.hpp"
+
+namespace invited::api {
+namespace json = boost::json;
+namespace {
+
+json::object key_json(const domain::ApiKey& key) {
+  json::array websites;
+  for (const auto& id : key.website_ids) websites.push_back(uuid_json(id));
+  return json::object{{"key_id", uuid_json(key.id)},
+                      {"name", key.name},
+                      {"scoped", key.scoped},
+                      {"website_ids", std::move(websites)},
+                      {"created_at", timestamp_json(key.created_at)},
+                      {"revoked_at", key.revoked_at ? json::value(timestamp_json(*key.revoked_at))
+                                                    : json::value(nullptr)}};
+}
+
+void create_key(Services& services, const CallPtr& call) {
+  domain::FieldErrors errors;
+  reject_unknown_fields(call->body, {"name", "website_ids"}, errors);
+  auto name = string_field(call->body, "name", errors);
+  auto website_ids = string_array_field(call->body, "website_ids", errors);
+  auto request = domain::validate_new_api_key(name, website_ids, errors);
+  if (!request) return call->reply(validation_error(errors));
+  if (!call->require_global_key()) return;
+
+  struct State {
+    domain::FieldErrors unknown_websites;
+    std::optional<domain::IssuedApiKey> issued;
+  };
+  auto state = std::make_shared<State>();
+  auto now = domain::now();
+  services.store.write(
+      [call, state, request = std::move(*request), now](domain::WriteTx& tx) -> domain::Status {
+        state->unknown_websites = {};
+        auto issued = domain::create_api_key(tx, call->principal->org_pk, request, now,
+                                             state->unknown_websites);
+        if (!issued) return issued.error();
+        state->issued = std::move(*issued);
+        return {};
+      },
+      [call, state](domain::Status status) {
+        if (!state->unknown_websites.empty()) {
+          return call->reply(validation_error(state->unknown_websites));
+        }
+        if (!status) return call->fail(status.error());
+        const auto& key = state->issued->key;
+        json::array websites;
+        for (const auto& id : key.website_ids) websites.push_back(uuid_json(id));
+        call->reply(201, json::object{{"key_id", uuid_json(key.id)},
+                                      {"api_key", state->issued->secret},
+                                      {"name", key.name},
+                                      {"website_ids", std::move(websites)}});
+      });
+}
+
+void list_keys(Services& services, const CallPtr& call) {
+  if (!call->require_global_key()) return;
+  domain::FieldErrors errors;
+  auto page = read_page(call->request, errors);
+  if (!errors.empty()) return call->reply(validation_error(errors));
+  auto result = std::make_shared<domain::Page<domain::ApiKey>>();
+  services.store.read(
+      [call, page, result](domain::ReadTx& tx) -> domain::Status {
+        *result = tx.list_api_keys(call->principal->org_pk, page);
+        return {};
+      },
+      [call, page, result](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        call->reply(200, page_body("api_keys", to_json_array(result->items, key_json), page,
+                                   result->total));
+      });
+}
+
+void revoke_key(Services& services, const CallPtr& call) {
+  if (!call->require_global_key()) return;
+  domain::Error not_found{domain::ErrorCode::kNotFound, "API key not found"};
+  auto id = domain::Uuid::parse(call->request.path_params.at(0));
+  if (!id) return call->fail(not_found);
+  auto key = std::make_shared<std::optional<domain::ApiKey>>();
+  auto now = domain::now();
+  services.store.write(
+      [call, id = *id, key, now](domain::WriteTx& tx) -> domain::Status {
+        auto revoked = domain::revoke_api_key(tx, call->principal->org_pk, id, now);
+        if (!revoked) return revoked.error();
+        *key = std::move(*revoked);
+        return {};
+      },
+      [&services, call, key](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        services.authenticator.forget((*key)->pk);
+        call->reply(200, json::object{{"success", true}, {"api_key", key_json(**key)}});
+      });
+}
+
+}  // namespace
+
+void register_api_keys(http::Router& router, Services& services) {
+  router.add(http::Method::kPost, "/api/v1/api-keys",
+             api_endpoint(services, Body::kJson, create_key));
+  router.add(http::Method::kGet, "/api/v1/api-keys", api_endpoint(services, Body::kNone, list_keys));
+  router.add(http::Method::kDelete, "/api/v1/api-keys/{key_id}",
+             api_endpoint(services, Body::kNone, revoke_key));
+}
+
+}  // namespace invited::api
