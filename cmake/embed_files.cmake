@@ -1,7 +1,10 @@
 # Writes OUTPUT: a C++ file defining `std::string_view invited::<NAMESPACE>::<FUNCTION>(name)`,
-# which returns the text of DIR/<name> for every file in DIR (empty for an unknown name).
-# Run at build time so editing a file rebuilds.
-file(GLOB paths "${DIR}/*")
+# which returns the text of DIR/<name> for every file in DIR matching PATTERN (default: all),
+# and empty for an unknown name. Run at build time so editing a file rebuilds.
+if(NOT PATTERN)
+  set(PATTERN "*")
+endif()
+file(GLOB paths "${DIR}/${PATTERN}")
 list(SORT paths)
 set(body "")
 foreach(path IN LISTS paths)

@@ -1,4 +1,4 @@
-// Operations endpoints: /healthz, /readyz, /metrics. No API key.
+// Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key.
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
@@ -6,6 +6,9 @@
 
 namespace invited::api {
 namespace json = boost::json;
+
+// docs/<name>, compiled into the binary (cmake/embed_files.cmake).
+std::string_view document_text(std::string_view name);
 
 void register_ops(http::Router& router, Services& services) {
   router.add(http::Method::kGet, "/healthz", [](http::Request&, http::Respond respond) {
@@ -18,6 +21,13 @@ void register_ops(http::Router& router, Services& services) {
       }
       respond(json_response(200, json::object{{"status", "ready"}}));
     });
+  });
+  // docs/openapi.json is the one source of the contract: served as it is in the repository.
+  router.add(http::Method::kGet, "/openapi.json", [](http::Request&, http::Respond respond) {
+    http::Response response;
+    response.body = std::string(document_text("openapi.json"));
+    response.headers.emplace_back("cache-control", "public, max-age=300");
+    respond(std::move(response));
   });
   router.add(http::Method::kGet, "/metrics", [&services](http::Request&, http::Respond respond) {
     http::Response response;
