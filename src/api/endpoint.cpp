@@ -9,11 +9,7 @@ void ApiCall::reply(int status, const boost::json::value& json) {
   reply(json_response(status, json));
 }
 
-void ApiCall::reply(http::Response response) {
-  for (auto& header : rate_headers_) response.headers.push_back(std::move(header));
-  if (principal) response.log_key_id = principal->key_id.str();
-  respond_(std::move(response));
-}
+void ApiCall::reply(http::Response response) { respond_(std::move(response)); }
 
 void ApiCall::fail(const domain::Error& error) { reply(error_response(error)); }
 
@@ -33,33 +29,47 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
                     domain::Result<Authenticator::PrincipalPtr> principal) mutable {
           if (!principal) return respond(error_response(principal.error()));
           auto decision = services.limiter.take_request((*principal)->org_pk, domain::now().unix_ms);
-          std::vector<std::pair<std::string, std::string>> rate_headers;
-          if (decision.limit > 0) {
-            rate_headers = {{"x-rate-limit-limit", std::to_string(decision.limit)},
-                            {"x-rate-limit-remaining", std::to_string(decision.remaining)},
-                            {"x-rate-limit-reset", std::to_string(decision.reset_at)}};
-          }
-          auto call = std::make_shared<ApiCall>(request, std::move(*principal), std::move(respond),
-                                                std::move(rate_headers));
+          // Every answer from here on names the key in the access log and carries the budget.
+          http::Respond answer = [respond = std::move(respond), decision,
+                                  key_id = (*principal)->key_id.str()](http::Response response) {
+            if (decision.limit > 0) {
+              response.headers.emplace_back("x-rate-limit-limit", std::to_string(decision.limit));
+              response.headers.emplace_back("x-rate-limit-remaining",
+                                            std::to_string(decision.remaining));
+              response.headers.emplace_back("x-rate-limit-reset",
+                                            std::to_string(decision.reset_at));
+            }
+            response.log_key_id = key_id;
+            respond(std::move(response));
+          };
           if (!decision.allowed) {
-            return call->reply(rate_limited_response(decision, "per-minute request"));
+            return answer(rate_limited_response(decision, "per-minute request"));
           }
+          boost::json::object parsed_body;
           if (body == Body::kJson) {
             auto parsed = read_json_object(request);
             if (auto* rejection = std::get_if<http::Response>(&parsed)) {
-              return call->reply(std::move(*rejection));
+              return answer(std::move(*rejection));
             }
-            call->body = std::move(std::get<boost::json::object>(parsed));
+            parsed_body = std::move(std::get<boost::json::object>(parsed));
           }
-          handler(call);
+          const domain::Principal& caller = **principal;
+          services.idempotency.handle(
+              request, caller, answer,
+              [&request, &handler, caller_ptr = std::move(*principal),
+               parsed_body = std::move(parsed_body)](http::Respond finish) mutable {
+                auto call = std::make_shared<ApiCall>(request, std::move(caller_ptr),
+                                                      std::move(finish));
+                call->body = std::move(parsed_body);
+                handler(call);
+              });
         });
   };
 }
 
 http::Handler public_json_endpoint(Services&, ApiHandler handler) {
   return [handler = std::move(handler)](http::Request& request, http::Respond respond) {
-    auto call = std::make_shared<ApiCall>(request, nullptr, std::move(respond),
-                                          std::vector<std::pair<std::string, std::string>>{});
+    auto call = std::make_shared<ApiCall>(request, nullptr, std::move(respond));
     auto parsed = read_json_object(request);
     if (auto* rejection = std::get_if<http::Response>(&parsed)) {
       return call->reply(std::move(*rejection));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/authenticator.hpp"
+#include "api/idempotency.hpp"
 #include "api/rate_limiter.hpp"
 #include "domain/bulk_invite.hpp"
 #include "domain/principal.hpp"
@@ -20,6 +21,7 @@ struct Services {
   domain::Store& store;
   Authenticator& authenticator;
   RateLimiter& limiter;
+  Idempotency& idempotency;
   domain::InvitePolicy invite_policy;
   std::string public_url;
   // Appends the Prometheus text of every component to its argument (GET /metrics).
@@ -30,12 +32,8 @@ struct Services {
 // call and answer through it exactly once.
 class ApiCall {
  public:
-  ApiCall(http::Request& http_request, Authenticator::PrincipalPtr caller, http::Respond respond,
-          std::vector<std::pair<std::string, std::string>> rate_headers)
-      : request(http_request),
-        principal(std::move(caller)),
-        respond_(std::move(respond)),
-        rate_headers_(std::move(rate_headers)) {}
+  ApiCall(http::Request& http_request, Authenticator::PrincipalPtr caller, http::Respond respond)
+      : request(http_request), principal(std::move(caller)), respond_(std::move(respond)) {}
 
   http::Request& request;
   Authenticator::PrincipalPtr principal;
@@ -50,7 +48,6 @@ class ApiCall {
 
  private:
   http::Respond respond_;
-  std::vector<std::pair<std::string, std::string>> rate_headers_;
 };
 
 using CallPtr = std::shared_ptr<ApiCall>;
@@ -60,8 +57,8 @@ enum class Body { kNone, kJson };
 
 // Wraps `handler` in the checks every /api/v1 endpoint runs, in the order of SPEC §3: API key
 // (401), the organization's request budget (429), then for kJson bodies size (413), media type
-// (415) and JSON (400 invalid_json). Every response after authentication carries the
-// x-rate-limit-* headers.
+// (415) and JSON (400 invalid_json), then Idempotency-Key handling for POST. Every response
+// after authentication carries the x-rate-limit-* headers.
 http::Handler api_endpoint(Services& services, Body body, ApiHandler handler);
 
 // An endpoint without an API key (the body carries its own credential): the body checks of

@@ -6,6 +6,7 @@
 
 #include "api/authenticator.hpp"
 #include "api/endpoint.hpp"
+#include "api/idempotency.hpp"
 #include "api/rate_limiter.hpp"
 #include "api/routes.hpp"
 #include "domain/clock.hpp"
@@ -123,10 +124,12 @@ int serve(const Settings& settings) {
 
     api::Authenticator authenticator(store, std::chrono::seconds(2));
     api::RateLimiter limiter(settings.rate_limit_per_minute, settings.invite_limit_per_hour);
+    api::Idempotency idempotency(store);
     api::Services services{
         .store = store,
         .authenticator = authenticator,
         .limiter = limiter,
+        .idempotency = idempotency,
         .invite_policy = {.expiry_days = settings.invite_expiry_days},
         .public_url = settings.public_url,
         .write_metrics = [&](std::string& out) { write_metrics(out, store, outbox, server); },

@@ -221,6 +221,14 @@ struct UserWebsite {
   AccessType access_type = AccessType::kWebsite;
 };
 
+// A response kept for an Idempotency-Key.
+struct IdempotentResponse {
+  SecretHash request_hash{};
+  int status = 0;
+  std::string body;
+  UnixSeconds created_at = 0;
+};
+
 struct PageRequest {
   std::int64_t num = 0;   // 0-based
   std::int64_t size = 40;  // 1..100

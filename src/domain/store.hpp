@@ -71,6 +71,11 @@ class ReadTx {
   virtual Page<InviteRecord> list_invites(Pk org_pk, const InviteFilter& filter,
                                           PageRequest page) = 0;
 
+  // The response kept for (`org_pk`, `key`) if it was saved at or after `not_before`.
+  virtual std::optional<IdempotentResponse> find_idempotent_response(Pk org_pk,
+                                                                     std::string_view key,
+                                                                     UnixSeconds not_before) = 0;
+
   virtual std::optional<ApiKey> find_api_key_by_id(Pk org_pk, const Uuid& id) = 0;
   // Oldest first; revoked keys included.
   virtual Page<ApiKey> list_api_keys(Pk org_pk, PageRequest page) = 0;
@@ -133,6 +138,12 @@ class WriteTx : public ReadTx {
                                    UnixSeconds expires_at, UnixSeconds now) = 0;
 
   virtual void set_email_verified(Pk user_pk) = 0;
+
+  // Keeps a response for (`org_pk`, `key`), replacing one older than `not_before`, and drops
+  // every kept response older than `not_before`.
+  virtual void save_idempotent_response(Pk org_pk, std::string_view key,
+                                        const IdempotentResponse& response,
+                                        UnixSeconds not_before) = 0;
   // Closes one invite (pending or not) with `status`.
   virtual void close_invite(Pk invite_pk, InviteStatus status, UnixSeconds now) = 0;
   // Marks the batch answered: its token works no more.

@@ -103,6 +103,13 @@ std::optional<std::int64_t> Cursor::optional_int64(int column) const {
   return int64(column);
 }
 
+std::string_view Cursor::blob(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  if (!data) return {};
+  return {static_cast<const char*>(data),
+          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
 domain::Uuid Cursor::uuid(int column) const {
   domain::Uuid::Bytes bytes{};
   const void* data = sqlite3_column_blob(stmt_, column);

@@ -59,6 +59,7 @@ class Cursor {
   std::string text(int column) const;
   std::optional<std::string> optional_text(int column) const;
   std::optional<std::int64_t> optional_int64(int column) const;
+  std::string_view blob(int column) const;
   domain::Uuid uuid(int column) const;
 
  private:

@@ -46,6 +46,8 @@ class Transaction final : public domain::WriteTx {
   domain::Page<domain::InviteRecord> list_invites(domain::Pk org_pk,
                                                   const domain::InviteFilter& filter,
                                                   domain::PageRequest page) override;
+  std::optional<domain::IdempotentResponse> find_idempotent_response(
+      domain::Pk org_pk, std::string_view key, domain::UnixSeconds not_before) override;
   std::optional<domain::ApiKey> find_api_key_by_id(domain::Pk org_pk,
                                                    const domain::Uuid& id) override;
   domain::Page<domain::ApiKey> list_api_keys(domain::Pk org_pk, domain::PageRequest page) override;
@@ -88,6 +90,9 @@ class Transaction final : public domain::WriteTx {
   void replace_batch_token(domain::Pk batch_pk, const domain::SecretHash& new_hash,
                            domain::UnixSeconds expires_at, domain::UnixSeconds now) override;
   void set_email_verified(domain::Pk user_pk) override;
+  void save_idempotent_response(domain::Pk org_pk, std::string_view key,
+                                const domain::IdempotentResponse& response,
+                                domain::UnixSeconds not_before) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
   void mark_batch_used(domain::Pk batch_pk, domain::UnixSeconds now) override;

@@ -153,3 +153,15 @@ CREATE TABLE outbox_emails (
   sent_at         INTEGER
 );
 CREATE INDEX outbox_emails_due ON outbox_emails(next_attempt_ms) WHERE status = 0;
+
+-- Responses kept for Idempotency-Key replays (24 hours).
+CREATE TABLE idempotent_responses (
+  org_pk       INTEGER NOT NULL REFERENCES organizations(pk),
+  key          TEXT    NOT NULL,
+  request_hash BLOB    NOT NULL,  -- SHA-256 of method, path and body
+  status       INTEGER NOT NULL,
+  body         TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (org_pk, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotent_responses_by_age ON idempotent_responses(created_at);
