@@ -97,7 +97,8 @@ void write_metrics(std::string& out, const SqliteStore& store, const mail::Outbo
 
 }  // namespace
 
-int serve(const Settings& settings) {
+int serve(const Settings& configured) {
+  Settings settings = configured;
   try {
     ensure_parent_directory(settings.sqlite_path);
     http::Router router;
@@ -107,6 +108,9 @@ int serve(const Settings& settings) {
     server_options.threads = settings.threads;
     http::Server server(server_options, router, api::json_fallbacks());
     const std::uint16_t port = server.bind();
+    if (settings.public_url_is_default) {
+      settings.public_url = "http://" + settings.listen_host + ":" + std::to_string(port);
+    }
 
     SqliteStore store(
         SqliteStore::Options{.path = settings.sqlite_path, .readers = settings.readers},

@@ -82,7 +82,10 @@ std::string finish(Settings& s) {
   } catch (const std::exception&) {
     return "--listen port must be a number from 0 to 65535, got " + s.listen;
   }
-  if (s.public_url.empty()) s.public_url = "http://" + s.listen;
+  if (s.public_url.empty()) {
+    s.public_url = "http://" + s.listen;
+    s.public_url_is_default = true;
+  }
   while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
   if (s.mail_from.empty()) s.mail_from = "invited <no-reply@" + url_host(s.public_url) + ">";
 

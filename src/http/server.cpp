@@ -301,16 +301,23 @@ class Server::Impl {
       connection.expires_after(options_.header_timeout);
       boost::system::error_code header_error;
       co_await bhttp::async_read_header(stream, buffer, parser, with_error(header_error));
-      if (header_error) {
+      // A Content-Length over the body limit fails the header read, but the header is parsed:
+      // the request is still routed and authenticated, and answered 413 by its handler.
+      const bool declared_too_large = header_error == bhttp::error::body_limit;
+      if (header_error && !declared_too_large) {
+        // (Named locals, not temporaries, across co_await: GCC 12 destroys such temporaries
+        // twice.)
+        Request unparsed;
+        unparsed.request_id = new_request_id();
         if (header_error == bhttp::error::header_limit) {
-          co_await write(connection, Request{}, protocol_error(431, "request headers are too large"),
-                         11, Clock::now());
+          Response refusal = protocol_error(431, "request headers are too large");
+          co_await write(connection, unparsed, std::move(refusal), 11, Clock::now());
         } else if (header_error != beast::error::timeout &&
                    header_error != asio::error::operation_aborted &&
                    header_error != bhttp::error::end_of_stream &&
                    header_error != asio::error::eof) {
-          co_await write(connection, Request{}, protocol_error(400, "malformed HTTP request"), 11,
-                         Clock::now());
+          Response refusal = protocol_error(400, "malformed HTTP request");
+          co_await write(connection, unparsed, std::move(refusal), 11, Clock::now());
         }
         co_return;
       }
@@ -318,7 +325,7 @@ class Server::Impl {
       Request request = to_request(parser);
       const unsigned version = parser.get().version();
 
-      if (auto length = parser.content_length(); length && *length > options_.body_limit) {
+      if (declared_too_large) {
         request.body_too_large = true;
       } else if (!parser.is_done()) {
         if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
@@ -351,7 +358,22 @@ class Server::Impl {
                         !response.close_connection && !stopping_;
       response.close_connection = !keep_alive;
       if (!co_await write(connection, request, std::move(response), version, started)) co_return;
+      if (request.body_too_large) co_await drain(connection);
       if (!keep_alive) co_return;
+    }
+  }
+
+  // After refusing a body that was not read, half-close and discard what the client is still
+  // sending (up to 1 MiB or 2 seconds), so it reads the answer instead of a connection reset.
+  asio::awaitable<void> drain(Connection& connection) {
+    boost::system::error_code error;
+    connection.socket.shutdown(tcp::socket::shutdown_send, error);
+    connection.expires_after(std::chrono::seconds(2));
+    std::array<char, 16 * 1024> scratch;
+    std::size_t discarded = 0;
+    while (!error && discarded < 1024 * 1024) {
+      discarded += co_await connection.socket.async_read_some(asio::buffer(scratch),
+                                                             with_error(error));
     }
   }
 

@@ -220,3 +220,54 @@ export function tableCounts(service) {
   for (const [table, n] of service.sql(query)) counts[table] = Number(n);
   return counts;
 }
+
+// One HTTP/1.1 request over a plain socket, sent the way a careful client does: the body goes out
+// in chunks, each after the previous one was accepted, and sending stops as soon as the answer
+// starts to arrive (a server may answer an oversized body early and stop reading; fetch keeps
+// writing, fails on the broken upload and loses the answer). `chunks` are sent with chunked
+// transfer coding unless `contentLength` is set. Resolves with the response shaped like
+// service.api()'s.
+export async function rawRequest(port, { method = 'POST', path, headers = {}, chunks = [], contentLength = false }) {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const received = [];
+    socket.on('data', (d) => received.push(d));
+    socket.on('error', () => {}); // a reset once the answer is in is fine; a missing answer is not
+    socket.on('close', () => {
+      const text = Buffer.concat(received).toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`no HTTP response (got ${JSON.stringify(text.slice(0, 200))})`));
+      const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
+      const responseHeaders = new Headers();
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        responseHeaders.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      }
+      const rest = Buffer.from(text.slice(end + 4), 'latin1');
+      const length = Number(responseHeaders.get('content-length') ?? rest.length);
+      const bodyText = rest.subarray(0, length).toString('utf8');
+      let body = bodyText;
+      if ((responseHeaders.get('content-type') ?? '').includes('application/json')) body = JSON.parse(bodyText);
+      resolve({ status: Number(statusLine.split(' ')[1]), headers: responseHeaders, body, text: bodyText });
+    });
+    const head = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
+    for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
+    const total = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+    head.push(contentLength ? `Content-Length: ${total}` : 'Transfer-Encoding: chunked');
+    const frames = chunks.map((c) => {
+      const chunk = Buffer.from(c);
+      return contentLength ? chunk : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    });
+    if (!contentLength) frames.push(Buffer.from('0\r\n\r\n'));
+    const send = (i) => {
+      if (i >= frames.length || received.length > 0 || socket.destroyed) return;
+      socket.write(frames[i], (error) => {
+        if (!error) setImmediate(() => send(i + 1));
+      });
+    };
+    socket.write(`${head.join('\r\n')}\r\n\r\n`, (error) => {
+      if (!error) setImmediate(() => send(0));
+    });
+  });
+}
