@@ -1,0 +1,623 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "domain/bulk_invite.hpp"
+#include "domain/secret.hpp"
+
+namespace invited::domain {
+namespace {
+
+// An in-memory WriteTx: just enough state for run_bulk_invite, with a record of every write so
+// the tests can see what the domain asked the store to do.
+class FakeTx final : public WriteTx {
+ public:
+  struct WebsiteRow {
+    Pk pk;
+    Pk org_pk;
+    bool deleted;
+  };
+  struct GroupRow {
+    Pk pk;
+    Pk org_pk;
+  };
+  struct UserRow {
+    UserRef ref;
+    std::string email_address;
+    std::optional<std::string> first_name;
+    std::optional<std::string> last_name;
+    bool email_verified;
+    UnixSeconds created_at;
+  };
+  struct MembershipRow {
+    Role role;
+    UnixSeconds created_at;
+  };
+  struct InviteRow {
+    Uuid id;
+    Pk org_pk;
+    Pk batch_pk;
+    std::string email_address;
+    std::string email_key;
+    Target target;
+    Role role;
+    std::optional<std::string> first_name;
+    std::optional<std::string> last_name;
+    InviteStatus status;
+    UnixSeconds created_at;
+    UnixSeconds expires_at;
+  };
+  struct BatchRow {
+    Pk pk;
+    NewBatch batch;
+  };
+  struct CloseCall {
+    Target target;
+    std::string email_key;
+    InviteStatus status;
+    UnixSeconds now;
+  };
+
+  // Setup helpers.
+  Pk add_website(Pk org_pk, const Uuid& id, bool deleted = false) {
+    Pk pk = next_pk_++;
+    websites[id] = {pk, org_pk, deleted};
+    return pk;
+  }
+  Pk add_group(Pk org_pk, const Uuid& id) {
+    Pk pk = next_pk_++;
+    groups[id] = {pk, org_pk};
+    return pk;
+  }
+  UserRef add_user(std::string_view email_key) {
+    UserRef ref{next_pk_++, Uuid::v4()};
+    users[std::string(email_key)] =
+        UserRow{ref, std::string(email_key), std::nullopt, std::nullopt, true, 0};
+    return ref;
+  }
+  void add_pending_invite(Pk org_pk, std::string_view email_key, Target target) {
+    invites.push_back(InviteRow{Uuid::v4(), org_pk, 0, std::string(email_key),
+                                std::string(email_key), target, Role::kViewer, std::nullopt,
+                                std::nullopt, InviteStatus::kPending, 0, 1'000'000'000'000});
+  }
+
+  // WriteTx operations run_bulk_invite uses.
+  std::optional<Pk> find_live_website_pk(Pk org_pk, const Uuid& id) override {
+    auto it = websites.find(id);
+    if (it == websites.end() || it->second.org_pk != org_pk || it->second.deleted) {
+      return std::nullopt;
+    }
+    return it->second.pk;
+  }
+  std::optional<Pk> find_group_pk(Pk org_pk, const Uuid& id) override {
+    auto it = groups.find(id);
+    if (it == groups.end() || it->second.org_pk != org_pk) return std::nullopt;
+    return it->second.pk;
+  }
+  std::optional<UserRef> find_user(std::string_view email_key) override {
+    auto it = users.find(std::string(email_key));
+    if (it == users.end()) return std::nullopt;
+    return it->second.ref;
+  }
+  UserRef insert_user_if_absent(const NewUser& user) override {
+    ++user_inserts;
+    auto it = users.find(std::string(user.email_key));
+    if (it != users.end()) return it->second.ref;
+    UserRef ref{next_pk_++, user.id};
+    users[std::string(user.email_key)] =
+        UserRow{ref,
+                std::string(user.email_address),
+                user.first_name ? std::optional<std::string>(*user.first_name) : std::nullopt,
+                user.last_name ? std::optional<std::string>(*user.last_name) : std::nullopt,
+                user.email_verified,
+                user.created_at};
+    return ref;
+  }
+  bool has_membership(Target target, Pk user_pk) override {
+    return memberships.count({target.kind, target.pk, user_pk}) > 0;
+  }
+  bool add_membership_if_absent(Target target, Pk user_pk, Role role, UnixSeconds now) override {
+    return memberships
+        .emplace(std::tuple{target.kind, target.pk, user_pk}, MembershipRow{role, now})
+        .second;
+  }
+  bool has_pending_invites(Pk org_pk, std::string_view email_key) override {
+    ++pending_checks;
+    for (const auto& invite : invites) {
+      if (invite.org_pk == org_pk && invite.email_key == email_key &&
+          invite.status == InviteStatus::kPending) {
+        return true;
+      }
+    }
+    return false;
+  }
+  void close_pending_invites(Target target, std::string_view email_key, InviteStatus status,
+                             UnixSeconds now) override {
+    closes.push_back({target, std::string(email_key), status, now});
+    for (auto& invite : invites) {
+      if (invite.email_key == email_key && invite.target.kind == target.kind &&
+          invite.target.pk == target.pk && invite.status == InviteStatus::kPending) {
+        invite.status = status;
+      }
+    }
+  }
+  Pk insert_batch(const NewBatch& batch) override {
+    Pk pk = next_pk_++;
+    batches.push_back({pk, batch});
+    return pk;
+  }
+  void insert_invite(const NewInvite& invite) override {
+    invites.push_back(
+        InviteRow{invite.id, invite.org_pk, invite.batch_pk, std::string(invite.email_address),
+                  std::string(invite.email_key), invite.target, invite.role,
+                  invite.first_name ? std::optional<std::string>(*invite.first_name) : std::nullopt,
+                  invite.last_name ? std::optional<std::string>(*invite.last_name) : std::nullopt,
+                  InviteStatus::kPending, invite.created_at, invite.expires_at});
+  }
+  void enqueue_email(const NewEmail& email) override { emails.push_back(email); }
+
+  // Not used by run_bulk_invite.
+  std::optional<ApiKey> find_api_key(const SecretHash&) override { unused(); }
+  std::optional<Organization> find_organization(Pk) override { unused(); }
+  std::optional<Organization> find_organization_by_id(const Uuid&) override { unused(); }
+  std::optional<Website> find_website(Pk, const Uuid&) override { unused(); }
+  Page<Website> list_websites(Pk, std::optional<Pk>, PageRequest) override { unused(); }
+  std::optional<Group> find_group(Pk, const Uuid&) override { unused(); }
+  Page<Group> list_groups(Pk, PageRequest) override { unused(); }
+  Page<Member> list_website_members(Pk, Pk, PageRequest) override { unused(); }
+  Page<Member> list_group_members(Pk, PageRequest) override { unused(); }
+  std::vector<OutboxEmail> due_emails(std::int64_t, int) override { unused(); }
+  std::optional<std::int64_t> next_email_due_ms() override { unused(); }
+  Invitation load_invitation(Pk) override { unused(); }
+  std::optional<Batch> find_batch_by_token(const SecretHash&) override { unused(); }
+  bool is_retired_token(const SecretHash&) override { unused(); }
+  std::vector<BatchInvite> batch_invites(Pk) override { unused(); }
+  std::optional<Website> find_website_including_deleted(Pk, const Uuid&) override { unused(); }
+  std::optional<UserRef> find_user_by_id(const Uuid&) override { unused(); }
+  std::optional<Member> find_member(Target, Pk) override { unused(); }
+  Page<Member> list_organization_members(Pk, PageRequest) override { unused(); }
+  Page<UserWebsite> list_user_websites(Pk, Pk, PageRequest) override { unused(); }
+  bool has_any_membership(Pk, Pk) override { unused(); }
+  std::optional<InviteRecord> find_invite(Pk, const Uuid&) override { unused(); }
+  Page<InviteRecord> list_invites(Pk, const InviteFilter&, PageRequest) override { unused(); }
+  std::optional<ApiKey> find_api_key_by_id(Pk, const Uuid&) override { unused(); }
+  Page<ApiKey> list_api_keys(Pk, PageRequest) override { unused(); }
+  std::optional<IdempotentResponse> find_idempotent_response(Pk, std::string_view,
+                                                             UnixSeconds) override {
+    unused();
+  }
+  Organization insert_organization(const Uuid&, std::string_view, UnixSeconds) override {
+    unused();
+  }
+  ApiKey insert_api_key(const NewApiKey&) override { unused(); }
+  Website insert_website(Pk, const Uuid&, std::string_view, std::string_view,
+                         UnixSeconds) override {
+    unused();
+  }
+  Pk insert_group(Pk, const Uuid&, std::string_view, const std::vector<Pk>&, UnixSeconds) override {
+    unused();
+  }
+  void set_website_deleted(Pk, std::optional<UnixSeconds>) override { unused(); }
+  void rename_group(Pk, std::string_view) override { unused(); }
+  void add_group_websites(Pk, const std::vector<Pk>&) override { unused(); }
+  void remove_group_websites(Pk, const std::vector<Pk>&) override { unused(); }
+  void delete_group(Pk, UnixSeconds) override { unused(); }
+  std::optional<Role> membership_role(Target, Pk) override { unused(); }
+  void set_membership_role(Target, Pk, Role) override { unused(); }
+  bool delete_membership(Target, Pk) override { unused(); }
+  int count_organization_owners(Pk) override { unused(); }
+  void revoke_api_key(Pk, UnixSeconds) override { unused(); }
+  void replace_batch_token(Pk, const SecretHash&, UnixSeconds, UnixSeconds) override { unused(); }
+  void set_email_verified(Pk) override { unused(); }
+  void close_invite(Pk, InviteStatus, UnixSeconds) override { unused(); }
+  void mark_batch_used(Pk, UnixSeconds) override { unused(); }
+  void save_idempotent_response(Pk, std::string_view, const IdempotentResponse&,
+                                UnixSeconds) override {
+    unused();
+  }
+  void mark_email_sent(Pk, int, UnixSeconds) override { unused(); }
+  void mark_email_retry(Pk, int, std::int64_t, std::string_view) override { unused(); }
+  void mark_email_failed(Pk, int, std::string_view, UnixSeconds) override { unused(); }
+  void mark_email_cancelled(Pk, UnixSeconds) override { unused(); }
+
+  std::map<Uuid, WebsiteRow> websites;
+  std::map<Uuid, GroupRow> groups;
+  std::map<std::string, UserRow> users;
+  std::map<std::tuple<TargetKind, Pk, Pk>, MembershipRow> memberships;
+  std::vector<InviteRow> invites;
+  std::vector<BatchRow> batches;
+  std::vector<NewEmail> emails;
+  std::vector<CloseCall> closes;
+  int user_inserts = 0;
+  int pending_checks = 0;
+
+ private:
+  [[noreturn]] static void unused() {
+    throw std::logic_error("run_bulk_invite should not call this");
+  }
+
+  Pk next_pk_ = 100;
+};
+
+constexpr Pk kOrg = 1;
+constexpr Pk kOtherOrg = 2;
+// 2026-11-26T11:30:27.500Z: a fractional second, to show expiry counts from whole seconds.
+constexpr Instant kNow{1'795'692'627'500};
+constexpr UnixSeconds kNowSeconds = 1'795'692'627;
+
+Uuid id_of(int n) {
+  Uuid::Bytes bytes{};
+  bytes[0] = 0x01;
+  bytes[15] = static_cast<std::uint8_t>(n);
+  return Uuid(bytes);
+}
+
+Principal global_principal() {
+  Principal principal;
+  principal.org_pk = kOrg;
+  principal.org_id = id_of(200);
+  principal.scoped = false;
+  return principal;
+}
+
+BulkInviteRequest make_request(InviteMethod method, std::vector<Uuid> targets,
+                               TargetKind kind = TargetKind::kWebsite,
+                               std::string_view email = "Ann.Lee@Example.com") {
+  return BulkInviteRequest{.method = method,
+                           .email = *Email::parse(email),
+                           .role = Role::kAdmin,
+                           .kind = kind,
+                           .target_ids = std::move(targets),
+                           .first_name = "Ann",
+                           .last_name = "Lee"};
+}
+
+constexpr std::string_view kKey = "ann.lee@example.com";
+
+class RunBulkInvite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    w1 = tx.add_website(kOrg, id_of(1));
+    w2 = tx.add_website(kOrg, id_of(2));
+    w3 = tx.add_website(kOrg, id_of(3));
+    tx.add_website(kOtherOrg, id_of(4));
+    tx.add_website(kOrg, id_of(5), /*deleted=*/true);
+    g1 = tx.add_group(kOrg, id_of(11));
+    g2 = tx.add_group(kOrg, id_of(12));
+    tx.add_group(kOtherOrg, id_of(13));
+  }
+
+  BulkInviteOutcome run(const BulkInviteRequest& request, int expiry_days = 7,
+                        const Principal& principal = global_principal()) {
+    return run_bulk_invite(tx, principal, request, InvitePolicy{.expiry_days = expiry_days}, kNow);
+  }
+
+  FakeTx tx;
+  Pk w1 = 0, w2 = 0, w3 = 0, g1 = 0, g2 = 0;
+};
+
+std::vector<TargetOutcome> outcomes(const BulkInviteOutcome& outcome) {
+  std::vector<TargetOutcome> out;
+  for (const auto& result : outcome.results) out.push_back(result.outcome);
+  return out;
+}
+
+using Outcomes = std::vector<TargetOutcome>;
+constexpr auto kAdded = TargetOutcome::kAdded;
+constexpr auto kInvited = TargetOutcome::kInvited;
+constexpr auto kNotFound = TargetOutcome::kNotFound;
+constexpr auto kAlreadyMember = TargetOutcome::kAlreadyMember;
+
+TEST_F(RunBulkInvite, DirectCreatesUserOnceAndAddsEveryFoundTarget) {
+  auto outcome = run(make_request(InviteMethod::kDirect, {id_of(1), id_of(9), id_of(2), id_of(3)}));
+
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kNotFound, kAdded, kAdded}));
+  ASSERT_EQ(tx.users.size(), 1u);
+  EXPECT_EQ(tx.user_inserts, 1);
+  const auto& user = tx.users.at(std::string(kKey));
+  EXPECT_EQ(user.email_address, "Ann.Lee@Example.com");
+  EXPECT_EQ(user.first_name, "Ann");
+  EXPECT_EQ(user.last_name, "Lee");
+  EXPECT_FALSE(user.email_verified);
+  EXPECT_EQ(user.created_at, kNowSeconds);
+
+  for (std::size_t i : {0u, 2u, 3u}) EXPECT_EQ(outcome.results[i].id, user.ref.id) << i;
+  ASSERT_EQ(tx.memberships.size(), 3u);
+  for (Pk website : {w1, w2, w3}) {
+    auto it = tx.memberships.find({TargetKind::kWebsite, website, user.ref.pk});
+    ASSERT_NE(it, tx.memberships.end()) << website;
+    EXPECT_EQ(it->second.role, Role::kAdmin);
+    EXPECT_EQ(it->second.created_at, kNowSeconds);
+  }
+  EXPECT_TRUE(tx.batches.empty());
+  EXPECT_TRUE(tx.invites.empty());
+  EXPECT_TRUE(tx.emails.empty());
+}
+
+TEST_F(RunBulkInvite, ResultsFollowRequestOrderAndNameTheirTarget) {
+  std::vector<Uuid> order = {id_of(3), id_of(4), id_of(1), id_of(5), id_of(2)};
+  auto outcome = run(make_request(InviteMethod::kDirect, order));
+  ASSERT_EQ(outcome.results.size(), order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(outcome.results[i].target_id, order[i]) << i;
+  }
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kNotFound, kAdded, kNotFound, kAdded}));
+}
+
+TEST_F(RunBulkInvite, DirectCreatesNoUserWhenEveryTargetFails) {
+  // Unknown, another organization's, deleted.
+  auto outcome = run(make_request(InviteMethod::kDirect, {id_of(9), id_of(4), id_of(5)}));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kNotFound, kNotFound, kNotFound}));
+  EXPECT_EQ(tx.user_inserts, 0);
+  EXPECT_TRUE(tx.users.empty());
+  EXPECT_TRUE(tx.memberships.empty());
+}
+
+TEST_F(RunBulkInvite, DirectCreatesUserOnFirstSuccessfulTargetEvenIfNotFirst) {
+  auto outcome = run(make_request(InviteMethod::kDirect, {id_of(9), id_of(4), id_of(2)}));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kNotFound, kNotFound, kAdded}));
+  EXPECT_EQ(tx.user_inserts, 1);
+  ASSERT_EQ(tx.users.size(), 1u);
+  EXPECT_EQ(outcome.results[2].id, tx.users.begin()->second.ref.id);
+}
+
+TEST_F(RunBulkInvite, DirectReusesExistingUserFoundByKey) {
+  UserRef existing = tx.add_user(kKey);
+  auto outcome = run(
+      make_request(InviteMethod::kDirect, {id_of(1)}, TargetKind::kWebsite, "ANN.LEE@example.COM"));
+  EXPECT_EQ(outcomes(outcome), Outcomes{kAdded});
+  EXPECT_EQ(outcome.results[0].id, existing.id);
+  EXPECT_EQ(tx.user_inserts, 0);
+  EXPECT_EQ(tx.users.size(), 1u);
+  EXPECT_TRUE(tx.memberships.count({TargetKind::kWebsite, w1, existing.pk}));
+}
+
+TEST_F(RunBulkInvite, DirectReportsExistingMembershipPerTarget) {
+  UserRef existing = tx.add_user(kKey);
+  tx.memberships[{TargetKind::kWebsite, w2, existing.pk}] = {Role::kViewer, 5};
+  auto outcome = run(make_request(InviteMethod::kDirect, {id_of(1), id_of(2), id_of(3)}));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kAlreadyMember, kAdded}));
+  // The existing membership keeps its role.
+  EXPECT_EQ((tx.memberships.at({TargetKind::kWebsite, w2, existing.pk}).role), Role::kViewer);
+}
+
+TEST_F(RunBulkInvite, OrganizationMemberIsAlreadyMemberOfEveryTarget) {
+  for (auto method : {InviteMethod::kDirect, InviteMethod::kEmail}) {
+    FakeTx fresh;
+    fresh.add_website(kOrg, id_of(1));
+    fresh.add_website(kOrg, id_of(2));
+    UserRef member = fresh.add_user(kKey);
+    fresh.memberships[{TargetKind::kOrganization, kOrg, member.pk}] = {Role::kViewer, 1};
+    auto outcome =
+        run_bulk_invite(fresh, global_principal(),
+                        make_request(method, {id_of(1), id_of(9), id_of(2)}), InvitePolicy{}, kNow);
+    EXPECT_EQ(outcomes(outcome), (Outcomes{kAlreadyMember, kNotFound, kAlreadyMember}));
+    EXPECT_EQ(fresh.memberships.size(), 1u);
+    EXPECT_TRUE(fresh.batches.empty());
+    EXPECT_TRUE(fresh.invites.empty());
+    EXPECT_TRUE(fresh.emails.empty());
+    EXPECT_EQ(fresh.user_inserts, 0);
+  }
+}
+
+TEST_F(RunBulkInvite, OrganizationMembershipElsewhereDoesNotCount) {
+  UserRef user = tx.add_user(kKey);
+  tx.memberships[{TargetKind::kOrganization, kOtherOrg, user.pk}] = {Role::kOwner, 1};
+  auto outcome = run(make_request(InviteMethod::kDirect, {id_of(1)}));
+  EXPECT_EQ(outcomes(outcome), Outcomes{kAdded});
+}
+
+TEST_F(RunBulkInvite, ScopedKeyCannotReachWebsitesOutsideItsAllowlist) {
+  Principal scoped = global_principal();
+  scoped.scoped = true;
+  scoped.allowed_website_pks = {w1, w3};
+  std::sort(scoped.allowed_website_pks.begin(), scoped.allowed_website_pks.end());
+  auto outcome =
+      run(make_request(InviteMethod::kDirect, {id_of(1), id_of(2), id_of(3)}), 7, scoped);
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kNotFound, kAdded}));
+  const auto& user = tx.users.at(std::string(kKey));
+  EXPECT_FALSE(tx.memberships.count({TargetKind::kWebsite, w2, user.ref.pk}));
+}
+
+TEST_F(RunBulkInvite, ScopedKeyWithEmptyAllowlistReachesNothing) {
+  Principal scoped = global_principal();
+  scoped.scoped = true;
+  auto outcome = run(make_request(InviteMethod::kEmail, {id_of(1), id_of(2)}), 7, scoped);
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kNotFound, kNotFound}));
+  EXPECT_TRUE(tx.batches.empty());
+  EXPECT_TRUE(tx.emails.empty());
+}
+
+TEST_F(RunBulkInvite, DirectAddsGroupMemberships) {
+  auto outcome = run(
+      make_request(InviteMethod::kDirect, {id_of(12), id_of(13), id_of(11)}, TargetKind::kGroup));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kNotFound, kAdded}));
+  const auto& user = tx.users.at(std::string(kKey));
+  EXPECT_TRUE(tx.memberships.count({TargetKind::kGroup, g1, user.ref.pk}));
+  EXPECT_TRUE(tx.memberships.count({TargetKind::kGroup, g2, user.ref.pk}));
+  // A website id is not a group id.
+  auto websites_as_groups =
+      run(make_request(InviteMethod::kDirect, {id_of(1)}, TargetKind::kGroup, "bob@example.com"));
+  EXPECT_EQ(outcomes(websites_as_groups), Outcomes{kNotFound});
+}
+
+TEST_F(RunBulkInvite, EmailCreatesOneBatchOneInvitePerTargetAndOneEmail) {
+  auto outcome = run(make_request(InviteMethod::kEmail, {id_of(1), id_of(9), id_of(3)}), 7);
+
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kInvited, kNotFound, kInvited}));
+  ASSERT_EQ(tx.batches.size(), 1u);
+  const auto& batch = tx.batches[0];
+  EXPECT_EQ(batch.batch.org_pk, kOrg);
+  EXPECT_EQ(batch.batch.created_at, kNowSeconds);
+  EXPECT_EQ(batch.batch.expires_at, kNowSeconds + 7 * 86400);
+
+  ASSERT_EQ(tx.invites.size(), 2u);
+  Pk expected_targets[] = {w1, w3};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& invite = tx.invites[i];
+    EXPECT_EQ(invite.batch_pk, batch.pk);
+    EXPECT_EQ(invite.org_pk, kOrg);
+    EXPECT_EQ(invite.email_address, "Ann.Lee@Example.com");
+    EXPECT_EQ(invite.email_key, kKey);
+    EXPECT_EQ(invite.target.kind, TargetKind::kWebsite);
+    EXPECT_EQ(invite.target.pk, expected_targets[i]);
+    EXPECT_EQ(invite.role, Role::kAdmin);
+    EXPECT_EQ(invite.first_name, "Ann");
+    EXPECT_EQ(invite.last_name, "Lee");
+    EXPECT_EQ(invite.created_at, kNowSeconds);
+    EXPECT_EQ(invite.expires_at, batch.batch.expires_at);
+  }
+  EXPECT_EQ(outcome.results[0].id, tx.invites[0].id);
+  EXPECT_EQ(outcome.results[2].id, tx.invites[1].id);
+  EXPECT_NE(tx.invites[0].id, tx.invites[1].id);
+
+  ASSERT_EQ(tx.emails.size(), 1u);
+  const auto& email = tx.emails[0];
+  EXPECT_EQ(email.batch_pk, batch.pk);
+  EXPECT_EQ(email.to_address, "Ann.Lee@Example.com");
+  EXPECT_EQ(email.created_at, kNowSeconds);
+  EXPECT_GE(email.token.size(), 43u);  // 256 random bits in base64url
+  EXPECT_EQ(hash_secret(email.token), batch.batch.token_hash);
+
+  // Email mode never creates a user nor a membership.
+  EXPECT_EQ(tx.user_inserts, 0);
+  EXPECT_TRUE(tx.memberships.empty());
+}
+
+TEST_F(RunBulkInvite, EmailTokensDifferPerRequest) {
+  run(make_request(InviteMethod::kEmail, {id_of(1)}));
+  run(make_request(InviteMethod::kEmail, {id_of(2)}, TargetKind::kWebsite, "bob@example.com"));
+  ASSERT_EQ(tx.emails.size(), 2u);
+  ASSERT_EQ(tx.batches.size(), 2u);
+  EXPECT_NE(tx.emails[0].token, tx.emails[1].token);
+  EXPECT_NE(tx.batches[0].batch.token_hash, tx.batches[1].batch.token_hash);
+  EXPECT_NE(tx.batches[0].batch.id, tx.batches[1].batch.id);
+  EXPECT_NE(tx.emails[0].message_id, tx.emails[1].message_id);
+}
+
+TEST_F(RunBulkInvite, EmailExpiryFollowsPolicy) {
+  for (int days : {1, 7, 30}) {
+    FakeTx fresh;
+    fresh.add_website(kOrg, id_of(1));
+    run_bulk_invite(fresh, global_principal(), make_request(InviteMethod::kEmail, {id_of(1)}),
+                    InvitePolicy{.expiry_days = days}, kNow);
+    ASSERT_EQ(fresh.batches.size(), 1u);
+    EXPECT_EQ(fresh.batches[0].batch.expires_at, kNowSeconds + days * 86400) << days;
+    ASSERT_EQ(fresh.invites.size(), 1u);
+    EXPECT_EQ(fresh.invites[0].expires_at, kNowSeconds + days * 86400) << days;
+  }
+}
+
+TEST_F(RunBulkInvite, EmailWritesNothingWhenNoTargetSucceeds) {
+  auto outcome = run(make_request(InviteMethod::kEmail, {id_of(9), id_of(4), id_of(5)}));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kNotFound, kNotFound, kNotFound}));
+  EXPECT_TRUE(tx.batches.empty());
+  EXPECT_TRUE(tx.invites.empty());
+  EXPECT_TRUE(tx.emails.empty());
+  EXPECT_TRUE(tx.closes.empty());
+}
+
+TEST_F(RunBulkInvite, EmailSkipsTargetsTheUserAlreadyHas) {
+  UserRef user = tx.add_user(kKey);
+  tx.memberships[{TargetKind::kWebsite, w1, user.pk}] = {Role::kViewer, 1};
+  auto outcome = run(make_request(InviteMethod::kEmail, {id_of(1), id_of(2)}));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAlreadyMember, kInvited}));
+  ASSERT_EQ(tx.invites.size(), 1u);
+  EXPECT_EQ(tx.invites[0].target.pk, w2);
+  EXPECT_EQ(tx.emails.size(), 1u);
+}
+
+TEST_F(RunBulkInvite, EmailWithOnlyExistingMembershipsSendsNothing) {
+  UserRef user = tx.add_user(kKey);
+  tx.memberships[{TargetKind::kWebsite, w1, user.pk}] = {Role::kViewer, 1};
+  auto outcome = run(make_request(InviteMethod::kEmail, {id_of(1)}));
+  EXPECT_EQ(outcomes(outcome), Outcomes{kAlreadyMember});
+  EXPECT_TRUE(tx.batches.empty());
+  EXPECT_TRUE(tx.emails.empty());
+}
+
+TEST_F(RunBulkInvite, EmailInvitesGroups) {
+  auto outcome =
+      run(make_request(InviteMethod::kEmail, {id_of(11), id_of(12)}, TargetKind::kGroup));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kInvited, kInvited}));
+  ASSERT_EQ(tx.invites.size(), 2u);
+  EXPECT_EQ(tx.invites[0].target.kind, TargetKind::kGroup);
+  EXPECT_EQ(tx.invites[0].target.pk, g1);
+  EXPECT_EQ(tx.invites[1].target.pk, g2);
+  EXPECT_EQ(tx.batches.size(), 1u);
+  EXPECT_EQ(tx.emails.size(), 1u);
+}
+
+TEST_F(RunBulkInvite, DirectAcceptsPendingInvitesOfAddedTargets) {
+  tx.add_pending_invite(kOrg, kKey, {TargetKind::kWebsite, w1});
+  auto outcome = run(make_request(InviteMethod::kDirect, {id_of(1), id_of(2)}));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kAdded}));
+  ASSERT_EQ(tx.closes.size(), 2u);
+  for (const auto& close : tx.closes) {
+    EXPECT_EQ(close.status, InviteStatus::kAccepted);
+    EXPECT_EQ(close.email_key, kKey);
+    EXPECT_EQ(close.now, kNowSeconds);
+  }
+  EXPECT_EQ(tx.closes[0].target.pk, w1);
+  EXPECT_EQ(tx.closes[1].target.pk, w2);
+  EXPECT_EQ(tx.invites[0].status, InviteStatus::kAccepted);
+}
+
+TEST_F(RunBulkInvite, EmailRevokesAndReplacesPendingInvites) {
+  tx.add_pending_invite(kOrg, kKey, {TargetKind::kWebsite, w2});
+  auto outcome = run(make_request(InviteMethod::kEmail, {id_of(2)}));
+  EXPECT_EQ(outcomes(outcome), Outcomes{kInvited});
+  ASSERT_EQ(tx.closes.size(), 1u);
+  EXPECT_EQ(tx.closes[0].status, InviteStatus::kRevoked);
+  EXPECT_EQ(tx.closes[0].target.pk, w2);
+  ASSERT_EQ(tx.invites.size(), 2u);
+  EXPECT_EQ(tx.invites[0].status, InviteStatus::kRevoked);
+  EXPECT_EQ(tx.invites[1].status, InviteStatus::kPending);
+  EXPECT_EQ(tx.invites[1].id, outcome.results[0].id);
+}
+
+TEST_F(RunBulkInvite, NoPendingInvitesMeansNoCloses) {
+  // A pending invite in another organization does not count.
+  tx.add_pending_invite(kOtherOrg, kKey, {TargetKind::kWebsite, 999});
+  run(make_request(InviteMethod::kDirect, {id_of(1), id_of(2)}));
+  run(make_request(InviteMethod::kEmail, {id_of(3)}));
+  EXPECT_TRUE(tx.closes.empty());
+  EXPECT_GE(tx.pending_checks, 1);
+}
+
+TEST_F(RunBulkInvite, PendingInvitesOfNotFoundOrMemberTargetsAreLeftAlone) {
+  UserRef user = tx.add_user(kKey);
+  tx.memberships[{TargetKind::kWebsite, w1, user.pk}] = {Role::kViewer, 1};
+  tx.add_pending_invite(kOrg, kKey, {TargetKind::kWebsite, w3});
+  run(make_request(InviteMethod::kDirect, {id_of(1), id_of(9)}));
+  EXPECT_TRUE(tx.closes.empty());
+  EXPECT_EQ(tx.invites[0].status, InviteStatus::kPending);
+}
+
+TEST_F(RunBulkInvite, OrganizationTargetIsOnlyThePrincipalsOwn) {
+  auto principal = global_principal();
+  auto outcome = run(make_request(InviteMethod::kDirect, {principal.org_id, id_of(201)},
+                                  TargetKind::kOrganization));
+  EXPECT_EQ(outcomes(outcome), (Outcomes{kAdded, kNotFound}));
+  const auto& user = tx.users.at(std::string(kKey));
+  auto it = tx.memberships.find({TargetKind::kOrganization, kOrg, user.ref.pk});
+  ASSERT_NE(it, tx.memberships.end());
+  EXPECT_EQ(it->second.role, Role::kAdmin);
+}
+
+TEST_F(RunBulkInvite, OrganizationMemberIsAlreadyMemberOfTheOrganization) {
+  UserRef member = tx.add_user(kKey);
+  tx.memberships[{TargetKind::kOrganization, kOrg, member.pk}] = {Role::kViewer, 1};
+  auto outcome = run(
+      make_request(InviteMethod::kEmail, {global_principal().org_id}, TargetKind::kOrganization));
+  EXPECT_EQ(outcomes(outcome), Outcomes{kAlreadyMember});
+  EXPECT_TRUE(tx.emails.empty());
+}
+
+}  // namespace
+}  // namespace invited::domain
