@@ -14,11 +14,14 @@ namespace {
 constexpr std::size_t kFormLimit = 64 * 1024;
 
 http::Response error_page(const domain::Error& error) {
+  std::string_view title = domain::refusal_title(error);
   switch (error.code) {
     case domain::ErrorCode::kNotFound:
-      return page_response(404, web::message_page("Invitation not found", error.message));
+      return page_response(
+          404, web::message_page(title.empty() ? "Invitation not found" : title, error.message));
     case domain::ErrorCode::kGone:
-      return page_response(410, web::message_page("Invitation unavailable", error.message));
+      return page_response(
+          410, web::message_page(title.empty() ? "Invitation unavailable" : title, error.message));
     case domain::ErrorCode::kUnavailable:
       return page_response(503, web::message_page("Please try again", error.message));
     default:

@@ -58,7 +58,10 @@ bool is_valid_domain(std::string_view domain) {
 
 std::optional<Email> Email::parse(std::string_view raw) {
   std::string_view text = trim_ascii_whitespace(raw);
-  if (text.empty() || text.size() > kMaxLength || has_control_characters(text)) return std::nullopt;
+  if (text.empty() || text.size() > kMaxLength || !is_well_formed_utf8(text) ||
+      has_control_characters(text) || has_unicode_whitespace(text)) {
+    return std::nullopt;
+  }
   auto at = text.find('@');
   if (at == std::string_view::npos || text.find('@', at + 1) != std::string_view::npos) {
     return std::nullopt;

@@ -6,10 +6,32 @@
 namespace invited::domain {
 namespace {
 
-Error unknown_token() {
-  return {ErrorCode::kNotFound,
-          "This invitation link is not valid. Check that you copied the whole link."};
+// Why a token opens nothing: a title for the page and the sentence of the Error.
+struct Refusal {
+  std::string_view title;
+  std::string_view message;
+};
+
+constexpr Refusal kUnknown{"Invitation link not valid",
+                           "This invitation link is not valid. Check that you copied the whole "
+                           "link."};
+constexpr Refusal kReplaced{"Invitation link replaced",
+                            "This invitation link was replaced by a newer invitation email. Use "
+                            "the link in the most recent email."};
+constexpr Refusal kUsed{"Invitation already answered",
+                        "This invitation has already been answered."};
+constexpr Refusal kExpired{"Invitation expired",
+                           "This invitation has expired. Ask the person who invited you to send "
+                           "a new one."};
+constexpr Refusal kRevoked{"Invitation revoked",
+                           "This invitation was revoked and can no longer be accepted."};
+constexpr Refusal kRefusals[] = {kUnknown, kReplaced, kUsed, kExpired, kRevoked};
+
+Error refuse(ErrorCode code, const Refusal& refusal) {
+  return {code, std::string(refusal.message)};
 }
+
+Error unknown_token() { return refuse(ErrorCode::kNotFound, kUnknown); }
 
 // The batch the token opens, or why it does not open one.
 Result<Batch> check_token(ReadTx& tx, std::string_view token, Instant now) {
@@ -17,27 +39,23 @@ Result<Batch> check_token(ReadTx& tx, std::string_view token, Instant now) {
   SecretHash hash = hash_secret(token);
   auto batch = tx.find_batch_by_token(hash);
   if (!batch) {
-    if (tx.is_retired_token(hash)) {
-      return Error{ErrorCode::kGone,
-                   "This invitation link was replaced by a newer invitation email. Use the link "
-                   "in the most recent email."};
-    }
+    if (tx.is_retired_token(hash)) return refuse(ErrorCode::kGone, kReplaced);
     return unknown_token();
   }
-  if (batch->used_at) {
-    return Error{ErrorCode::kGone, "This invitation has already been answered."};
-  }
-  if (now.seconds() >= batch->expires_at) {
-    return Error{ErrorCode::kGone,
-                 "This invitation has expired. Ask the person who invited you to send a new one."};
-  }
-  if (batch->pending_invites == 0) {
-    return Error{ErrorCode::kGone, "This invitation was revoked and can no longer be accepted."};
-  }
+  if (batch->used_at) return refuse(ErrorCode::kGone, kUsed);
+  if (now.seconds() >= batch->expires_at) return refuse(ErrorCode::kGone, kExpired);
+  if (batch->pending_invites == 0) return refuse(ErrorCode::kGone, kRevoked);
   return *batch;
 }
 
 }  // namespace
+
+std::string_view refusal_title(const Error& error) {
+  for (const Refusal& refusal : kRefusals) {
+    if (refusal.message == error.message) return refusal.title;
+  }
+  return {};
+}
 
 Result<OpenInvitation> open_invitation(ReadTx& tx, std::string_view token, Instant now) {
   auto batch = check_token(tx, token, now);

@@ -28,6 +28,10 @@ struct OpenInvitation {
 
 Result<OpenInvitation> open_invitation(ReadTx& tx, std::string_view token, Instant now);
 
+// A short title for a token error of this file ("Invitation expired", ...), for pages; empty
+// for any other error.
+std::string_view refusal_title(const Error& error);
+
 enum class AcceptOutcome {
   kAdded,          // membership created
   kAlreadyMember,  // the user already had it (or is an organization member)

@@ -15,6 +15,55 @@ bool has_control_characters(std::string_view text) {
   return false;
 }
 
+namespace {
+
+// Decodes the code point at `i`, advancing `i`; -1 for malformed UTF-8.
+long decode(std::string_view text, std::size_t& i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  int length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3
+               : (lead >> 3) == 0x1e                ? 4
+                                                    : 0;
+  if (length == 0 || i + static_cast<std::size_t>(length) > text.size()) {
+    ++i;
+    return -1;
+  }
+  long code = length == 1 ? lead : lead & (0x7f >> length);
+  for (int k = 1; k < length; ++k) {
+    unsigned char next = byte(i + static_cast<std::size_t>(k));
+    if ((next & 0xc0) != 0x80) {
+      ++i;
+      return -1;
+    }
+    code = (code << 6) | (next & 0x3f);
+  }
+  static constexpr long kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+  i += static_cast<std::size_t>(length);
+  if (code < kMinimum[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return -1;
+  return code;
+}
+
+}  // namespace
+
+bool is_well_formed_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (decode(text, i) < 0) return false;
+  }
+  return true;
+}
+
+bool has_unicode_whitespace(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    long code = decode(text, i);
+    if (code == 0x85 || code == 0xa0 || code == 0x1680 || code == 0x180e ||
+        (code >= 0x2000 && code <= 0x200b) || code == 0x2028 || code == 0x2029 ||
+        code == 0x202f || code == 0x205f || code == 0x3000 || code == 0xfeff) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::size_t count_code_points(std::string_view text) {
   std::size_t count = 0;
   for (char c : text) {
@@ -32,7 +81,8 @@ std::string_view trim_ascii_whitespace(std::string_view text) {
 }
 
 bool is_valid_name(std::string_view text, std::size_t max_code_points) {
-  return count_code_points(text) <= max_code_points && !has_control_characters(text);
+  return is_well_formed_utf8(text) && count_code_points(text) <= max_code_points &&
+         !has_control_characters(text);
 }
 
 }  // namespace invited::domain

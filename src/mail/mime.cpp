@@ -25,17 +25,22 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
-// Encoded words of at most 45 input bytes each (60 base64 characters, 72 with the wrapper),
-// split on UTF-8 character boundaries and folded onto continuation lines.
+// Encoded words of at most 39 input bytes each (52 base64 characters, 64 with the wrapper, so
+// even the first line "Subject: =?UTF-8?B?...?=" stays within 76 characters), split on UTF-8
+// character boundaries and folded onto continuation lines. Malformed UTF-8 is cut where it
+// falls: every word takes at least one byte.
 std::string encode_header_text_always(std::string_view text) {
+  constexpr std::size_t kChunk = 39;
   std::string out;
   std::size_t start = 0;
   while (start < text.size()) {
-    std::size_t end = std::min(text.size(), start + 45);
-    while (end < text.size() && end > start &&
-           (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) {
-      --end;
+    std::size_t end = std::min(text.size(), start + kChunk);
+    std::size_t boundary = end;
+    while (boundary < text.size() && boundary > start &&
+           (static_cast<unsigned char>(text[boundary]) & 0xc0) == 0x80) {
+      --boundary;
     }
+    if (boundary > start) end = boundary;
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?";
     out += base64(text.substr(start, end - start));
@@ -68,34 +73,34 @@ std::string quoted_printable(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 8);
   std::size_t column = 0;
-  auto emit = [&](std::string_view piece) {
-    if (column + piece.size() > 75) {
-      out += "=\r\n";
-      column = 0;
-    }
-    out += piece;
-    column += piece.size();
-  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     auto byte = static_cast<unsigned char>(c);
     if (c == '\n') {
-      // Trailing whitespace before a line break must be encoded; it was, below.
       out += "\r\n";
       column = 0;
       continue;
     }
     if (c == '\r') continue;
     bool next_is_break = i + 1 == text.size() || text[i + 1] == '\n' || text[i + 1] == '\r';
+    // Whitespace before a line break must be encoded, or transports may strip it.
     bool literal = (byte >= 33 && byte <= 126 && c != '=') ||
                    ((c == ' ' || c == '\t') && !next_is_break);
-    // A leading '.' could be read as the end of an SMTP DATA section by careless relays.
+    std::size_t width = literal ? 1 : 3;
+    if (column + width > 75) {
+      out += "=\r\n";
+      column = 0;
+    }
+    // A '.' opening a line could end an SMTP DATA section at a careless relay.
     if (c == '.' && column == 0) literal = false;
     if (literal) {
-      emit(std::string_view(&text[i], 1));
+      out += c;
+      column += 1;
     } else {
-      char escaped[3] = {'=', kHex[byte >> 4], kHex[byte & 0x0f]};
-      emit(std::string_view(escaped, 3));
+      out += '=';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0x0f];
+      column += 3;
     }
   }
   return out;

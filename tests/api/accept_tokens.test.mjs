@@ -111,14 +111,14 @@ test('unknown token: 404 page and 404 not_found JSON; form posts 404 too', async
   const shown = await page(bogus);
   assert.equal(shown.status, 404);
   assertPageHeaders(shown, 'unknown token page');
-  assert.equal(heading(shown.html), 'Invitation not found');
+  assert.equal(heading(shown.html), 'Invitation link not valid');
   assert.match(lead(shown.html), /not valid/);
   assertError(await acceptJson(bogus), 404, 'not_found');
   for (const action of ['accept', 'decline']) {
     const posted = await form(action, bogus);
     assert.equal(posted.status, 404, action);
     assertPageHeaders(posted, `unknown token ${action}`);
-    assert.equal(heading(posted.html), 'Invitation not found');
+    assert.equal(heading(posted.html), 'Invitation link not valid');
   }
   // A token longer than any real one is unknown, not an error of another kind.
   assert.equal((await page('x'.repeat(5000))).status, 404);
