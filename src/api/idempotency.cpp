@@ -29,9 +29,10 @@ domain::SecretHash request_hash(const http::Request& request) {
   return domain::hash_secret(material);
 }
 
+// Only successes are kept: a request that failed wrote nothing (SPEC §3), so running it again
+// with the same key is safe, and a caller who fixes the body can retry with the key it has.
 bool is_kept(const http::Response& response) {
-  return response.status < 500 && response.status != 429 &&
-         response.body.find("\"code\":\"idempotency_key_") == std::string::npos;
+  return response.status >= 200 && response.status < 300;
 }
 
 }  // namespace

@@ -15,8 +15,8 @@ namespace invited::api {
 // Idempotency-Key on POST (SPEC §6). The same key with the same method, path and body within
 // 24 hours replays the kept response with `idempotent-replayed: true`; the same key with
 // another request is 409 idempotency_key_reused; while the first is still running, 409
-// idempotency_key_in_use. Keys belong to an organization. Responses with status 5xx, 429 or
-// 409 idempotency_* are not kept, so such a request can be retried with the same key.
+// idempotency_key_in_use. Keys belong to an organization. Only successful (2xx) responses are
+// kept: a failed request wrote nothing, so retrying it with the same key simply runs it again.
 //
 // "Still running" is tracked in this process; kept responses are in the database and survive
 // restarts. Thread-safe.

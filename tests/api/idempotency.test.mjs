@@ -1,0 +1,114 @@
+// Idempotency-Key on POST (SPEC §6): replay, reuse with another body, a key still in use, and
+// that a replayed request writes nothing twice, across a restart too.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startService } from '../support/service.mjs';
+import { GENEROUS_LIMITS, assertError, uniqueEmail } from '../support/assertions.mjs';
+
+let service;
+let key;
+let websites;
+
+before(async () => {
+  service = await startService({ args: GENEROUS_LIMITS });
+  key = service.createOrg('Idempotent Inc').api_key;
+  websites = [];
+  for (let i = 0; i < 3; i++) websites.push(await service.createWebsite(key, `https://i${i}.example`, `I ${i}`));
+});
+
+after(async () => {
+  assert.equal(await service.stop(), 0);
+});
+
+const bulk = (email) => ({ invite_method: 'direct', email, website_ids: websites.map((w) => w.id) });
+const post = (path, body, idempotencyKey) =>
+  service.api('POST', path, { key, body, headers: { 'idempotency-key': idempotencyKey } });
+const memberships = (email) =>
+  Number(service.sql(`SELECT COUNT(*) FROM website_members m JOIN users u ON u.pk = m.user_pk WHERE u.email = '${email}'`)[0][0]);
+
+test('the same key and body replays the stored response with idempotent-replayed', async () => {
+  const email = uniqueEmail('idem');
+  const first = await post('/api/v1/invites/bulk', bulk(email), 'replay-1');
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get('idempotent-replayed'), null);
+  assert.ok(first.body.results.every((r) => r.success));
+
+  const again = await post('/api/v1/invites/bulk', bulk(email), 'replay-1');
+  assert.equal(again.status, 200);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  // The original answer, not a second run (which would say "already a member").
+  assert.deepEqual(again.body, first.body);
+  assert.equal(memberships(email), websites.length);
+});
+
+test('the same key with another body is 409 idempotency_key_reused and writes nothing', async () => {
+  const created = await post('/api/v1/websites', { url: 'https://reuse.example' }, 'reuse-1');
+  assert.equal(created.status, 201);
+  const before = service.tableCounts();
+  const other = await post('/api/v1/websites', { url: 'https://other.example' }, 'reuse-1');
+  assertError(other, 409, 'idempotency_key_reused');
+  assert.deepEqual(service.tableCounts(), before);
+  // Same body on another path is another request too.
+  const elsewhere = await post('/api/v1/groups', { url: 'https://reuse.example' }, 'reuse-1');
+  assertError(elsewhere, 409, 'idempotency_key_reused');
+});
+
+test('keys belong to one organization', async () => {
+  const otherKey = service.createOrg('Other Org').api_key;
+  const mine = await post('/api/v1/websites', { url: 'https://mine.example' }, 'shared-key');
+  const theirs = await service.api('POST', '/api/v1/websites', {
+    key: otherKey,
+    body: { url: 'https://mine.example' },
+    headers: { 'idempotency-key': 'shared-key' },
+  });
+  assert.equal(mine.status, 201);
+  assert.equal(theirs.status, 201);
+  assert.equal(theirs.headers.get('idempotent-replayed'), null);
+  assert.notEqual(theirs.body.website.id, mine.body.website.id);
+});
+
+test('concurrent requests with one key: one runs, the others replay it or are told it is in use', async () => {
+  const email = uniqueEmail('race');
+  const responses = await Promise.all(
+    Array.from({ length: 12 }, () => post('/api/v1/invites/bulk', bulk(email), 'race-1')),
+  );
+  const fresh = responses.filter((r) => r.status === 200 && r.headers.get('idempotent-replayed') === null);
+  const replays = responses.filter((r) => r.headers.get('idempotent-replayed') === 'true');
+  const inUse = responses.filter((r) => r.status === 409);
+  assert.equal(fresh.length, 1, responses.map((r) => `${r.status} ${r.text}`).join('\n'));
+  assert.equal(fresh.length + replays.length + inUse.length, responses.length);
+  for (const replay of replays) assert.deepEqual(replay.body, fresh[0].body);
+  for (const refusal of inUse) assertError(refusal, 409, 'idempotency_key_in_use');
+  assert.equal(memberships(email), websites.length);
+  // Once the first has finished, the key replays.
+  const later = await post('/api/v1/invites/bulk', bulk(email), 'race-1');
+  assert.equal(later.headers.get('idempotent-replayed'), 'true');
+});
+
+test('a rejected request is not kept: fixing the body and retrying with the same key runs it', async () => {
+  const bad = await post('/api/v1/websites', { url: 'not a url' }, 'fix-1');
+  assertError(bad, 400, 'validation_error');
+  // Only successes are kept: a failure wrote nothing, so the retry runs.
+  const good = await post('/api/v1/websites', { url: 'https://fixed.example' }, 'fix-1');
+  assert.equal(good.status, 201);
+});
+
+test('a malformed key is a validation error naming the header', async () => {
+  for (const bad of ['x'.repeat(256), 'has space']) {
+    assertError(await post('/api/v1/websites', { url: 'https://k.example' }, bad), 400, 'validation_error', {
+      exactFields: ['Idempotency-Key'],
+    });
+  }
+});
+
+test('kept responses survive a restart', async () => {
+  const created = await post('/api/v1/websites', { url: 'https://durable.example' }, 'durable-1');
+  assert.equal(created.status, 201);
+  const dir = service.dir;
+  const env = service.extraEnv;
+  assert.equal(await service.stop(), 0);
+  service = await startService({ dir, env, args: GENEROUS_LIMITS });
+  const replay = await post('/api/v1/websites', { url: 'https://durable.example' }, 'durable-1');
+  assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+  assert.deepEqual(replay.body, created.body);
+});
