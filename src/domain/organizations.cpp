@@ -11,14 +11,7 @@ std::optional<NewApiKeyRequest> validate_new_api_key(
     const std::optional<std::string>& name,
     const std::optional<std::vector<std::string>>& website_ids, FieldErrors& errors) {
   auto valid_name = validate_resource_name("name", name, true, errors);
-  std::vector<Uuid> ids;
-  if (website_ids) {
-    if (website_ids->size() > kMaxGroupWebsites) {
-      errors.add("website_ids", "must contain at most 1000 items");
-    } else {
-      ids = parse_distinct_ids("website_ids", *website_ids, errors);
-    }
-  }
+  auto ids = parse_website_id_list("website_ids", website_ids, errors);
   if (!errors.empty()) return std::nullopt;
   return NewApiKeyRequest{*valid_name, std::move(ids)};
 }

@@ -96,18 +96,22 @@ std::optional<NewWebsiteRequest> validate_new_website(const std::optional<std::s
   return NewWebsiteRequest{*url, valid_name ? *valid_name : *host};
 }
 
+std::vector<Uuid> parse_website_id_list(std::string_view field,
+                                        const std::optional<std::vector<std::string>>& ids,
+                                        FieldErrors& errors) {
+  if (!ids) return {};
+  if (ids->size() > kMaxGroupWebsites) {
+    errors.add(std::string(field), "must contain at most 1000 items");
+    return {};
+  }
+  return parse_distinct_ids(field, *ids, errors);
+}
+
 std::optional<NewGroupRequest> validate_new_group(
     const std::optional<std::string>& name,
     const std::optional<std::vector<std::string>>& website_ids, FieldErrors& errors) {
   auto valid_name = validate_resource_name("name", name, true, errors);
-  std::vector<Uuid> ids;
-  if (website_ids) {
-    if (website_ids->size() > kMaxGroupWebsites) {
-      errors.add("website_ids", "must contain at most 1000 items");
-    } else {
-      ids = parse_distinct_ids("website_ids", *website_ids, errors);
-    }
-  }
+  auto ids = parse_website_id_list("website_ids", website_ids, errors);
   if (!errors.empty()) return std::nullopt;
   return NewGroupRequest{*valid_name, std::move(ids)};
 }
@@ -118,17 +122,9 @@ std::optional<GroupPatch> validate_group_patch(
     const std::optional<std::vector<std::string>>& remove_website_ids, FieldErrors& errors) {
   GroupPatch patch;
   patch.name = validate_resource_name("name", name, false, errors);
-  auto read_ids = [&errors](std::string_view field,
-                            const std::optional<std::vector<std::string>>& ids) {
-    if (!ids) return std::vector<Uuid>{};
-    if (ids->size() > kMaxGroupWebsites) {
-      errors.add(std::string(field), "must contain at most 1000 items");
-      return std::vector<Uuid>{};
-    }
-    return parse_distinct_ids(field, *ids, errors);
-  };
-  patch.add_website_ids = read_ids("add_website_ids", add_website_ids);
-  patch.remove_website_ids = read_ids("remove_website_ids", remove_website_ids);
+  patch.add_website_ids = parse_website_id_list("add_website_ids", add_website_ids, errors);
+  patch.remove_website_ids =
+      parse_website_id_list("remove_website_ids", remove_website_ids, errors);
   for (std::size_t i = 0; i < patch.remove_website_ids.size(); ++i) {
     const auto& id = patch.remove_website_ids[i];
     if (std::find(patch.add_website_ids.begin(), patch.add_website_ids.end(), id) !=

@@ -81,6 +81,12 @@ Result<Website> restore_website(WriteTx& tx, Pk org_pk, const Uuid& website_id);
 std::vector<Uuid> parse_distinct_ids(std::string_view field, const std::vector<std::string>& ids,
                                      FieldErrors& errors);
 
+// An optional list of at most 1000 distinct website ids (empty when absent); failures are
+// reported on `field` or `field[i]`.
+std::vector<Uuid> parse_website_id_list(std::string_view field,
+                                        const std::optional<std::vector<std::string>>& ids,
+                                        FieldErrors& errors);
+
 // Validates a name field of a resource: present (when `required`), 1..200 characters, no
 // control characters.
 std::optional<std::string> validate_resource_name(std::string_view field,
