@@ -64,10 +64,10 @@ void create_key(Services& services, const CallPtr& call) {
 }
 
 void list_keys(Services& services, const CallPtr& call) {
-  if (!call->require_global_key()) return;
   domain::FieldErrors errors;
   auto page = read_page(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
+  if (!call->require_global_key()) return;
   auto result = std::make_shared<domain::Page<domain::ApiKey>>();
   services.store.read(
       [call, page, result](domain::ReadTx& tx) -> domain::Status {

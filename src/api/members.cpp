@@ -45,10 +45,10 @@ bool allowed(const CallPtr& call, TargetKind kind) {
 
 template <TargetKind kKind>
 void list_members(Services& services, const CallPtr& call) {
-  if (!allowed(call, kKind)) return;
   domain::FieldErrors errors;
   auto page = read_page(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
+  if (!allowed(call, kKind)) return;
   auto result = std::make_shared<domain::Page<domain::Member>>();
   services.store.read(
       [call, page, result, id = target_param(call, kKind)](domain::ReadTx& tx) -> domain::Status {
@@ -76,11 +76,11 @@ void list_members(Services& services, const CallPtr& call) {
 
 template <TargetKind kKind>
 void patch_member(Services& services, const CallPtr& call) {
-  if (!allowed(call, kKind)) return;
   domain::FieldErrors errors;
   reject_unknown_fields(call->body, {"role"}, errors);
   auto role = domain::validate_member_role(string_field(call->body, "role", errors), kKind, errors);
   if (!errors.empty() || !role) return call->reply(validation_error(errors));
+  if (!allowed(call, kKind)) return;
   auto user_id = domain::Uuid::parse(user_param(call));
   if (!user_id) return call->fail({domain::ErrorCode::kNotFound, "Member not found"});
 
@@ -128,10 +128,10 @@ json::object user_website_json(const domain::UserWebsite& website) {
 }
 
 void list_user_websites(Services& services, const CallPtr& call) {
-  if (!call->require_global_key()) return;
   domain::FieldErrors errors;
   auto page = read_page(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
+  if (!call->require_global_key()) return;
   auto user_id = domain::Uuid::parse(call->request.path_params.at(0));
   domain::Error not_found{domain::ErrorCode::kNotFound, "User not found"};
   if (!user_id) return call->fail(not_found);

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { responseValidatorFor } from './openapi.mjs';
 
 export const BIN = process.env.INVITED_BIN ?? new URL('../../build/invited', import.meta.url).pathname;
 
@@ -62,7 +63,10 @@ export class Service {
     if ((response.headers.get('content-type') ?? '').includes('application/json')) {
       parsed = JSON.parse(text);
     }
-    return { status: response.status, headers: response.headers, body: parsed, text };
+    const result = { status: response.status, headers: response.headers, body: parsed, text };
+    // Contract check of every response (tests/support/openapi.mjs); throws on drift.
+    if (this.onResponse) this.onResponse(method, path, result);
+    return result;
   }
 
   createOrg(name = 'Test Org', ownerEmail) {
@@ -123,8 +127,10 @@ export class Service {
 }
 
 // Starts `invited serve` in a fresh temporary folder (or `dir`, to restart on the same data).
-export async function startService({ dir = makeTempDir(), args = [], env = {} } = {}) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', ...args], {
+// `listen`: host:port to serve on (default a free port chosen by the kernel).
+// `validateResponses`: check every service.api() response against GET /openapi.json (default on).
+export async function startService({ dir = makeTempDir(), args = [], env = {}, listen = '127.0.0.1:0', validateResponses = true } = {}) {
+  const child = spawn(BIN, ['serve', '--listen', listen, ...args], {
     env: { ...process.env, ...envFor(dir), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -159,6 +165,14 @@ export async function startService({ dir = makeTempDir(), args = [], env = {} } 
   });
   const service = new Service(dir, child, port, logs);
   service.extraEnv = env;
+  if (validateResponses) {
+    try {
+      service.onResponse = await responseValidatorFor(service, { args, env });
+    } catch (error) {
+      await service.stop();
+      throw error;
+    }
+  }
   return service;
 }
 
