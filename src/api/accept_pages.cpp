@@ -25,9 +25,10 @@ http::Response error_page(const domain::Error& error) {
     case domain::ErrorCode::kUnavailable:
       return page_response(503, web::message_page("Please try again", error.message));
     default:
-      return page_response(500, web::message_page("Something went wrong",
-                                         "The invitation could not be processed. Please try "
-                                         "again in a moment."));
+      return page_response(500,
+                           web::message_page("Something went wrong",
+                                             "The invitation could not be processed. Please try "
+                                             "again in a moment."));
   }
 }
 
@@ -44,16 +45,18 @@ bool is_form(const http::Request& request) {
 // The token of a form post, or the error page that answers the request.
 std::variant<std::string, http::Response> form_token(const http::Request& request) {
   if (request.body_too_large || request.body.size() > kFormLimit) {
-    return page_response(413, web::message_page("Request too large", "The form sent too much data."));
+    return page_response(413,
+                         web::message_page("Request too large", "The form sent too much data."));
   }
   if (!is_form(request)) {
-    return page_response(415, web::message_page("Unsupported form",
-                                       "Send the form as application/x-www-form-urlencoded."));
+    return page_response(415,
+                         web::message_page("Unsupported form",
+                                           "Send the form as application/x-www-form-urlencoded."));
   }
   auto token = http::form_value(request.body, "token");
   if (!token || token->empty()) {
     return page_response(400, web::message_page("Invitation link incomplete",
-                                       "The form did not include the invitation token."));
+                                                "The form did not include the invitation token."));
   }
   return *token;
 }
@@ -61,9 +64,10 @@ std::variant<std::string, http::Response> form_token(const http::Request& reques
 void show_invitation(Services& services, http::Request& request, http::Respond respond) {
   auto token = request.query_param("token");
   if (!token || token->empty()) {
-    return respond(page_response(400, web::message_page("Invitation link incomplete",
-                                               "The link is missing its token. Open the link "
-                                               "from your invitation email again.")));
+    return respond(
+        page_response(400, web::message_page("Invitation link incomplete",
+                                             "The link is missing its token. Open the link "
+                                             "from your invitation email again.")));
   }
   auto open = std::make_shared<domain::Result<domain::OpenInvitation>>(
       domain::Error{domain::ErrorCode::kInternal, ""});

@@ -107,7 +107,8 @@ void revoke_key(Services& services, const CallPtr& call) {
 void register_api_keys(http::Router& router, Services& services) {
   router.add(http::Method::kPost, "/api/v1/api-keys",
              api_endpoint(services, Body::kJson, create_key));
-  router.add(http::Method::kGet, "/api/v1/api-keys", api_endpoint(services, Body::kNone, list_keys));
+  router.add(http::Method::kGet, "/api/v1/api-keys",
+             api_endpoint(services, Body::kNone, list_keys));
   router.add(http::Method::kDelete, "/api/v1/api-keys/{key_id}",
              api_endpoint(services, Body::kNone, revoke_key));
 }

@@ -56,9 +56,8 @@ void Authenticator::authenticate(std::string_view secret, Done done) {
 void Authenticator::forget(domain::Pk key_pk) {
   std::lock_guard lock(mutex_);
   ++generation_;
-  std::erase_if(cache_, [key_pk](const auto& entry) {
-    return entry.second.principal->key_pk == key_pk;
-  });
+  std::erase_if(cache_,
+                [key_pk](const auto& entry) { return entry.second.principal->key_pk == key_pk; });
 }
 
 }  // namespace invited::api

@@ -28,7 +28,8 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
         secret, [&services, &request, body, &handler, respond = std::move(respond)](
                     domain::Result<Authenticator::PrincipalPtr> principal) mutable {
           if (!principal) return respond(error_response(principal.error()));
-          auto decision = services.limiter.take_request((*principal)->org_pk, domain::now().unix_ms);
+          auto decision =
+              services.limiter.take_request((*principal)->org_pk, domain::now().unix_ms);
           // Every answer from here on names the key in the access log and carries the budget.
           http::Respond answer = [respond = std::move(respond), decision,
                                   key_id = (*principal)->key_id.str()](http::Response response) {
@@ -58,8 +59,8 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
               request, caller, answer,
               [&request, &handler, caller_ptr = std::move(*principal),
                parsed_body = std::move(parsed_body)](http::Respond finish) mutable {
-                auto call = std::make_shared<ApiCall>(request, std::move(caller_ptr),
-                                                      std::move(finish));
+                auto call =
+                    std::make_shared<ApiCall>(request, std::move(caller_ptr), std::move(finish));
                 call->body = std::move(parsed_body);
                 handler(call);
               });

@@ -134,7 +134,8 @@ void get_group(Services& services, const CallPtr& call) {
 void register_groups(http::Router& router, Services& services) {
   router.add(http::Method::kPost, "/api/v1/groups",
              api_endpoint(services, Body::kJson, create_group));
-  router.add(http::Method::kGet, "/api/v1/groups", api_endpoint(services, Body::kNone, list_groups));
+  router.add(http::Method::kGet, "/api/v1/groups",
+             api_endpoint(services, Body::kNone, list_groups));
   router.add(http::Method::kGet, "/api/v1/groups/{id}",
              api_endpoint(services, Body::kNone, get_group));
   router.add(http::Method::kPatch, "/api/v1/groups/{id}",

@@ -48,8 +48,7 @@ void Idempotency::end(domain::Pk org_pk, const std::string& key) {
 }
 
 void Idempotency::handle(const http::Request& request, const domain::Principal& principal,
-                         http::Respond respond,
-                         std::function<void(http::Respond finish)> proceed) {
+                         http::Respond respond, std::function<void(http::Respond finish)> proceed) {
   auto header = request.header("idempotency-key");
   if (request.method != http::Method::kPost || !header) return proceed(std::move(respond));
   if (!is_valid_key(*header)) {

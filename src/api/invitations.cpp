@@ -1,11 +1,12 @@
 // POST /api/v1/invitations/accept: accepting an invitation as JSON (SPEC §5). No API key: the
 // token is the credential.
+#include "domain/invitations.hpp"
+
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "domain/clock.hpp"
-#include "domain/invitations.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -77,7 +78,8 @@ void accept(Services& services, const CallPtr& call) {
         if (!status) return call->fail(status.error());
         const auto& value = **accepted;
         json::array results;
-        for (const auto& result : value.results) results.push_back(result_json(result, value.user.id));
+        for (const auto& result : value.results)
+          results.push_back(result_json(result, value.user.id));
         call->reply(200, json::object{{"success", true},
                                       {"user_id", uuid_json(value.user.id)},
                                       {"results", std::move(results)}});
@@ -87,10 +89,9 @@ void accept(Services& services, const CallPtr& call) {
 }  // namespace
 
 void register_invitations(http::Router& router, Services& services) {
-  router.add(http::Method::kPost, "/api/v1/invitations/accept",
-             public_json_endpoint(services, [&services](const CallPtr& call) {
-               accept(services, call);
-             }));
+  router.add(
+      http::Method::kPost, "/api/v1/invitations/accept",
+      public_json_endpoint(services, [&services](const CallPtr& call) { accept(services, call); }));
 }
 
 }  // namespace invited::api

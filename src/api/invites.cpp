@@ -1,12 +1,13 @@
 // /api/v1/invites: one invite, list, get, revoke, resend (SPEC §5). Website invites are open
 // to scoped keys within their allowlist; revoke and resend need a global key.
+#include "domain/invites.hpp"
+
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
-#include "domain/invites.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -123,14 +124,13 @@ void list_invites(Services& services, const CallPtr& call) {
       [call, page, result, status, email_key, website_id, group_id,
        now](domain::ReadTx& tx) -> domain::Status {
         const auto& principal = *call->principal;
-        domain::InviteFilter filter{.status = status,
-                                    .now = now,
-                                    .email_key = email_key,
-                                    .website_pk = std::nullopt,
-                                    .group_pk = std::nullopt,
-                                    .scoped_key_pk = principal.scoped
-                                                         ? std::optional(principal.key_pk)
-                                                         : std::nullopt};
+        domain::InviteFilter filter{
+            .status = status,
+            .now = now,
+            .email_key = email_key,
+            .website_pk = std::nullopt,
+            .group_pk = std::nullopt,
+            .scoped_key_pk = principal.scoped ? std::optional(principal.key_pk) : std::nullopt};
         // An id the key cannot see filters everything out, as an unknown id would.
         if (website_id) {
           auto website = tx.find_website_including_deleted(principal.org_pk, *website_id);
@@ -191,8 +191,8 @@ void change_invite(Services& services, const CallPtr& call) {
       },
       [call, invite, now](domain::Status status) {
         if (!status) return call->fail(status.error());
-        call->reply(200, json::object{{"success", true},
-                                      {"invite", invite_json(**invite, now.seconds())}});
+        call->reply(
+            200, json::object{{"success", true}, {"invite", invite_json(**invite, now.seconds())}});
       });
 }
 

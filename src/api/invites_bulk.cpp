@@ -14,10 +14,10 @@ using domain::TargetKind;
 using domain::TargetOutcome;
 
 domain::BulkInviteInput read_input(const json::object& body, domain::FieldErrors& errors) {
-  reject_unknown_fields(body,
-                        {"invite_method", "email", "role", "website_ids", "group_ids",
-                         "first_name", "last_name"},
-                        errors);
+  reject_unknown_fields(
+      body,
+      {"invite_method", "email", "role", "website_ids", "group_ids", "first_name", "last_name"},
+      errors);
   return domain::BulkInviteInput{
       .invite_method = string_field(body, "invite_method", errors),
       .email = string_field(body, "email", errors),

@@ -114,10 +114,10 @@ http::Response error_response(const domain::Error& error) {
 
 http::Response rate_limited_response(const RateLimiter::Decision& decision,
                                      std::string_view budget_name) {
-  auto response = error_response(
-      429, "rate_limited",
-      "this organization has used its " + std::string(budget_name) + " budget; retry after " +
-          std::to_string(decision.retry_after) + " seconds");
+  auto response = error_response(429, "rate_limited",
+                                 "this organization has used its " + std::string(budget_name) +
+                                     " budget; retry after " +
+                                     std::to_string(decision.retry_after) + " seconds");
   response.headers.emplace_back("retry-after", std::to_string(decision.retry_after));
   return response;
 }

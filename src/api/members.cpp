@@ -1,12 +1,13 @@
 // Members of websites, groups and the organization, and the websites one user reaches
 // (SPEC §5). Website member routes are open to scoped keys within their allowlist; the others
 // need a global key.
+#include "domain/members.hpp"
+
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
-#include "domain/members.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -16,8 +17,8 @@ using domain::TargetKind;
 
 // Finds the target named by the route inside a unit of work, or says why it cannot be seen.
 domain::Result<domain::Target> resolve_target(domain::ReadTx& tx,
-                                              const domain::Principal& principal,
-                                              TargetKind kind, const std::string& id_text) {
+                                              const domain::Principal& principal, TargetKind kind,
+                                              const std::string& id_text) {
   if (kind == TargetKind::kOrganization) return domain::Target{kind, principal.org_pk};
   auto id = domain::Uuid::parse(id_text);
   if (kind == TargetKind::kGroup) {
@@ -90,8 +91,8 @@ void patch_member(Services& services, const CallPtr& call) {
        id = target_param(call, kKind)](domain::WriteTx& tx) -> domain::Status {
         auto target = resolve_target(tx, *call->principal, kKind, id);
         if (!target) return target.error();
-        auto changed = domain::change_member_role(tx, call->principal->org_pk, *target, user_id,
-                                                  role);
+        auto changed =
+            domain::change_member_role(tx, call->principal->org_pk, *target, user_id, role);
         if (!changed) return changed.error();
         *member = std::move(*changed);
         return {};

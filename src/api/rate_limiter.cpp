@@ -25,7 +25,8 @@ RateLimiter::Decision RateLimiter::Buckets::take(domain::Pk org_pk, std::int64_t
   } else {
     decision.allowed = false;
     double missing = static_cast<double>(count) - bucket.tokens;
-    decision.retry_after = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(missing / per_ms / 1000.0)));
+    decision.retry_after =
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(missing / per_ms / 1000.0)));
   }
   decision.remaining = static_cast<std::int64_t>(std::floor(bucket.tokens));
   double to_full_ms = (static_cast<double>(capacity_) - bucket.tokens) / per_ms;

@@ -19,10 +19,10 @@ class RateLimiter {
 
   struct Decision {
     bool allowed = true;
-    std::int64_t limit = 0;       // 0: budget switched off, send no headers
-    std::int64_t remaining = 0;   // whole tokens left after this request
-    std::int64_t reset_at = 0;    // Unix seconds when the bucket is full again
-    std::int64_t retry_after = 0; // seconds until enough tokens, when refused
+    std::int64_t limit = 0;        // 0: budget switched off, send no headers
+    std::int64_t remaining = 0;    // whole tokens left after this request
+    std::int64_t reset_at = 0;     // Unix seconds when the bucket is full again
+    std::int64_t retry_after = 0;  // seconds until enough tokens, when refused
   };
 
   // Takes one request token for `org_pk` at `now_ms`.

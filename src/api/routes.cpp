@@ -29,8 +29,8 @@ http::Fallbacks json_fallbacks() {
       .not_found =
           [](const http::Request& request) {
             if (is_page(request)) {
-              return page_response(404, web::message_page("Page not found",
-                                                 "There is no page at this address."));
+              return page_response(
+                  404, web::message_page("Page not found", "There is no page at this address."));
             }
             return error_response(404, "not_found", "no route for " + request.path);
           },
@@ -38,16 +38,16 @@ http::Fallbacks json_fallbacks() {
           [](const http::Request& request, const std::string& allow) {
             if (is_page(request)) {
               return page_response(405, web::message_page("Method not allowed",
-                                                 "This page only answers " + allow + "."));
+                                                          "This page only answers " + allow + "."));
             }
-            return error_response(405, "method_not_allowed",
-                                  request.method_text + " is not allowed on " + request.route +
-                                      "; use " + allow);
+            return error_response(
+                405, "method_not_allowed",
+                request.method_text + " is not allowed on " + request.route + "; use " + allow);
           },
       .unavailable =
           [](const http::Request&) {
-            auto response = error_response(503, "unavailable",
-                                           "the server has too many open connections; retry shortly");
+            auto response = error_response(
+                503, "unavailable", "the server has too many open connections; retry shortly");
             response.headers.emplace_back("retry-after", "1");
             return response;
           },

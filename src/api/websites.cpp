@@ -53,9 +53,9 @@ void list_websites(Services& services, const CallPtr& call) {
   services.store.read(
       [call, page, result](domain::ReadTx& tx) -> domain::Status {
         const auto& principal = *call->principal;
-        *result = tx.list_websites(principal.org_pk,
-                                   principal.scoped ? std::optional(principal.key_pk) : std::nullopt,
-                                   page);
+        *result = tx.list_websites(
+            principal.org_pk, principal.scoped ? std::optional(principal.key_pk) : std::nullopt,
+            page);
         return {};
       },
       [call, page, result](domain::Status status) {
@@ -102,8 +102,9 @@ void change_deleted(Services& services, const CallPtr& call) {
       [call, website](domain::Status status) {
         if (!status) return call->fail(status.error());
         auto body = website_json(**website);
-        body["deleted_at"] = (*website)->deleted_at ? json::value(timestamp_json(*(*website)->deleted_at))
-                                                    : json::value(nullptr);
+        body["deleted_at"] = (*website)->deleted_at
+                                 ? json::value(timestamp_json(*(*website)->deleted_at))
+                                 : json::value(nullptr);
         call->reply(200, json::object{{"success", true}, {"website", std::move(body)}});
       });
 }

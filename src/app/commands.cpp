@@ -37,9 +37,9 @@ void ensure_parent_directory(const std::string& path) {
 // A store for commands that run outside the event loop: completions run on the store's thread.
 std::unique_ptr<SqliteStore> open_store_for_command(const Settings& settings) {
   ensure_parent_directory(settings.sqlite_path);
-  return std::make_unique<SqliteStore>(SqliteStore::Options{.path = settings.sqlite_path,
-                                                            .readers = 1},
-                                       [](std::function<void()> task) { task(); });
+  return std::make_unique<SqliteStore>(
+      SqliteStore::Options{.path = settings.sqlite_path, .readers = 1},
+      [](std::function<void()> task) { task(); });
 }
 
 // The bare address inside `Name <address>`, or the whole text.
@@ -83,11 +83,11 @@ void write_metrics(std::string& out, const SqliteStore& store, const mail::Outbo
   counter("invited_http_requests_total", "HTTP requests answered.", http.requests);
   counter("invited_http_responses_4xx_total", "Responses with a 4xx status.", http.client_errors);
   counter("invited_http_responses_5xx_total", "Responses with a 5xx status.", http.server_errors);
-  out += "# HELP invited_http_open_connections Open client connections.\n"
-         "# TYPE invited_http_open_connections gauge\ninvited_http_open_connections " +
-         std::to_string(http.open_connections) + "\n";
-  counter("invited_store_write_units_total", "Write units run by the SQLite writer.",
-          writer.units);
+  out +=
+      "# HELP invited_http_open_connections Open client connections.\n"
+      "# TYPE invited_http_open_connections gauge\ninvited_http_open_connections " +
+      std::to_string(http.open_connections) + "\n";
+  counter("invited_store_write_units_total", "Write units run by the SQLite writer.", writer.units);
   counter("invited_store_commits_total", "Group commits made by the SQLite writer.",
           writer.commits);
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
@@ -163,8 +163,8 @@ int migrate(const Settings& settings) {
     ensure_parent_directory(settings.sqlite_path);
     store::sqlite::Connection db(settings.sqlite_path, store::sqlite::Connection::Mode::kReadWrite);
     int applied = store::sqlite::migrate(db);
-    std::cout << json::serialize(json::object{{"applied", applied},
-                                              {"schema_version", store::sqlite::schema_version(db)}})
+    std::cout << json::serialize(json::object{
+                     {"applied", applied}, {"schema_version", store::sqlite::schema_version(db)}})
               << "\n";
     return 0;
   } catch (const std::exception& error) {

@@ -94,7 +94,8 @@ std::string finish(Settings& s) {
     s.sqlite_path = s.database.substr(kSqlite.size());
     if (s.sqlite_path.empty()) return "--database sqlite:// needs a file path";
   } else if (s.database.rfind("postgresql://", 0) == 0 || s.database.rfind("postgres://", 0) == 0) {
-    return "--database postgresql:// is not supported by this build yet; use sqlite:///path/file.db";
+    return "--database postgresql:// is not supported by this build yet; use "
+           "sqlite:///path/file.db";
   } else {
     return "--database must start with sqlite:// (got " + s.database + ")";
   }

@@ -30,7 +30,7 @@ struct Settings {
   // Derived values, filled by finish().
   std::string listen_host;
   std::uint16_t listen_port = 0;
-  std::string sqlite_path;  // empty for a non-SQLite database
+  std::string sqlite_path;             // empty for a non-SQLite database
   bool public_url_is_default = false;  // then serve() fills in the port it actually bound
 };
 

@@ -72,8 +72,9 @@ std::optional<Invitee> validate_invitee(const InviteeInput& input, FieldErrors& 
   if (input.role) {
     auto parsed = parse_role(*input.role);
     if (!parsed || *parsed == Role::kOwner) {
-      errors.add("role", parsed ? R"(must be "admin" or "viewer"; owner cannot be granted by invite)"
-                                : R"(must be "admin" or "viewer")");
+      errors.add("role", parsed
+                             ? R"(must be "admin" or "viewer"; owner cannot be granted by invite)"
+                             : R"(must be "admin" or "viewer")");
     } else {
       role = *parsed;
     }
@@ -91,9 +92,8 @@ std::optional<Invitee> validate_invitee(const InviteeInput& input, FieldErrors& 
 
 std::optional<BulkInviteRequest> validate_bulk_invite(const BulkInviteInput& input,
                                                       FieldErrors& errors) {
-  auto invitee = validate_invitee({input.invite_method, input.email, input.role, input.first_name,
-                                   input.last_name},
-                                  errors);
+  auto invitee = validate_invitee(
+      {input.invite_method, input.email, input.role, input.first_name, input.last_name}, errors);
 
   TargetKind kind = TargetKind::kWebsite;
   std::vector<Uuid> target_ids;

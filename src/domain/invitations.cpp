@@ -81,14 +81,13 @@ Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token
     accepted.user = *existing;
     tx.set_email_verified(existing->pk);
   } else {
-    accepted.user = tx.insert_user_if_absent(
-        NewUser{.id = Uuid::v7(now.unix_ms),
-                .email_address = email->address(),
-                .email_key = email->key(),
-                .first_name = first.first_name,
-                .last_name = first.last_name,
-                .email_verified = true,
-                .created_at = seconds});
+    accepted.user = tx.insert_user_if_absent(NewUser{.id = Uuid::v7(now.unix_ms),
+                                                     .email_address = email->address(),
+                                                     .email_key = email->key(),
+                                                     .first_name = first.first_name,
+                                                     .last_name = first.last_name,
+                                                     .email_verified = true,
+                                                     .created_at = seconds});
   }
   const bool organization_member =
       tx.has_membership({TargetKind::kOrganization, batch->org_pk}, accepted.user.pk);

@@ -110,9 +110,10 @@ Result<InviteRecord> resend_invite(WriteTx& tx, const Principal& principal, cons
   auto invite = visible_invite(tx, principal, id);
   if (!invite) return invite.error();
   if (invite->status != InviteStatus::kPending) {
-    return Error{ErrorCode::kConflict, "Only a pending or expired invite can be resent; this "
-                                       "invite is " +
-                                           std::string(invite_status_name(invite->status))};
+    return Error{ErrorCode::kConflict,
+                 "Only a pending or expired invite can be resent; this "
+                 "invite is " +
+                     std::string(invite_status_name(invite->status))};
   }
   const UnixSeconds expires_at =
       now.seconds() + static_cast<UnixSeconds>(policy.expiry_days) * 86400;

@@ -18,8 +18,8 @@ std::optional<NewApiKeyRequest> validate_new_api_key(
 
 Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyRequest& request,
                                     Instant now, FieldErrors& errors) {
-  std::vector<Pk> website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids,
-                                                 errors);
+  std::vector<Pk> website_pks =
+      resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
   if (!errors.empty()) return Error{ErrorCode::kValidation, errors.summary()};
   std::sort(website_pks.begin(), website_pks.end());
   IssuedSecret secret = issue_secret("ik_");

@@ -20,8 +20,8 @@ struct Principal {
   std::vector<Pk> allowed_website_pks;  // sorted; meaningful only when scoped
 
   bool can_reach_website(Pk website_pk) const {
-    return !scoped || std::binary_search(allowed_website_pks.begin(), allowed_website_pks.end(),
-                                         website_pk);
+    return !scoped ||
+           std::binary_search(allowed_website_pks.begin(), allowed_website_pks.end(), website_pk);
   }
 };
 

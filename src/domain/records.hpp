@@ -172,7 +172,7 @@ struct BatchInvite {
   Pk target_pk = 0;
   Uuid target_id;
   std::string target_name;
-  std::string target_url;  // websites only
+  std::string target_url;   // websites only
   bool target_live = true;  // false once the website or group was deleted
   Role role = Role::kViewer;
   InviteStatus status = InviteStatus::kPending;
@@ -230,7 +230,7 @@ struct IdempotentResponse {
 };
 
 struct PageRequest {
-  std::int64_t num = 0;   // 0-based
+  std::int64_t num = 0;    // 0-based
   std::int64_t size = 40;  // 1..100
 };
 

@@ -110,8 +110,8 @@ class WriteTx : public ReadTx {
   virtual bool has_pending_invites(Pk org_pk, std::string_view email_key) = 0;
   // Closes the pending invite of `email_key` on `target`, if any, with `status`; one already
   // past its expiry is closed as kExpired instead.
-  virtual void close_pending_invites(Target target, std::string_view email_key,
-                                     InviteStatus status, UnixSeconds now) = 0;
+  virtual void close_pending_invites(Target target, std::string_view email_key, InviteStatus status,
+                                     UnixSeconds now) = 0;
   virtual Pk insert_batch(const NewBatch& batch) = 0;
   virtual void insert_invite(const NewInvite& invite) = 0;
   virtual void enqueue_email(const NewEmail& email) = 0;
@@ -134,8 +134,8 @@ class WriteTx : public ReadTx {
   // Gives the batch a new token and expiry: the old token is kept as retired (so its link
   // answers "replaced"), pending invites take the new expiry, and queued emails of the batch
   // are cancelled.
-  virtual void replace_batch_token(Pk batch_pk, const SecretHash& new_hash,
-                                   UnixSeconds expires_at, UnixSeconds now) = 0;
+  virtual void replace_batch_token(Pk batch_pk, const SecretHash& new_hash, UnixSeconds expires_at,
+                                   UnixSeconds now) = 0;
 
   virtual void set_email_verified(Pk user_pk) = 0;
 

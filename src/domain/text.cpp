@@ -21,9 +21,11 @@ namespace {
 long decode(std::string_view text, std::size_t& i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   unsigned char lead = byte(i);
-  int length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3
-               : (lead >> 3) == 0x1e                ? 4
-                                                    : 0;
+  int length = lead < 0x80           ? 1
+               : (lead >> 5) == 0x6  ? 2
+               : (lead >> 4) == 0xe  ? 3
+               : (lead >> 3) == 0x1e ? 4
+                                     : 0;
   if (length == 0 || i + static_cast<std::size_t>(length) > text.size()) {
     ++i;
     return -1;
@@ -56,8 +58,8 @@ bool has_unicode_whitespace(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     long code = decode(text, i);
     if (code == 0x85 || code == 0xa0 || code == 0x1680 || code == 0x180e ||
-        (code >= 0x2000 && code <= 0x200b) || code == 0x2028 || code == 0x2029 ||
-        code == 0x202f || code == 0x205f || code == 0x3000 || code == 0xfeff) {
+        (code >= 0x2000 && code <= 0x200b) || code == 0x2028 || code == 0x2029 || code == 0x202f ||
+        code == 0x205f || code == 0x3000 || code == 0xfeff) {
       return true;
     }
   }

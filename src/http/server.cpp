@@ -84,8 +84,8 @@ Request to_request(const bhttp::request_parser<bhttp::string_body>& parser) {
     request.headers.emplace_back(std::move(name), std::string(field.value()));
   }
   auto incoming_id = request.header("x-request-id");
-  request.request_id =
-      incoming_id && is_sane_request_id(*incoming_id) ? std::string(*incoming_id) : new_request_id();
+  request.request_id = incoming_id && is_sane_request_id(*incoming_id) ? std::string(*incoming_id)
+                                                                       : new_request_id();
   return request;
 }
 
@@ -165,7 +165,8 @@ class Server::Impl {
     return acceptor_.local_endpoint().port();
   }
 
-  void post(std::function<void()> task) { asio::post(control_, std::move(task)); }
+  // Spread over every loop: completions build their JSON answers where they land.
+  void post(std::function<void()> task) { asio::post(next_context(), std::move(task)); }
 
   void run() {
     signals_.async_wait([this](const boost::system::error_code& error, int) {
@@ -288,7 +289,8 @@ class Server::Impl {
         // timeout starts once it arrives.
         connection.expires_after(first ? options_.header_timeout : options_.idle_timeout);
         boost::system::error_code error;
-        std::size_t bytes = co_await stream.async_read_some(buffer.prepare(4096), with_error(error));
+        std::size_t bytes =
+            co_await stream.async_read_some(buffer.prepare(4096), with_error(error));
         if (error) co_return;
         buffer.commit(bytes);
       }
@@ -372,8 +374,8 @@ class Server::Impl {
     std::array<char, 16 * 1024> scratch;
     std::size_t discarded = 0;
     while (!error && discarded < 1024 * 1024) {
-      discarded += co_await connection.socket.async_read_some(asio::buffer(scratch),
-                                                             with_error(error));
+      discarded +=
+          co_await connection.socket.async_read_some(asio::buffer(scratch), with_error(error));
     }
   }
 
@@ -433,8 +435,7 @@ class Server::Impl {
     }
 
     if (log::enabled(log::Level::kInfo)) {
-      double latency_ms =
-          std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+      double latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       log::info("request", {{"request_id", request.request_id},
                             {"method", request.method_text},
                             {"path", request.path},

@@ -56,7 +56,8 @@ class Server {
   // bound port (useful with port 0).
   std::uint16_t bind();
 
-  // Posts `task` to the event loop; safe from any thread. Used for store completions.
+  // Posts `task` to one of the event loops (in turn); safe from any thread. Used for store
+  // completions.
   void post(std::function<void()> task);
 
   void run();

@@ -101,8 +101,7 @@ void init(Level level) {
 }
 
 bool parse_level(std::string_view text, Level& level) {
-  for (Level candidate :
-       {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError, Level::kOff}) {
+  for (Level candidate : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError, Level::kOff}) {
     if (level_name(candidate) == text) {
       level = candidate;
       return true;

@@ -15,6 +15,7 @@ struct RenderedEmail {
 // The consolidated invitation: names the organization, lists every website (name and URL) or
 // group with its role, states the expiry, and links to `accept_url`. Every supplied value is
 // HTML-escaped in the HTML part.
-RenderedEmail render_invitation(const domain::Invitation& invitation, const std::string& accept_url);
+RenderedEmail render_invitation(const domain::Invitation& invitation,
+                                const std::string& accept_url);
 
 }  // namespace invited::mail

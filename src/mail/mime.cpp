@@ -84,8 +84,8 @@ std::string quoted_printable(std::string_view text) {
     if (c == '\r') continue;
     bool next_is_break = i + 1 == text.size() || text[i + 1] == '\n' || text[i + 1] == '\r';
     // Whitespace before a line break must be encoded, or transports may strip it.
-    bool literal = (byte >= 33 && byte <= 126 && c != '=') ||
-                   ((c == ' ' || c == '\t') && !next_is_break);
+    bool literal =
+        (byte >= 33 && byte <= 126 && c != '=') || ((c == ' ' || c == '\t') && !next_is_break);
     std::size_t width = literal ? 1 : 3;
     if (column + width > 75) {
       out += "=\r\n";

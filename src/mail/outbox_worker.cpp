@@ -17,7 +17,9 @@ OutboxWorker::OutboxWorker(domain::Store& store, Transport& transport, OutboxOpt
 
 OutboxWorker::~OutboxWorker() { stop(); }
 
-void OutboxWorker::start() { thread_ = std::thread([this] { run(); }); }
+void OutboxWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void OutboxWorker::stop() {
   {
@@ -134,9 +136,8 @@ void OutboxWorker::deliver(const domain::OutboxEmail& email) {
       return {};
     });
     sent_.fetch_add(1, std::memory_order_relaxed);
-    log::info("email sent", {{"message_id", message_id},
-                             {"transport", transport_.name()},
-                             {"attempt", attempt}});
+    log::info("email sent",
+              {{"message_id", message_id}, {"transport", transport_.name()}, {"attempt", attempt}});
     return;
   }
   if (result.permanent || attempt >= options_.max_attempts) {

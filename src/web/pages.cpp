@@ -93,8 +93,7 @@ std::string accepted_page(const domain::AcceptedInvitation& accepted) {
 
 std::string declined_page(const domain::OpenInvitation& declined) {
   return message_page("Invitation declined",
-                      "You declined the invitation from " +
-                          declined.invitation.organization_name +
+                      "You declined the invitation from " + declined.invitation.organization_name +
                           ". Nothing was added to your account, and this link no longer works.");
 }
 
@@ -107,10 +106,8 @@ std::string message_page(std::string_view heading, std::string_view message) {
 
 const std::vector<std::pair<std::string, std::string>>& page_headers() {
   static const std::vector<std::pair<std::string, std::string>> headers = {
-      {"content-security-policy", csp()},
-      {"x-frame-options", "DENY"},
-      {"cache-control", "no-store"},
-      {"referrer-policy", "no-referrer"},
+      {"content-security-policy", csp()},    {"x-frame-options", "DENY"},
+      {"cache-control", "no-store"},         {"referrer-policy", "no-referrer"},
       {"x-content-type-options", "nosniff"},
   };
   return headers;

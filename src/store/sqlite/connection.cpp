@@ -21,8 +21,9 @@ void check(sqlite3* db, int code, std::string_view context) {
 }  // namespace
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  check(db, sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                               &stmt_, nullptr),
+  check(db,
+        sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr),
         "prepare");
 }
 
@@ -41,9 +42,10 @@ Cursor& Cursor::bind(int index, std::int64_t value) {
 }
 
 Cursor& Cursor::bind(int index, std::string_view text) {
-  check(db_, sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                               SQLITE_TRANSIENT),
-        "bind");
+  check(
+      db_,
+      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT),
+      "bind");
   return *this;
 }
 
@@ -120,9 +122,9 @@ domain::Uuid Cursor::uuid(int column) const {
 }
 
 Connection::Connection(const std::string& path, Mode mode) {
-  int flags = SQLITE_OPEN_NOMUTEX | (mode == Mode::kReadOnly
-                                         ? SQLITE_OPEN_READONLY
-                                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      SQLITE_OPEN_NOMUTEX |
+      (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int code = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (code != SQLITE_OK) {
     std::string message = "open " + path + ": " + sqlite3_errstr(code);

@@ -3,7 +3,6 @@
 #include <future>
 
 #include "log/log.hpp"
-
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/transaction.hpp"
@@ -116,15 +115,15 @@ void SqliteStore::read(domain::ReadWork work, domain::Completion done) {
 
 domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
   std::promise<domain::Status> outcome;
-  enqueue_write({std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); },
-                 true});
+  enqueue_write(
+      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true});
   return outcome.get_future().get();
 }
 
 domain::Status SqliteStore::read_and_wait(domain::ReadWork work) {
   std::promise<domain::Status> outcome;
-  enqueue_read({std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); },
-                true});
+  enqueue_read(
+      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true});
   return outcome.get_future().get();
 }
 

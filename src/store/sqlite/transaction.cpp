@@ -23,17 +23,19 @@ struct MembershipTable {
   const char* member_sql;  // the member row (see read_member)
 };
 
-#define INVITED_MEMBERSHIP_TABLE(table, key, access)                                              \
-  MembershipTable {                                                                                \
-    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                                 \
-        "INSERT INTO " table "(" key ", user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "      \
-        "ON CONFLICT DO NOTHING",                                                                  \
-        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                          \
-        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                      \
-        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                               \
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access     \
-        ", m.created_at FROM " table " m JOIN users u ON u.pk = m.user_pk "                       \
-        "WHERE m." key " = ?1 AND m.user_pk = ?2"                                                  \
+#define INVITED_MEMBERSHIP_TABLE(table, key, access)                                         \
+  MembershipTable {                                                                          \
+    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                           \
+        "INSERT INTO " table "(" key                                                         \
+        ", user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "                              \
+        "ON CONFLICT DO NOTHING",                                                            \
+        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                    \
+        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                \
+        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                         \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
+        ", m.created_at FROM " table                                                         \
+        " m JOIN users u ON u.pk = m.user_pk "                                               \
+        "WHERE m." key " = ?1 AND m.user_pk = ?2"                                            \
   }
 
 constexpr MembershipTable kOrganizationMembers =
@@ -85,23 +87,22 @@ domain::Member read_member(const Cursor& row) {
 
 // Every grant that reaches website ?2 of organization ?1, reduced to the strongest per user
 // (ties go to the most direct access: website, then group, then organization).
-#define INVITED_WEBSITE_ACCESS_CTE                                                              \
-  "WITH grants(user_pk, role, access, created_at) AS ("                                         \
-  "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = ?2"           \
-  "  UNION ALL"                                                                                 \
-  "  SELECT gm.user_pk, gm.role, 1, gm.created_at FROM group_members gm"                        \
-  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk"                                     \
-  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.deleted_at IS NULL"                    \
-  "    WHERE gw.website_pk = ?2"                                                                \
-  "  UNION ALL"                                                                                 \
-  "  SELECT user_pk, role, 0, created_at FROM organization_members WHERE org_pk = ?1"          \
-  "), best AS ("                                                                                \
-  "  SELECT user_pk, role, access, created_at, ROW_NUMBER() OVER ("                             \
-  "    PARTITION BY user_pk ORDER BY role DESC, access DESC, created_at) AS rank FROM grants"   \
+#define INVITED_WEBSITE_ACCESS_CTE                                                            \
+  "WITH grants(user_pk, role, access, created_at) AS ("                                       \
+  "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = ?2"          \
+  "  UNION ALL"                                                                               \
+  "  SELECT gm.user_pk, gm.role, 1, gm.created_at FROM group_members gm"                      \
+  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk"                                   \
+  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.deleted_at IS NULL"                  \
+  "    WHERE gw.website_pk = ?2"                                                              \
+  "  UNION ALL"                                                                               \
+  "  SELECT user_pk, role, 0, created_at FROM organization_members WHERE org_pk = ?1"         \
+  "), best AS ("                                                                              \
+  "  SELECT user_pk, role, access, created_at, ROW_NUMBER() OVER ("                           \
+  "    PARTITION BY user_pk ORDER BY role DESC, access DESC, created_at) AS rank FROM grants" \
   ") "
 
-constexpr const char* kListWebsiteMembers =
-    INVITED_WEBSITE_ACCESS_CTE
+constexpr const char* kListWebsiteMembers = INVITED_WEBSITE_ACCESS_CTE
     "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, b.role, b.access, "
     "b.created_at FROM best b JOIN users u ON u.pk = b.user_pk WHERE b.rank = 1 "
     "ORDER BY b.created_at, u.pk LIMIT ?3 OFFSET ?4";
@@ -166,8 +167,7 @@ std::optional<domain::Website> Transaction::find_website(Pk org_pk, const Uuid& 
   return read_website(row);
 }
 
-domain::Page<domain::Website> Transaction::list_websites(Pk org_pk,
-                                                         std::optional<Pk> scoped_key_pk,
+domain::Page<domain::Website> Transaction::list_websites(Pk org_pk, std::optional<Pk> scoped_key_pk,
                                                          domain::PageRequest page) {
   static const std::string kList = std::string("SELECT ") + kWebsiteColumns +
                                    "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL "
@@ -598,20 +598,20 @@ std::vector<domain::BatchInvite> Transaction::batch_invites(Pk batch_pk) {
   auto rows = db_.query(kInvites);
   rows.bind(1, batch_pk);
   while (rows.step()) {
-    invites.push_back(domain::BatchInvite{
-        .pk = rows.int64(0),
-        .id = rows.uuid(1),
-        .kind = static_cast<domain::TargetKind>(rows.int64(2)),
-        .target_pk = rows.int64(3),
-        .target_id = rows.uuid(4),
-        .target_name = rows.text(5),
-        .target_url = rows.text(6),
-        .target_live = rows.int64(7) != 0,
-        .role = static_cast<domain::Role>(rows.int64(8)),
-        .status = static_cast<domain::InviteStatus>(rows.int64(9)),
-        .email = rows.text(10),
-        .first_name = rows.optional_text(11),
-        .last_name = rows.optional_text(12)});
+    invites.push_back(
+        domain::BatchInvite{.pk = rows.int64(0),
+                            .id = rows.uuid(1),
+                            .kind = static_cast<domain::TargetKind>(rows.int64(2)),
+                            .target_pk = rows.int64(3),
+                            .target_id = rows.uuid(4),
+                            .target_name = rows.text(5),
+                            .target_url = rows.text(6),
+                            .target_live = rows.int64(7) != 0,
+                            .role = static_cast<domain::Role>(rows.int64(8)),
+                            .status = static_cast<domain::InviteStatus>(rows.int64(9)),
+                            .email = rows.text(10),
+                            .first_name = rows.optional_text(11),
+                            .last_name = rows.optional_text(12)});
   }
   return invites;
 }
@@ -675,7 +675,7 @@ void Transaction::mark_email_cancelled(Pk email_pk, UnixSeconds now) {
 }
 
 std::optional<domain::Website> Transaction::find_website_including_deleted(Pk org_pk,
-                                                                          const Uuid& id) {
+                                                                           const Uuid& id) {
   static const std::string kFind =
       std::string("SELECT ") + kWebsiteColumns + "WHERE w.id = ?1 AND w.org_pk = ?2";
   auto row = db_.query(kFind.c_str());
@@ -717,28 +717,26 @@ domain::Page<domain::Member> Transaction::list_organization_members(Pk org_pk,
 
 domain::Page<domain::UserWebsite> Transaction::list_user_websites(Pk org_pk, Pk user_pk,
                                                                   domain::PageRequest page) {
-#define INVITED_USER_GRANTS_CTE                                                                 \
-  "WITH grants(website_pk, role, access) AS ("                                                  \
-  "  SELECT m.website_pk, m.role, 2 FROM website_members m"                                     \
-  "    JOIN websites w ON w.pk = m.website_pk AND w.org_pk = ?1 WHERE m.user_pk = ?2"           \
-  "  UNION ALL"                                                                                 \
-  "  SELECT gw.website_pk, gm.role, 1 FROM group_members gm"                                    \
-  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = ?1 AND g.deleted_at IS NULL"  \
-  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = ?2"               \
-  "  UNION ALL"                                                                                 \
-  "  SELECT w.pk, m.role, 0 FROM organization_members m"                                        \
-  "    JOIN websites w ON w.org_pk = m.org_pk WHERE m.org_pk = ?1 AND m.user_pk = ?2"           \
-  "), best AS ("                                                                                \
-  "  SELECT website_pk, role, access, ROW_NUMBER() OVER ("                                      \
-  "    PARTITION BY website_pk ORDER BY role DESC, access DESC) AS rank FROM grants"            \
+#define INVITED_USER_GRANTS_CTE                                                                \
+  "WITH grants(website_pk, role, access) AS ("                                                 \
+  "  SELECT m.website_pk, m.role, 2 FROM website_members m"                                    \
+  "    JOIN websites w ON w.pk = m.website_pk AND w.org_pk = ?1 WHERE m.user_pk = ?2"          \
+  "  UNION ALL"                                                                                \
+  "  SELECT gw.website_pk, gm.role, 1 FROM group_members gm"                                   \
+  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = ?1 AND g.deleted_at IS NULL" \
+  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = ?2"              \
+  "  UNION ALL"                                                                                \
+  "  SELECT w.pk, m.role, 0 FROM organization_members m"                                       \
+  "    JOIN websites w ON w.org_pk = m.org_pk WHERE m.org_pk = ?1 AND m.user_pk = ?2"          \
+  "), best AS ("                                                                               \
+  "  SELECT website_pk, role, access, ROW_NUMBER() OVER ("                                     \
+  "    PARTITION BY website_pk ORDER BY role DESC, access DESC) AS rank FROM grants"           \
   ") "
-  static constexpr const char* kList =
-      INVITED_USER_GRANTS_CTE
+  static constexpr const char* kList = INVITED_USER_GRANTS_CTE
       "SELECT w.id, w.url, w.name, b.role, b.access FROM best b "
       "JOIN websites w ON w.pk = b.website_pk WHERE b.rank = 1 AND w.deleted_at IS NULL "
       "ORDER BY w.pk LIMIT ?3 OFFSET ?4";
-  static constexpr const char* kCount =
-      INVITED_USER_GRANTS_CTE
+  static constexpr const char* kCount = INVITED_USER_GRANTS_CTE
       "SELECT COUNT(*) FROM best b JOIN websites w ON w.pk = b.website_pk "
       "WHERE b.rank = 1 AND w.deleted_at IS NULL";
 #undef INVITED_USER_GRANTS_CTE
@@ -777,12 +775,12 @@ namespace {
 
 // Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
 // expires
-#define INVITED_INVITE_SELECT                                                                  \
-  "SELECT i.pk, i.id, i.batch_pk, i.email, i.target_kind, i.target_pk, "                       \
-  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at "   \
-  "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk "                                 \
-  "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "                          \
-  "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "                    \
+#define INVITED_INVITE_SELECT                                                               \
+  "SELECT i.pk, i.id, i.batch_pk, i.email, i.target_kind, i.target_pk, "                    \
+  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at " \
+  "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk "                              \
+  "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "                       \
+  "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "                 \
   "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
 
 domain::InviteRecord read_invite(const Cursor& row) {
@@ -802,12 +800,12 @@ domain::InviteRecord read_invite(const Cursor& row) {
 
 // ?1 org, ?2 email key, ?3 website pk, ?4 group pk, ?5 scoped key pk, ?6 status, ?7 now; a NULL
 // parameter switches its filter off.
-#define INVITED_INVITE_FILTER                                                                   \
-  "WHERE i.org_pk = ?1 AND (?2 IS NULL OR i.email_key = ?2) "                                   \
-  "AND (?3 IS NULL OR (i.target_kind = 1 AND i.target_pk = ?3)) "                               \
-  "AND (?4 IS NULL OR (i.target_kind = 2 AND i.target_pk = ?4)) "                               \
-  "AND (?5 IS NULL OR (i.target_kind = 1 AND i.target_pk IN "                                   \
-  "  (SELECT website_pk FROM api_key_websites WHERE key_pk = ?5))) "                            \
+#define INVITED_INVITE_FILTER                                                                    \
+  "WHERE i.org_pk = ?1 AND (?2 IS NULL OR i.email_key = ?2) "                                    \
+  "AND (?3 IS NULL OR (i.target_kind = 1 AND i.target_pk = ?3)) "                                \
+  "AND (?4 IS NULL OR (i.target_kind = 2 AND i.target_pk = ?4)) "                                \
+  "AND (?5 IS NULL OR (i.target_kind = 1 AND i.target_pk IN "                                    \
+  "  (SELECT website_pk FROM api_key_websites WHERE key_pk = ?5))) "                             \
   "AND (?6 IS NULL OR (CASE WHEN i.status = 0 AND i.expires_at <= ?7 THEN 3 ELSE i.status END) " \
   "  = ?6) "
 
@@ -836,8 +834,7 @@ domain::Page<domain::InviteRecord> Transaction::list_invites(Pk org_pk,
                                                              domain::PageRequest page) {
   static constexpr const char* kList =
       INVITED_INVITE_SELECT INVITED_INVITE_FILTER "ORDER BY i.pk DESC LIMIT ?8 OFFSET ?9";
-  static constexpr const char* kCount =
-      "SELECT COUNT(*) FROM invites i " INVITED_INVITE_FILTER;
+  static constexpr const char* kCount = "SELECT COUNT(*) FROM invites i " INVITED_INVITE_FILTER;
   domain::Page<domain::InviteRecord> result;
   {
     auto row = db_.query(kCount);
