@@ -29,32 +29,46 @@ domain::BulkInviteInput read_input(const json::object& body, domain::FieldErrors
   };
 }
 
-json::object result_json(TargetKind kind, const domain::TargetResult& result) {
+// The response body, written directly: every string in it is either a constant of the
+// contract or a UUID, so nothing needs escaping. (The hot path of the service: building a
+// boost::json tree of 50 results cost more than the rest of the JSON work together.)
+std::string results_json(TargetKind kind, const std::vector<domain::TargetResult>& results) {
   const bool website = kind == TargetKind::kWebsite;
-  json::object item;
-  item[website ? "website_id" : "group_id"] = uuid_json(result.target_id);
-  switch (result.outcome) {
-    case TargetOutcome::kNotFound:
-      item["success"] = false;
-      item["error"] = website ? "Website not found" : "Group not found";
-      break;
-    case TargetOutcome::kAlreadyMember:
-      item["success"] = false;
-      item["error"] = website ? "User is already a member of this website"
-                              : "User is already a member of this group";
-      break;
-    case TargetOutcome::kAdded:
-      item["success"] = true;
-      item["message"] = website ? "User added to website" : "User added to group";
-      item["user_id"] = uuid_json(result.id);
-      break;
-    case TargetOutcome::kInvited:
-      item["success"] = true;
-      item["message"] = "Invitation sent";
-      item["invite_id"] = uuid_json(result.id);
-      break;
+  const std::string_view target_key = website ? R"({"website_id":")" : R"({"group_id":")";
+  std::string out;
+  out.reserve(40 + results.size() * 140);
+  out += R"({"success":true,"results":[)";
+  char id[36];
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& result = results[i];
+    if (i) out += ',';
+    out += target_key;
+    result.target_id.write(id);
+    out.append(id, sizeof id);
+    out += "\",";
+    switch (result.outcome) {
+      case TargetOutcome::kNotFound:
+        out += website ? R"("success":false,"error":"Website not found"})"
+                       : R"("success":false,"error":"Group not found"})";
+        continue;
+      case TargetOutcome::kAlreadyMember:
+        out += website ? R"("success":false,"error":"User is already a member of this website"})"
+                       : R"("success":false,"error":"User is already a member of this group"})";
+        continue;
+      case TargetOutcome::kAdded:
+        out += website ? R"("success":true,"message":"User added to website","user_id":")"
+                       : R"("success":true,"message":"User added to group","user_id":")";
+        break;
+      case TargetOutcome::kInvited:
+        out += R"("success":true,"message":"Invitation sent","invite_id":")";
+        break;
+    }
+    result.id.write(id);
+    out.append(id, sizeof id);
+    out += "\"}";
   }
-  return item;
+  out += "]}";
+  return out;
 }
 
 void bulk_invite(Services& services, const CallPtr& call) {
@@ -80,12 +94,7 @@ void bulk_invite(Services& services, const CallPtr& call) {
       },
       [call, shared_request, outcome](domain::Status status) {
         if (!status) return call->fail(status.error());
-        json::array results;
-        results.reserve(outcome->results.size());
-        for (const auto& result : outcome->results) {
-          results.push_back(result_json(shared_request->kind, result));
-        }
-        call->reply(200, json::object{{"success", true}, {"results", std::move(results)}});
+        call->reply(json_text_response(200, results_json(shared_request->kind, outcome->results)));
       });
 }
 

@@ -80,9 +80,13 @@ std::optional<std::int64_t> parse_integer(std::string_view text) {
 }  // namespace
 
 http::Response json_response(int status, const json::value& body) {
+  return json_text_response(status, json::serialize(body));
+}
+
+http::Response json_text_response(int status, std::string body) {
   http::Response response;
   response.status = status;
-  response.body = json::serialize(body);
+  response.body = std::move(body);
   response.headers.emplace_back("cache-control", "no-store");
   return response;
 }
@@ -138,7 +142,9 @@ std::variant<json::object, http::Response> read_json_object(const http::Request&
   json::parse_options options;
   options.max_depth = kMaxDepth;
   boost::system::error_code error;
-  json::value value = json::parse(request.body, error, {}, options);
+  // One arena per request body: the parsed tree is freed in one go with the request.
+  json::value value = json::parse(request.body, error,
+                                  json::make_shared_resource<json::monotonic_resource>(), options);
   if (error) {
     return error_response(400, "invalid_json",
                           "request body is not valid JSON: " + error.message());

@@ -19,6 +19,8 @@ namespace invited::api {
 // JSON in and out for every API handler, and the error body of SPEC §3.
 
 http::Response json_response(int status, const boost::json::value& body);
+// The same for a body already serialized.
+http::Response json_text_response(int status, std::string body);
 
 // {"success": false, "error", "code", "details"?}.
 http::Response error_response(int status, std::string_view code, std::string_view message,

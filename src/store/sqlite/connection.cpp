@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <mutex>
 
 namespace invited::store::sqlite {
 namespace {
@@ -121,7 +122,23 @@ domain::Uuid Cursor::uuid(int column) const {
   return domain::Uuid(bytes);
 }
 
+namespace {
+
+// Process-wide SQLite settings, applied once before the first connection opens: every connection
+// is used by one thread at a time (no per-call mutexes), and the allocator keeps no statistics
+// (no global allocation mutex).
+void configure_sqlite_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
+}
+
+}  // namespace
+
 Connection::Connection(const std::string& path, Mode mode) {
+  configure_sqlite_once();
   int flags =
       SQLITE_OPEN_NOMUTEX |
       (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
