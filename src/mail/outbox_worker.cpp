@@ -77,41 +77,72 @@ void OutboxWorker::run() {
 
 std::size_t OutboxWorker::deliver_due() {
   std::vector<domain::OutboxEmail> due;
+  std::vector<domain::Invitation> invitations;
   const auto now_ms = domain::now().unix_ms;
   auto status = store_.read_and_wait([&](domain::ReadTx& tx) -> domain::Status {
     due = tx.due_emails(now_ms, options_.batch);
+    invitations.clear();
+    for (const auto& email : due) invitations.push_back(tx.load_invitation(email.batch_pk));
     return {};
   });
   if (!status) throw std::runtime_error("could not read the outbox: " + status.error().message);
-  for (const auto& email : due) {
+
+  std::vector<Outcome> outcomes;
+  for (std::size_t i = 0; i < due.size(); ++i) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
     }
-    deliver(email);
+    outcomes.push_back(deliver(due[i], invitations[i]));
+  }
+  // One unit of work (one commit) records the whole pass.
+  if (!outcomes.empty()) {
+    auto recorded = store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+      for (const Outcome& outcome : outcomes) record(tx, outcome);
+      return {};
+    });
+    if (!recorded) {
+      throw std::runtime_error("could not record deliveries: " + recorded.error().message);
+    }
   }
   return due.size();
 }
 
-void OutboxWorker::deliver(const domain::OutboxEmail& email) {
-  domain::Invitation invitation;
-  auto loaded = store_.read_and_wait([&](domain::ReadTx& tx) -> domain::Status {
-    invitation = tx.load_invitation(email.batch_pk);
-    return {};
-  });
-  if (!loaded) throw std::runtime_error("could not load the invitation: " + loaded.error().message);
+void OutboxWorker::record(domain::WriteTx& tx, const Outcome& outcome) {
+  switch (outcome.kind) {
+    case Outcome::Kind::kSent:
+      tx.mark_email_sent(outcome.email_pk, outcome.attempts, outcome.at.seconds());
+      break;
+    case Outcome::Kind::kRetry:
+      tx.mark_email_retry(outcome.email_pk, outcome.attempts, outcome.next_attempt_ms,
+                          outcome.error);
+      break;
+    case Outcome::Kind::kFailed:
+      tx.mark_email_failed(outcome.email_pk, outcome.attempts, outcome.error, outcome.at.seconds());
+      break;
+    case Outcome::Kind::kCancelled:
+      tx.mark_email_cancelled(outcome.email_pk, outcome.at.seconds());
+      break;
+  }
+}
+
+OutboxWorker::Outcome OutboxWorker::deliver(const domain::OutboxEmail& email,
+                                            const domain::Invitation& invitation) {
   const std::string message_id = email.message_id.str() + "@" + options_.message_id_host;
   const int attempt = email.attempts + 1;
   const auto now = domain::now();
+  Outcome outcome{.kind = Outcome::Kind::kSent,
+                  .email_pk = email.pk,
+                  .attempts = attempt,
+                  .at = now,
+                  .next_attempt_ms = 0,
+                  .error = {}};
 
   if (invitation.targets.empty()) {
     // Every invite of the batch was revoked or answered before the email left: nothing to say.
-    store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
-      tx.mark_email_cancelled(email.pk, now.seconds());
-      return {};
-    });
     log::info("email cancelled", {{"message_id", message_id}, {"reason", "no pending invites"}});
-    return;
+    outcome.kind = Outcome::Kind::kCancelled;
+    return outcome;
   }
 
   std::string accept_url = options_.public_url + "/invites/accept?token=" + email.token;
@@ -131,39 +162,32 @@ void OutboxWorker::deliver(const domain::OutboxEmail& email) {
   SendResult result = transport_.send(envelope);
 
   if (result.ok) {
-    store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
-      tx.mark_email_sent(email.pk, attempt, now.seconds());
-      return {};
-    });
     sent_.fetch_add(1, std::memory_order_relaxed);
     log::info("email sent",
               {{"message_id", message_id}, {"transport", transport_.name()}, {"attempt", attempt}});
-    return;
+    return outcome;
   }
+  outcome.error = result.error;
   if (result.permanent || attempt >= options_.max_attempts) {
-    store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
-      tx.mark_email_failed(email.pk, attempt, result.error, now.seconds());
-      return {};
-    });
     failed_.fetch_add(1, std::memory_order_relaxed);
     log::error("email failed", {{"message_id", message_id},
                                 {"transport", transport_.name()},
                                 {"attempt", attempt},
                                 {"error", result.error}});
-    return;
+    outcome.kind = Outcome::Kind::kFailed;
+    return outcome;
   }
   auto delay_ms = static_cast<std::int64_t>(
       std::ceil(options_.retry_seconds * 1000.0 * std::pow(2.0, attempt - 1)));
-  store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
-    tx.mark_email_retry(email.pk, attempt, now.unix_ms + delay_ms, result.error);
-    return {};
-  });
   retried_.fetch_add(1, std::memory_order_relaxed);
   log::warn("email will be retried", {{"message_id", message_id},
                                       {"transport", transport_.name()},
                                       {"attempt", attempt},
                                       {"retry_in_ms", delay_ms},
                                       {"error", result.error}});
+  outcome.kind = Outcome::Kind::kRetry;
+  outcome.next_attempt_ms = now.unix_ms + delay_ms;
+  return outcome;
 }
 
 }  // namespace invited::mail

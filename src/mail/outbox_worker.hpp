@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "domain/clock.hpp"
 #include "domain/store.hpp"
 #include "mail/transport.hpp"
 
@@ -29,12 +30,13 @@ struct OutboxStats {
 };
 
 // Delivers the outbox on its own thread. It wakes when notify() says mail was queued and when
-// the next retry falls due; otherwise it sleeps. Each queued email is rendered from the store
-// (organization, pending invites of its batch), sent through the transport, and its outcome
-// written back: sent, retried later with exponential backoff, or failed after max_attempts
-// (the batch's invites then show delivery `failed`). Because rows are only marked after the
-// transport returns, a crash can at worst send a message twice, and its Message-ID stays the
-// same so the duplicate is recognisable; nothing queued is ever lost.
+// the next retry falls due; otherwise it sleeps. Each pass takes up to `batch` due emails,
+// renders each from the store (organization, pending invites of its batch), sends it through
+// the transport, and then writes every outcome back in one unit of work: sent, retried later
+// with exponential backoff, or failed after max_attempts (the batch's invites then show
+// delivery `failed`). Because rows are only marked after the transport returns, a crash can at
+// worst send a message twice, and its Message-ID stays the same so the duplicate is
+// recognisable; nothing queued is ever lost.
 class OutboxWorker {
  public:
   OutboxWorker(domain::Store& store, Transport& transport, OutboxOptions options);
@@ -50,9 +52,20 @@ class OutboxWorker {
 
  private:
   void run();
+  // What became of one email; a pass records all of its outcomes in one unit of work.
+  struct Outcome {
+    enum class Kind { kSent, kRetry, kFailed, kCancelled } kind;
+    domain::Pk email_pk;
+    int attempts;
+    domain::Instant at;
+    std::int64_t next_attempt_ms;  // kRetry
+    std::string error;             // kRetry, kFailed
+  };
+
   // Delivers due emails; returns how many it handled.
   std::size_t deliver_due();
-  void deliver(const domain::OutboxEmail& email);
+  Outcome deliver(const domain::OutboxEmail& email, const domain::Invitation& invitation);
+  static void record(domain::WriteTx& tx, const Outcome& outcome);
 
   domain::Store& store_;
   Transport& transport_;

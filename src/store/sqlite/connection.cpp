@@ -151,11 +151,13 @@ Connection::Connection(const std::string& path, Mode mode) {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
+  // Page cache: 32 MiB for the writer, 8 MiB for each reader (their queries are point lookups
+  // and short pages), so memory stays bounded whatever the size of the database.
+  exec("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
   if (mode == Mode::kReadWrite) {
-    exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    exec("PRAGMA cache_size = -32768; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
   } else {
-    exec("PRAGMA query_only = ON;");
+    exec("PRAGMA cache_size = -8192; PRAGMA query_only = ON;");
   }
 }
 

@@ -423,7 +423,7 @@ bool Transaction::add_membership_if_absent(domain::Target target, Pk user_pk, do
 
 bool Transaction::has_pending_invites(Pk org_pk, std::string_view email_key) {
   static constexpr const char* kAny =
-      "SELECT 1 FROM invites WHERE org_pk = ?1 AND email_key = ?2 AND status = 0 LIMIT 1";
+      "SELECT 1 FROM invites WHERE email_key = ?2 AND status = 0 AND org_pk = ?1 LIMIT 1";
   auto row = db_.query(kAny);
   row.bind(1, org_pk).bind(2, email_key);
   return row.step();

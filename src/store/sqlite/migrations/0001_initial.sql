@@ -136,7 +136,6 @@ CREATE INDEX invites_by_batch ON invites(batch_pk);
 -- At most one pending invite per (email, target): a new one replaces the old.
 CREATE UNIQUE INDEX invites_one_pending ON invites(email_key, target_kind, target_pk)
   WHERE status = 0;
-CREATE INDEX invites_pending_by_org ON invites(org_pk, email_key) WHERE status = 0;
 
 -- The outbox: written in the request's transaction, delivered by the mail worker.
 CREATE TABLE outbox_emails (
