@@ -21,7 +21,7 @@
 //     (RELEASE unit)
 //   COMMIT                                           durable: WAL, synchronous=FULL
 //
-// Same pragmas as src/store/sqlite/connection.cpp (foreign_keys=ON, cache_size=-32768,
+// Same pragmas as src/store/sqlite/connection.cpp (foreign_keys=OFF, cache_size=-32768,
 // temp_store=MEMORY, journal_mode=WAL, synchronous=FULL). Statements are prepared once and bound
 // without copies, and SQLite's memory statistics are off (SQLITE_CONFIG_MEMSTATUS=0: Debian's
 // build takes a global mutex on every allocation for them and has no lookaside allocator; that
@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
     die(db, "open");
   }
   exec(db,
-       "PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;"
+       "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;"
        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
   for (const auto& migration : invited::store::sqlite_migrations()) {
     exec(db, "BEGIN IMMEDIATE");

@@ -68,7 +68,7 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
   };
 }
 
-http::Handler public_json_endpoint(Services&, ApiHandler handler) {
+http::Handler public_json_endpoint(ApiHandler handler) {
   return [handler = std::move(handler)](http::Request& request, http::Respond respond) {
     auto call = std::make_shared<ApiCall>(request, nullptr, std::move(respond));
     auto parsed = read_json_object(request);

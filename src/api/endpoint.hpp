@@ -63,7 +63,7 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler);
 
 // An endpoint without an API key (the body carries its own credential): the body checks of
 // kJson only; `call->principal` is null and no rate-limit headers are sent.
-http::Handler public_json_endpoint(Services& services, ApiHandler handler);
+http::Handler public_json_endpoint(ApiHandler handler);
 
 // The same for a plain function of the services and the call.
 using ServiceHandler = void (*)(Services&, const CallPtr&);

@@ -6,13 +6,14 @@
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
+#include "domain/messages.hpp"
 #include "domain/resources.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
 namespace {
 
-domain::Error group_not_found() { return {domain::ErrorCode::kNotFound, "Group not found"}; }
+domain::Error group_not_found() { return domain::not_found(domain::TargetKind::kGroup); }
 
 std::optional<domain::Uuid> group_id_param(const CallPtr& call) {
   auto id = domain::Uuid::parse(call->request.path_params.at(0));

@@ -7,6 +7,7 @@
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "domain/clock.hpp"
+#include "domain/messages.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -26,26 +27,22 @@ std::string_view target_key(domain::TargetKind kind) {
 
 // One result, shaped like a bulk result.
 json::object result_json(const domain::AcceptResult& result, const domain::Uuid& user_id) {
-  const std::string noun(domain::target_kind_name(result.kind));
   json::object item;
   item[target_key(result.kind)] = uuid_json(result.target_id);
   switch (result.outcome) {
     case domain::AcceptOutcome::kAdded:
       item["success"] = true;
-      item["message"] = "User added to " + noun;
+      item["message"] = domain::user_added(result.kind);
       item["user_id"] = uuid_json(user_id);
       break;
     case domain::AcceptOutcome::kAlreadyMember:
       item["success"] = false;
-      item["error"] = "User is already a member of this " + noun;
+      item["error"] = domain::already_member(result.kind);
       break;
-    case domain::AcceptOutcome::kTargetGone: {
+    case domain::AcceptOutcome::kTargetGone:
       item["success"] = false;
-      std::string capitalised = noun;
-      capitalised[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(capitalised[0])));
-      item["error"] = capitalised + " not found";
+      item["error"] = domain::target_not_found(result.kind);
       break;
-    }
     case domain::AcceptOutcome::kNotPending:
       item["success"] = false;
       item["error"] = "Invitation was revoked";
@@ -89,9 +86,8 @@ void accept(Services& services, const CallPtr& call) {
 }  // namespace
 
 void register_invitations(http::Router& router, Services& services) {
-  router.add(
-      http::Method::kPost, "/api/v1/invitations/accept",
-      public_json_endpoint(services, [&services](const CallPtr& call) { accept(services, call); }));
+  router.add(http::Method::kPost, "/api/v1/invitations/accept",
+             public_json_endpoint([&services](const CallPtr& call) { accept(services, call); }));
 }
 
 }  // namespace invited::api

@@ -8,6 +8,7 @@
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
+#include "domain/messages.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -75,14 +76,14 @@ void create_invite(Services& services, const CallPtr& call) {
       [call, shared_request, outcome](domain::Status status) {
         if (!status) return call->fail(status.error());
         const auto& result = outcome->results.front();
-        const std::string noun(domain::target_kind_name(shared_request->kind));
         if (result.outcome == domain::TargetOutcome::kAdded) {
-          return call->reply(200, json::object{{"success", true},
-                                               {"message", "User added to " + noun},
-                                               {"user_id", uuid_json(result.id)}});
+          return call->reply(200,
+                             json::object{{"success", true},
+                                          {"message", domain::user_added(shared_request->kind)},
+                                          {"user_id", uuid_json(result.id)}});
         }
         call->reply(200, json::object{{"success", true},
-                                      {"message", "Invitation sent"},
+                                      {"message", domain::kInvitationSent},
                                       {"invite_id", uuid_json(result.id)}});
       });
 }

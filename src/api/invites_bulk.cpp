@@ -5,6 +5,7 @@
 #include "api/routes.hpp"
 #include "domain/bulk_invite.hpp"
 #include "domain/clock.hpp"
+#include "domain/messages.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -48,19 +49,24 @@ std::string results_json(TargetKind kind, const std::vector<domain::TargetResult
     out += "\",";
     switch (result.outcome) {
       case TargetOutcome::kNotFound:
-        out += website ? R"("success":false,"error":"Website not found"})"
-                       : R"("success":false,"error":"Group not found"})";
+        out += R"("success":false,"error":")";
+        out += domain::target_not_found(kind);
+        out += "\"}";
         continue;
       case TargetOutcome::kAlreadyMember:
-        out += website ? R"("success":false,"error":"User is already a member of this website"})"
-                       : R"("success":false,"error":"User is already a member of this group"})";
+        out += R"("success":false,"error":")";
+        out += domain::already_member(kind);
+        out += "\"}";
         continue;
       case TargetOutcome::kAdded:
-        out += website ? R"("success":true,"message":"User added to website","user_id":")"
-                       : R"("success":true,"message":"User added to group","user_id":")";
+        out += R"("success":true,"message":")";
+        out += domain::user_added(kind);
+        out += R"(","user_id":")";
         break;
       case TargetOutcome::kInvited:
-        out += R"("success":true,"message":"Invitation sent","invite_id":")";
+        out += R"("success":true,"message":")";
+        out += domain::kInvitationSent;
+        out += R"(","invite_id":")";
         break;
     }
     result.id.write(id);

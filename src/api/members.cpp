@@ -8,6 +8,7 @@
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
+#include "domain/messages.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -23,12 +24,12 @@ domain::Result<domain::Target> resolve_target(domain::ReadTx& tx,
   auto id = domain::Uuid::parse(id_text);
   if (kind == TargetKind::kGroup) {
     auto group = id ? tx.find_group(principal.org_pk, *id) : std::nullopt;
-    if (!group) return domain::Error{domain::ErrorCode::kNotFound, "Group not found"};
+    if (!group) return domain::not_found(kind);
     return domain::Target{kind, group->pk};
   }
   auto website = id ? tx.find_website(principal.org_pk, *id) : std::nullopt;
   if (!website || !principal.can_reach_website(website->pk)) {
-    return domain::Error{domain::ErrorCode::kNotFound, "Website not found"};
+    return domain::not_found(kind);
   }
   return domain::Target{kind, website->pk};
 }

@@ -5,13 +5,14 @@
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
+#include "domain/messages.hpp"
 #include "domain/resources.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
 namespace {
 
-domain::Error website_not_found() { return {domain::ErrorCode::kNotFound, "Website not found"}; }
+domain::Error website_not_found() { return domain::not_found(domain::TargetKind::kWebsite); }
 
 // The website id of the path, or nullopt after answering 404.
 std::optional<domain::Uuid> website_id_param(const CallPtr& call) {

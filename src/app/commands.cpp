@@ -50,13 +50,6 @@ std::string bare_address(const std::string& mailbox) {
   return mailbox.substr(open + 1, close - open - 1);
 }
 
-std::string url_host(const std::string& url) {
-  auto scheme = url.find("://");
-  std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  return rest.substr(0, rest.rfind(':') == std::string::npos ? rest.size() : rest.rfind(':'));
-}
-
 std::unique_ptr<mail::Transport> make_transport(const Settings& settings) {
   if (!settings.smtp_url.empty()) return std::make_unique<mail::SmtpTransport>(settings.smtp_url);
   return std::make_unique<mail::FolderTransport>(settings.mail_dir);
@@ -121,7 +114,7 @@ int serve(const Settings& configured) {
                               mail::OutboxOptions{.public_url = settings.public_url,
                                                   .from = settings.mail_from,
                                                   .from_address = bare_address(settings.mail_from),
-                                                  .message_id_host = url_host(settings.public_url),
+                                                  .message_id_host = settings.public_host,
                                                   .max_attempts = settings.mail_max_attempts,
                                                   .retry_seconds = settings.mail_retry_seconds});
     store.on_email_queued([&outbox] { outbox.notify(); });

@@ -87,7 +87,11 @@ std::string finish(Settings& s) {
     s.public_url_is_default = true;
   }
   while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
-  if (s.mail_from.empty()) s.mail_from = "invited <no-reply@" + url_host(s.public_url) + ">";
+  s.public_host = url_host(s.public_url);
+  if (s.mail_from.empty()) s.mail_from = "invited <no-reply@" + s.public_host + ">";
+  if (s.mail_from.find_first_of("\r\n") != std::string::npos) {
+    return "--mail-from must be one line";
+  }
 
   constexpr std::string_view kSqlite = "sqlite://";
   if (s.database.rfind(kSqlite, 0) == 0) {

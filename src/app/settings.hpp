@@ -32,6 +32,7 @@ struct Settings {
   std::uint16_t listen_port = 0;
   std::string sqlite_path;             // empty for a non-SQLite database
   bool public_url_is_default = false;  // then serve() fills in the port it actually bound
+  std::string public_host;             // the public URL's host: Message-ID and From domain
 };
 
 // Declares every setting on `app` (flags with environment fallbacks).

@@ -1,5 +1,6 @@
 #include "domain/invites.hpp"
 
+#include "domain/messages.hpp"
 #include "domain/secret.hpp"
 
 namespace invited::domain {
@@ -70,15 +71,11 @@ std::optional<BulkInviteRequest> validate_single_invite(const SingleInviteInput&
 }
 
 Status single_invite_status(const BulkInviteRequest& request, const TargetResult& result) {
-  const std::string noun(target_kind_name(request.kind));
   switch (result.outcome) {
-    case TargetOutcome::kNotFound: {
-      std::string message = noun + " not found";
-      message[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(message[0])));
-      return Error{ErrorCode::kNotFound, message};
-    }
+    case TargetOutcome::kNotFound:
+      return not_found(request.kind);
     case TargetOutcome::kAlreadyMember:
-      return Error{ErrorCode::kConflict, "User is already a member of this " + noun};
+      return Error{ErrorCode::kConflict, std::string(already_member(request.kind))};
     case TargetOutcome::kAdded:
     case TargetOutcome::kInvited:
       return {};

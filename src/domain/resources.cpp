@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "domain/messages.hpp"
 #include "domain/text.hpp"
 
 namespace invited::domain {
@@ -155,8 +156,8 @@ std::vector<Pk> resolve_websites(WriteTx& tx, Pk org_pk, std::string_view field,
 
 namespace {
 
-Error group_not_found() { return {ErrorCode::kNotFound, "Group not found"}; }
-Error website_not_found() { return {ErrorCode::kNotFound, "Website not found"}; }
+Error group_not_found() { return not_found(TargetKind::kGroup); }
+Error website_not_found() { return not_found(TargetKind::kWebsite); }
 Error unknown_websites() { return {ErrorCode::kValidation, "unknown website ids"}; }
 
 }  // namespace

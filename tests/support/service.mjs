@@ -117,12 +117,18 @@ export class Service {
     return counts;
   }
 
-  // SIGTERM and wait; returns the exit code.
+  // SIGTERM and wait; returns the exit code. Then checks the referential integrity of everything
+  // the service wrote (foreign keys are declared but not enforced while serving).
   async stop(signal = 'SIGTERM') {
-    if (this.child.exitCode !== null) return this.child.exitCode;
-    this.child.kill(signal);
-    const [code] = await this.exited;
-    return code;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill(signal);
+      await this.exited;
+    }
+    const orphans = this.sql('PRAGMA foreign_key_check');
+    if (orphans.length > 0) {
+      throw new Error(`rows with dangling references in ${this.dir}: ${JSON.stringify(orphans)}`);
+    }
+    return this.child.exitCode;
   }
 }
 
