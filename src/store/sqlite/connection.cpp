@@ -43,10 +43,9 @@ Cursor& Cursor::bind(int index, std::int64_t value) {
 }
 
 Cursor& Cursor::bind(int index, std::string_view text) {
-  check(
-      db_,
-      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT),
-      "bind");
+  check(db_,
+        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC),
+        "bind");
   return *this;
 }
 
@@ -63,8 +62,7 @@ Cursor& Cursor::bind(int index, const domain::Uuid& id) {
 }
 
 Cursor& Cursor::bind_blob(int index, const void* data, std::size_t size) {
-  check(db_, sqlite3_bind_blob(stmt_, index, data, static_cast<int>(size), SQLITE_TRANSIENT),
-        "bind");
+  check(db_, sqlite3_bind_blob(stmt_, index, data, static_cast<int>(size), SQLITE_STATIC), "bind");
   return *this;
 }
 

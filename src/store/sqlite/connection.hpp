@@ -36,11 +36,14 @@ class Cursor {
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
 
-  // Binding indexes are 1-based, as in SQLite.
+  // Binding indexes are 1-based, as in SQLite. Text and blobs are bound without a copy: the
+  // bound bytes must stay alive until the cursor steps for the last time (binding a temporary
+  // string is refused at compile time).
   Cursor& bind(int index, std::int64_t value);
   Cursor& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
   Cursor& bind(int index, std::string_view text);
   Cursor& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Cursor& bind(int index, std::string&& text) = delete;
   Cursor& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Cursor& bind(int index, const std::optional<std::string_view>& text);
   Cursor& bind(int index, const std::optional<std::int64_t>& value);
