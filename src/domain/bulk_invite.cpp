@@ -196,6 +196,9 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
       token = issue_secret("");
       batch_pk = tx.insert_batch(NewBatch{.id = Uuid::v7(now.unix_ms),
                                           .org_pk = principal.org_pk,
+                                          .email_address = email.address(),
+                                          .first_name = request.first_name,
+                                          .last_name = request.last_name,
                                           .token_hash = token->hash,
                                           .created_at = seconds,
                                           .expires_at = expires_at});
@@ -205,12 +208,9 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
     tx.insert_invite(NewInvite{.id = result.id,
                                .org_pk = principal.org_pk,
                                .batch_pk = *batch_pk,
-                               .email_address = email.address(),
                                .email_key = email.key(),
                                .target = target,
                                .role = request.role,
-                               .first_name = request.first_name,
-                               .last_name = request.last_name,
                                .created_at = seconds,
                                .expires_at = expires_at});
   }

@@ -95,6 +95,9 @@ struct NewApiKey {
 struct NewBatch {
   Uuid id;
   Pk org_pk = 0;
+  std::string_view email_address;
+  std::optional<std::string_view> first_name;
+  std::optional<std::string_view> last_name;
   SecretHash token_hash{};
   UnixSeconds created_at = 0;
   UnixSeconds expires_at = 0;
@@ -104,12 +107,9 @@ struct NewInvite {
   Uuid id;
   Pk org_pk = 0;
   Pk batch_pk = 0;
-  std::string_view email_address;
-  std::string_view email_key;
+  std::string_view email_key;  // the batch's address, folded
   Target target{};
   Role role = Role::kViewer;
-  std::optional<std::string_view> first_name;
-  std::optional<std::string_view> last_name;
   UnixSeconds created_at = 0;
   UnixSeconds expires_at = 0;
 };

@@ -103,7 +103,7 @@ test('a valid link: the page lists every website with its role and has Accept an
   }
   // Looking at the page changes nothing: the link still works.
   assert.equal((await page(token)).status, 200);
-  assert.equal(count(service, `SELECT COUNT(*) FROM invites WHERE email = ${q(email)} AND status = 0`), websites.length);
+  assert.equal(count(service, `SELECT COUNT(*) FROM invites WHERE email_key = lower(${q(email)}) AND status = 0`), websites.length);
 });
 
 test('unknown token: 404 page and 404 not_found JSON; form posts 404 too', async () => {
@@ -161,7 +161,7 @@ test('used: accepted once, then every path answers 410', async () => {
   assertPageHeaders(shown, 'used token page');
   assert.match(lead(shown.html), /already been answered/);
   for (const action of ['accept', 'decline']) assert.equal((await form(action, token)).status, 410, action);
-  assert.equal(count(service, `SELECT COUNT(*) FROM invites WHERE email = ${q(email)} AND status = 0`), 0, 'nothing pending');
+  assert.equal(count(service, `SELECT COUNT(*) FROM invites WHERE email_key = lower(${q(email)}) AND status = 0`), 0, 'nothing pending');
   for (const id of ids) assert.equal(websiteMemberCount(service, id, email), 1, 'a second accept adds nothing');
 });
 
@@ -194,7 +194,7 @@ test('declined: 200 page, no membership, then 410 on every path', async () => {
   assert.equal(declined.status, 200);
   assertPageHeaders(declined, 'declined page');
   assert.equal(heading(declined.html), 'Invitation declined');
-  assert.deepEqual(service.sql(`SELECT DISTINCT status FROM invites WHERE email = ${q(email)}`), [['2']], 'invites declined');
+  assert.deepEqual(service.sql(`SELECT DISTINCT status FROM invites WHERE email_key = lower(${q(email)})`), [['2']], 'invites declined');
   for (const id of ids) assert.equal(websiteMemberCount(service, id, email), 0);
   assert.equal(usersByEmail(service, email).length, 0, 'declining creates no user');
 
@@ -211,7 +211,7 @@ test('expired: 410 page saying so, 410 gone JSON, form posts 410, nothing added'
   const email = uniqueEmail('expired');
   const token = await invite(email, [websites[1].id]);
   assert.equal((await page(token)).status, 200, 'works before it expires');
-  sqlWrite(`UPDATE invite_batches SET expires_at = 0 WHERE pk IN (SELECT batch_pk FROM invites WHERE email = ${q(email)})`);
+  sqlWrite(`UPDATE invite_batches SET expires_at = 0 WHERE pk IN (SELECT batch_pk FROM invites WHERE email_key = lower(${q(email)}))`);
   const shown = await page(token);
   assert.equal(shown.status, 410);
   assertPageHeaders(shown, 'expired page');

@@ -267,7 +267,7 @@ test('an expired link shows a clear 410 page', async () => {
   const link = await invitedLink(key, email, [websites[0].id, websites[1].id]);
   execFileSync('sqlite3', [
     '-cmd', '.timeout 5000', join(service.dir, 'invited.db'),
-    `UPDATE invite_batches SET expires_at = 0 WHERE pk IN (SELECT batch_pk FROM invites WHERE email = ${q(email)})`,
+    `UPDATE invite_batches SET expires_at = 0 WHERE pk IN (SELECT batch_pk FROM invites WHERE email_key = lower(${q(email)}))`,
   ]);
   const { context, page, problems } = await openPage();
   try {

@@ -42,19 +42,19 @@ class FakeTx final : public WriteTx {
     Uuid id;
     Pk org_pk;
     Pk batch_pk;
-    std::string email_address;
     std::string email_key;
     Target target;
     Role role;
-    std::optional<std::string> first_name;
-    std::optional<std::string> last_name;
     InviteStatus status;
     UnixSeconds created_at;
     UnixSeconds expires_at;
   };
   struct BatchRow {
     Pk pk;
-    NewBatch batch;
+    NewBatch batch;  // its views are copied below: they outlive no call
+    std::string email_address;
+    std::optional<std::string> first_name;
+    std::optional<std::string> last_name;
   };
   struct CloseCall {
     Target target;
@@ -81,9 +81,8 @@ class FakeTx final : public WriteTx {
     return ref;
   }
   void add_pending_invite(Pk org_pk, std::string_view email_key, Target target) {
-    invites.push_back(InviteRow{Uuid::v4(), org_pk, 0, std::string(email_key),
-                                std::string(email_key), target, Role::kViewer, std::nullopt,
-                                std::nullopt, InviteStatus::kPending, 0, 1'000'000'000'000});
+    invites.push_back(InviteRow{Uuid::v4(), org_pk, 0, std::string(email_key), target,
+                                Role::kViewer, InviteStatus::kPending, 0, 1'000'000'000'000});
   }
 
   // WriteTx operations run_bulk_invite uses.
@@ -148,16 +147,16 @@ class FakeTx final : public WriteTx {
   }
   Pk insert_batch(const NewBatch& batch) override {
     Pk pk = next_pk_++;
-    batches.push_back({pk, batch});
+    batches.push_back(
+        {pk, batch, std::string(batch.email_address),
+         batch.first_name ? std::optional<std::string>(*batch.first_name) : std::nullopt,
+         batch.last_name ? std::optional<std::string>(*batch.last_name) : std::nullopt});
     return pk;
   }
   void insert_invite(const NewInvite& invite) override {
-    invites.push_back(
-        InviteRow{invite.id, invite.org_pk, invite.batch_pk, std::string(invite.email_address),
-                  std::string(invite.email_key), invite.target, invite.role,
-                  invite.first_name ? std::optional<std::string>(*invite.first_name) : std::nullopt,
-                  invite.last_name ? std::optional<std::string>(*invite.last_name) : std::nullopt,
-                  InviteStatus::kPending, invite.created_at, invite.expires_at});
+    invites.push_back(InviteRow{invite.id, invite.org_pk, invite.batch_pk,
+                                std::string(invite.email_key), invite.target, invite.role,
+                                InviteStatus::kPending, invite.created_at, invite.expires_at});
   }
   void enqueue_email(const NewEmail& email) override { emails.push_back(email); }
 
@@ -455,6 +454,9 @@ TEST_F(RunBulkInvite, EmailCreatesOneBatchOneInvitePerTargetAndOneEmail) {
   EXPECT_EQ(batch.batch.org_pk, kOrg);
   EXPECT_EQ(batch.batch.created_at, kNowSeconds);
   EXPECT_EQ(batch.batch.expires_at, kNowSeconds + 7 * 86400);
+  EXPECT_EQ(batch.email_address, "Ann.Lee@Example.com");
+  EXPECT_EQ(batch.first_name, "Ann");
+  EXPECT_EQ(batch.last_name, "Lee");
 
   ASSERT_EQ(tx.invites.size(), 2u);
   Pk expected_targets[] = {w1, w3};
@@ -462,13 +464,10 @@ TEST_F(RunBulkInvite, EmailCreatesOneBatchOneInvitePerTargetAndOneEmail) {
     const auto& invite = tx.invites[i];
     EXPECT_EQ(invite.batch_pk, batch.pk);
     EXPECT_EQ(invite.org_pk, kOrg);
-    EXPECT_EQ(invite.email_address, "Ann.Lee@Example.com");
     EXPECT_EQ(invite.email_key, kKey);
     EXPECT_EQ(invite.target.kind, TargetKind::kWebsite);
     EXPECT_EQ(invite.target.pk, expected_targets[i]);
     EXPECT_EQ(invite.role, Role::kAdmin);
-    EXPECT_EQ(invite.first_name, "Ann");
-    EXPECT_EQ(invite.last_name, "Lee");
     EXPECT_EQ(invite.created_at, kNowSeconds);
     EXPECT_EQ(invite.expires_at, batch.batch.expires_at);
   }

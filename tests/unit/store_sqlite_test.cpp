@@ -120,6 +120,9 @@ class SqliteTransaction : public ::testing::Test {
   Pk insert_batch() {
     return tx->insert_batch(domain::NewBatch{.id = Uuid::v4(),
                                              .org_pk = org.pk,
+                                             .email_address = "ann@example.com",
+                                             .first_name = std::nullopt,
+                                             .last_name = std::nullopt,
                                              .token_hash = domain::issue_secret("").hash,
                                              .created_at = kNow,
                                              .expires_at = kNow + 86400});
@@ -131,12 +134,9 @@ class SqliteTransaction : public ::testing::Test {
     tx->insert_invite(domain::NewInvite{.id = id,
                                         .org_pk = org.pk,
                                         .batch_pk = batch_pk,
-                                        .email_address = key,
                                         .email_key = key,
                                         .target = target,
                                         .role = Role::kViewer,
-                                        .first_name = std::nullopt,
-                                        .last_name = std::nullopt,
                                         .created_at = kNow,
                                         .expires_at = expires_at});
     return id;
@@ -485,18 +485,18 @@ TEST(SqliteStore, FailingUnitRollsBackAloneWithinItsGroup) {
   auto make_invite = [&](domain::WriteTx& tx, std::string_view key) {
     Pk batch = tx.insert_batch(domain::NewBatch{.id = Uuid::v4(),
                                                 .org_pk = org_pk,
+                                                .email_address = key,
+                                                .first_name = std::nullopt,
+                                                .last_name = std::nullopt,
                                                 .token_hash = domain::issue_secret("").hash,
                                                 .created_at = kNow,
                                                 .expires_at = kNow + 86400});
     tx.insert_invite(domain::NewInvite{.id = Uuid::v4(),
                                        .org_pk = org_pk,
                                        .batch_pk = batch,
-                                       .email_address = key,
                                        .email_key = key,
                                        .target = {TargetKind::kWebsite, website_pk},
                                        .role = Role::kViewer,
-                                       .first_name = std::nullopt,
-                                       .last_name = std::nullopt,
                                        .created_at = kNow,
                                        .expires_at = kNow + 86400});
   };

@@ -445,36 +445,35 @@ void Transaction::close_pending_invites(domain::Target target, std::string_view 
 
 Pk Transaction::insert_batch(const domain::NewBatch& batch) {
   static constexpr const char* kInsert =
-      "INSERT INTO invite_batches(id, org_pk, token_hash, created_at, expires_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5) RETURNING pk";
+      "INSERT INTO invite_batches(id, org_pk, email, first_name, last_name, token_hash, "
+      "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING pk";
   auto row = db_.query(kInsert);
   row.bind(1, batch.id)
       .bind(2, batch.org_pk)
-      .bind_blob(3, batch.token_hash.data(), batch.token_hash.size())
-      .bind(4, batch.created_at)
-      .bind(5, batch.expires_at);
+      .bind(3, batch.email_address)
+      .bind(4, batch.first_name)
+      .bind(5, batch.last_name)
+      .bind_blob(6, batch.token_hash.data(), batch.token_hash.size())
+      .bind(7, batch.created_at)
+      .bind(8, batch.expires_at);
   row.step();
   return row.int64(0);
 }
 
 void Transaction::insert_invite(const domain::NewInvite& invite) {
   static constexpr const char* kInsert =
-      "INSERT INTO invites(id, org_pk, batch_pk, email, email_key, target_kind, target_pk, role, "
-      "first_name, last_name, created_at, expires_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-  auto row = db_.query(kInsert);
-  row.bind(1, invite.id)
+      "INSERT INTO invites(id, org_pk, batch_pk, email_key, target_kind, target_pk, role, "
+      "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+  db_.query(kInsert)
+      .bind(1, invite.id)
       .bind(2, invite.org_pk)
       .bind(3, invite.batch_pk)
-      .bind(4, invite.email_address)
-      .bind(5, invite.email_key)
-      .bind(6, static_cast<int>(invite.target.kind))
-      .bind(7, invite.target.pk)
-      .bind(8, static_cast<int>(invite.role))
-      .bind(9, invite.first_name)
-      .bind(10, invite.last_name)
-      .bind(11, invite.created_at)
-      .bind(12, invite.expires_at)
+      .bind(4, invite.email_key)
+      .bind(5, static_cast<int>(invite.target.kind))
+      .bind(6, invite.target.pk)
+      .bind(7, static_cast<int>(invite.role))
+      .bind(8, invite.created_at)
+      .bind(9, invite.expires_at)
       .execute();
 }
 
@@ -522,10 +521,7 @@ std::optional<std::int64_t> Transaction::next_email_due_ms() {
 
 domain::Invitation Transaction::load_invitation(Pk batch_pk) {
   static constexpr const char* kBatch =
-      "SELECT o.name, b.expires_at, "
-      "  (SELECT email FROM invites WHERE batch_pk = b.pk ORDER BY pk LIMIT 1), "
-      "  (SELECT first_name FROM invites WHERE batch_pk = b.pk ORDER BY pk LIMIT 1), "
-      "  (SELECT last_name FROM invites WHERE batch_pk = b.pk ORDER BY pk LIMIT 1) "
+      "SELECT o.name, b.expires_at, b.email, b.first_name, b.last_name "
       "FROM invite_batches b JOIN organizations o ON o.pk = b.org_pk WHERE b.pk = ?1";
   static constexpr const char* kTargets =
       "SELECT i.target_kind, COALESCE(w.name, g.name, o.name), COALESCE(w.url, ''), i.role "
@@ -588,8 +584,8 @@ std::vector<domain::BatchInvite> Transaction::batch_invites(Pk batch_pk) {
       "  COALESCE(w.name, g.name, o.name), COALESCE(w.url, ''), "
       "  CASE i.target_kind WHEN 1 THEN w.deleted_at IS NULL WHEN 2 THEN g.deleted_at IS NULL "
       "    ELSE 1 END, "
-      "  i.role, i.status, i.email, i.first_name, i.last_name "
-      "FROM invites i "
+      "  i.role, i.status, b.email, b.first_name, b.last_name "
+      "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk "
       "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "
       "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "
       "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
@@ -776,7 +772,7 @@ namespace {
 // Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
 // expires
 #define INVITED_INVITE_SELECT                                                               \
-  "SELECT i.pk, i.id, i.batch_pk, i.email, i.target_kind, i.target_pk, "                    \
+  "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, "                    \
   "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at " \
   "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk "                              \
   "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "                       \

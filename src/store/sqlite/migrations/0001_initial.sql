@@ -100,6 +100,9 @@ CREATE TABLE invite_batches (
   pk         INTEGER PRIMARY KEY,
   id         BLOB    NOT NULL UNIQUE,
   org_pk     INTEGER NOT NULL REFERENCES organizations(pk),
+  email      TEXT    NOT NULL,  -- the invitee, as supplied: every invite of a batch is for them
+  first_name TEXT,
+  last_name  TEXT,
   token_hash BLOB    NOT NULL UNIQUE,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
@@ -119,14 +122,11 @@ CREATE TABLE invites (
   id          BLOB    NOT NULL UNIQUE,
   org_pk      INTEGER NOT NULL REFERENCES organizations(pk),
   batch_pk    INTEGER NOT NULL REFERENCES invite_batches(pk),
-  email       TEXT    NOT NULL,
-  email_key   TEXT    NOT NULL,
+  email_key   TEXT    NOT NULL,  -- the batch's email, folded: for uniqueness and filters
   target_kind INTEGER NOT NULL,
   target_pk   INTEGER NOT NULL,
   role        INTEGER NOT NULL,
   status      INTEGER NOT NULL DEFAULT 0,
-  first_name  TEXT,
-  last_name   TEXT,
   created_at  INTEGER NOT NULL,
   expires_at  INTEGER NOT NULL,
   closed_at   INTEGER
