@@ -13,7 +13,8 @@
 //                                                                   organization-membership
 //                                                                   check is skipped, as in the
 //                                                                   service
-//       SELECT 1 FROM invites WHERE email_key = ? AND status = 0 AND org_pk = ? LIMIT 1
+//       SELECT 1 FROM invites INDEXED BY invites_one_pending
+//         WHERE email_key = ? AND status = 0 AND org_pk = ? LIMIT 1
 //       50 x SELECT pk FROM websites WHERE id = ? AND org_pk = ? AND deleted_at IS NULL
 //            (before the first insert) INSERT INTO users ... ON CONFLICT(email_key) DO NOTHING
 //                                      RETURNING pk
@@ -242,7 +243,8 @@ int main(int argc, char** argv) {
   Stmt release(db, "RELEASE unit");
   Stmt find_user(db, "SELECT pk, id FROM users WHERE email_key = ?1");
   Stmt pending(db,
-               "SELECT 1 FROM invites WHERE email_key = ?2 AND status = 0 AND org_pk = ?1 LIMIT 1");
+               "SELECT 1 FROM invites INDEXED BY invites_one_pending "
+               "WHERE email_key = ?2 AND status = 0 AND org_pk = ?1 LIMIT 1");
   Stmt find_website(db,
                     "SELECT pk FROM websites WHERE id = ?1 AND org_pk = ?2 AND deleted_at IS NULL");
   Stmt insert_user(
