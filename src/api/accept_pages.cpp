@@ -84,41 +84,28 @@ void show_invitation(Services& services, http::Request& request, http::Respond r
       });
 }
 
-void accept(Services& services, http::Request& request, http::Respond respond) {
+// A form post that answers the token's batch in one write unit: `answer(tx, token, now)` is
+// domain::accept_invitation or decline_invitation, and `page` renders its result.
+template <typename T>
+void answer_by_form(Services& services, http::Request& request, http::Respond respond,
+                    domain::Result<T> (*answer)(domain::WriteTx&, std::string_view,
+                                                domain::Instant),
+                    std::string (*page)(const T&)) {
   auto token = form_token(request);
   if (auto* rejection = std::get_if<http::Response>(&token)) return respond(std::move(*rejection));
-  auto accepted = std::make_shared<domain::Result<domain::AcceptedInvitation>>(
-      domain::Error{domain::ErrorCode::kInternal, ""});
+  auto outcome =
+      std::make_shared<domain::Result<T>>(domain::Error{domain::ErrorCode::kInternal, ""});
   auto now = domain::now();
   services.store.write(
-      [accepted, token = std::get<std::string>(token), now](domain::WriteTx& tx) {
-        *accepted = domain::accept_invitation(tx, token, now);
-        if (!*accepted) return domain::Status(accepted->error());
-        return domain::Status();
+      [outcome, answer, token = std::get<std::string>(token), now](domain::WriteTx& tx) {
+        *outcome = answer(tx, token, now);
+        // A refused token wrote nothing; rolling back keeps it that way.
+        return *outcome ? domain::Status() : domain::Status(outcome->error());
       },
-      [accepted, respond = std::move(respond)](domain::Status status) {
-        if (!*accepted) return respond(error_page(accepted->error()));
+      [outcome, page, respond = std::move(respond)](domain::Status status) {
+        if (!*outcome) return respond(error_page(outcome->error()));
         if (!status) return respond(error_page(status.error()));
-        respond(page_response(200, web::accepted_page(**accepted)));
-      });
-}
-
-void decline(Services& services, http::Request& request, http::Respond respond) {
-  auto token = form_token(request);
-  if (auto* rejection = std::get_if<http::Response>(&token)) return respond(std::move(*rejection));
-  auto declined = std::make_shared<domain::Result<domain::OpenInvitation>>(
-      domain::Error{domain::ErrorCode::kInternal, ""});
-  auto now = domain::now();
-  services.store.write(
-      [declined, token = std::get<std::string>(token), now](domain::WriteTx& tx) {
-        *declined = domain::decline_invitation(tx, token, now);
-        if (!*declined) return domain::Status(declined->error());
-        return domain::Status();
-      },
-      [declined, respond = std::move(respond)](domain::Status status) {
-        if (!*declined) return respond(error_page(declined->error()));
-        if (!status) return respond(error_page(status.error()));
-        respond(page_response(200, web::declined_page(**declined)));
+        respond(page_response(200, page(**outcome)));
       });
 }
 
@@ -131,11 +118,15 @@ void register_accept_pages(http::Router& router, Services& services) {
              });
   router.add(http::Method::kPost, "/invites/accept",
              [&services](http::Request& request, http::Respond respond) {
-               accept(services, request, std::move(respond));
+               answer_by_form<domain::AcceptedInvitation>(services, request, std::move(respond),
+                                                          domain::accept_invitation,
+                                                          web::accepted_page);
              });
   router.add(http::Method::kPost, "/invites/decline",
              [&services](http::Request& request, http::Respond respond) {
-               decline(services, request, std::move(respond));
+               answer_by_form<domain::OpenInvitation>(services, request, std::move(respond),
+                                                      domain::decline_invitation,
+                                                      web::declined_page);
              });
 }
 

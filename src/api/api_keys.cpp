@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
+#include "api/paged_read.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -68,17 +69,13 @@ void list_keys(Services& services, const CallPtr& call) {
   auto page = read_page(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
-  auto result = std::make_shared<domain::Page<domain::ApiKey>>();
-  services.store.read(
-      [call, page, result](domain::ReadTx& tx) -> domain::Status {
-        *result = tx.list_api_keys(call->principal->org_pk, page);
-        return {};
+  reply_with_page<domain::ApiKey>(
+      services, call, page, "api_keys",
+      [call](domain::ReadTx& tx, domain::PageRequest requested, domain::Page<domain::ApiKey>& out) {
+        out = tx.list_api_keys(call->principal->org_pk, requested);
+        return domain::Status();
       },
-      [call, page, result](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(200, page_body("api_keys", to_json_array(result->items, key_json), page,
-                                   result->total));
-      });
+      key_json);
 }
 
 void revoke_key(Services& services, const CallPtr& call) {

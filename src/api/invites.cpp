@@ -4,7 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include "api/invite_submission.hpp"
 #include "api/json_io.hpp"
+#include "api/paged_read.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -57,34 +59,23 @@ void create_invite(Services& services, const CallPtr& call) {
                   .last_name = string_field(body, "last_name", errors)}};
   auto request = domain::validate_single_invite(input, call->principal->org_id, errors);
   if (!request) return call->reply(validation_error(errors));
-  if (auto scope = domain::check_bulk_invite_scope(*call->principal, *request); !scope) {
-    return call->fail(scope.error());
-  }
-  auto now = domain::now();
-  auto budget = services.limiter.take_targets(call->principal->org_pk, 1, now.unix_ms);
-  if (!budget.allowed) return call->reply(rate_limited_response(budget, "hourly invite"));
-
-  auto shared_request = std::make_shared<domain::BulkInviteRequest>(std::move(*request));
-  auto outcome = std::make_shared<domain::BulkInviteOutcome>();
-  services.store.write(
-      [&services, call, shared_request, outcome, now](domain::WriteTx& tx) -> domain::Status {
-        *outcome = domain::run_bulk_invite(tx, *call->principal, *shared_request,
-                                           services.invite_policy, now);
+  submit_invite(
+      services, call, std::move(*request),
+      [](const domain::BulkInviteRequest& submitted, const domain::BulkInviteOutcome& outcome) {
         // A failed single invite wrote nothing; rolling back keeps it that way.
-        return domain::single_invite_status(*shared_request, outcome->results.front());
+        return domain::single_invite_status(submitted, outcome.results.front());
       },
-      [call, shared_request, outcome](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        const auto& result = outcome->results.front();
+      [](const CallPtr& answered, const domain::BulkInviteRequest& submitted,
+         const domain::BulkInviteOutcome& outcome) {
+        const auto& result = outcome.results.front();
         if (result.outcome == domain::TargetOutcome::kAdded) {
-          return call->reply(200,
-                             json::object{{"success", true},
-                                          {"message", domain::user_added(shared_request->kind)},
-                                          {"user_id", uuid_json(result.id)}});
+          return answered->reply(200, json::object{{"success", true},
+                                                   {"message", domain::user_added(submitted.kind)},
+                                                   {"user_id", uuid_json(result.id)}});
         }
-        call->reply(200, json::object{{"success", true},
-                                      {"message", domain::kInvitationSent},
-                                      {"invite_id", uuid_json(result.id)}});
+        answered->reply(200, json::object{{"success", true},
+                                          {"message", domain::kInvitationSent},
+                                          {"invite_id", uuid_json(result.id)}});
       });
 }
 
@@ -120,10 +111,11 @@ void list_invites(Services& services, const CallPtr& call) {
   if (group_id && !call->require_global_key()) return;
 
   auto now = domain::now().seconds();
-  auto result = std::make_shared<domain::Page<domain::InviteRecord>>();
-  services.store.read(
-      [call, page, result, status, email_key, website_id, group_id,
-       now](domain::ReadTx& tx) -> domain::Status {
+  reply_with_page<domain::InviteRecord>(
+      services, call, page, "invites",
+      [call, status, email_key, website_id, group_id, now](
+          domain::ReadTx& tx, domain::PageRequest requested,
+          domain::Page<domain::InviteRecord>& out) {
         const auto& principal = *call->principal;
         domain::InviteFilter filter{
             .status = status,
@@ -141,18 +133,10 @@ void list_invites(Services& services, const CallPtr& call) {
           auto group = tx.find_group(principal.org_pk, *group_id);
           filter.group_pk = group ? group->pk : -1;
         }
-        *result = tx.list_invites(principal.org_pk, filter, page);
-        return {};
+        out = tx.list_invites(principal.org_pk, filter, requested);
+        return domain::Status();
       },
-      [call, page, result, now](domain::Status status_of_read) {
-        if (!status_of_read) return call->fail(status_of_read.error());
-        call->reply(200, page_body("invites",
-                                   to_json_array(result->items,
-                                                 [now](const domain::InviteRecord& invite) {
-                                                   return invite_json(invite, now);
-                                                 }),
-                                   page, result->total));
-      });
+      [now](const domain::InviteRecord& invite) { return invite_json(invite, now); });
 }
 
 void get_invite(Services& services, const CallPtr& call) {

@@ -1,6 +1,7 @@
 // POST /api/v1/invites/bulk (SPEC §4).
 #include <boost/json.hpp>
 
+#include "api/invite_submission.hpp"
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "domain/bulk_invite.hpp"
@@ -82,25 +83,14 @@ void bulk_invite(Services& services, const CallPtr& call) {
   auto input = read_input(call->body, errors);
   auto request = domain::validate_bulk_invite(input, errors);
   if (!request) return call->reply(validation_error(errors));
-  if (auto scope = domain::check_bulk_invite_scope(*call->principal, *request); !scope) {
-    return call->fail(scope.error());
-  }
-  auto now = domain::now();
-  auto budget = services.limiter.take_targets(
-      call->principal->org_pk, static_cast<std::int64_t>(request->target_ids.size()), now.unix_ms);
-  if (!budget.allowed) return call->reply(rate_limited_response(budget, "hourly invite"));
-
-  auto shared_request = std::make_shared<domain::BulkInviteRequest>(std::move(*request));
-  auto outcome = std::make_shared<domain::BulkInviteOutcome>();
-  services.store.write(
-      [&services, call, shared_request, outcome, now](domain::WriteTx& tx) -> domain::Status {
-        *outcome = domain::run_bulk_invite(tx, *call->principal, *shared_request,
-                                           services.invite_policy, now);
-        return {};
+  submit_invite(
+      services, call, std::move(*request),
+      [](const domain::BulkInviteRequest&, const domain::BulkInviteOutcome&) {
+        return domain::Status();  // per-target failures are results, not errors
       },
-      [call, shared_request, outcome](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(json_text_response(200, results_json(shared_request->kind, outcome->results)));
+      [](const CallPtr& answered, const domain::BulkInviteRequest& submitted,
+         const domain::BulkInviteOutcome& outcome) {
+        answered->reply(json_text_response(200, results_json(submitted.kind, outcome.results)));
       });
 }
 

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
+#include "api/paged_read.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/messages.hpp"
@@ -51,29 +52,26 @@ void list_members(Services& services, const CallPtr& call) {
   auto page = read_page(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!allowed(call, kKind)) return;
-  auto result = std::make_shared<domain::Page<domain::Member>>();
-  services.store.read(
-      [call, page, result, id = target_param(call, kKind)](domain::ReadTx& tx) -> domain::Status {
+  reply_with_page<domain::Member>(
+      services, call, page, "members",
+      [call, id = target_param(call, kKind)](domain::ReadTx& tx, domain::PageRequest requested,
+                                             domain::Page<domain::Member>& out) -> domain::Status {
         auto target = resolve_target(tx, *call->principal, kKind, id);
         if (!target) return target.error();
         switch (kKind) {
           case TargetKind::kWebsite:
-            *result = tx.list_website_members(call->principal->org_pk, target->pk, page);
+            out = tx.list_website_members(call->principal->org_pk, target->pk, requested);
             break;
           case TargetKind::kGroup:
-            *result = tx.list_group_members(target->pk, page);
+            out = tx.list_group_members(target->pk, requested);
             break;
           case TargetKind::kOrganization:
-            *result = tx.list_organization_members(target->pk, page);
+            out = tx.list_organization_members(target->pk, requested);
             break;
         }
         return {};
       },
-      [call, page, result](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(200, page_body("members", to_json_array(result->items, member_json), page,
-                                   result->total));
-      });
+      member_json);
 }
 
 template <TargetKind kKind>
@@ -137,21 +135,19 @@ void list_user_websites(Services& services, const CallPtr& call) {
   auto user_id = domain::Uuid::parse(call->request.path_params.at(0));
   domain::Error not_found{domain::ErrorCode::kNotFound, "User not found"};
   if (!user_id) return call->fail(not_found);
-  auto result = std::make_shared<domain::Page<domain::UserWebsite>>();
-  services.store.read(
-      [call, page, result, user_id = *user_id, not_found](domain::ReadTx& tx) -> domain::Status {
+  reply_with_page<domain::UserWebsite>(
+      services, call, page, "websites",
+      [call, user_id = *user_id, not_found](
+          domain::ReadTx& tx, domain::PageRequest requested,
+          domain::Page<domain::UserWebsite>& out) -> domain::Status {
         const auto org_pk = call->principal->org_pk;
         // A user with nothing in this organization is indistinguishable from an unknown one.
         auto user = tx.find_user_by_id(user_id);
         if (!user || !tx.has_any_membership(org_pk, user->pk)) return not_found;
-        *result = tx.list_user_websites(org_pk, user->pk, page);
+        out = tx.list_user_websites(org_pk, user->pk, requested);
         return {};
       },
-      [call, page, result](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(200, page_body("websites", to_json_array(result->items, user_website_json),
-                                   page, result->total));
-      });
+      user_website_json);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
+#include "api/paged_read.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -50,20 +51,17 @@ void list_websites(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
   auto page = read_page(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
-  auto result = std::make_shared<domain::Page<domain::Website>>();
-  services.store.read(
-      [call, page, result](domain::ReadTx& tx) -> domain::Status {
+  reply_with_page<domain::Website>(
+      services, call, page, "websites",
+      [call](domain::ReadTx& tx, domain::PageRequest requested,
+             domain::Page<domain::Website>& out) {
         const auto& principal = *call->principal;
-        *result = tx.list_websites(
-            principal.org_pk, principal.scoped ? std::optional(principal.key_pk) : std::nullopt,
-            page);
-        return {};
+        out = tx.list_websites(principal.org_pk,
+                               principal.scoped ? std::optional(principal.key_pk) : std::nullopt,
+                               requested);
+        return domain::Status();
       },
-      [call, page, result](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(200, page_body("websites", to_json_array(result->items, website_json), page,
-                                   result->total));
-      });
+      website_json);
 }
 
 void get_website(Services& services, const CallPtr& call) {

@@ -2,6 +2,7 @@
 
 #include <kainjow/mustache.hpp>
 
+#include "web/template_data.hpp"
 #include "web/templates.hpp"
 #include "web/wording.hpp"
 
@@ -26,15 +27,7 @@ RenderedEmail render_invitation(const domain::Invitation& invitation,
   if (invitation.last_name) greeting += (greeting.empty() ? "" : " ") + *invitation.last_name;
   if (!greeting.empty()) data.set("greeting_name", greeting);
   data.set("summary", web::describe_targets(invitation.targets));
-  mustache::data targets{mustache::data::type::list};
-  for (const auto& target : invitation.targets) {
-    mustache::data item;
-    item.set("name", target.name);
-    if (!target.url.empty()) item.set("url", target.url);
-    item.set("role", std::string(domain::role_name(target.role)));
-    targets.push_back(item);
-  }
-  data.set("targets", targets);
+  data.set("targets", web::targets_data(invitation.targets));
   data.set("accept_url", accept_url);
   data.set("expires", web::human_date(invitation.expires_at));
 

@@ -4,6 +4,7 @@
 
 #include <kainjow/mustache.hpp>
 
+#include "web/template_data.hpp"
 #include "web/templates.hpp"
 #include "web/wording.hpp"
 
@@ -58,15 +59,7 @@ std::string accept_page(const domain::OpenInvitation& open, std::string_view tok
   data.set("organization", invitation.organization_name);
   data.set("email", invitation.email);
   data.set("summary", describe_targets(invitation.targets));
-  mustache::data targets{mustache::data::type::list};
-  for (const auto& target : invitation.targets) {
-    mustache::data item;
-    item.set("name", target.name);
-    if (!target.url.empty()) item.set("url", target.url);
-    item.set("role", std::string(domain::role_name(target.role)));
-    targets.push_back(item);
-  }
-  data.set("targets", targets);
+  data.set("targets", targets_data(invitation.targets));
   data.set("expires", human_date(invitation.expires_at));
   data.set("token", std::string(token));
   return document("Invitation to " + invitation.organization_name,

@@ -1,0 +1,33 @@
+#include "api/invite_submission.hpp"
+
+#include "api/json_io.hpp"
+#include "domain/clock.hpp"
+
+namespace invited::api {
+
+void submit_invite(Services& services, const CallPtr& call, domain::BulkInviteRequest request,
+                   InviteVerdict verdict, InviteAnswer answer) {
+  if (auto scope = domain::check_bulk_invite_scope(*call->principal, request); !scope) {
+    return call->fail(scope.error());
+  }
+  auto now = domain::now();
+  auto budget = services.limiter.take_targets(
+      call->principal->org_pk, static_cast<std::int64_t>(request.target_ids.size()), now.unix_ms);
+  if (!budget.allowed) return call->reply(rate_limited_response(budget, "hourly invite"));
+
+  auto shared_request = std::make_shared<domain::BulkInviteRequest>(std::move(request));
+  auto outcome = std::make_shared<domain::BulkInviteOutcome>();
+  services.store.write(
+      [&services, call, shared_request, outcome, now,
+       verdict = std::move(verdict)](domain::WriteTx& tx) -> domain::Status {
+        *outcome = domain::run_bulk_invite(tx, *call->principal, *shared_request,
+                                           services.invite_policy, now);
+        return verdict(*shared_request, *outcome);
+      },
+      [call, shared_request, outcome, answer = std::move(answer)](domain::Status status) {
+        if (!status) return call->fail(status.error());
+        answer(call, *shared_request, *outcome);
+      });
+}
+
+}  // namespace invited::api
