@@ -110,6 +110,8 @@ CREATE TABLE invite_batches (
   delivery   INTEGER NOT NULL DEFAULT 0  -- 0 queued, 1 sent, 2 failed: of the latest email
 );
 
+CREATE INDEX invite_batches_by_org ON invite_batches(org_pk, pk);
+
 -- Tokens replaced by a resend: the old link must answer "replaced", not "unknown".
 CREATE TABLE retired_tokens (
   token_hash BLOB    PRIMARY KEY,
@@ -131,7 +133,9 @@ CREATE TABLE invites (
   expires_at  INTEGER NOT NULL,
   closed_at   INTEGER
 );
-CREATE INDEX invites_by_org ON invites(org_pk, pk);
+-- An organization's invites are listed through its batches (invite_batches_by_org): one index
+-- entry per request instead of one per invite. The writer inserts a batch's invites right after
+-- the batch, so batch order and invite order agree.
 CREATE INDEX invites_by_batch ON invites(batch_pk);
 -- At most one pending invite per (email, target): a new one replaces the old.
 CREATE UNIQUE INDEX invites_one_pending ON invites(email_key, target_kind, target_pk)
