@@ -68,14 +68,15 @@ Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token
   if (!batch) return batch.error();
   const UnixSeconds seconds = now.seconds();
   auto invites = tx.batch_invites(batch->pk);
-  auto invitation = tx.load_invitation(batch->pk);
+  auto organization = tx.find_organization(batch->org_pk);
+  if (!organization) return Error{ErrorCode::kInternal, "the batch's organization is missing"};
 
   // Every invite of a batch is for the same address; the first one names the person.
   const BatchInvite& first = invites.front();
   auto email = Email::parse(first.email);
   if (!email) return Error{ErrorCode::kInternal, "stored invite email is not valid"};
   AcceptedInvitation accepted;
-  accepted.organization_name = invitation.organization_name;
+  accepted.organization_name = organization->name;
   accepted.email = email->address();
   if (auto existing = tx.find_user(email->key())) {
     accepted.user = *existing;

@@ -119,13 +119,15 @@ void SqliteStore::complete(domain::Completion done, domain::Status status, bool 
   post_([done = std::move(done), status = std::move(status)]() { done(status); });
 }
 
-void SqliteStore::enqueue_write(WriteUnit unit) {
+template <typename Unit>
+void SqliteStore::enqueue(std::mutex& mutex, std::condition_variable& ready,
+                          std::deque<Unit>& queue, Unit unit) {
   domain::Status refusal;
   {
-    std::lock_guard lock(write_mutex_);
-    if (!stopping_ && write_queue_.size() < options_.max_queued) {
-      write_queue_.push_back(std::move(unit));
-      write_ready_.notify_one();
+    std::lock_guard lock(mutex);
+    if (!stopping_ && queue.size() < options_.max_queued) {
+      queue.push_back(std::move(unit));
+      ready.notify_one();
       return;
     }
     refusal = stopping_ ? shutting_down() : overloaded();
@@ -133,18 +135,12 @@ void SqliteStore::enqueue_write(WriteUnit unit) {
   complete(std::move(unit.done), refusal, unit.direct);
 }
 
+void SqliteStore::enqueue_write(WriteUnit unit) {
+  enqueue(write_mutex_, write_ready_, write_queue_, std::move(unit));
+}
+
 void SqliteStore::enqueue_read(ReadUnit unit) {
-  domain::Status refusal;
-  {
-    std::lock_guard lock(read_mutex_);
-    if (!stopping_ && read_queue_.size() < options_.max_queued) {
-      read_queue_.push_back(std::move(unit));
-      read_ready_.notify_one();
-      return;
-    }
-    refusal = stopping_ ? shutting_down() : overloaded();
-  }
-  complete(std::move(unit.done), refusal, unit.direct);
+  enqueue(read_mutex_, read_ready_, read_queue_, std::move(unit));
 }
 
 void SqliteStore::write(domain::WriteWork work, domain::Completion done) {

@@ -81,6 +81,10 @@ class SqliteStore final : public domain::Store {
     bool direct = false;
   };
 
+  // Queues `unit`, or completes it at once with kUnavailable when stopping or full.
+  template <typename Unit>
+  void enqueue(std::mutex& mutex, std::condition_variable& ready, std::deque<Unit>& queue,
+               Unit unit);
   void enqueue_write(WriteUnit unit);
   void enqueue_read(ReadUnit unit);
 
