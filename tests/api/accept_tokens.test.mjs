@@ -1,4 +1,4 @@
-// Invitation tokens on the pages and the JSON endpoint (SPEC §5 accept rows, issue 3): unknown
+// Invitation tokens on the pages and the JSON endpoint (SPEC §5 accept rows): unknown
 // 404 `not_found`; expired, revoked, used (accepted) and declined 410 `gone`, each as a clear page
 // and as JSON; the security headers of every page. Tokens come from the .eml files of the folder
 // transport, decoded by a real MIME parser.

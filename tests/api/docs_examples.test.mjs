@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startService } from '../support/service.mjs';
 import { contractOf } from '../support/openapi.mjs';
 import { GENEROUS_LIMITS } from '../support/assertions.mjs';
-import { addDirect, call, createGroup, createKeyViaApi, inviteByEmail, latestToken, websitesInOrder } from '../support/v4.mjs';
+import { addDirect, call, createGroup, createKeyViaApi, inviteByEmail, latestToken, websitesInOrder } from '../support/assertions.mjs';
 
 const API_MD = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
 

@@ -8,7 +8,7 @@ import { GENEROUS_LIMITS, TIMESTAMP_RE, UUID_RE, assertKeys, newId, tableCounts,
 import {
   addDirect, assertPagination, call, createGroup, expectError, inviteByEmail, latestToken, settledMailsFor, sqlWrite, tokensInMail,
   websitesInOrder,
-} from '../support/v4.mjs';
+} from '../support/assertions.mjs';
 
 let service;
 let org;

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
 import { GENEROUS_LIMITS, TIMESTAMP_RE, UUID_RE, assertKeys, newId, tableCounts, uniqueEmail } from '../support/assertions.mjs';
-import { addDirect, assertPagination, call, createGroup, expectError, websitesInOrder } from '../support/v4.mjs';
+import { addDirect, assertPagination, call, createGroup, expectError, websitesInOrder } from '../support/assertions.mjs';
 
 let service;
 let org;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
 import { contractOf } from '../support/openapi.mjs';
 import { GENEROUS_LIMITS, q, tableCounts, uniqueEmail, uuidSql } from '../support/assertions.mjs';
-import { addDirect, call, createGroup, createKeyViaApi, expectError, inviteByEmail, websitesInOrder } from '../support/v4.mjs';
+import { addDirect, call, createGroup, createKeyViaApi, expectError, inviteByEmail, websitesInOrder } from '../support/assertions.mjs';
 
 let service;
 let contract;

@@ -11,7 +11,7 @@ import addFormats from 'ajv-formats';
 import { startService } from '../support/service.mjs';
 import { OpenApiContract, contractOf } from '../support/openapi.mjs';
 import { GENEROUS_LIMITS, uniqueEmail } from '../support/assertions.mjs';
-import { call } from '../support/v4.mjs';
+import { call } from '../support/assertions.mjs';
 
 const REPO = new URL('../../', import.meta.url);
 const DOC_ON_DISK = readFileSync(new URL('docs/openapi.json', REPO), 'utf8');
