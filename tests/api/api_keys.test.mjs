@@ -1,4 +1,4 @@
-// Issue 4, API keys over the API (SPEC §2, §5): create (the secret once), list (never secrets),
+// API keys over the API (SPEC §2, §5): create (the secret once), list (never secrets),
 // revoke (effective on the very next request); global keys only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -208,6 +208,11 @@ test('wrong method on a known path: 405 method_not_allowed with an Allow header'
     assert.ok(allow.split(',').map((m) => m.trim()).includes('POST'), `Allow: ${allow}`);
     assert.ok(!allow.split(',').map((m) => m.trim()).includes(method), `Allow: ${allow}`);
   }
+  // A collection lists every method it takes.
+  const collection = await service.api('PUT', '/api/v1/websites', { key });
+  assertError(collection, 405, 'method_not_allowed');
+  const allow = (collection.headers.get('allow') ?? '').split(',').map((m) => m.trim()).sort();
+  assert.deepEqual(allow, ['GET', 'POST']);
 });
 
 test('route checks come before the key: 404 and 405 without a key', async () => {

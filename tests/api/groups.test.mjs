@@ -1,4 +1,4 @@
-// Issue 4, groups (SPEC §5): create, list with pagination, get, PATCH (rename, add and remove
+// Groups (SPEC §5): create, list with pagination, get, PATCH (rename, add and remove
 // websites; already present ids ignored), delete (a second delete is 404); global keys only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +38,8 @@ test('POST /api/v1/groups: 201 with the group; website_ids optional; every field
   const nulls = await call(service, 'POST', '/api/v1/groups', { key, status: 201, body: { name: 'Nulls', website_ids: null } });
   assert.deepEqual(nulls.group.website_ids, []);
 
+  const other = service.createOrg('Elsewhere');
+  const [foreign] = await websitesInOrder(service, other.api_key, 1, 'elsewhere');
   const before = tableCounts(service);
   await expectError(service, 'POST', '/api/v1/groups', { key, body: {} }, 400, 'validation_error', { exactFields: ['name'] });
   await expectError(service, 'POST', '/api/v1/groups', { key, body: { name: '', website_ids: 'x', colour: 1 } }, 400, 'validation_error', {
@@ -49,6 +51,10 @@ test('POST /api/v1/groups: 201 with the group; website_ids optional; every field
   await expectError(service, 'POST', '/api/v1/groups', { key, body: { name: 'Unknown', website_ids: [sites[0].id, newId()] } }, 400, 'validation_error', {
     exactFields: ['website_ids[1]'],
   });
+  await expectError(service, 'POST', '/api/v1/groups', { key, body: { name: 'Foreign', website_ids: [foreign.id] } }, 400, 'validation_error', {
+    exactFields: ['website_ids[0]'],
+  });
+  await expectError(service, 'GET', `/api/v1/groups/${created.group.id}`, { key: other.api_key }, 404, 'not_found');
   assert.deepEqual(tableCounts(service), before);
 });
 

@@ -1,4 +1,4 @@
-// Issue 4, invites (SPEC §5): POST /api/v1/invites for organization, website and group targets,
+// invites (SPEC §5): POST /api/v1/invites for organization, website and group targets,
 // the list with its filters and pagination, get, revoke (409 unless pending), resend (new token
 // and expiry, exactly one new email, the old link answers 410), and expired invites.
 import { test, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// Issue 4, members (SPEC §5): lists of website, group and organization members (a website's
+// members (SPEC §5): lists of website, group and organization members (a website's
 // list includes who reaches it through a group or the organization, with access_type), role
 // changes, removal, the last owner rule, and GET /api/v1/users/{id}/websites.
 import { test, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// Issue 4, GET /openapi.json: the document the service serves is docs/openapi.json, a valid
+// GET /openapi.json: the document the service serves is docs/openapi.json, a valid
 // OpenAPI 3.1 document (checked by an OpenAPI validator package), complete (every route of the
 // router, every status's schema, examples that match their schemas), and the response validator
 // that every API test runs (tests/support/openapi.mjs) really rejects drift.

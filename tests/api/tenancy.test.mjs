@@ -1,4 +1,4 @@
-// Issue 4, tenancy and scope (SPEC §2): a second organization calls every documented path with
+// tenancy and scope (SPEC §2): a second organization calls every documented path with
 // the ids of the first (websites, groups, users, invites, keys) and gets 404, or 403 where a
 // global key is required first; the first organization's data is unchanged. A scoped key sees
 // only its allowlist on every path and gets 403 global_key_required where the whole organization

@@ -1,4 +1,4 @@
-// Issue 4, websites (SPEC §5): list and get with pagination, soft delete (idempotent) and
+// Websites (SPEC §5): create, list and get with pagination, soft delete (idempotent) and
 // restore; a deleted website is hidden from lists, gets and member lists and cannot be invited
 // to, and a restore brings it back with its memberships.
 import { test, before, after } from 'node:test';
@@ -11,12 +11,15 @@ let service;
 let org;
 let key;
 let sites;
+let foreignSite; // a website of another organization
 
 before(async () => {
   service = await startService({ args: GENEROUS_LIMITS });
   org = service.createOrg('Websites Inc', uniqueEmail('owner'));
   key = org.api_key;
   sites = await websitesInOrder(service, key, 4, 'web');
+  const other = service.createOrg('Elsewhere');
+  [foreignSite] = await websitesInOrder(service, other.api_key, 1, 'elsewhere');
 });
 
 after(async () => {
@@ -59,10 +62,23 @@ test('GET /api/v1/websites: pagination edges (1, 100, 101, past the end) and old
 test('GET /api/v1/websites/{id}: 404 for unknown, malformed and foreign ids', async () => {
   assert.deepEqual(await call(service, 'GET', `/api/v1/websites/${sites[0].id}`, { key }), { website: sites[0] });
   assert.deepEqual(await call(service, 'GET', `/api/v1/websites/${sites[0].id.toUpperCase()}`, { key }), { website: sites[0] });
-  for (const id of [newId(), 'not-a-uuid', `${sites[0].id}0`]) {
+  const malformed = ['not-a-uuid', `${sites[0].id}0`, sites[0].id.slice(0, 35), sites[0].id.replaceAll('-', '')];
+  for (const id of [newId(), foreignSite.id, ...malformed]) {
+    await expectError(service, 'GET', `/api/v1/websites/${encodeURIComponent(id)}`, { key }, 404, 'not_found');
+  }
+  for (const id of [newId(), foreignSite.id]) {
     const body = await expectError(service, 'GET', `/api/v1/websites/${id}`, { key }, 404, 'not_found');
     assert.equal(body.error, 'Website not found');
   }
+});
+
+test('GET /api/v1/websites and /websites/{id}/members see only this organization', async () => {
+  const list = await call(service, 'GET', '/api/v1/websites?page_size=100', { key });
+  assert.ok(!list.websites.some((w) => w.id === foreignSite.id), 'a foreign website in the list');
+  for (const id of [newId(), foreignSite.id, 'nope']) {
+    await expectError(service, 'GET', `/api/v1/websites/${id}/members`, { key }, 404, 'not_found');
+  }
+  await expectError(service, 'GET', `/api/v1/websites/${sites[0].id}/members?page_size=0`, { key }, 400, 'validation_error', { exactFields: ['page_size'] });
 });
 
 test('DELETE is a soft, idempotent delete; the website leaves lists, gets, member lists and invites; restore brings it all back', async () => {
@@ -140,6 +156,7 @@ test('a scoped key may list and get its websites but not create, delete or resto
   await assertPagination(service, scoped, '/api/v1/websites', 'websites', 2);
   assert.deepEqual(await call(service, 'GET', `/api/v1/websites/${sites[1].id}`, { key: scoped }), { website: sites[1] });
   await expectError(service, 'GET', `/api/v1/websites/${sites[0].id}`, { key: scoped }, 404, 'not_found');
+  await expectError(service, 'GET', `/api/v1/websites/${sites[0].id}/members`, { key: scoped }, 404, 'not_found');
   const before = tableCounts(service);
   await expectError(service, 'POST', '/api/v1/websites', { key: scoped, body: { url: 'https://scoped.example' } }, 403, 'global_key_required');
   await expectError(service, 'DELETE', `/api/v1/websites/${sites[1].id}`, { key: scoped }, 403, 'global_key_required');
