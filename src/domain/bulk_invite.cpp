@@ -27,7 +27,9 @@ std::optional<std::string> validate_name(std::string_view field,
                                          FieldErrors& errors) {
   if (!name) return std::nullopt;
   if (!is_valid_name(*name, kMaxNameLength)) {
-    errors.add(std::string(field), "must be at most 100 characters with no control characters");
+    errors.add(std::string(field),
+               "must be at most 100 characters with no control, bidirectional or line-separator "
+               "characters");
   }
   return name;
 }

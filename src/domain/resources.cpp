@@ -70,7 +70,9 @@ std::optional<std::string> validate_resource_name(std::string_view field,
     return std::nullopt;
   }
   if (name->empty() || !is_valid_name(*name, kMaxResourceNameLength)) {
-    errors.add(std::string(field), "must be 1 to 200 characters with no control characters");
+    errors.add(std::string(field),
+               "must be 1 to 200 characters with no control, bidirectional or line-separator "
+               "characters");
     return std::nullopt;
   }
   return name;

@@ -66,6 +66,17 @@ bool has_unicode_whitespace(std::string_view text) {
   return false;
 }
 
+bool has_display_controls(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    long code = decode(text, i);
+    if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) ||
+        code == 0x2028 || code == 0x2029) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::size_t count_code_points(std::string_view text) {
   std::size_t count = 0;
   for (char c : text) {
@@ -84,7 +95,7 @@ std::string_view trim_ascii_whitespace(std::string_view text) {
 
 bool is_valid_name(std::string_view text, std::size_t max_code_points) {
   return is_well_formed_utf8(text) && count_code_points(text) <= max_code_points &&
-         !has_control_characters(text);
+         !has_control_characters(text) && !has_display_controls(text);
 }
 
 }  // namespace invited::domain

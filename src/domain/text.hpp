@@ -24,8 +24,14 @@ std::size_t count_code_points(std::string_view text);
 // `text` without leading and trailing ASCII whitespace.
 std::string_view trim_ascii_whitespace(std::string_view text);
 
+// True if `text` holds a character that changes how the text around it is displayed without
+// being visible itself: the bidirectional embeddings, overrides and isolates (U+202A..U+202E,
+// U+2066..U+2069) and the line and paragraph separators (U+2028, U+2029). In a name they can
+// make an email or a page read differently from what was stored.
+bool has_display_controls(std::string_view text);
+
 // A name as people type it: well-formed UTF-8, at most `max_code_points`, no control
-// characters.
+// characters and no display controls.
 bool is_valid_name(std::string_view text, std::size_t max_code_points = 100);
 
 }  // namespace invited::domain

@@ -212,6 +212,13 @@ test('names with control characters are rejected', async () => {
   await rejects(valid({ last_name: 'Doe\u0000' }), ['last_name']);
 });
 
+test('names with bidirectional controls or line separators are rejected', async () => {
+  for (const char of ['\u202a', '\u202e', '\u2066', '\u2069', '\u2028', '\u2029']) {
+    await rejects(valid({ first_name: `Ann${char}Lee` }), ['first_name']);
+    await rejects(valid({ last_name: `${char}Doe` }), ['last_name']);
+  }
+});
+
 test('email must be addressable: an @, no whitespace, no control characters, at most 254 characters', async () => {
   const bad = [
     'no-at-sign.example.com',

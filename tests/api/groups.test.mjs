@@ -42,6 +42,8 @@ test('POST /api/v1/groups: 201 with the group; website_ids optional; every field
   const [foreign] = await websitesInOrder(service, other.api_key, 1, 'elsewhere');
   const before = tableCounts(service);
   await expectError(service, 'POST', '/api/v1/groups', { key, body: {} }, 400, 'validation_error', { exactFields: ['name'] });
+  await expectError(service, 'POST', '/api/v1/groups', { key, body: { name: 'Left\u202eright' } }, 400, 'validation_error', { exactFields: ['name'] });
+  await expectError(service, 'PATCH', `/api/v1/groups/${created.group.id}`, { key, body: { name: 'Para\u2029graph' } }, 400, 'validation_error', { exactFields: ['name'] });
   await expectError(service, 'POST', '/api/v1/groups', { key, body: { name: '', website_ids: 'x', colour: 1 } }, 400, 'validation_error', {
     exactFields: ['name', 'website_ids', 'colour'],
   });

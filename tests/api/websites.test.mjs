@@ -47,6 +47,9 @@ test('POST /api/v1/websites: 201 with the website; name defaults to the host; va
   assert.equal(body.error, body.details.map((d) => `${d.field} ${d.message}`).join('; '));
   await expectError(service, 'POST', '/api/v1/websites', { key, body: { name: 'x' } }, 400, 'validation_error', { exactFields: ['url'] });
   await expectError(service, 'POST', '/api/v1/websites', { key, body: { url: 'https://x.example', name: 'x'.repeat(201) } }, 400, 'validation_error', { exactFields: ['name'] });
+  for (const char of ['\u202e', '\u2067', '\u2028']) {
+    await expectError(service, 'POST', '/api/v1/websites', { key, body: { url: 'https://x.example', name: `Shop${char}` } }, 400, 'validation_error', { exactFields: ['name'] });
+  }
   await expectError(service, 'POST', '/api/v1/websites', { key, body: { url: `https://x.example/${'a'.repeat(2048)}` } }, 400, 'validation_error', { exactFields: ['url'] });
   await expectError(service, 'POST', '/api/v1/websites', { key, body: { url: 42 } }, 400, 'validation_error', { exactFields: ['url'] });
   assert.deepEqual(tableCounts(service), before, 'a rejected create writes nothing');

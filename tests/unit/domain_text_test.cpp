@@ -48,6 +48,33 @@ TEST(HasControlCharacters, FalseForCharactersJustAboveC1) {
   EXPECT_FALSE(has_control_characters("\xe2\x82\x80"));
 }
 
+TEST(HasDisplayControls, TrueForBidiControlsAndSeparators) {
+  EXPECT_TRUE(has_display_controls("\xe2\x80\xaa"));  // U+202A LRE
+  EXPECT_TRUE(
+      has_display_controls("evil\xe2\x80\xae"
+                           "gpj.exe"));  // U+202E RLO
+  EXPECT_TRUE(
+      has_display_controls("\xe2\x81\xa6"
+                           "x"));                      // U+2066 LRI
+  EXPECT_TRUE(has_display_controls("x\xe2\x81\xa9"));  // U+2069 PDI
+  EXPECT_TRUE(
+      has_display_controls("a\xe2\x80\xa8"
+                           "b"));  // U+2028 LINE SEPARATOR
+  EXPECT_TRUE(
+      has_display_controls("a\xe2\x80\xa9"
+                           "b"));  // U+2029 PARAGRAPH SEPARATOR
+}
+
+TEST(HasDisplayControls, FalseForTheirNeighboursAndOrdinaryText) {
+  EXPECT_FALSE(has_display_controls(""));
+  EXPECT_FALSE(
+      has_display_controls("Jos\xc3\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d"));  // Hebrew letters
+  EXPECT_FALSE(has_display_controls("\xe2\x80\xa7"));                         // U+2027
+  EXPECT_FALSE(has_display_controls("\xe2\x80\xaf"));                         // U+202F
+  EXPECT_FALSE(has_display_controls("\xe2\x81\xa5"));                         // U+2065
+  EXPECT_FALSE(has_display_controls("\xe2\x81\xaa"));                         // U+206A
+}
+
 TEST(CountCodePoints, CountsCharactersNotBytes) {
   EXPECT_EQ(count_code_points(""), 0u);
   EXPECT_EQ(count_code_points("abc"), 3u);
@@ -105,6 +132,11 @@ TEST(IsValidName, RejectsControlCharacters) {
   EXPECT_FALSE(is_valid_name("Ann\tLee"));
   EXPECT_FALSE(is_valid_name("Ann\x7f"));
   EXPECT_FALSE(is_valid_name("Ann\xc2\x85Lee"));
+}
+
+TEST(IsValidName, RejectsDisplayControls) {
+  EXPECT_FALSE(is_valid_name("Ann\xe2\x80\xae"));
+  EXPECT_FALSE(is_valid_name("Ann\xe2\x80\xa8Lee"));
 }
 
 TEST(IsValidName, AcceptsOrdinaryNames) {
