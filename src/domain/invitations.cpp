@@ -106,11 +106,14 @@ Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token
       result.outcome = AcceptOutcome::kNotPending;
       continue;
     }
-    tx.close_invite(invite.pk, InviteStatus::kAccepted, seconds);
     if (!invite.target_live) {
+      // Deleting a target revokes its pending invites; one found pending here anyway (written
+      // before that rule) is revoked too, never reported or recorded as accepted.
+      tx.close_invite(invite.pk, InviteStatus::kRevoked, seconds);
       result.outcome = AcceptOutcome::kTargetGone;
       continue;
     }
+    tx.close_invite(invite.pk, InviteStatus::kAccepted, seconds);
     const Target target{invite.kind, invite.target_pk};
     if (organization_member ||
         !tx.add_membership_if_absent(target, accepted.user.pk, invite.role, seconds)) {

@@ -197,6 +197,7 @@ Status delete_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, Instant now) {
   auto group_pk = tx.find_group_pk(org_pk, group_id);
   if (!group_pk) return group_not_found();
   tx.delete_group(*group_pk, now.seconds());
+  tx.revoke_pending_invites({TargetKind::kGroup, *group_pk}, now.seconds());
   return {};
 }
 
@@ -206,6 +207,7 @@ Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, I
   if (!website->deleted_at) {
     website->deleted_at = now.seconds();
     tx.set_website_deleted(website->pk, website->deleted_at);
+    tx.revoke_pending_invites({TargetKind::kWebsite, website->pk}, now.seconds());
   }
   return *website;
 }

@@ -144,6 +144,8 @@ class WriteTx : public ReadTx {
   virtual void save_idempotent_response(Pk org_pk, std::string_view key,
                                         const IdempotentResponse& response,
                                         UnixSeconds not_before) = 0;
+  // Revokes every pending invite to `target` (its website or group is being deleted).
+  virtual void revoke_pending_invites(Target target, UnixSeconds now) = 0;
   // Closes one invite (pending or not) with `status`.
   virtual void close_invite(Pk invite_pk, InviteStatus status, UnixSeconds now) = 0;
   // Marks the batch answered: its token works no more.

@@ -316,3 +316,37 @@ test('scoped keys: website invites within the allowlist only; group and organiza
   assert.equal(listed.total, listed.invites.length);
   assert.deepEqual((await call(service, 'GET', `/api/v1/invites?website_id=${sites[1].id}`, { key: scoped })).invites, []);
 });
+
+test('deleting a website or a group revokes its pending invites; accepting never reports success for a target that is gone', async () => {
+  const [kept, doomed] = await websitesInOrder(service, key, 2, 'gone');
+  const email = uniqueEmail('gone');
+  const [keptInvite, doomedInvite] = await inviteByEmail(service, key, email, [kept.id, doomed.id]);
+  const token = await latestToken(service, email);
+
+  await call(service, 'DELETE', `/api/v1/websites/${doomed.id}`, { key });
+  assert.equal((await getInvite(doomedInvite)).status, 'revoked', 'the deleted website\'s invite is revoked');
+  assert.equal((await getInvite(keptInvite)).status, 'pending');
+  const accepted = await acceptJson(token);
+  assert.equal(accepted.status, 200, accepted.text);
+  assert.deepEqual(accepted.body.results.map((r) => [r.website_id, r.success, r.message ?? r.error]), [
+    [kept.id, true, 'User added to website'],
+    [doomed.id, false, 'Invitation was revoked'],
+  ]);
+  assert.equal((await getInvite(doomedInvite)).status, 'revoked', 'never recorded as accepted');
+  // A restore brings the website back, not the revoked invite.
+  await call(service, 'POST', `/api/v1/websites/${doomed.id}/restore`, { key });
+  assert.equal((await getInvite(doomedInvite)).status, 'revoked');
+
+  const doomedGroup = await createGroup(service, key, 'Doomed group', [kept.id]);
+  const groupEmail = uniqueEmail('gone-group');
+  const [groupInvite] = await inviteByEmail(service, key, groupEmail, [doomedGroup.id], { kind: 'group' });
+  const groupToken = await latestToken(service, groupEmail);
+  await call(service, 'DELETE', `/api/v1/groups/${doomedGroup.id}`, { key });
+  assert.equal((await getInvite(groupInvite)).status, 'revoked', 'the deleted group\'s invite is revoked');
+  // Nothing of the batch is pending any more: its link answers 410, and nothing is added.
+  const refused = await acceptJson(groupToken);
+  assert.equal(refused.status, 410, refused.text);
+  assert.equal(refused.body.code, 'gone');
+  assert.equal((await page(groupToken)).status, 410);
+  assert.equal((await getInvite(groupInvite)).status, 'revoked');
+});

@@ -213,6 +213,7 @@ class FakeTx final : public WriteTx {
   void revoke_api_key(Pk, UnixSeconds) override { unused(); }
   void replace_batch_token(Pk, const SecretHash&, UnixSeconds, UnixSeconds) override { unused(); }
   void set_email_verified(Pk) override { unused(); }
+  void revoke_pending_invites(Target, UnixSeconds) override { unused(); }
   void close_invite(Pk, InviteStatus, UnixSeconds) override { unused(); }
   void mark_batch_used(Pk, UnixSeconds) override { unused(); }
   void save_idempotent_response(Pk, std::string_view, const IdempotentResponse&,

@@ -620,6 +620,18 @@ void Transaction::set_email_verified(Pk user_pk) {
   db_.query(kVerify).bind(1, user_pk).execute();
 }
 
+void Transaction::revoke_pending_invites(domain::Target target, UnixSeconds now) {
+  static constexpr const char* kRevoke =
+      "UPDATE invites INDEXED BY invites_pending_by_target SET status = ?3, closed_at = ?4 "
+      "WHERE target_kind = ?1 AND target_pk = ?2 AND status = 0";
+  db_.query(kRevoke)
+      .bind(1, static_cast<int>(target.kind))
+      .bind(2, target.pk)
+      .bind(3, static_cast<int>(domain::InviteStatus::kRevoked))
+      .bind(4, now)
+      .execute();
+}
+
 void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSeconds now) {
   static constexpr const char* kClose =
       "UPDATE invites SET status = ?2, closed_at = ?3 WHERE pk = ?1";

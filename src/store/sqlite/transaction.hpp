@@ -93,6 +93,7 @@ class Transaction final : public domain::WriteTx {
   void save_idempotent_response(domain::Pk org_pk, std::string_view key,
                                 const domain::IdempotentResponse& response,
                                 domain::UnixSeconds not_before) override;
+  void revoke_pending_invites(domain::Target target, domain::UnixSeconds now) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
   void mark_batch_used(domain::Pk batch_pk, domain::UnixSeconds now) override;
