@@ -241,6 +241,8 @@ test('no supplied value can add a header: CR/LF in names, email or website field
     [{ last_name: 'Eve\nBcc: x@evil.example' }, 'last_name'],
     [{ first_name: 'Eve\rBcc: x@evil.example' }, 'first_name'],
     [{ first_name: 'Eve\u0085Bcc: x@evil.example' }, 'first_name'], // NEL, a C1 control
+    [{ first_name: 'Eve\u2028Bcc: x@evil.example' }, 'first_name'], // LINE SEPARATOR
+    [{ last_name: 'Eve\u2029Bcc: x@evil.example' }, 'last_name'], // PARAGRAPH SEPARATOR
     [{ email: `${email}\r\nBcc: x@evil.example` }, 'email'],
     [{ email: `${email}>\r\nBcc: <x@evil.example` }, 'email'],
   ];
@@ -260,13 +262,13 @@ test('no supplied value can add a header: CR/LF in names, email or website field
   // The organization name (set by an operator) cannot carry a line break either.
   assert.throws(() => service.createOrg('Evil\r\nBcc: x@evil.example'));
 
-  // A name with a Unicode line separator is accepted, but it stays inside an encoded word.
-  await bulkOk(service, acme.key, { invite_method: 'email', email, first_name: 'Eve\u2028Bcc: x@evil.example', website_ids: [id] });
+  // A non-ASCII name that spells a header is accepted, but it stays inside an encoded word.
+  await bulkOk(service, acme.key, { invite_method: 'email', email, first_name: '\u00c8ve Bcc: x@evil.example', website_ids: [id] });
   const { mail, envelope } = await onlyMessageTo(email);
   assert.deepEqual(envelope.rcpt_tos, [email], 'one SMTP recipient');
   assert.equal(mail.bcc, undefined);
   assert.equal(mail.headerLines.filter((h) => h.name === 'bcc').length, 0);
-  assert.deepEqual(mail.to.value, [{ address: email, name: 'Eve\u2028Bcc: x@evil.example' }]);
+  assert.deepEqual(mail.to.value, [{ address: email, name: '\u00c8ve Bcc: x@evil.example' }]);
 });
 
 test('no email when no target succeeds', async () => {
