@@ -108,6 +108,9 @@ test('GET /api/v1/invites: newest first, filters by status, email (case-insensit
     const carol = uniqueEmail('carol');
     const [c0] = await inviteByEmail(svc, k, carol, [ws[0].id]);
     await call(svc, 'DELETE', `/api/v1/invites/${c0}`, { key: k });
+    // Every email has gone out (or been dropped), so `delivery` no longer changes between the
+    // reads below.
+    await settledMailsFor(svc, alice);
 
     const all = await call(svc, 'GET', '/api/v1/invites', { key: k });
     assertKeys(all, ['invites', 'page_num', 'page_size', 'total']);
