@@ -17,13 +17,6 @@ namespace {
 
 constexpr unsigned oid(Type type) { return static_cast<unsigned>(type); }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Result::~Result() {
@@ -58,13 +51,12 @@ bool Result::is_null(int row, int column) const {
   return PQgetisnull(result_, row, column) != 0;
 }
 
-bool Result::binary(int column) const { return PQfformat(result_, column) == 1; }
-
 std::string_view Result::value(int row, int column, std::initializer_list<unsigned> types,
                                const char* wanted) const {
   if (is_null(row, column)) {
     fail("column " + std::to_string(column) + " (" + PQfname(result_, column) + ") is NULL");
   }
+  if (PQfformat(result_, column) != 1) fail("results are read in binary format only");
   unsigned type = PQftype(result_, column);
   bool known = false;
   for (unsigned t : types) known = known || t == type;
@@ -80,21 +72,14 @@ std::int64_t Result::int64(int row, int column) const {
   std::string_view bytes =
       value(row, column, {oid(Type::kInt2), oid(Type::kInt4), oid(Type::kInt8), oid(Type::kOid)},
             "an integer");
-  if (binary(column)) {
-    if (PQftype(result_, column) == oid(Type::kOid)) {
-      return static_cast<std::int64_t>(static_cast<std::uint32_t>(binary::get_int(bytes)));
-    }
-    return binary::get_int(bytes);
+  if (PQftype(result_, column) == oid(Type::kOid)) {
+    return static_cast<std::int64_t>(static_cast<std::uint32_t>(binary::get_int(bytes)));
   }
-  std::int64_t number = 0;
-  auto [end, error] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), number);
-  if (error != std::errc() || end != bytes.data() + bytes.size()) fail("bad integer text");
-  return number;
+  return binary::get_int(bytes);
 }
 
 bool Result::boolean(int row, int column) const {
-  std::string_view bytes = value(row, column, {oid(Type::kBool)}, "boolean");
-  return binary(column) ? bytes == std::string_view("\1", 1) : bytes == "t";
+  return value(row, column, {oid(Type::kBool)}, "boolean") == std::string_view("\1", 1);
 }
 
 std::string Result::text(int row, int column) const {
@@ -103,27 +88,11 @@ std::string Result::text(int row, int column) const {
 }
 
 std::string Result::bytea(int row, int column) const {
-  std::string_view bytes = value(row, column, {oid(Type::kBytea)}, "bytea");
-  if (binary(column)) return std::string(bytes);
-  // Text format: "\x" and two hex digits per byte (bytea_output = hex, the default).
-  if (!bytes.starts_with("\\x") || bytes.size() % 2 != 0) fail("bytea text is not hex");
-  std::string out;
-  for (std::size_t i = 2; i < bytes.size(); i += 2) {
-    int high = hex_digit(bytes[i]);
-    int low = hex_digit(bytes[i + 1]);
-    if (high < 0 || low < 0) fail("bytea text is not hex");
-    out += static_cast<char>(high * 16 + low);
-  }
-  return out;
+  return std::string(value(row, column, {oid(Type::kBytea)}, "bytea"));
 }
 
 domain::Uuid Result::uuid(int row, int column) const {
   std::string_view bytes = value(row, column, {oid(Type::kUuid)}, "uuid");
-  if (!binary(column)) {
-    auto parsed = domain::Uuid::parse(bytes);
-    if (!parsed) fail("bad uuid text");
-    return *parsed;
-  }
   domain::Uuid::Bytes raw{};
   if (bytes.size() != raw.size()) fail("uuid is not 16 bytes");
   for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<std::uint8_t>(bytes[i]);

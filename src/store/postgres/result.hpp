@@ -11,10 +11,10 @@ struct pg_result;
 
 namespace invited::store::postgres {
 
-// The rows one statement returned. Owns its PGresult. Rows and columns are 0-based. The getters
-// decode either wire format (prepared statements ask for binary, plain `exec` gets text) and
-// check the column's type: reading a NULL through a non-optional getter, or a column of another
-// type, throws PgError (kInternal), since either is a bug in the calling code.
+// The rows one statement returned, in binary format (Connection asks for it). Owns its PGresult.
+// Rows and columns are 0-based. The getters check the column's type: reading a NULL through a
+// non-optional getter, or a column of another type, throws PgError (kInternal), since either is
+// a bug in the calling code.
 class Result {
  public:
   Result() = default;
@@ -48,7 +48,6 @@ class Result {
   // The raw bytes of a non-NULL value of a column whose type is one of `types`.
   std::string_view value(int row, int column, std::initializer_list<unsigned> types,
                          const char* wanted) const;
-  bool binary(int column) const;
 
   pg_result* result_ = nullptr;
 };

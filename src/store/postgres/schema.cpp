@@ -18,9 +18,8 @@ constexpr const char* kCreateTable =
     "  name       text NOT NULL,"
     "  applied_at timestamptz NOT NULL DEFAULT now())";
 
-constexpr const char* kVersion =
-    "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0"
-    "  ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END";
+constexpr const char* kHasTable = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+constexpr const char* kVersion = "SELECT coalesce(max(version), 0)::int8 FROM schema_migrations";
 
 constexpr const char* kRecord = "INSERT INTO schema_migrations(version, name) VALUES ($1, $2)";
 
@@ -43,7 +42,7 @@ int highest(std::span<const Migration> migrations) {
 int latest_schema_version() { return highest(postgres_migrations()); }
 
 int schema_version(Connection& db) {
-  // to_regclass in a plain query: the count must work before the table exists.
+  if (!db.query_once(kHasTable).boolean(0, 0)) return 0;
   return static_cast<int>(db.query_once(kVersion).int64(0, 0));
 }
 
