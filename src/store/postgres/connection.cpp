@@ -67,7 +67,12 @@ Connection::Connection(const Options& options, Clock::time_point deadline)
   }
   if (PQsetnonblocking(conn_, 1) != 0) fail_connection("cannot make the connection nonblocking");
   if (options.statement_timeout.count() > 0) {
-    exec("SET statement_timeout = " + std::to_string(options.statement_timeout.count()));
+    try {
+      exec("SET statement_timeout = " + std::to_string(options.statement_timeout.count()));
+    } catch (...) {
+      close();  // the destructor does not run when the constructor throws
+      throw;
+    }
   }
 }
 
@@ -195,10 +200,10 @@ std::vector<Result> Connection::send(const std::vector<Command>& commands) {
     expected.push_back({-1, nullptr});
   }
   deferred_.clear();
-  static const Params kNoParams;
+  const Params none;
   for (std::size_t i = 0; i < commands.size(); ++i) {
     const Command& command = commands[i];
-    const Params& params = command.params != nullptr ? *command.params : kNoParams;
+    const Params& params = command.params != nullptr ? *command.params : none;
     if (command.statement != nullptr) {
       const char* name = command.statement->name;
       if (!prepared_.contains(name) && !preparing.contains(name)) {
