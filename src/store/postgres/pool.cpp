@@ -201,7 +201,8 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
                     {{"sqlstate", error.sqlstate()}, {"attempts", attempt}});
           return unavailable("the database is busy; retry shortly");
         case FailureKind::kUnavailable:
-          if (!time_left) break;
+          // 57014: the server's statement_timeout, which is the unit's timeout.
+          if (!time_left || error.sqlstate() == "57014") break;
           log::warn(
               "database unavailable",
               {{"error", error.what()}, {"sqlstate", error.sqlstate()}, {"attempt", attempt}});
