@@ -1,0 +1,199 @@
+#include "store/postgres/schema.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_cluster.hpp"
+
+namespace invited::store::postgres {
+namespace {
+
+using testing::connect;
+using testing::TestCluster;
+
+// Migrations whose second step counts how often it ran: applied twice, it would say 2.
+constexpr Migration kCountingMigrations[] = {
+    {1, "0001_counter", "CREATE TABLE runs (step integer NOT NULL)"},
+    {2, "0002_count", "INSERT INTO runs VALUES (2); SELECT pg_sleep(0.05)"},
+};
+
+class SchemaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    schema_ = TestCluster::get().fresh_schema();
+    url_ = TestCluster::get().tcp_url(schema_);
+    db_ = connect(url_);
+  }
+
+  std::int64_t count(const std::string& sql) { return db_->query_once(sql).int64(0, 0); }
+
+  std::string schema_;
+  std::string url_;
+  std::unique_ptr<Connection> db_;
+};
+
+TEST_F(SchemaTest, MigratesAnEmptyDatabaseToTheLatestVersionOnce) {
+  EXPECT_EQ(schema_version(*db_), 0);
+  ASSERT_GE(latest_schema_version(), 1);
+  EXPECT_EQ(migrate(*db_), latest_schema_version());
+  EXPECT_EQ(schema_version(*db_), latest_schema_version());
+  EXPECT_EQ(migrate(*db_), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"), latest_schema_version());
+  EXPECT_EQ(db_->query_once("SELECT name FROM schema_migrations WHERE version = 1").text(0, 0),
+            "0001_initial");
+}
+
+TEST_F(SchemaTest, InitialSchemaHasTheTablesOfTheSqliteSchema) {
+  migrate(*db_);
+  for (const char* table :
+       {"organizations", "users", "websites", "website_groups", "group_websites",
+        "organization_members", "website_members", "group_members", "api_keys", "api_key_websites",
+        "invite_batches", "retired_tokens", "invites", "outbox_emails", "idempotent_responses"}) {
+    EXPECT_TRUE(
+        db_->query_once("SELECT to_regclass($1) IS NOT NULL", Params().add(table)).boolean(0, 0))
+        << table;
+  }
+  // Public ids are uuid, row keys identity bigints.
+  Result id = db_->query_once(
+      "SELECT format_type(a.atttypid, a.atttypmod), "
+      "  (SELECT attidentity FROM pg_attribute WHERE attrelid = 'users'::regclass "
+      "   AND attname = 'pk')::text "
+      "FROM pg_attribute a WHERE a.attrelid = 'users'::regclass AND a.attname = 'id'");
+  EXPECT_EQ(id.text(0, 0), "uuid");
+  EXPECT_EQ(id.text(0, 1), "a");  // GENERATED ALWAYS AS IDENTITY
+}
+
+TEST_F(SchemaTest, InitialSchemaDecidesUniquenessLikeSqlite) {
+  migrate(*db_);
+  db_->exec(
+      "INSERT INTO organizations(id, name, created_at) VALUES (gen_random_uuid(), 'o', 0);"
+      "INSERT INTO users(id, email, email_key, created_at) "
+      "  VALUES (gen_random_uuid(), 'A@x.io', 'a@x.io', 0);"
+      "INSERT INTO invite_batches(id, org_pk, email, token_hash, created_at, expires_at) "
+      "  VALUES (gen_random_uuid(), 1, 'a@x.io', '\\x01', 0, 10)");
+  auto refused = [&](const std::string& sql) {
+    try {
+      db_->exec(sql);
+    } catch (const PgError& error) {
+      return error.kind() == FailureKind::kUniqueViolation;
+    }
+    return false;
+  };
+  EXPECT_TRUE(
+      refused("INSERT INTO users(id, email, email_key, created_at) VALUES (gen_random_uuid(), 'a', "
+              "'a@x.io', 0)"));
+  const std::string invite =
+      "INSERT INTO invites(id, org_pk, batch_pk, email_key, target_kind, target_pk, role, status, "
+      "created_at, expires_at) VALUES (gen_random_uuid(), 1, 1, 'a@x.io', 1, 7, 1, ";
+  db_->exec(invite + "0, 0, 10)");
+  // One pending invite per (email, target)...
+  EXPECT_TRUE(refused(invite + "0, 0, 10)"));
+  // ...but closed ones do not count.
+  db_->exec(invite + "1, 0, 10)");
+  db_->exec(invite + "4, 0, 10)");
+  db_->exec("UPDATE invites SET status = 1 WHERE status = 0");
+  db_->exec(invite + "0, 0, 10)");
+  EXPECT_EQ(count("SELECT count(*) FROM invites"), 4);
+  // Memberships are unique per (target, user) through their primary keys.
+  db_->exec("INSERT INTO organization_members VALUES (1, 1, 3, 0)");
+  EXPECT_TRUE(refused("INSERT INTO organization_members VALUES (1, 1, 1, 0)"));
+  // A foreign key refuses a membership of a user who does not exist.
+  EXPECT_THROW(db_->exec("INSERT INTO organization_members VALUES (1, 99, 1, 0)"), PgError);
+}
+
+TEST_F(SchemaTest, ConcurrentThreadsApplyEachMigrationOnce) {
+  constexpr int kThreads = 8;
+  std::atomic<int> applied{0};
+  std::atomic<int> failures{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      try {
+        auto db = connect(url_);
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();
+        applied.fetch_add(migrate(*db, kCountingMigrations));
+      } catch (const std::exception&) {
+        failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(applied.load(), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"), 2);
+}
+
+TEST_F(SchemaTest, ConcurrentProcessesApplyTheRealMigrationsOnce) {
+  constexpr int kProcesses = 4;
+  std::vector<pid_t> children;
+  int start[2];
+  ASSERT_EQ(::pipe(start), 0);
+  for (int i = 0; i < kProcesses; ++i) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      // Exit status: how many migrations this process applied, or 100 on failure.
+      ::close(start[1]);
+      int status = 100;
+      try {
+        auto db = connect(url_);
+        char go = 0;
+        if (::read(start[0], &go, 1) == 0) status = migrate(*db);
+      } catch (const std::exception&) {
+        status = 100;
+      }
+      ::_exit(status);
+    }
+    children.push_back(child);
+  }
+  ::close(start[0]);
+  ::close(start[1]);  // every child connected (or is connecting): go
+  int applied = 0;
+  for (pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_NE(WEXITSTATUS(status), 100) << "a migrating process failed";
+    applied += WEXITSTATUS(status);
+  }
+  EXPECT_EQ(applied, latest_schema_version());
+  EXPECT_EQ(schema_version(*db_), latest_schema_version());
+}
+
+TEST_F(SchemaTest, FailedMigrationRollsBackAloneAndReleasesTheLock) {
+  constexpr Migration kBroken[] = {
+      {1, "0001_ok", "CREATE TABLE kept (n integer)"},
+      {2, "0002_broken", "CREATE TABLE dropped (n integer); SELECT no_such_function()"},
+  };
+  EXPECT_THROW(migrate(*db_, kBroken), PgError);
+  EXPECT_EQ(schema_version(*db_), 1);
+  EXPECT_TRUE(db_->query_once("SELECT to_regclass('kept') IS NOT NULL").boolean(0, 0));
+  EXPECT_TRUE(db_->query_once("SELECT to_regclass('dropped') IS NULL").boolean(0, 0));
+  // The advisory lock was released: another connection migrates at once.
+  auto other = connect(url_);
+  other->set_deadline(testing::after_ms(2000));
+  EXPECT_EQ(migrate(*other, std::span(kBroken, 1)), 0);
+}
+
+TEST_F(SchemaTest, RefusesADatabaseNewerThanTheBinary) {
+  migrate(*db_);
+  db_->exec("INSERT INTO schema_migrations(version, name) VALUES (9999, '9999_future')");
+  try {
+    migrate(*db_);
+    FAIL() << "migrated a database newer than the binary";
+  } catch (const PgError& error) {
+    EXPECT_NE(std::string(error.what()).find("newer than this binary"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace invited::store::postgres
