@@ -18,7 +18,7 @@ std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now) {
     return claimed;
   }
   IssuedSecret token = issue_secret("");
-  tx.add_batch_token(claimed.email.batch_pk, token.hash, now.seconds());
+  tx.set_batch_token(claimed.email.batch_pk, token.hash);
   claimed.token = std::move(token.plain);
   return claimed;
 }

@@ -18,7 +18,9 @@ namespace invited::domain {
 // can therefore repeat at most the one email in hand, with the same Message-ID.
 //
 // The accept token is minted by the claim: the plain token lives only in the worker's memory
-// and in the message; the database gets its SHA-256 in the same unit as the claim.
+// and in the message; the database gets its SHA-256 in the same unit as the claim, replacing
+// the batch's token (the replaced one stays valid as the previous token). Nothing but updates:
+// a claim adds no rows.
 
 // How long a claim keeps other workers away from its email. Longer than any send may take (the
 // SMTP transport gives up after 60 s), so it ends early only for a worker that died.

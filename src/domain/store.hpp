@@ -45,7 +45,7 @@ class ReadTx {
   // The batch as an email shows it: organization, recipient, expiry, pending invites.
   virtual Invitation load_invitation(Pk batch_pk) = 0;
 
-  // The batch for which a token hashing to `token_hash` was minted and not retired since.
+  // The batch whose current or previous token hashes to `token_hash` (see set_batch_token).
   virtual std::optional<Batch> find_batch_by_token(const SecretHash& token_hash) = 0;
   // Whether `token_hash` was a token of a batch before a resend retired it.
   virtual bool is_retired_token(const SecretHash& token_hash) = 0;
@@ -129,7 +129,7 @@ class WriteTx : public ReadTx {
 
   virtual void revoke_api_key(Pk key_pk, UnixSeconds now) = 0;
 
-  // For a resend: every token of the batch is retired at once (its link answers "replaced"),
+  // For a resend: the batch's tokens are retired at once (their links answer "replaced"),
   // pending invites take the new expiry, and queued emails of the batch are cancelled. The batch
   // has no usable token until the claim of its next email mints one.
   virtual void retire_batch_tokens(Pk batch_pk, UnixSeconds expires_at, UnixSeconds now) = 0;
@@ -152,9 +152,10 @@ class WriteTx : public ReadTx {
   // several workers: one email, one claimant (PostgreSQL: FOR UPDATE SKIP LOCKED).
   virtual std::optional<OutboxEmail> claim_due_email(std::int64_t now_ms,
                                                      std::int64_t lease_until_ms) = 0;
-  // Stores the hash of a token minted for the batch's current email. Earlier tokens of that
-  // email stay valid (the same message may have arrived more than once); a resend retires all.
-  virtual void add_batch_token(Pk batch_pk, const SecretHash& token_hash, UnixSeconds now) = 0;
+  // Makes `token_hash` the batch's token, minted by a claim of its email. The token it replaces
+  // stays valid as the previous one (the same message is sent again after a crash, and the
+  // first copy's link must work); the one before that stops working.
+  virtual void set_batch_token(Pk batch_pk, const SecretHash& token_hash) = 0;
   // Outcomes of a claimed attempt; each ends the claim. Sent and failed also set the batch's
   // delivery state; a retry keeps the email queued until `next_attempt_ms`. An email no longer
   // queued (a resend cancelled it meanwhile) is left as it is.

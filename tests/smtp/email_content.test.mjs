@@ -96,7 +96,7 @@ test('one email per email-mode request: every target with name, URL and role, an
 
   // The token is stored hashed only (tests/smtp/tokens_at_rest.test.mjs reads the files' bytes).
   const hash = createHash('sha256').update(token).digest('hex');
-  assert.equal(count(service, `SELECT COUNT(*) FROM batch_tokens WHERE hex(token_hash) = upper(${q(hash)})`), 1);
+  assert.equal(count(service, `SELECT COUNT(*) FROM invite_batches WHERE hex(token_hash) = upper(${q(hash)})`), 1);
 
   // The link opens a page that lists the same websites (its origin is checked in the next test).
   const page = await service.fetch(new URL(link).pathname + new URL(link).search);

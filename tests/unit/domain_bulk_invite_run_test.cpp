@@ -219,7 +219,7 @@ class FakeTx final : public WriteTx {
     unused();
   }
   std::optional<OutboxEmail> claim_due_email(std::int64_t, std::int64_t) override { unused(); }
-  void add_batch_token(Pk, const SecretHash&, UnixSeconds) override { unused(); }
+  void set_batch_token(Pk, const SecretHash&) override { unused(); }
   void mark_email_sent(Pk, UnixSeconds) override { unused(); }
   void mark_email_retry(Pk, std::int64_t, std::string_view) override { unused(); }
   void mark_email_failed(Pk, std::string_view, UnixSeconds) override { unused(); }
@@ -483,7 +483,7 @@ TEST_F(RunBulkInvite, EmailCreatesOneBatchOneInvitePerTargetAndOneEmail) {
   EXPECT_EQ(email.batch_pk, batch.pk);
   EXPECT_EQ(email.to_address, "Ann.Lee@Example.com");
   EXPECT_EQ(email.created_at, kNowSeconds);
-  // No token yet: the claim that sends the email mints it (FakeTx::add_batch_token throws).
+  // No token yet: the claim that sends the email mints it (FakeTx::set_batch_token throws).
 
   // Email mode never creates a user nor a membership.
   EXPECT_EQ(tx.user_inserts, 0);

@@ -360,34 +360,41 @@ TEST_F(SqliteOutbox, ReleasingEveryClaimAtStartKeepsTheAttemptsCounted) {
   EXPECT_EQ(second->attempts, 1);
 }
 
-TEST_F(SqliteOutbox, EachClaimMintsATokenThatOpensItsBatchAndAResendRetiresThemAll) {
+TEST_F(SqliteOutbox, EachClaimMintsATokenThatOpensItsBatchAndAResendRetiresThem) {
   Pk batch = queue_email("ann@example.com");
-  auto first = domain::claim_next_email(*tx, domain::Instant{kNowMs});
-  ASSERT_TRUE(first);
-  EXPECT_FALSE(first->cancelled);
-  EXPECT_GE(first->token.size(), 43u);  // 256 random bits in base64url
-  EXPECT_EQ(first->invitation.targets.size(), 1u);
-  EXPECT_EQ(batch_of(first->token), batch);
+  auto claim = [&](std::int64_t at_ms) {
+    auto claimed = domain::claim_next_email(*tx, domain::Instant{at_ms});
+    if (!claimed || claimed->cancelled) throw std::logic_error("nothing claimed");
+    return *claimed;
+  };
+  auto first = claim(kNowMs);
+  EXPECT_GE(first.token.size(), 43u);  // 256 random bits in base64url
+  EXPECT_EQ(first.invitation.targets.size(), 1u);
+  EXPECT_EQ(batch_of(first.token), batch);
 
-  // The lease ended (the worker died): the next claim mints another token; the first one's
-  // message may have arrived, so its link keeps working.
-  auto second = domain::claim_next_email(*tx, domain::Instant{kNowMs + domain::kEmailLeaseMs});
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->email.pk, first->email.pk);
-  EXPECT_NE(second->token, first->token);
-  EXPECT_EQ(batch_of(second->token), batch);
-  EXPECT_EQ(batch_of(first->token), batch);
+  // The lease ended (the worker died): the next claim mints another token. The first one's
+  // message may have arrived, so its link keeps working; one claim later it stops.
+  auto second = claim(kNowMs + domain::kEmailLeaseMs);
+  EXPECT_EQ(second.email.pk, first.email.pk);
+  EXPECT_NE(second.token, first.token);
+  EXPECT_EQ(batch_of(second.token), batch);
+  EXPECT_EQ(batch_of(first.token), batch);
+  auto third = claim(kNowMs + 2 * domain::kEmailLeaseMs);
+  EXPECT_EQ(batch_of(third.token), batch);
+  EXPECT_EQ(batch_of(second.token), batch);
+  EXPECT_FALSE(batch_of(first.token));
+  EXPECT_FALSE(tx->is_retired_token(domain::hash_secret(first.token)));
 
-  // A resend retires every token of the batch at once and cancels the queued email; the
-  // outcome of the send in hand changes nothing any more.
+  // A resend retires the batch's tokens at once and cancels the queued email; the outcome of
+  // the send in hand changes nothing any more.
   tx->retire_batch_tokens(batch, kNow + 86400, kNow);
-  for (const auto& token : {first->token, second->token}) {
+  for (const auto& token : {second.token, third.token}) {
     EXPECT_FALSE(batch_of(token));
     EXPECT_TRUE(tx->is_retired_token(domain::hash_secret(token)));
   }
-  EXPECT_EQ(outbox_status(second->email.pk), 3);
-  tx->mark_email_sent(second->email.pk, kNow);
-  EXPECT_EQ(outbox_status(second->email.pk), 3);
+  EXPECT_EQ(outbox_status(third.email.pk), 3);
+  tx->mark_email_sent(third.email.pk, kNow);
+  EXPECT_EQ(outbox_status(third.email.pk), 3);
   EXPECT_EQ(batch_delivery(batch), 0) << "the delivery state belongs to the next email";
 }
 

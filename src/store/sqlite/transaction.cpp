@@ -447,8 +447,8 @@ void Transaction::close_pending_invites(domain::Target target, std::string_view 
 }
 
 Pk Transaction::insert_batch(const domain::NewBatch& batch) {
-  // token_hash is a leftover of schema 1 (UNIQUE NOT NULL): random bytes, the hash of no token.
-  // The batch's tokens live in batch_tokens.
+  // No token yet (the claim of its email mints one): random bytes, the hash of no token, keep
+  // token_hash UNIQUE and NOT NULL.
   static constexpr const char* kInsert =
       "INSERT INTO invite_batches(id, org_pk, email, first_name, last_name, token_hash, "
       "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, randomblob(32), ?6, ?7) RETURNING pk";
@@ -516,15 +516,10 @@ std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now
                              .created_at = row.int64(5)};
 }
 
-void Transaction::add_batch_token(Pk batch_pk, const domain::SecretHash& token_hash,
-                                  UnixSeconds now) {
-  static constexpr const char* kInsert =
-      "INSERT INTO batch_tokens(token_hash, batch_pk, issued_at) VALUES (?1, ?2, ?3)";
-  db_.query(kInsert)
-      .bind_blob(1, token_hash.data(), token_hash.size())
-      .bind(2, batch_pk)
-      .bind(3, now)
-      .execute();
+void Transaction::set_batch_token(Pk batch_pk, const domain::SecretHash& token_hash) {
+  static constexpr const char* kSet =
+      "UPDATE invite_batches SET previous_token_hash = token_hash, token_hash = ?2 WHERE pk = ?1";
+  db_.query(kSet).bind(1, batch_pk).bind_blob(2, token_hash.data(), token_hash.size()).execute();
 }
 
 std::optional<std::int64_t> Transaction::next_email_due_ms() {
@@ -574,19 +569,27 @@ domain::Invitation Transaction::load_invitation(Pk batch_pk) {
 
 std::optional<domain::Batch> Transaction::find_batch_by_token(
     const domain::SecretHash& token_hash) {
-  static constexpr const char* kFind =
-      "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "
-      "  (SELECT COUNT(*) FROM invites i WHERE i.batch_pk = b.pk AND i.status = 0) "
-      "FROM batch_tokens t JOIN invite_batches b ON b.pk = t.batch_pk WHERE t.token_hash = ?1";
-  auto row = db_.query(kFind);
-  row.bind_blob(1, token_hash.data(), token_hash.size());
-  if (!row.step()) return std::nullopt;
-  return domain::Batch{.pk = row.int64(0),
-                       .id = row.uuid(1),
-                       .org_pk = row.int64(2),
-                       .expires_at = row.int64(3),
-                       .used_at = row.optional_int64(4),
-                       .pending_invites = static_cast<int>(row.int64(5))};
+#define INVITED_BATCH_BY_TOKEN(index, column)                                     \
+  "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "                        \
+  "  (SELECT COUNT(*) FROM invites i WHERE i.batch_pk = b.pk AND i.status = 0) " \
+  "FROM invite_batches b " index "WHERE b." column " = ?1"
+  static constexpr const char* kFindCurrent = INVITED_BATCH_BY_TOKEN("", "token_hash");
+  static constexpr const char* kFindPrevious = INVITED_BATCH_BY_TOKEN(
+      "INDEXED BY invite_batches_by_previous_token ", "previous_token_hash");
+#undef INVITED_BATCH_BY_TOKEN
+  auto find = [&](const char* sql) -> std::optional<domain::Batch> {
+    auto row = db_.query(sql);
+    row.bind_blob(1, token_hash.data(), token_hash.size());
+    if (!row.step()) return std::nullopt;
+    return domain::Batch{.pk = row.int64(0),
+                         .id = row.uuid(1),
+                         .org_pk = row.int64(2),
+                         .expires_at = row.int64(3),
+                         .used_at = row.optional_int64(4),
+                         .pending_invites = static_cast<int>(row.int64(5))};
+  };
+  if (auto batch = find(kFindCurrent)) return batch;
+  return find(kFindPrevious);
 }
 
 bool Transaction::is_retired_token(const domain::SecretHash& token_hash) {
@@ -1015,21 +1018,21 @@ void Transaction::revoke_api_key(Pk key_pk, UnixSeconds now) {
 }
 
 void Transaction::retire_batch_tokens(Pk batch_pk, UnixSeconds expires_at, UnixSeconds now) {
+  // Before the first claim token_hash is random bytes: retiring it too costs a row and is harmless.
   static constexpr const char* kRetire =
       "INSERT INTO retired_tokens(token_hash, batch_pk, retired_at) "
-      "SELECT token_hash, batch_pk, ?2 FROM batch_tokens INDEXED BY batch_tokens_by_batch "
-      "WHERE batch_pk = ?1";
-  static constexpr const char* kForget =
-      "DELETE FROM batch_tokens INDEXED BY batch_tokens_by_batch WHERE batch_pk = ?1";
+      "SELECT token_hash, pk, ?2 FROM invite_batches WHERE pk = ?1 "
+      "UNION ALL SELECT previous_token_hash, pk, ?2 FROM invite_batches "
+      "  WHERE pk = ?1 AND previous_token_hash IS NOT NULL";
   static constexpr const char* kBatch =
-      "UPDATE invite_batches SET expires_at = ?2, delivery = 0 WHERE pk = ?1";
+      "UPDATE invite_batches SET token_hash = randomblob(32), previous_token_hash = NULL, "
+      "expires_at = ?2, delivery = 0 WHERE pk = ?1";
   static constexpr const char* kInvites =
       "UPDATE invites SET expires_at = ?2 WHERE batch_pk = ?1 AND status = 0";
   static constexpr const char* kCancelQueued =
       "UPDATE outbox_emails INDEXED BY outbox_emails_due "
       "SET status = 3, claimed_until = NULL, sent_at = ?2 WHERE batch_pk = ?1 AND status = 0";
   db_.query(kRetire).bind(1, batch_pk).bind(2, now).execute();
-  db_.query(kForget).bind(1, batch_pk).execute();
   db_.query(kBatch).bind(1, batch_pk).bind(2, expires_at).execute();
   db_.query(kInvites).bind(1, batch_pk).bind(2, expires_at).execute();
   db_.query(kCancelQueued).bind(1, batch_pk).bind(2, now).execute();

@@ -97,8 +97,7 @@ class Transaction final : public domain::WriteTx {
   void mark_batch_used(domain::Pk batch_pk, domain::UnixSeconds now) override;
   std::optional<domain::OutboxEmail> claim_due_email(std::int64_t now_ms,
                                                      std::int64_t lease_until_ms) override;
-  void add_batch_token(domain::Pk batch_pk, const domain::SecretHash& token_hash,
-                       domain::UnixSeconds now) override;
+  void set_batch_token(domain::Pk batch_pk, const domain::SecretHash& token_hash) override;
   void mark_email_sent(domain::Pk email_pk, domain::UnixSeconds now) override;
   void mark_email_retry(domain::Pk email_pk, std::int64_t next_attempt_ms,
                         std::string_view error) override;
