@@ -25,7 +25,7 @@ struct OutboxOptions {
   // This worker is the store's only one (SQLite: one process serves the file), so a claim found
   // at start was held by a process that is gone: release it at once instead of waiting for its
   // lease to run out. A store shared by several workers leaves this off.
-  bool release_claims_on_start = true;
+  bool release_claims_on_start = false;
 };
 
 struct OutboxStats {

@@ -569,13 +569,13 @@ domain::Invitation Transaction::load_invitation(Pk batch_pk) {
 
 std::optional<domain::Batch> Transaction::find_batch_by_token(
     const domain::SecretHash& token_hash) {
-#define INVITED_BATCH_BY_TOKEN(index, column)                                     \
-  "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "                        \
+#define INVITED_BATCH_BY_TOKEN(index, column)                                    \
+  "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "                       \
   "  (SELECT COUNT(*) FROM invites i WHERE i.batch_pk = b.pk AND i.status = 0) " \
   "FROM invite_batches b " index "WHERE b." column " = ?1"
   static constexpr const char* kFindCurrent = INVITED_BATCH_BY_TOKEN("", "token_hash");
-  static constexpr const char* kFindPrevious = INVITED_BATCH_BY_TOKEN(
-      "INDEXED BY invite_batches_by_previous_token ", "previous_token_hash");
+  static constexpr const char* kFindPrevious =
+      INVITED_BATCH_BY_TOKEN("INDEXED BY invite_batches_by_previous_token ", "previous_token_hash");
 #undef INVITED_BATCH_BY_TOKEN
   auto find = [&](const char* sql) -> std::optional<domain::Batch> {
     auto row = db_.query(sql);
