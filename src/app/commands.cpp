@@ -116,7 +116,9 @@ int serve(const Settings& configured) {
                                                   .from_address = bare_address(settings.mail_from),
                                                   .message_id_host = settings.public_host,
                                                   .max_attempts = settings.mail_max_attempts,
-                                                  .retry_seconds = settings.mail_retry_seconds});
+                                                  .retry_seconds = settings.mail_retry_seconds,
+                                                  // SQLite: this process is the only worker.
+                                                  .release_claims_on_start = true});
     store.on_email_queued([&outbox] { outbox.notify(); });
 
     api::Authenticator authenticator(store, std::chrono::seconds(2));

@@ -4,7 +4,6 @@
 #include <string_view>
 
 #include "domain/resources.hpp"
-#include "domain/secret.hpp"
 #include "domain/text.hpp"
 
 namespace invited::domain {
@@ -151,7 +150,6 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
       user && tx.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
   const bool may_have_pending = tx.has_pending_invites(principal.org_pk, email.key());
   std::optional<Pk> batch_pk;
-  std::optional<IssuedSecret> token;
   const UnixSeconds expires_at = seconds + static_cast<UnixSeconds>(policy.expiry_days) * 86400;
 
   for (const Uuid& target_id : request.target_ids) {
@@ -195,13 +193,12 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
       tx.close_pending_invites(target, email.key(), InviteStatus::kRevoked, seconds);
     }
     if (!batch_pk) {
-      token = issue_secret("");
+      // No token yet: the claim that sends the email mints it (domain/outbox.hpp).
       batch_pk = tx.insert_batch(NewBatch{.id = Uuid::v7(now.unix_ms),
                                           .org_pk = principal.org_pk,
                                           .email_address = email.address(),
                                           .first_name = request.first_name,
                                           .last_name = request.last_name,
-                                          .token_hash = token->hash,
                                           .created_at = seconds,
                                           .expires_at = expires_at});
     }
@@ -221,7 +218,6 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
     tx.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
                               .batch_pk = *batch_pk,
                               .to_address = email.address(),
-                              .token = std::move(token->plain),
                               .created_at = seconds});
   }
   return outcome;

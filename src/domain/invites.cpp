@@ -1,7 +1,6 @@
 #include "domain/invites.hpp"
 
 #include "domain/messages.hpp"
-#include "domain/secret.hpp"
 
 namespace invited::domain {
 namespace {
@@ -114,12 +113,11 @@ Result<InviteRecord> resend_invite(WriteTx& tx, const Principal& principal, cons
   }
   const UnixSeconds expires_at =
       now.seconds() + static_cast<UnixSeconds>(policy.expiry_days) * 86400;
-  IssuedSecret token = issue_secret("");
-  tx.replace_batch_token(invite->batch_pk, token.hash, expires_at, now.seconds());
+  // The old link stops working now; the new email's claim mints the next token.
+  tx.retire_batch_tokens(invite->batch_pk, expires_at, now.seconds());
   tx.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
                             .batch_pk = invite->batch_pk,
                             .to_address = invite->email,
-                            .token = std::move(token.plain),
                             .created_at = now.seconds()});
   auto refreshed = tx.find_invite(principal.org_pk, id);
   if (!refreshed) return invite_not_found();

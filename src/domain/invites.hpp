@@ -35,9 +35,9 @@ Status single_invite_status(const BulkInviteRequest& request, const TargetResult
 Result<InviteRecord> revoke_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
                                    Instant now);
 
-// POST /api/v1/invites/{id}/resend: a new token and expiry for the still-pending invites of the
-// invite's batch (an expired one is revived), and one new email; the old link then answers
-// "replaced". kConflict unless the invite is pending (or expired).
+// POST /api/v1/invites/{id}/resend: a new expiry for the still-pending invites of the invite's
+// batch (an expired one is revived) and one new email, whose claim mints the new token; the old
+// link answers "replaced" from this unit on. kConflict unless the invite is pending (or expired).
 Result<InviteRecord> resend_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
                                    const InvitePolicy& policy, Instant now);
 

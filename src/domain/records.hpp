@@ -91,14 +91,14 @@ struct NewApiKey {
   UnixSeconds created_at = 0;
 };
 
-// An email-mode request's invites share one batch: one token, one expiry, one email.
+// An email-mode request's invites share one batch: one expiry, one email at a time. A batch is
+// created without a usable token; each claim of its email mints one (domain/outbox.hpp).
 struct NewBatch {
   Uuid id;
   Pk org_pk = 0;
   std::string_view email_address;
   std::optional<std::string_view> first_name;
   std::optional<std::string_view> last_name;
-  SecretHash token_hash{};
   UnixSeconds created_at = 0;
   UnixSeconds expires_at = 0;
 };
@@ -114,24 +114,21 @@ struct NewInvite {
   UnixSeconds expires_at = 0;
 };
 
-// A queued invitation email. The token rides in the outbox row only until the message is sent
-// (or finally fails); the store erases it then, so at rest it exists only while undelivered.
+// A queued invitation email. It holds no token: the claim that sends it mints one.
 struct NewEmail {
   Uuid message_id;  // stable across retries: becomes the Message-ID header
   Pk batch_pk = 0;
   std::string to_address;
-  std::string token;
   UnixSeconds created_at = 0;
 };
 
-// A queued email that is due, as the mail worker sees it.
+// A queued email as the worker that claimed it sees it.
 struct OutboxEmail {
   Pk pk = 0;
   Uuid message_id;
   Pk batch_pk = 0;
   std::string to_address;
-  std::string token;
-  int attempts = 0;  // made so far
+  int attempts = 0;  // made so far, the claimed one included
   UnixSeconds created_at = 0;
 };
 
@@ -154,7 +151,7 @@ struct Invitation {
   std::vector<InvitationTarget> targets;  // the batch's pending invites, oldest first
 };
 
-// An invitation batch as its token finds it.
+// An invitation batch as one of its tokens finds it.
 struct Batch {
   Pk pk = 0;
   Uuid id;

@@ -40,16 +40,14 @@ class ReadTx {
   // Direct members of the group.
   virtual Page<Member> list_group_members(Pk group_pk, PageRequest page) = 0;
 
-  // Queued emails whose next attempt is due at `now_ms` (Unix milliseconds), oldest first.
-  virtual std::vector<OutboxEmail> due_emails(std::int64_t now_ms, int limit) = 0;
-  // When (Unix milliseconds) the next queued email is due, if any is queued.
+  // When (Unix milliseconds) the next queued email that nobody has claimed is due, if any.
   virtual std::optional<std::int64_t> next_email_due_ms() = 0;
   // The batch as an email shows it: organization, recipient, expiry, pending invites.
   virtual Invitation load_invitation(Pk batch_pk) = 0;
 
-  // The batch whose current token hashes to `token_hash`.
+  // The batch whose current or previous token hashes to `token_hash` (see set_batch_token).
   virtual std::optional<Batch> find_batch_by_token(const SecretHash& token_hash) = 0;
-  // Whether `token_hash` was the token of a batch before a resend replaced it.
+  // Whether `token_hash` was a token of a batch before a resend retired it.
   virtual bool is_retired_token(const SecretHash& token_hash) = 0;
   // Every invite of the batch, oldest first.
   virtual std::vector<BatchInvite> batch_invites(Pk batch_pk) = 0;
@@ -131,11 +129,10 @@ class WriteTx : public ReadTx {
 
   virtual void revoke_api_key(Pk key_pk, UnixSeconds now) = 0;
 
-  // Gives the batch a new token and expiry: the old token is kept as retired (so its link
-  // answers "replaced"), pending invites take the new expiry, and queued emails of the batch
-  // are cancelled.
-  virtual void replace_batch_token(Pk batch_pk, const SecretHash& new_hash, UnixSeconds expires_at,
-                                   UnixSeconds now) = 0;
+  // For a resend: the batch's tokens are retired at once (their links answer "replaced"),
+  // pending invites take the new expiry, and queued emails of the batch are cancelled. The batch
+  // has no usable token until the claim of its next email mints one.
+  virtual void retire_batch_tokens(Pk batch_pk, UnixSeconds expires_at, UnixSeconds now) = 0;
 
   virtual void set_email_verified(Pk user_pk) = 0;
 
@@ -151,15 +148,30 @@ class WriteTx : public ReadTx {
   // Marks the batch answered: its token works no more.
   virtual void mark_batch_used(Pk batch_pk, UnixSeconds now) = 0;
 
-  // Outcomes of a delivery attempt. Sent and failed erase the token from the outbox row and
-  // set the batch's delivery state; a retry keeps it queued until `next_attempt_at`.
-  virtual void mark_email_sent(Pk email_pk, int attempts, UnixSeconds now) = 0;
-  virtual void mark_email_retry(Pk email_pk, int attempts, std::int64_t next_attempt_ms,
+  // The outbox (domain/outbox.hpp). Claims the queued email that has been due longest and that
+  // nobody holds (no claim, or one whose lease ended before `now_ms`): counts its attempt and
+  // leases it until `lease_until_ms` (Unix milliseconds). nullopt if none is due. Safe with
+  // several workers: one email, one claimant (PostgreSQL: FOR UPDATE SKIP LOCKED).
+  virtual std::optional<OutboxEmail> claim_due_email(std::int64_t now_ms,
+                                                     std::int64_t lease_until_ms) = 0;
+  // Makes `token_hash` the batch's token, minted by a claim of its email. The token it replaces
+  // stays valid as the previous one (the same message is sent again after a crash, and the
+  // first copy's link must work); the one before that stops working.
+  virtual void set_batch_token(Pk batch_pk, const SecretHash& token_hash) = 0;
+  // Outcomes of a claimed attempt; each ends the claim. Sent and failed also set the batch's
+  // delivery state; a retry keeps the email queued until `next_attempt_ms`. An email no longer
+  // queued (a resend cancelled it meanwhile) is left as it is.
+  virtual void mark_email_sent(Pk email_pk, UnixSeconds now) = 0;
+  virtual void mark_email_retry(Pk email_pk, std::int64_t next_attempt_ms,
                                 std::string_view error) = 0;
-  virtual void mark_email_failed(Pk email_pk, int attempts, std::string_view error,
-                                 UnixSeconds now) = 0;
-  // The batch has nothing pending any more: the email is dropped unsent and its token erased.
+  virtual void mark_email_failed(Pk email_pk, std::string_view error, UnixSeconds now) = 0;
+  // The batch has nothing pending any more: the email is dropped unsent.
   virtual void mark_email_cancelled(Pk email_pk, UnixSeconds now) = 0;
+  // Gives a claim back without counting its attempt (the send was aborted at shutdown).
+  virtual void release_email_claim(Pk email_pk) = 0;
+  // Ends every claim, keeping its attempt counted: for a store whose only worker is starting,
+  // so any claim left was held by a process that is gone. Returns how many were ended.
+  virtual int release_all_email_claims() = 0;
 };
 
 // A unit of work returns ok to commit its writes, or an Error to roll back only its own writes.

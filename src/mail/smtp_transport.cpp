@@ -23,13 +23,20 @@ std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void*
   return n;
 }
 
+// libcurl calls this about once a second even while nothing moves (also while it waits for the
+// reply to DATA); a non-zero answer aborts the transfer.
+int abort_on_stop(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::stop_token*>(user)->stop_requested() ? 1 : 0;
+}
+
 }  // namespace
 
 SmtpTransport::SmtpTransport(std::string url) : url_(std::move(url)) {}
 
-SendResult SmtpTransport::send(const Envelope& envelope) {
+SendResult SmtpTransport::send(const Envelope& envelope, std::stop_token stop) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return {false, false, "curl_easy_init failed"};
+  if (!curl)
+    return {.ok = false, .permanent = false, .aborted = false, .error = "curl_easy_init failed"};
   std::string from = "<" + envelope.from_address + ">";
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(
       curl_slist_append(nullptr, ("<" + envelope.to_address + ">").c_str()), curl_slist_free_all);
@@ -49,16 +56,26 @@ SendResult SmtpTransport::send(const Envelope& envelope) {
   curl_easy_setopt(handle, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+  // Close the connection (QUIT) with this handle's own settings as the send ends. Otherwise
+  // curl_easy_cleanup says QUIT without any of them: after an aborted send to a server that
+  // stopped answering, it would wait two minutes for the reply.
+  curl_easy_setopt(handle, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &stop);
 
   CURLcode code = curl_easy_perform(handle);
   if (code == CURLE_OK) return {};
+  if (code == CURLE_ABORTED_BY_CALLBACK) {
+    return {.ok = false, .permanent = false, .aborted = true, .error = "aborted: stopping"};
+  }
   long response = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response);
   std::string error = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
   if (response) error += " (SMTP " + std::to_string(response) + ")";
   // 5xx is the server's final word (unknown mailbox, policy); everything else may pass later.
   bool permanent = response >= 500 && response < 600 && code != CURLE_LOGIN_DENIED;
-  return {false, permanent, error};
+  return {.ok = false, .permanent = permanent, .aborted = false, .error = error};
 }
 
 }  // namespace invited::mail

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <stop_token>
 #include <string>
 
 namespace invited::mail {
@@ -15,6 +16,7 @@ struct Envelope {
 struct SendResult {
   bool ok = true;
   bool permanent = false;  // retrying cannot help (the server refused the recipient)
+  bool aborted = false;    // `stop` was requested before the server answered: outcome unknown
   std::string error;       // why it failed, for logs and the outbox row; never holds secrets
 };
 
@@ -22,7 +24,9 @@ struct SendResult {
 class Transport {
  public:
   virtual ~Transport() = default;
-  virtual SendResult send(const Envelope& envelope) = 0;
+  // Sends one message. Once `stop` is requested, a send still waiting on the network gives up
+  // within about a second and answers `aborted`.
+  virtual SendResult send(const Envelope& envelope, std::stop_token stop) = 0;
   // Short name for logs: "smtp" or "folder".
   virtual const char* name() const = 0;
 };

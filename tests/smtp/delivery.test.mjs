@@ -35,9 +35,9 @@ async function orgWithWebsites(service, n) {
 
 const outboxRows = (service) =>
   service
-    .sql(`SELECT to_address, status, attempts, token IS NULL, ${uuidSql('message_id')}, coalesce(last_error, '') FROM outbox_emails ORDER BY pk`)
-    .map(([to, status, attempts, tokenNull, messageId, lastError]) => ({
-      to, status: Number(status), attempts: Number(attempts), tokenErased: tokenNull === '1', messageId, lastError,
+    .sql(`SELECT to_address, status, attempts, claimed_until IS NOT NULL, ${uuidSql('message_id')}, coalesce(last_error, '') FROM outbox_emails ORDER BY pk`)
+    .map(([to, status, attempts, claimed, messageId, lastError]) => ({
+      to, status: Number(status), attempts: Number(attempts), claimed: claimed === '1', messageId, lastError,
     }));
 
 const deliveries = (service) => service.sql('SELECT delivery FROM invite_batches ORDER BY pk').map((r) => Number(r[0]));
@@ -67,14 +67,14 @@ test('SMTP outage: requests are acknowledged, sends are retried, and once the se
   assert.equal(down.invited_outbox_failed_total, 0);
   const queued = outboxRows(service);
   assert.equal(queued.length, requests.length, 'one queued email per request');
-  assert.ok(queued.every((row) => row.status === 0 && !row.tokenErased && row.lastError !== ''), JSON.stringify(queued));
+  assert.ok(queued.every((row) => row.status === 0 && row.lastError !== ''), JSON.stringify(queued));
   assert.deepEqual(deliveries(service), [0, 0, 0, 0], 'delivery queued while the server is down');
 
   // The server comes back on the same port.
   const smtp = await sink({ port });
   await waitFor(() => deliveries(service).every((d) => d === 1), { timeoutMs: 15000, intervalMs: 20, what: 'every batch sent' });
   const sent = outboxRows(service);
-  assert.ok(sent.every((row) => row.status === 1 && row.tokenErased), JSON.stringify(sent));
+  assert.ok(sent.every((row) => row.status === 1 && !row.claimed), JSON.stringify(sent));
 
   const received = smtp.messages();
   assert.equal(received.length, requests.length, 'exactly one message per request, none lost, none doubled');
@@ -112,7 +112,7 @@ test('a server that answers 451 twice: retried, then delivered once', async () =
   assert.equal(m.invited_outbox_sent_total, 1);
 });
 
-test('max attempts: with no server and --mail-max-attempts 2 the delivery becomes failed and the token is erased', async () => {
+test('max attempts: with no server and --mail-max-attempts 2 the delivery becomes failed and the email is claimed no more', async () => {
   const port = await freePort();
   const service = await start({
     args: ['--smtp-url', `smtp://127.0.0.1:${port}`, '--mail-retry-seconds', '0.05', '--mail-max-attempts', '2'],
@@ -126,7 +126,7 @@ test('max attempts: with no server and --mail-max-attempts 2 the delivery become
   const [row] = outboxRows(service);
   assert.equal(row.status, 2, 'outbox row failed');
   assert.equal(row.attempts, 2, 'exactly --mail-max-attempts attempts');
-  assert.equal(row.tokenErased, true, 'token NULL after the final failure');
+  assert.equal(row.claimed, false, 'the claim ended with the final failure');
   assert.notEqual(row.lastError, '');
   const m = await metrics(service);
   assert.equal(m.invited_outbox_failed_total, 1);
@@ -163,7 +163,7 @@ for (const [how, signal] of [['a clean stop (SIGTERM)', 'SIGTERM'], ['a crash (S
     }
     const [before] = outboxRows(first);
     assert.equal(before.status, 0, 'still queued across the stop');
-    assert.equal(before.tokenErased, false);
+    if (signal === 'SIGTERM') assert.equal(before.claimed, false, 'a clean stop ends its claim');
 
     const smtp = await sink();
     const second = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, '--mail-retry-seconds', '0.2', '--mail-max-attempts', '50'] });
@@ -175,7 +175,7 @@ for (const [how, signal] of [['a clean stop (SIGTERM)', 'SIGTERM'], ['a crash (S
     for (const site of websites) assert.ok(mail.text.includes(site.name));
     const [row] = outboxRows(second);
     assert.equal(row.status, 1);
-    assert.equal(row.tokenErased, true);
+    assert.equal(row.claimed, false);
     // The link in that email works against the restarted service.
     const link = new URL(/https?:\/\/\S+\/invites\/accept\?token=[A-Za-z0-9_-]+/.exec(mail.text)[0]);
     const accepted = await second.api('POST', '/api/v1/invitations/accept', { body: { token: link.searchParams.get('token') } });

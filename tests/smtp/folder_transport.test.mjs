@@ -46,7 +46,6 @@ test('without --smtp-url an email-mode request writes one .eml file named after 
   }
   assert.match(mail.text, /\badmin\b/);
   assert.equal(service.sql('SELECT delivery FROM invite_batches')[0][0], '1', 'delivery sent');
-  assert.equal(count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE token IS NOT NULL'), 0, 'token erased once written');
 
   // The link in the file opens the invitation page.
   const url = new URL(acceptLink(mail));

@@ -5,10 +5,12 @@
 //   const sink = await startSmtpSink({ port });    // a given port (e.g. one invited already uses)
 //   sink.url                                       // smtp://127.0.0.1:PORT for --smtp-url
 //   await sink.waitForMessages(2)                  // polls the folder with a deadline, no sleeps
+//   const held = await startSmtpSink({ hold: true }) // stalls after DATA until held.release()
+//   sink.arrivals(), sink.deliveriesByMessageId()  // what reached DATA; what was accepted, per id
 //   const mail = await parseMail(message.raw)      // mailparser + the MIME tree (mailsplit)
 //   await sink.stop()                              // SIGTERM, waits, returns the exit code
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -41,13 +43,52 @@ export async function freePort() {
 }
 
 export class SmtpSink {
-  constructor(child, port, dir, stderr) {
+  constructor(child, port, dir, stderr, holdFile) {
     this.child = child;
     this.port = port;
     this.dir = dir;
     this.url = `smtp://127.0.0.1:${port}`;
     this.stderr = stderr;
+    this.holdFile = holdFile;
     this.exited = once(child, 'exit');
+  }
+
+  // A sink started with `hold: true` answers DATA only from now on (the held message and every
+  // later one are then stored and accepted).
+  release() {
+    if (!this.holdFile) throw new Error('this sink was not started with hold: true');
+    writeFileSync(this.holdFile, '');
+  }
+
+  // Every message that reached the end of DATA, accepted or not, oldest first:
+  // {k, message_id, raw (Buffer)}.
+  arrivals() {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((name) => /^a\d+\.json$/.test(name))
+      .map((name) => JSON.parse(readFileSync(join(this.dir, name), 'utf8')))
+      .sort((a, b) => a.k - b.k)
+      .map((arrival) => ({ ...arrival, raw: readFileSync(join(this.dir, `a${arrival.k}.eml`)) }));
+  }
+
+  // Waits until at least `count` messages reached the end of DATA; returns the arrivals.
+  async waitForArrivals(count, { timeoutMs = 10000 } = {}) {
+    await waitFor(() => this.arrivals().length >= count, {
+      timeoutMs,
+      intervalMs: 20,
+      what: `${count} message(s) to reach the end of DATA (have ${this.arrivals().length})`,
+    });
+    return this.arrivals();
+  }
+
+  // How many times each Message-ID (as written, with its angle brackets) was accepted.
+  deliveriesByMessageId() {
+    const counts = new Map();
+    for (const message of this.messages()) {
+      const id = rawHeaderLines(message.raw).find((h) => h.name === 'message-id')?.value;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
   }
 
   // Every received message, oldest first: {n, raw (Buffer), envelope {mail_from, rcpt_tos, ...}}.
@@ -102,9 +143,14 @@ export class SmtpSink {
 
 // Starts the sink on 127.0.0.1:`port` (0: a free one) writing into `dir` (a fresh temporary
 // folder by default). `rejectFirst`: answer the first N DATA commands with a transient 451.
-export async function startSmtpSink({ port = 0, dir = makeTempDir('smtp-sink-'), rejectFirst = 0 } = {}) {
+// `hold`: stall after DATA (no reply, nothing stored) until sink.release(). `delayMs`: answer
+// each DATA that much later.
+export async function startSmtpSink({ port = 0, dir = makeTempDir('smtp-sink-'), rejectFirst = 0, hold = false, delayMs = 0 } = {}) {
   const args = [SINK_SCRIPT, '--port', String(port), '--dir', dir];
   if (rejectFirst) args.push('--reject-first', String(rejectFirst));
+  const holdFile = hold ? join(makeTempDir('smtp-hold-'), 'release') : undefined;
+  if (holdFile) args.push('--hold-until', holdFile);
+  if (delayMs) args.push('--delay-ms', String(delayMs));
   const child = spawn(SINK_PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = [];
   child.stderr.setEncoding('utf8');
@@ -134,7 +180,7 @@ export async function startSmtpSink({ port = 0, dir = makeTempDir('smtp-sink-'),
     });
     child.on('exit', (code) => fail(`exited with ${code} before listening`));
   });
-  return new SmtpSink(child, chosen, dir, stderr);
+  return new SmtpSink(child, chosen, dir, stderr, holdFile);
 }
 
 // The MIME tree of a message: one entry per node, depth-first, with its content type, multipart

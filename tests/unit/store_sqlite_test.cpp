@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "domain/email.hpp"
+#include "domain/outbox.hpp"
 #include "domain/secret.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite/connection.hpp"
@@ -124,7 +125,6 @@ class SqliteTransaction : public ::testing::Test {
                                              .email_address = "ann@example.com",
                                              .first_name = std::nullopt,
                                              .last_name = std::nullopt,
-                                             .token_hash = domain::issue_secret("").hash,
                                              .created_at = kNow,
                                              .expires_at = kNow + 86400});
   }
@@ -266,6 +266,170 @@ TEST_F(SqliteTransaction, HasPendingInvitesIsPerOrganization) {
   EXPECT_TRUE(tx->has_pending_invites(org.pk, "ann@example.com"));
   EXPECT_FALSE(tx->has_pending_invites(other.pk, "ann@example.com"));
   EXPECT_FALSE(tx->has_pending_invites(org.pk, "bob@example.com"));
+}
+
+// The outbox: claim, act, record (domain/outbox.hpp), and tokens minted by the claim.
+class SqliteOutbox : public SqliteTransaction {
+ protected:
+  // A batch with one pending invite and its queued email; returns the batch.
+  Pk queue_email(std::string_view address, domain::UnixSeconds at = kNow) {
+    Pk batch = insert_batch();
+    insert_invite(batch, address, {TargetKind::kWebsite, website.pk});
+    tx->enqueue_email(domain::NewEmail{.message_id = Uuid::v7(at * 1000),
+                                       .batch_pk = batch,
+                                       .to_address = std::string(address),
+                                       .created_at = at});
+    return batch;
+  }
+  std::optional<Pk> batch_of(const std::string& token) {
+    auto batch = tx->find_batch_by_token(domain::hash_secret(token));
+    return batch ? std::optional(batch->pk) : std::nullopt;
+  }
+  int outbox_status(Pk email_pk) {
+    auto row = db->query(kOutboxStatus);
+    row.bind(1, email_pk);
+    return row.step() ? static_cast<int>(row.int64(0)) : -1;
+  }
+  int batch_delivery(Pk batch_pk) {
+    auto row = db->query(kBatchDelivery);
+    row.bind(1, batch_pk);
+    return row.step() ? static_cast<int>(row.int64(0)) : -1;
+  }
+  static constexpr const char* kOutboxStatus = "SELECT status FROM outbox_emails WHERE pk = ?1";
+  static constexpr const char* kBatchDelivery = "SELECT delivery FROM invite_batches WHERE pk = ?1";
+  static constexpr std::int64_t kNowMs = kNow * 1000;
+};
+
+TEST_F(SqliteOutbox, AClaimCountsTheAttemptAndKeepsOthersAwayUntilItsLeaseEnds) {
+  queue_email("ann@example.com", kNow - 2);
+  queue_email("bob@example.com", kNow - 1);
+  auto first = tx->claim_due_email(kNowMs, kNowMs + 1000);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->to_address, "ann@example.com");  // due longest
+  EXPECT_EQ(first->attempts, 1);
+  auto second = tx->claim_due_email(kNowMs, kNowMs + 1000);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->to_address, "bob@example.com");
+  EXPECT_FALSE(tx->claim_due_email(kNowMs, kNowMs + 1000)) << "both are held";
+  EXPECT_EQ(tx->next_email_due_ms(), kNowMs + 1000) << "due again when the leases end";
+
+  auto again = tx->claim_due_email(kNowMs + 1000, kNowMs + 2000);
+  ASSERT_TRUE(again) << "a lease that ended is taken over";
+  EXPECT_EQ(again->pk, first->pk);
+  EXPECT_EQ(again->attempts, 2);
+}
+
+TEST_F(SqliteOutbox, OutcomesEndTheClaim) {
+  Pk sent_batch = queue_email("ann@example.com");
+  queue_email("bob@example.com");
+  auto sent = tx->claim_due_email(kNowMs, kNowMs + 60000);
+  auto retried = tx->claim_due_email(kNowMs, kNowMs + 60000);
+  ASSERT_TRUE(sent && retried);
+  tx->mark_email_sent(sent->pk, kNow);
+  tx->mark_email_retry(retried->pk, kNowMs + 500, "451 busy");
+  EXPECT_EQ(outbox_status(sent->pk), 1);
+  EXPECT_EQ(batch_delivery(sent_batch), 1);
+  EXPECT_EQ(tx->next_email_due_ms(), kNowMs + 500);
+  EXPECT_FALSE(tx->claim_due_email(kNowMs + 499, kNowMs + 60000));
+  auto retry = tx->claim_due_email(kNowMs + 500, kNowMs + 60000);
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->pk, retried->pk);
+  EXPECT_EQ(retry->attempts, 2);
+}
+
+TEST_F(SqliteOutbox, AReleasedClaimGivesItsAttemptBack) {
+  queue_email("ann@example.com");
+  auto claimed = tx->claim_due_email(kNowMs, kNowMs + 60000);
+  ASSERT_TRUE(claimed);
+  tx->release_email_claim(claimed->pk);
+  auto again = tx->claim_due_email(kNowMs, kNowMs + 60000);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attempts, 1);
+}
+
+TEST_F(SqliteOutbox, ReleasingEveryClaimAtStartKeepsTheAttemptsCounted) {
+  queue_email("ann@example.com");
+  queue_email("bob@example.com");
+  ASSERT_TRUE(tx->claim_due_email(kNowMs, kNowMs + 60000));
+  EXPECT_EQ(tx->release_all_email_claims(), 1);
+  EXPECT_EQ(tx->release_all_email_claims(), 0);
+  auto first = tx->claim_due_email(kNowMs, kNowMs + 60000);
+  auto second = tx->claim_due_email(kNowMs, kNowMs + 60000);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->attempts, 2) << "the claim of the stopped run counted";
+  EXPECT_EQ(second->attempts, 1);
+}
+
+TEST_F(SqliteOutbox, EachClaimMintsATokenThatOpensItsBatchAndAResendRetiresThem) {
+  Pk batch = queue_email("ann@example.com");
+  auto claim = [&](std::int64_t at_ms) {
+    auto claimed = domain::claim_next_email(*tx, domain::Instant{at_ms});
+    if (!claimed || claimed->cancelled) throw std::logic_error("nothing claimed");
+    return *claimed;
+  };
+  auto first = claim(kNowMs);
+  EXPECT_GE(first.token.size(), 43u);  // 256 random bits in base64url
+  EXPECT_EQ(first.invitation.targets.size(), 1u);
+  EXPECT_EQ(batch_of(first.token), batch);
+
+  // The lease ended (the worker died): the next claim mints another token. The first one's
+  // message may have arrived, so its link keeps working; one claim later it stops.
+  auto second = claim(kNowMs + domain::kEmailLeaseMs);
+  EXPECT_EQ(second.email.pk, first.email.pk);
+  EXPECT_NE(second.token, first.token);
+  EXPECT_EQ(batch_of(second.token), batch);
+  EXPECT_EQ(batch_of(first.token), batch);
+  auto third = claim(kNowMs + 2 * domain::kEmailLeaseMs);
+  EXPECT_EQ(batch_of(third.token), batch);
+  EXPECT_EQ(batch_of(second.token), batch);
+  EXPECT_FALSE(batch_of(first.token));
+  EXPECT_FALSE(tx->is_retired_token(domain::hash_secret(first.token)));
+
+  // A resend retires the batch's tokens at once and cancels the queued email; the outcome of
+  // the send in hand changes nothing any more.
+  tx->retire_batch_tokens(batch, kNow + 86400, kNow);
+  for (const auto& token : {second.token, third.token}) {
+    EXPECT_FALSE(batch_of(token));
+    EXPECT_TRUE(tx->is_retired_token(domain::hash_secret(token)));
+  }
+  EXPECT_EQ(outbox_status(third.email.pk), 3);
+  tx->mark_email_sent(third.email.pk, kNow);
+  EXPECT_EQ(outbox_status(third.email.pk), 3);
+  EXPECT_EQ(batch_delivery(batch), 0) << "the delivery state belongs to the next email";
+}
+
+TEST_F(SqliteOutbox, AnEmailWithNothingPendingIsCancelledWithoutAToken) {
+  Pk batch = queue_email("ann@example.com");
+  tx->close_pending_invites({TargetKind::kWebsite, website.pk}, "ann@example.com",
+                            InviteStatus::kRevoked, kNow);
+  auto claimed = domain::claim_next_email(*tx, domain::Instant{kNowMs});
+  ASSERT_TRUE(claimed);
+  EXPECT_TRUE(claimed->cancelled);
+  EXPECT_TRUE(claimed->token.empty());
+  EXPECT_EQ(outbox_status(claimed->email.pk), 3);
+  EXPECT_EQ(batch_delivery(batch), 0);
+  EXPECT_FALSE(domain::claim_next_email(*tx, domain::Instant{kNowMs}));
+}
+
+TEST(OutboxRetryPolicy, DoublesTheDelayAndFailsAfterTheLastAttemptOrAPermanentRefusal) {
+  const domain::RetryPolicy policy{.max_attempts = 4, .retry_seconds = 0.5};
+  const domain::Instant now{kNow * 1000};
+  domain::OutboxEmail email;
+  email.pk = 7;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    email.attempts = attempt;
+    auto outcome = domain::failed_send(email, false, "451", policy, now);
+    EXPECT_EQ(outcome.kind, domain::DeliveryOutcome::Kind::kRetry) << attempt;
+    EXPECT_EQ(outcome.next_attempt_ms - now.unix_ms, 500 << (attempt - 1)) << attempt;
+    EXPECT_EQ(outcome.email_pk, 7);
+    EXPECT_EQ(outcome.error, "451");
+  }
+  email.attempts = 4;
+  EXPECT_EQ(domain::failed_send(email, false, "451", policy, now).kind,
+            domain::DeliveryOutcome::Kind::kFailed);
+  email.attempts = 1;
+  EXPECT_EQ(domain::failed_send(email, true, "550", policy, now).kind,
+            domain::DeliveryOutcome::Kind::kFailed);
 }
 
 // list_website_members: SPEC §1 access rules.
@@ -489,7 +653,6 @@ TEST(SqliteStore, FailingUnitRollsBackAloneWithinItsGroup) {
                                                 .email_address = key,
                                                 .first_name = std::nullopt,
                                                 .last_name = std::nullopt,
-                                                .token_hash = domain::issue_secret("").hash,
                                                 .created_at = kNow,
                                                 .expires_at = kNow + 86400});
     tx.insert_invite(domain::NewInvite{.id = Uuid::v4(),

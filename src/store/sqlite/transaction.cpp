@@ -447,18 +447,19 @@ void Transaction::close_pending_invites(domain::Target target, std::string_view 
 }
 
 Pk Transaction::insert_batch(const domain::NewBatch& batch) {
+  // No token yet (the claim of its email mints one): random bytes, the hash of no token, keep
+  // token_hash UNIQUE and NOT NULL.
   static constexpr const char* kInsert =
       "INSERT INTO invite_batches(id, org_pk, email, first_name, last_name, token_hash, "
-      "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING pk";
+      "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, randomblob(32), ?6, ?7) RETURNING pk";
   auto row = db_.query(kInsert);
   row.bind(1, batch.id)
       .bind(2, batch.org_pk)
       .bind(3, batch.email_address)
       .bind(4, batch.first_name)
       .bind(5, batch.last_name)
-      .bind_blob(6, batch.token_hash.data(), batch.token_hash.size())
-      .bind(7, batch.created_at)
-      .bind(8, batch.expires_at);
+      .bind(6, batch.created_at)
+      .bind(7, batch.expires_at);
   row.step();
   return row.int64(0);
 }
@@ -482,41 +483,50 @@ void Transaction::insert_invite(const domain::NewInvite& invite) {
 
 void Transaction::enqueue_email(const domain::NewEmail& email) {
   static constexpr const char* kInsert =
-      "INSERT INTO outbox_emails(message_id, batch_pk, to_address, token, next_attempt_ms, "
-      "created_at) VALUES (?1, ?2, ?3, ?4, ?5 * 1000, ?5)";
+      "INSERT INTO outbox_emails(message_id, batch_pk, to_address, next_attempt_ms, created_at) "
+      "VALUES (?1, ?2, ?3, ?4 * 1000, ?4)";
   auto row = db_.query(kInsert);
   row.bind(1, email.message_id)
       .bind(2, email.batch_pk)
       .bind(3, email.to_address)
-      .bind(4, email.token)
-      .bind(5, email.created_at)
+      .bind(4, email.created_at)
       .execute();
   email_enqueued_ = true;
 }
 
-std::vector<domain::OutboxEmail> Transaction::due_emails(std::int64_t now_ms, int limit) {
-  static constexpr const char* kDue =
-      "SELECT pk, message_id, batch_pk, to_address, token, attempts, created_at "
-      "FROM outbox_emails WHERE status = 0 AND next_attempt_ms <= ?1 "
-      "ORDER BY next_attempt_ms, pk LIMIT ?2";
-  std::vector<domain::OutboxEmail> emails;
-  auto rows = db_.query(kDue);
-  rows.bind(1, now_ms).bind(2, limit);
-  while (rows.step()) {
-    emails.push_back(domain::OutboxEmail{.pk = rows.int64(0),
-                                         .message_id = rows.uuid(1),
-                                         .batch_pk = rows.int64(2),
-                                         .to_address = rows.text(3),
-                                         .token = rows.text(4),
-                                         .attempts = static_cast<int>(rows.int64(5)),
-                                         .created_at = rows.int64(6)});
-  }
-  return emails;
+std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
+                                                                std::int64_t lease_until_ms) {
+  // One statement picks and claims, so no other claimant can come between; the writer runs units
+  // one at a time anyway. (PostgreSQL: the inner SELECT takes FOR UPDATE SKIP LOCKED.)
+  static constexpr const char* kClaim =
+      "UPDATE outbox_emails SET attempts = attempts + 1, claimed_until = ?2 "
+      "WHERE pk = (SELECT pk FROM outbox_emails INDEXED BY outbox_emails_due "
+      "  WHERE status = 0 AND next_attempt_ms <= ?1 "
+      "    AND (claimed_until IS NULL OR claimed_until <= ?1) "
+      "  ORDER BY next_attempt_ms, pk LIMIT 1) "
+      "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at";
+  auto row = db_.query(kClaim);
+  row.bind(1, now_ms).bind(2, lease_until_ms);
+  if (!row.step()) return std::nullopt;
+  return domain::OutboxEmail{.pk = row.int64(0),
+                             .message_id = row.uuid(1),
+                             .batch_pk = row.int64(2),
+                             .to_address = row.text(3),
+                             .attempts = static_cast<int>(row.int64(4)),
+                             .created_at = row.int64(5)};
+}
+
+void Transaction::set_batch_token(Pk batch_pk, const domain::SecretHash& token_hash) {
+  static constexpr const char* kSet =
+      "UPDATE invite_batches SET previous_token_hash = token_hash, token_hash = ?2 WHERE pk = ?1";
+  db_.query(kSet).bind(1, batch_pk).bind_blob(2, token_hash.data(), token_hash.size()).execute();
 }
 
 std::optional<std::int64_t> Transaction::next_email_due_ms() {
+  // An email someone holds is due again when its lease ends.
   static constexpr const char* kNext =
-      "SELECT MIN(next_attempt_ms) FROM outbox_emails WHERE status = 0";
+      "SELECT MIN(max(next_attempt_ms, coalesce(claimed_until, 0))) "
+      "FROM outbox_emails WHERE status = 0";
   auto row = db_.query(kNext);
   if (!row.step() || row.is_null(0)) return std::nullopt;
   return row.int64(0);
@@ -559,19 +569,27 @@ domain::Invitation Transaction::load_invitation(Pk batch_pk) {
 
 std::optional<domain::Batch> Transaction::find_batch_by_token(
     const domain::SecretHash& token_hash) {
-  static constexpr const char* kFind =
-      "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "
-      "  (SELECT COUNT(*) FROM invites i WHERE i.batch_pk = b.pk AND i.status = 0) "
-      "FROM invite_batches b WHERE b.token_hash = ?1";
-  auto row = db_.query(kFind);
-  row.bind_blob(1, token_hash.data(), token_hash.size());
-  if (!row.step()) return std::nullopt;
-  return domain::Batch{.pk = row.int64(0),
-                       .id = row.uuid(1),
-                       .org_pk = row.int64(2),
-                       .expires_at = row.int64(3),
-                       .used_at = row.optional_int64(4),
-                       .pending_invites = static_cast<int>(row.int64(5))};
+#define INVITED_BATCH_BY_TOKEN(index, column)                                    \
+  "SELECT b.pk, b.id, b.org_pk, b.expires_at, b.used_at, "                       \
+  "  (SELECT COUNT(*) FROM invites i WHERE i.batch_pk = b.pk AND i.status = 0) " \
+  "FROM invite_batches b " index "WHERE b." column " = ?1"
+  static constexpr const char* kFindCurrent = INVITED_BATCH_BY_TOKEN("", "token_hash");
+  static constexpr const char* kFindPrevious =
+      INVITED_BATCH_BY_TOKEN("INDEXED BY invite_batches_by_previous_token ", "previous_token_hash");
+#undef INVITED_BATCH_BY_TOKEN
+  auto find = [&](const char* sql) -> std::optional<domain::Batch> {
+    auto row = db_.query(sql);
+    row.bind_blob(1, token_hash.data(), token_hash.size());
+    if (!row.step()) return std::nullopt;
+    return domain::Batch{.pk = row.int64(0),
+                         .id = row.uuid(1),
+                         .org_pk = row.int64(2),
+                         .expires_at = row.int64(3),
+                         .used_at = row.optional_int64(4),
+                         .pending_invites = static_cast<int>(row.int64(5))};
+  };
+  if (auto batch = find(kFindCurrent)) return batch;
+  return find(kFindPrevious);
 }
 
 bool Transaction::is_retired_token(const domain::SecretHash& token_hash) {
@@ -643,46 +661,61 @@ void Transaction::mark_batch_used(Pk batch_pk, UnixSeconds now) {
   db_.query(kUsed).bind(1, batch_pk).bind(2, now).execute();
 }
 
-void Transaction::mark_email_sent(Pk email_pk, int attempts, UnixSeconds now) {
-  static constexpr const char* kSent =
-      "UPDATE outbox_emails SET status = 1, token = NULL, attempts = ?2, sent_at = ?3, "
-      "last_error = NULL WHERE pk = ?1";
+void Transaction::set_batch_delivery(Pk email_pk, int delivery) {
   static constexpr const char* kBatch =
-      "UPDATE invite_batches SET delivery = 1 "
+      "UPDATE invite_batches SET delivery = ?2 "
       "WHERE pk = (SELECT batch_pk FROM outbox_emails WHERE pk = ?1)";
-  db_.query(kSent).bind(1, email_pk).bind(2, attempts).bind(3, now).execute();
-  db_.query(kBatch).bind(1, email_pk).execute();
+  db_.query(kBatch).bind(1, email_pk).bind(2, delivery).execute();
 }
 
-void Transaction::mark_email_retry(Pk email_pk, int attempts, std::int64_t next_attempt_ms,
+// Every outcome applies only to an email still queued: a resend may have cancelled it (and reset
+// the batch's delivery state for its new email) while it was being sent.
+void Transaction::mark_email_sent(Pk email_pk, UnixSeconds now) {
+  static constexpr const char* kSent =
+      "UPDATE outbox_emails SET status = 1, claimed_until = NULL, sent_at = ?2, last_error = NULL "
+      "WHERE pk = ?1 AND status = 0";
+  if (db_.query(kSent).bind(1, email_pk).bind(2, now).execute() > 0) {
+    set_batch_delivery(email_pk, 1);
+  }
+}
+
+void Transaction::mark_email_retry(Pk email_pk, std::int64_t next_attempt_ms,
                                    std::string_view error) {
   static constexpr const char* kRetry =
-      "UPDATE outbox_emails SET attempts = ?2, next_attempt_ms = ?3, last_error = ?4 "
-      "WHERE pk = ?1";
-  db_.query(kRetry)
-      .bind(1, email_pk)
-      .bind(2, attempts)
-      .bind(3, next_attempt_ms)
-      .bind(4, error)
-      .execute();
+      "UPDATE outbox_emails SET claimed_until = NULL, next_attempt_ms = ?2, last_error = ?3 "
+      "WHERE pk = ?1 AND status = 0";
+  db_.query(kRetry).bind(1, email_pk).bind(2, next_attempt_ms).bind(3, error).execute();
 }
 
-void Transaction::mark_email_failed(Pk email_pk, int attempts, std::string_view error,
-                                    UnixSeconds now) {
+void Transaction::mark_email_failed(Pk email_pk, std::string_view error, UnixSeconds now) {
   static constexpr const char* kFailed =
-      "UPDATE outbox_emails SET status = 2, token = NULL, attempts = ?2, last_error = ?3, "
-      "sent_at = ?4 WHERE pk = ?1";
-  static constexpr const char* kBatch =
-      "UPDATE invite_batches SET delivery = 2 "
-      "WHERE pk = (SELECT batch_pk FROM outbox_emails WHERE pk = ?1)";
-  db_.query(kFailed).bind(1, email_pk).bind(2, attempts).bind(3, error).bind(4, now).execute();
-  db_.query(kBatch).bind(1, email_pk).execute();
+      "UPDATE outbox_emails SET status = 2, claimed_until = NULL, last_error = ?2, sent_at = ?3 "
+      "WHERE pk = ?1 AND status = 0";
+  if (db_.query(kFailed).bind(1, email_pk).bind(2, error).bind(3, now).execute() > 0) {
+    set_batch_delivery(email_pk, 2);
+  }
 }
 
 void Transaction::mark_email_cancelled(Pk email_pk, UnixSeconds now) {
   static constexpr const char* kCancel =
-      "UPDATE outbox_emails SET status = 3, token = NULL, sent_at = ?2 WHERE pk = ?1";
+      "UPDATE outbox_emails SET status = 3, claimed_until = NULL, sent_at = ?2 "
+      "WHERE pk = ?1 AND status = 0";
   db_.query(kCancel).bind(1, email_pk).bind(2, now).execute();
+}
+
+void Transaction::release_email_claim(Pk email_pk) {
+  static constexpr const char* kRelease =
+      "UPDATE outbox_emails SET attempts = attempts - 1, claimed_until = NULL "
+      "WHERE pk = ?1 AND status = 0 AND claimed_until IS NOT NULL";
+  db_.query(kRelease).bind(1, email_pk).execute();
+}
+
+int Transaction::release_all_email_claims() {
+  // Only queued emails can hold a claim: every other state clears it.
+  static constexpr const char* kRelease =
+      "UPDATE outbox_emails INDEXED BY outbox_emails_due SET claimed_until = NULL "
+      "WHERE status = 0 AND claimed_until IS NOT NULL";
+  return db_.query(kRelease).execute();
 }
 
 std::optional<domain::Website> Transaction::find_website_including_deleted(Pk org_pk,
@@ -996,24 +1029,23 @@ void Transaction::revoke_api_key(Pk key_pk, UnixSeconds now) {
   db_.query(kRevoke).bind(1, key_pk).bind(2, now).execute();
 }
 
-void Transaction::replace_batch_token(Pk batch_pk, const domain::SecretHash& new_hash,
-                                      UnixSeconds expires_at, UnixSeconds now) {
+void Transaction::retire_batch_tokens(Pk batch_pk, UnixSeconds expires_at, UnixSeconds now) {
+  // Before the first claim token_hash is random bytes: retiring it too costs a row and is harmless.
   static constexpr const char* kRetire =
       "INSERT INTO retired_tokens(token_hash, batch_pk, retired_at) "
-      "SELECT token_hash, pk, ?2 FROM invite_batches WHERE pk = ?1";
+      "SELECT token_hash, pk, ?2 FROM invite_batches WHERE pk = ?1 "
+      "UNION ALL SELECT previous_token_hash, pk, ?2 FROM invite_batches "
+      "  WHERE pk = ?1 AND previous_token_hash IS NOT NULL";
   static constexpr const char* kBatch =
-      "UPDATE invite_batches SET token_hash = ?2, expires_at = ?3, delivery = 0 WHERE pk = ?1";
+      "UPDATE invite_batches SET token_hash = randomblob(32), previous_token_hash = NULL, "
+      "expires_at = ?2, delivery = 0 WHERE pk = ?1";
   static constexpr const char* kInvites =
       "UPDATE invites SET expires_at = ?2 WHERE batch_pk = ?1 AND status = 0";
   static constexpr const char* kCancelQueued =
-      "UPDATE outbox_emails SET status = 3, token = NULL, sent_at = ?2 "
-      "WHERE batch_pk = ?1 AND status = 0";
+      "UPDATE outbox_emails INDEXED BY outbox_emails_due "
+      "SET status = 3, claimed_until = NULL, sent_at = ?2 WHERE batch_pk = ?1 AND status = 0";
   db_.query(kRetire).bind(1, batch_pk).bind(2, now).execute();
-  db_.query(kBatch)
-      .bind(1, batch_pk)
-      .bind_blob(2, new_hash.data(), new_hash.size())
-      .bind(3, expires_at)
-      .execute();
+  db_.query(kBatch).bind(1, batch_pk).bind(2, expires_at).execute();
   db_.query(kInvites).bind(1, batch_pk).bind(2, expires_at).execute();
   db_.query(kCancelQueued).bind(1, batch_pk).bind(2, now).execute();
 }

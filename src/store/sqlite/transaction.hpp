@@ -26,7 +26,6 @@ class Transaction final : public domain::WriteTx {
                                                     domain::PageRequest page) override;
   domain::Page<domain::Member> list_group_members(domain::Pk group_pk,
                                                   domain::PageRequest page) override;
-  std::vector<domain::OutboxEmail> due_emails(std::int64_t now_ms, int limit) override;
   std::optional<std::int64_t> next_email_due_ms() override;
   domain::Invitation load_invitation(domain::Pk batch_pk) override;
   std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
@@ -87,8 +86,8 @@ class Transaction final : public domain::WriteTx {
   bool delete_membership(domain::Target target, domain::Pk user_pk) override;
   int count_organization_owners(domain::Pk org_pk) override;
   void revoke_api_key(domain::Pk key_pk, domain::UnixSeconds now) override;
-  void replace_batch_token(domain::Pk batch_pk, const domain::SecretHash& new_hash,
-                           domain::UnixSeconds expires_at, domain::UnixSeconds now) override;
+  void retire_batch_tokens(domain::Pk batch_pk, domain::UnixSeconds expires_at,
+                           domain::UnixSeconds now) override;
   void set_email_verified(domain::Pk user_pk) override;
   void save_idempotent_response(domain::Pk org_pk, std::string_view key,
                                 const domain::IdempotentResponse& response,
@@ -97,12 +96,17 @@ class Transaction final : public domain::WriteTx {
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
   void mark_batch_used(domain::Pk batch_pk, domain::UnixSeconds now) override;
-  void mark_email_sent(domain::Pk email_pk, int attempts, domain::UnixSeconds now) override;
-  void mark_email_retry(domain::Pk email_pk, int attempts, std::int64_t next_attempt_ms,
+  std::optional<domain::OutboxEmail> claim_due_email(std::int64_t now_ms,
+                                                     std::int64_t lease_until_ms) override;
+  void set_batch_token(domain::Pk batch_pk, const domain::SecretHash& token_hash) override;
+  void mark_email_sent(domain::Pk email_pk, domain::UnixSeconds now) override;
+  void mark_email_retry(domain::Pk email_pk, std::int64_t next_attempt_ms,
                         std::string_view error) override;
-  void mark_email_failed(domain::Pk email_pk, int attempts, std::string_view error,
+  void mark_email_failed(domain::Pk email_pk, std::string_view error,
                          domain::UnixSeconds now) override;
   void mark_email_cancelled(domain::Pk email_pk, domain::UnixSeconds now) override;
+  void release_email_claim(domain::Pk email_pk) override;
+  int release_all_email_claims() override;
 
   Connection& connection() { return db_; }
 
@@ -117,6 +121,8 @@ class Transaction final : public domain::WriteTx {
   std::vector<domain::Uuid> group_website_ids(domain::Pk group_pk);
   void load_key_websites(domain::ApiKey& key);
   std::int64_t count(const char* sql, domain::Pk key);
+  // Sets the delivery state of the email's batch.
+  void set_batch_delivery(domain::Pk email_pk, int delivery);
 
   Connection& db_;
   bool email_enqueued_ = false;

@@ -1,0 +1,58 @@
+#include "domain/outbox.hpp"
+
+#include <cmath>
+
+#include "domain/secret.hpp"
+
+namespace invited::domain {
+
+std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now) {
+  auto email = tx.claim_due_email(now.unix_ms, now.unix_ms + kEmailLeaseMs);
+  if (!email) return std::nullopt;
+  ClaimedEmail claimed{.email = std::move(*email), .invitation = {}, .token = {}};
+  claimed.invitation = tx.load_invitation(claimed.email.batch_pk);
+  if (claimed.invitation.targets.empty()) {
+    // Every invite of the batch was revoked or answered before the email left: nothing to say.
+    tx.mark_email_cancelled(claimed.email.pk, now.seconds());
+    claimed.cancelled = true;
+    return claimed;
+  }
+  IssuedSecret token = issue_secret("");
+  tx.set_batch_token(claimed.email.batch_pk, token.hash);
+  claimed.token = std::move(token.plain);
+  return claimed;
+}
+
+DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::string error,
+                            const RetryPolicy& policy, Instant now) {
+  DeliveryOutcome outcome{.kind = DeliveryOutcome::Kind::kFailed,
+                          .email_pk = email.pk,
+                          .at = now,
+                          .next_attempt_ms = 0,
+                          .error = std::move(error)};
+  if (permanent || email.attempts >= policy.max_attempts) return outcome;
+  outcome.kind = DeliveryOutcome::Kind::kRetry;
+  outcome.next_attempt_ms =
+      now.unix_ms + static_cast<std::int64_t>(std::ceil(policy.retry_seconds * 1000.0 *
+                                                        std::pow(2.0, email.attempts - 1)));
+  return outcome;
+}
+
+void record_delivery(WriteTx& tx, const DeliveryOutcome& outcome) {
+  switch (outcome.kind) {
+    case DeliveryOutcome::Kind::kSent:
+      tx.mark_email_sent(outcome.email_pk, outcome.at.seconds());
+      break;
+    case DeliveryOutcome::Kind::kRetry:
+      tx.mark_email_retry(outcome.email_pk, outcome.next_attempt_ms, outcome.error);
+      break;
+    case DeliveryOutcome::Kind::kFailed:
+      tx.mark_email_failed(outcome.email_pk, outcome.error, outcome.at.seconds());
+      break;
+    case DeliveryOutcome::Kind::kReleased:
+      tx.release_email_claim(outcome.email_pk);
+      break;
+  }
+}
+
+}  // namespace invited::domain

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "domain/clock.hpp"
+#include "domain/records.hpp"
+#include "domain/store.hpp"
+
+namespace invited::domain {
+
+// Delivering the outbox, one email at a time: claim, act, record (SPEC §7).
+//
+// A worker claims one due email in a unit of work (its attempt counted, a lease taken), sends it
+// outside any transaction, and records the outcome in the next unit of work before it claims
+// anything else. If that unit cannot commit, the worker sends nothing until it does. A crash
+// can therefore repeat at most the one email in hand, with the same Message-ID.
+//
+// The accept token is minted by the claim: the plain token lives only in the worker's memory
+// and in the message; the database gets its SHA-256 in the same unit as the claim, replacing
+// the batch's token (the replaced one stays valid as the previous token). Nothing but updates:
+// a claim adds no rows.
+
+// How long a claim keeps other workers away from its email. Longer than any send may take (the
+// SMTP transport gives up after 60 s), so it ends early only for a worker that died.
+inline constexpr std::int64_t kEmailLeaseMs = 5 * 60 * 1000;
+
+struct ClaimedEmail {
+  OutboxEmail email;       // attempts includes this one
+  Invitation invitation;   // what the message says, read in the claiming unit
+  std::string token;       // minted for this message; empty when `cancelled`
+  bool cancelled = false;  // nothing of the batch was pending: dropped unsent in the same unit
+};
+
+// Claims the email that has been due longest and mints its token; see above. An email whose
+// batch has nothing pending any more is cancelled instead (and returned with `cancelled`, so the
+// caller may log it). nullopt when nothing is due.
+std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now);
+
+struct RetryPolicy {
+  int max_attempts = 8;
+  double retry_seconds = 30;  // delay after the first failed attempt; doubles after each failure
+};
+
+// What became of one claimed attempt, to be recorded.
+struct DeliveryOutcome {
+  enum class Kind {
+    kSent,
+    kRetry,     // failed; try again at next_attempt_ms
+    kFailed,    // failed for good: refused permanently, or the last attempt
+    kReleased,  // aborted before an answer (shutdown): the attempt does not count
+  };
+  Kind kind = Kind::kSent;
+  Pk email_pk = 0;
+  Instant at;
+  std::int64_t next_attempt_ms = 0;  // kRetry
+  std::string error;                 // kRetry, kFailed
+};
+
+// The outcome of a send of `email` that failed with `error`: kFailed when `permanent` or when
+// this was attempt `policy.max_attempts`, else kRetry after retry_seconds * 2^(attempts - 1).
+DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::string error,
+                            const RetryPolicy& policy, Instant now);
+
+// Writes `outcome` and ends the claim.
+void record_delivery(WriteTx& tx, const DeliveryOutcome& outcome);
+
+}  // namespace invited::domain

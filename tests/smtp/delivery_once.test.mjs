@@ -1,0 +1,194 @@
+// The outbox claims one email, sends it, and records the outcome before it claims the next
+// (docs/architecture.md, "Email: an outbox"). Counted at a real SMTP sink, per Message-ID:
+// - an outcome that cannot be recorded (another process holds the SQLite write lock) stops the
+//   worker until it is recorded; nothing is sent twice;
+// - kill -9 in the middle of a run: after the restart every email arrives, and at most the one
+//   message that was in flight arrives twice (with the same Message-ID);
+// - SIGTERM while the server stalls after DATA: the send is aborted, the process exits 0 within
+//   10 s, the attempt is given back, and the email goes out once after the restart.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { startService } from '../support/service.mjs';
+import { GENEROUS_LIMITS, uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
+import { startSmtpSink, freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+
+// Everything a test starts, stopped (in reverse order) when the file ends, whatever happened.
+const running = [];
+after(async () => {
+  for (const process of running.reverse()) await process.stop();
+});
+
+async function start(options) {
+  const service = await startService({ ...options, args: [...GENEROUS_LIMITS, ...(options.args ?? [])] });
+  running.push(service);
+  return service;
+}
+
+async function sink(options) {
+  const started = await startSmtpSink(options);
+  running.push(started);
+  return started;
+}
+
+async function orgWithWebsites(service, n) {
+  const org = service.createOrg('Acme');
+  const websites = [];
+  for (let i = 0; i < n; i++) websites.push(await service.createWebsite(org.api_key, `https://s${i}.acme.example/`, `Site ${i}`));
+  return { key: org.api_key, websites };
+}
+
+// Queues one email-mode invitation per address; returns the first invite id of each.
+async function queueEmails(service, key, websites, addresses) {
+  const inviteIds = [];
+  for (const email of addresses) {
+    const results = await bulkOk(service, key, { invite_method: 'email', email, website_ids: websites.map((w) => w.id) });
+    inviteIds.push(results[0].invite_id);
+  }
+  return inviteIds;
+}
+
+const outboxRows = (service) =>
+  service
+    .sql(`SELECT ${uuidSql('message_id')}, status, attempts, claimed_until IS NOT NULL FROM outbox_emails ORDER BY pk`)
+    .map(([messageId, status, attempts, claimed]) => ({
+      messageId: `<${messageId}@127.0.0.1>`, status: Number(status), attempts: Number(attempts), claimed: claimed === '1',
+    }));
+
+const allSent = (service) => service.sql('SELECT delivery FROM invite_batches').every(([d]) => d === '1');
+
+// Another process holding SQLite's write lock (sqlite3 in BEGIN EXCLUSIVE): until release(),
+// every write of the service waits for its busy timeout and then fails.
+async function holdWriteLock(dbPath) {
+  const child = spawn('sqlite3', ['-cmd', '.timeout 10000', dbPath], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => { output += chunk; });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => { output += chunk; });
+  child.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
+  await waitFor(() => output.includes('locked'), { intervalMs: 20, what: `the write lock (sqlite3 said: ${output})` });
+  return {
+    async release() {
+      child.stdin.end('COMMIT;\n');
+      const [code] = await exited;
+      assert.equal(code, 0, `sqlite3 holding the lock: ${output}`);
+    },
+  };
+}
+
+const loggedMessages = (service) =>
+  service.logs.flatMap((line) => {
+    try {
+      return [JSON.parse(line).msg];
+    } catch {
+      return [];
+    }
+  });
+
+test('a delivery that cannot be recorded stops the worker until it is recorded: no email is sent twice', async () => {
+  const smtp = await sink({ hold: true });
+  const service = await start({ args: ['--smtp-url', smtp.url, '--mail-retry-seconds', '0.1', '--mail-max-attempts', '20'] });
+  const { key, websites } = await orgWithWebsites(service, 2);
+  const addresses = [uniqueEmail('rec1'), uniqueEmail('rec2'), uniqueEmail('rec3')];
+  const inviteIds = await queueEmails(service, key, websites, addresses);
+
+  // The first message reached the end of DATA and waits for the server's reply. Now nobody can
+  // write to the database, and only then does the server accept the message: the worker has a
+  // delivery it cannot record.
+  await smtp.waitForArrivals(1);
+  const claimed = outboxRows(service).map((r) => [r.status, r.attempts, r.claimed]);
+  assert.deepEqual(claimed, [[0, 1, true], [0, 0, false], [0, 0, false]], 'the email in hand was claimed, its attempt counted, before it was sent');
+  const lock = await holdWriteLock(join(service.dir, 'invited.db'));
+  try {
+    smtp.release();
+    await smtp.waitForMessages(1);
+    // The worker found that it cannot record (it says so) -- or, as an outbox that retries a whole
+    // pass would, it sent a message again.
+    await waitFor(
+      () => loggedMessages(service).includes('delivery not recorded; sending paused') ||
+        [...smtp.deliveriesByMessageId().values()].some((n) => n > 1),
+      { timeoutMs: 30000, intervalMs: 50, what: 'a failed attempt to record the delivery' },
+    );
+    assert.equal(smtp.messages().length, 1, 'nothing else is sent while the outcome is not recorded');
+  } finally {
+    await lock.release();
+  }
+
+  await waitFor(() => allSent(service), { timeoutMs: 20000, intervalMs: 50, what: 'every email recorded as sent' });
+  for (const id of inviteIds) {
+    const response = await service.api('GET', `/api/v1/invites/${id}`, { key });
+    assert.equal(response.body.invite.delivery, 'sent');
+  }
+  const counts = smtp.deliveriesByMessageId();
+  const rows = outboxRows(service);
+  assert.deepEqual([...counts.keys()].sort(), rows.map((r) => r.messageId).sort(), 'every queued email delivered');
+  for (const [messageId, n] of counts) assert.equal(n, 1, `${messageId} delivered ${n} times`);
+  assert.ok(rows.every((r) => r.status === 1 && r.attempts === 1 && !r.claimed), JSON.stringify(rows));
+  for (const address of addresses) assert.equal(smtp.messagesTo(address).length, 1, address);
+});
+
+test('kill -9 in the middle of a run: after the restart every email arrives, only the one in flight may arrive twice', async () => {
+  // The emails are queued while the server is down, then all made due at once, so that a worker
+  // that sends a whole batch before recording anything would have sent several when it is killed.
+  const deadPort = await freePort();
+  const options = ['--mail-retry-seconds', '0.05', '--mail-max-attempts', '100'];
+  const first = await start({ args: ['--smtp-url', `smtp://127.0.0.1:${deadPort}`, ...options] });
+  const { key, websites } = await orgWithWebsites(first, 1);
+  const addresses = Array.from({ length: 6 }, (_, i) => uniqueEmail(`run${i}`));
+  await queueEmails(first, key, websites, addresses);
+  assert.equal(await first.stop('SIGTERM'), 0);
+  sqlWrite(first, 'UPDATE outbox_emails SET next_attempt_ms = 0');
+
+  const smtp = await sink({ delayMs: 300 });
+  const second = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, ...options] });
+  await smtp.waitForMessages(3);
+  await second.stop('SIGKILL');
+  const delivered = smtp.messages().length;
+  assert.ok(delivered < addresses.length, `the run was cut short (${delivered} delivered before the kill)`);
+
+  const third = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, ...options] });
+  await waitFor(() => allSent(third), { timeoutMs: 20000, intervalMs: 50, what: 'every email recorded as sent' });
+  const counts = smtp.deliveriesByMessageId();
+  const twice = [...counts].filter(([, n]) => n > 1);
+  assert.ok(twice.length <= 1 && twice.every(([, n]) => n === 2), `delivered more than once: ${JSON.stringify(twice)}`);
+  const rows = outboxRows(third);
+  assert.deepEqual([...counts.keys()].sort(), rows.map((r) => r.messageId).sort(), 'every queued email delivered');
+  assert.ok(rows.every((r) => r.status === 1 && !r.claimed), JSON.stringify(rows));
+  for (const address of addresses) assert.ok(smtp.messagesTo(address).length >= 1, address);
+});
+
+test('SIGTERM while the SMTP server stalls after DATA: exit 0 within 10 s, the attempt is given back, and the email goes out once after the restart', async (t) => {
+  const stalled = await sink({ hold: true });
+  const options = ['--mail-retry-seconds', '0.1', '--mail-max-attempts', '5'];
+  const first = await start({ args: ['--smtp-url', stalled.url, ...options] });
+  const { key, websites } = await orgWithWebsites(first, 2);
+  const email = uniqueEmail('stalled');
+  const [inviteId] = await queueEmails(first, key, websites, [email]);
+  await stalled.waitForArrivals(1);
+
+  const began = Date.now();
+  assert.equal(await first.stop('SIGTERM'), 0, 'clean exit');
+  const took = Date.now() - began;
+  t.diagnostic(`SIGTERM to exit: ${took} ms`);
+  assert.ok(took < 10000, `exited after ${took} ms`);
+  const [queued] = outboxRows(first);
+  assert.deepEqual([queued.status, queued.attempts, queued.claimed], [0, 0, false], 'still queued, the aborted attempt not counted, the claim given back');
+  await stalled.stop();
+  assert.equal(stalled.messages().length, 0, 'the stalled server never accepted it');
+
+  const smtp = await sink();
+  const second = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, ...options] });
+  await waitFor(() => allSent(second), { intervalMs: 20, what: 'the email recorded as sent' });
+  assert.deepEqual([...smtp.deliveriesByMessageId()], [[queued.messageId, 1]], 'delivered once, the same Message-ID');
+  const [row] = outboxRows(second);
+  assert.deepEqual([row.status, row.attempts, row.claimed], [1, 1, false], 'one attempt in all');
+  const mail = await parseMail(smtp.messages()[0].raw);
+  const accepted = await second.api('POST', '/api/v1/invitations/accept', { body: { token: tokenOf(acceptLink(mail)) } });
+  assert.equal(accepted.status, 200, accepted.text);
+  assert.deepEqual(accepted.body.results.map((r) => r.success), [true, true]);
+  assert.equal((await second.api('GET', `/api/v1/invites/${inviteId}`, { key })).body.invite.status, 'accepted');
+});
