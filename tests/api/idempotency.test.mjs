@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, assertError, uniqueEmail } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, assertError, tableCounts, uniqueEmail } from '../support/assertions.mjs';
 
 let service;
 let key;
@@ -98,6 +98,41 @@ test('a malformed key is a validation error naming the header', async () => {
     assertError(await post('/api/v1/websites', { url: 'https://k.example' }, bad), 400, 'validation_error', {
       exactFields: ['Idempotency-Key'],
     });
+  }
+});
+
+test('every POST that writes keeps its answer in its own unit of work: the replay runs nothing', async () => {
+  const deleted = await service.createWebsite(key, 'https://every-restore.example');
+  assert.equal((await service.api('DELETE', `/api/v1/websites/${deleted.id}`, { key })).status, 200);
+  const resendee = uniqueEmail('every-resend');
+  const batch = await service.api('POST', '/api/v1/invites/bulk', {
+    key,
+    body: { invite_method: 'email', email: resendee, website_ids: [websites[0].id] },
+  });
+  assert.equal(batch.status, 200, batch.text);
+  const cases = [
+    ['/api/v1/websites', { url: 'https://every.example' }],
+    [`/api/v1/websites/${deleted.id}/restore`, undefined],
+    ['/api/v1/groups', { name: 'Every group', website_ids: [websites[1].id] }],
+    ['/api/v1/api-keys', { name: 'every key' }],
+    ['/api/v1/invites', { type: 'website', website_id: websites[2].id, email: uniqueEmail('every'), invite_method: 'email' }],
+    [`/api/v1/invites/${batch.body.results[0].invite_id}/resend`, undefined],
+    ['/api/v1/invites/bulk', { invite_method: 'email', email: uniqueEmail('every-bulk'), website_ids: [websites[0].id] }],
+  ];
+  for (const [path, body] of cases) {
+    const idem = `every ${path}`.replaceAll(' ', '-');
+    const first = await post(path, body, idem);
+    assert.ok(first.status >= 200 && first.status < 300, `${path}: ${first.status} ${first.text}`);
+    // Kept by the request's own unit, before it answered.
+    assert.deepEqual(service.sql(`SELECT status, body FROM idempotent_responses WHERE key = '${idem}'`), [
+      [String(first.status), first.text],
+    ]);
+    const counts = tableCounts(service);
+    const again = await post(path, body, idem);
+    assert.equal(again.status, first.status, path);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true', path);
+    assert.deepEqual(again.body, first.body, path);
+    assert.deepEqual(tableCounts(service), counts, `${path}: the replay wrote nothing`);
   }
 });
 

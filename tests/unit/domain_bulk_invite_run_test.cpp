@@ -215,10 +215,11 @@ class FakeTx final : public WriteTx {
   void set_email_verified(Pk) override { unused(); }
   void close_invite(Pk, InviteStatus, UnixSeconds) override { unused(); }
   void mark_batch_used(Pk, UnixSeconds) override { unused(); }
-  void save_idempotent_response(Pk, std::string_view, const IdempotentResponse&,
+  bool save_idempotent_response(Pk, std::string_view, const IdempotentResponse&,
                                 UnixSeconds) override {
     unused();
   }
+  int prune_idempotent_responses(UnixSeconds, int) override { unused(); }
   void mark_email_sent(Pk, int, UnixSeconds) override { unused(); }
   void mark_email_retry(Pk, int, std::int64_t, std::string_view) override { unused(); }
   void mark_email_failed(Pk, int, std::string_view, UnixSeconds) override { unused(); }
