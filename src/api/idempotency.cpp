@@ -25,8 +25,12 @@ bool is_valid_key(std::string_view key) {
   return true;
 }
 
-domain::SecretHash request_hash(const http::Request& request) {
-  std::string material = request.method_text;
+constexpr std::string_view kSealPurpose = "invited idempotent response v1";
+
+domain::SecretHash request_hash(const http::Request& request, const domain::Principal& caller) {
+  std::string material = caller.key_id.str();
+  material += '\n';
+  material += request.method_text;
   material += '\n';
   material += request.path;
   material += '\n';
@@ -49,15 +53,18 @@ http::Response key_in_use() {
 // The answer to a request whose key already has a kept response: its replay when the request
 // is the same, else 409 idempotency_key_reused.
 http::Response kept_answer(const domain::IdempotentResponse& kept,
-                           const domain::SecretHash& request_hash) {
-  if (kept.request_hash != request_hash) {
+                           const IdempotentRequest& request) {
+  // A body that does not open was kept for another caller (or altered): not this request's.
+  std::optional<std::string> body;
+  if (kept.request_hash == request.request_hash) body = domain::unseal(request.seal_key, kept.body);
+  if (!body) {
     return error_response(409, "idempotency_key_reused",
                           "this Idempotency-Key was used with a different request in the last 24 "
                           "hours; use a new key");
   }
   http::Response replay;
   replay.status = kept.status;
-  replay.body = kept.body;
+  replay.body = std::move(*body);
   replay.headers.emplace_back("cache-control", "no-store");
   replay.headers.emplace_back("idempotent-replayed", "true");
   return replay;
@@ -80,16 +87,17 @@ void write_keyed(domain::Store& store, IdempotentRequestPtr keyed, domain::Write
         *outcome = Outcome{};
         const domain::UnixSeconds now = domain::now().seconds();
         if (auto kept = tx.find_idempotent_response(keyed->org_pk, keyed->key, now - kRetention)) {
-          outcome->response = kept_answer(*kept, keyed->request_hash);
+          outcome->response = kept_answer(*kept, *keyed);
           return {};  // writes nothing
         }
         if (auto status = work(tx); !status) return status;
         http::Response response = (*shared_render)(domain::Status());
-        if (is_kept(response) && !tx.save_idempotent_response(
-                                     keyed->org_pk, keyed->key,
-                                     domain::IdempotentResponse{
-                                         keyed->request_hash, response.status, response.body, now},
-                                     now - kRetention)) {
+        if (is_kept(response) &&
+            !tx.save_idempotent_response(
+                keyed->org_pk, keyed->key,
+                domain::IdempotentResponse{keyed->request_hash, response.status,
+                                           domain::seal(keyed->seal_key, response.body), now},
+                now - kRetention)) {
           outcome->key_taken = true;
           // Undoes everything `work` wrote: the unit that holds the key is the one that ran.
           return domain::Error{domain::ErrorCode::kConflict, "idempotency key taken"};
@@ -142,8 +150,9 @@ void Idempotency::handle(const http::Request& request, const domain::Principal& 
     errors.add("Idempotency-Key", "must be 1 to 255 visible ASCII characters");
     return respond(validation_error(errors));
   }
-  auto keyed = std::make_shared<const IdempotentRequest>(
-      IdempotentRequest{principal.org_pk, std::string(*header), request_hash(request)});
+  auto keyed = std::make_shared<const IdempotentRequest>(IdempotentRequest{
+      principal.org_pk, std::string(*header), request_hash(request, principal),
+      domain::derive_seal_key(request.header("x-api-key").value_or(""), kSealPurpose)});
   if (!try_begin(keyed->org_pk, keyed->key)) return respond(key_in_use());
   const domain::UnixSeconds now = domain::now().seconds();
   prune_if_due(now);
@@ -161,7 +170,7 @@ void Idempotency::handle(const http::Request& request, const domain::Principal& 
         if (!status || *kept) {
           end(keyed->org_pk, keyed->key);
           if (!status) return respond(error_response(status.error()));
-          return respond(kept_answer(**kept, keyed->request_hash));
+          return respond(kept_answer(**kept, *keyed));
         }
         proceed(
             [this, keyed, respond = std::move(respond)](http::Response response) {

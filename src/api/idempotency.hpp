@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "domain/principal.hpp"
+#include "domain/sealing.hpp"
 #include "domain/store.hpp"
 #include "http/message.hpp"
 
@@ -19,6 +20,9 @@ namespace invited::api {
 // another request is 409 idempotency_key_reused; while the first is still running, 409
 // idempotency_key_in_use. Keys belong to an organization. Only successful (2xx) responses are
 // kept: a failed request wrote nothing, so retrying it with the same key simply runs it again.
+//
+// A request is identified by the API key that sends it, its method, path and body: the same
+// Idempotency-Key sent by another key of the organization is another request (409 reused).
 //
 // Exactly once, across crashes and processes: the key is claimed and the response kept in the
 // request's own unit of work (`write_keyed` below), so the kept response commits with the
@@ -32,7 +36,12 @@ namespace invited::api {
 struct IdempotentRequest {
   domain::Pk org_pk = 0;
   std::string key;
+  // SHA-256 of the API key's id, method, path and body: what makes two requests "the same".
   domain::SecretHash request_hash{};
+  // Kept bodies are sealed under this key, derived from the caller's API key secret (which is
+  // stored only as a hash): a copy of the database reveals neither the secret of a key created
+  // with an Idempotency-Key nor anything else a kept response says.
+  domain::SealKey seal_key{};
 };
 using IdempotentRequestPtr = std::shared_ptr<const IdempotentRequest>;
 
