@@ -1,9 +1,9 @@
-#include "domain/sealing.hpp"
-
 #include <gtest/gtest.h>
 #include <sodium.h>
 
 #include <string>
+
+#include "domain/sealing.hpp"
 
 namespace invited::domain {
 namespace {
