@@ -12,6 +12,8 @@ namespace {
 
 constexpr std::size_t kMaxKeyLength = 255;
 constexpr domain::UnixSeconds kRetention = 24 * 3600;
+// What the keys that seal kept bodies are derived for (domain/sealing.hpp).
+constexpr std::string_view kSealPurpose = "invited idempotent response v1";
 // Pruning: one bounded delete per pass, so a pass never holds the writer for long.
 constexpr int kPruneBatch = 1000;
 constexpr domain::UnixSeconds kPruneEverySeconds = 60;
@@ -24,8 +26,6 @@ bool is_valid_key(std::string_view key) {
   }
   return true;
 }
-
-constexpr std::string_view kSealPurpose = "invited idempotent response v1";
 
 domain::SecretHash request_hash(const http::Request& request, const domain::Principal& caller) {
   std::string material = caller.key_id.str();
