@@ -25,7 +25,7 @@ json::object key_json(const domain::ApiKey& key) {
                                                     : json::value(nullptr)}};
 }
 
-void create_key(Services& services, const CallPtr& call) {
+void create_key(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
   reject_unknown_fields(call->body, {"name", "website_ids"}, errors);
   auto name = string_field(call->body, "name", errors);
@@ -40,27 +40,27 @@ void create_key(Services& services, const CallPtr& call) {
   };
   auto state = std::make_shared<State>();
   auto now = domain::now();
-  services.store.write(
-      [call, state, request = std::move(*request), now](domain::WriteTx& tx) -> domain::Status {
+  call->write(
+      [org_pk = call->principal->org_pk, state, request = std::move(*request),
+       now](domain::WriteTx& tx) -> domain::Status {
         state->unknown_websites = {};
-        auto issued = domain::create_api_key(tx, call->principal->org_pk, request, now,
-                                             state->unknown_websites);
+        auto issued = domain::create_api_key(tx, org_pk, request, now, state->unknown_websites);
         if (!issued) return issued.error();
         state->issued = std::move(*issued);
         return {};
       },
-      [call, state](domain::Status status) {
-        if (!state->unknown_websites.empty()) {
-          return call->reply(validation_error(state->unknown_websites));
+      [state](const domain::Status& status) {
+        if (!status && !state->unknown_websites.empty()) {
+          return validation_error(state->unknown_websites);
         }
-        if (!status) return call->fail(status.error());
+        if (!status) return error_response(status.error());
         const auto& key = state->issued->key;
         json::array websites;
         for (const auto& id : key.website_ids) websites.push_back(uuid_json(id));
-        call->reply(201, json::object{{"key_id", uuid_json(key.id)},
-                                      {"api_key", state->issued->secret},
-                                      {"name", key.name},
-                                      {"website_ids", std::move(websites)}});
+        return json_response(201, json::object{{"key_id", uuid_json(key.id)},
+                                               {"api_key", state->issued->secret},
+                                               {"name", key.name},
+                                               {"website_ids", std::move(websites)}});
       });
 }
 

@@ -13,6 +13,16 @@ void ApiCall::reply(http::Response response) { respond_(std::move(response)); }
 
 void ApiCall::fail(const domain::Error& error) { reply(error_response(error)); }
 
+void ApiCall::write(domain::WriteWork work, RenderResponse render) {
+  if (keyed_) {
+    return write_keyed(
+        store_, keyed_, std::move(work), std::move(render),
+        [self = shared_from_this()](http::Response response) { self->reply(std::move(response)); });
+  }
+  store_.write(std::move(work), [self = shared_from_this(), render = std::move(render)](
+                                    domain::Status status) { self->reply(render(status)); });
+}
+
 bool ApiCall::require_global_key() {
   if (!principal->scoped) return true;
   fail({domain::ErrorCode::kGlobalKeyRequired,
@@ -57,10 +67,12 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
           const domain::Principal& caller = **principal;
           services.idempotency.handle(
               request, caller, answer,
-              [&request, &handler, caller_ptr = std::move(*principal),
-               parsed_body = std::move(parsed_body)](http::Respond finish) mutable {
+              [&services, &request, &handler, caller_ptr = std::move(*principal),
+               parsed_body = std::move(parsed_body)](http::Respond finish,
+                                                     IdempotentRequestPtr keyed) mutable {
                 auto call =
-                    std::make_shared<ApiCall>(request, std::move(caller_ptr), std::move(finish));
+                    std::make_shared<ApiCall>(request, std::move(caller_ptr), std::move(finish),
+                                              services.store, std::move(keyed));
                 call->body = std::move(parsed_body);
                 handler(call);
               });
@@ -68,9 +80,9 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
   };
 }
 
-http::Handler public_json_endpoint(ApiHandler handler) {
-  return [handler = std::move(handler)](http::Request& request, http::Respond respond) {
-    auto call = std::make_shared<ApiCall>(request, nullptr, std::move(respond));
+http::Handler public_json_endpoint(Services& services, ApiHandler handler) {
+  return [&services, handler = std::move(handler)](http::Request& request, http::Respond respond) {
+    auto call = std::make_shared<ApiCall>(request, nullptr, std::move(respond), services.store);
     auto parsed = read_json_object(request);
     if (auto* rejection = std::get_if<http::Response>(&parsed)) {
       return call->reply(std::move(*rejection));

@@ -30,10 +30,16 @@ struct Services {
 
 // One authenticated API request in progress. Handlers hold it by shared_ptr across their store
 // call and answer through it exactly once.
-class ApiCall {
+class ApiCall : public std::enable_shared_from_this<ApiCall> {
  public:
-  ApiCall(http::Request& http_request, Authenticator::PrincipalPtr caller, http::Respond respond)
-      : request(http_request), principal(std::move(caller)), respond_(std::move(respond)) {}
+  // `keyed`: the request's Idempotency-Key when it has one (POST), else null.
+  ApiCall(http::Request& http_request, Authenticator::PrincipalPtr caller, http::Respond respond,
+          domain::Store& store, IdempotentRequestPtr keyed = nullptr)
+      : request(http_request),
+        principal(std::move(caller)),
+        respond_(std::move(respond)),
+        store_(store),
+        keyed_(std::move(keyed)) {}
 
   http::Request& request;
   Authenticator::PrincipalPtr principal;
@@ -46,8 +52,19 @@ class ApiCall {
   // Answers 403 global_key_required and returns false when the key is scoped.
   bool require_global_key();
 
+  // Runs `work` as this request's one unit of work, then answers `render(status)`: the success
+  // response once the unit has committed, or the unit's error after it rolled back. Every
+  // handler that writes does it through here, so that a request with an Idempotency-Key claims
+  // its key and keeps its response in that same unit (write_keyed in api/idempotency.hpp; then
+  // `render` of a success runs inside the unit, on the writer thread, and must only read what
+  // `work` captured). Without a key this is a plain Store::write and `render` runs on the event
+  // loop after the commit.
+  void write(domain::WriteWork work, RenderResponse render);
+
  private:
   http::Respond respond_;
+  domain::Store& store_;
+  IdempotentRequestPtr keyed_;
 };
 
 using CallPtr = std::shared_ptr<ApiCall>;
@@ -62,8 +79,9 @@ enum class Body { kNone, kJson };
 http::Handler api_endpoint(Services& services, Body body, ApiHandler handler);
 
 // An endpoint without an API key (the body carries its own credential): the body checks of
-// kJson only; `call->principal` is null and no rate-limit headers are sent.
-http::Handler public_json_endpoint(ApiHandler handler);
+// kJson only; `call->principal` is null, no rate-limit headers are sent and Idempotency-Key is
+// ignored.
+http::Handler public_json_endpoint(Services& services, ApiHandler handler);
 
 // The same for a plain function of the services and the call.
 using ServiceHandler = void (*)(Services&, const CallPtr&);

@@ -25,13 +25,13 @@ std::optional<domain::Uuid> group_id_param(const CallPtr& call) {
 // Runs a group change in one unit of work and answers with the group, or with the unknown
 // website ids it named (400), or with the domain's error.
 template <typename Change>
-void write_group(Services& services, const CallPtr& call, int success_status, Change change) {
+void write_group(const CallPtr& call, int success_status, Change change) {
   struct State {
     domain::FieldErrors unknown_websites;
     std::optional<domain::Group> group;
   };
   auto state = std::make_shared<State>();
-  services.store.write(
+  call->write(
       [state, change = std::move(change)](domain::WriteTx& tx) -> domain::Status {
         state->unknown_websites = {};
         domain::Result<domain::Group> group = change(tx, state->unknown_websites);
@@ -39,16 +39,16 @@ void write_group(Services& services, const CallPtr& call, int success_status, Ch
         state->group = std::move(*group);
         return {};
       },
-      [call, state, success_status](domain::Status status) {
-        if (!state->unknown_websites.empty()) {
-          return call->reply(validation_error(state->unknown_websites));
+      [state, success_status](const domain::Status& status) {
+        if (!status && !state->unknown_websites.empty()) {
+          return validation_error(state->unknown_websites);
         }
-        if (!status) return call->fail(status.error());
-        call->reply(success_status, json::object{{"group", group_json(*state->group)}});
+        if (!status) return error_response(status.error());
+        return json_response(success_status, json::object{{"group", group_json(*state->group)}});
       });
 }
 
-void create_group(Services& services, const CallPtr& call) {
+void create_group(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
   reject_unknown_fields(call->body, {"name", "website_ids"}, errors);
   auto name = string_field(call->body, "name", errors);
@@ -57,14 +57,14 @@ void create_group(Services& services, const CallPtr& call) {
   if (!request) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
   auto now = domain::now();
-  write_group(services, call, 201,
+  write_group(call, 201,
               [org_pk = call->principal->org_pk, request = std::move(*request), now](
                   domain::WriteTx& tx, domain::FieldErrors& unknown) {
                 return domain::create_group(tx, org_pk, request, now, unknown);
               });
 }
 
-void patch_group(Services& services, const CallPtr& call) {
+void patch_group(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
   reject_unknown_fields(call->body, {"name", "add_website_ids", "remove_website_ids"}, errors);
   auto name = string_field(call->body, "name", errors);
@@ -75,7 +75,7 @@ void patch_group(Services& services, const CallPtr& call) {
   if (!call->require_global_key()) return;
   auto id = group_id_param(call);
   if (!id) return;
-  write_group(services, call, 200,
+  write_group(call, 200,
               [org_pk = call->principal->org_pk, id = *id, patch = std::move(*patch)](
                   domain::WriteTx& tx, domain::FieldErrors& unknown) {
                 return domain::patch_group(tx, org_pk, id, patch, unknown);

@@ -17,16 +17,16 @@ void submit_invite(Services& services, const CallPtr& call, domain::BulkInviteRe
 
   auto shared_request = std::make_shared<domain::BulkInviteRequest>(std::move(request));
   auto outcome = std::make_shared<domain::BulkInviteOutcome>();
-  services.store.write(
-      [&services, call, shared_request, outcome, now,
+  call->write(
+      [&services, principal = call->principal, shared_request, outcome, now,
        verdict = std::move(verdict)](domain::WriteTx& tx) -> domain::Status {
-        *outcome = domain::run_bulk_invite(tx, *call->principal, *shared_request,
-                                           services.invite_policy, now);
+        *outcome =
+            domain::run_bulk_invite(tx, *principal, *shared_request, services.invite_policy, now);
         return verdict(*shared_request, *outcome);
       },
-      [call, shared_request, outcome, answer = std::move(answer)](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        answer(call, *shared_request, *outcome);
+      [shared_request, outcome, answer = std::move(answer)](const domain::Status& status) {
+        if (!status) return error_response(status.error());
+        return answer(*shared_request, *outcome);
       });
 }
 

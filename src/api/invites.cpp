@@ -65,17 +65,16 @@ void create_invite(Services& services, const CallPtr& call) {
         // A failed single invite wrote nothing; rolling back keeps it that way.
         return domain::single_invite_status(submitted, outcome.results.front());
       },
-      [](const CallPtr& answered, const domain::BulkInviteRequest& submitted,
-         const domain::BulkInviteOutcome& outcome) {
+      [](const domain::BulkInviteRequest& submitted, const domain::BulkInviteOutcome& outcome) {
         const auto& result = outcome.results.front();
         if (result.outcome == domain::TargetOutcome::kAdded) {
-          return answered->reply(200, json::object{{"success", true},
-                                                   {"message", domain::user_added(submitted.kind)},
-                                                   {"user_id", uuid_json(result.id)}});
+          return json_response(200, json::object{{"success", true},
+                                                 {"message", domain::user_added(submitted.kind)},
+                                                 {"user_id", uuid_json(result.id)}});
         }
-        answered->reply(200, json::object{{"success", true},
-                                          {"message", domain::kInvitationSent},
-                                          {"invite_id", uuid_json(result.id)}});
+        return json_response(200, json::object{{"success", true},
+                                               {"message", domain::kInvitationSent},
+                                               {"invite_id", uuid_json(result.id)}});
       });
 }
 
@@ -165,18 +164,19 @@ void change_invite(Services& services, const CallPtr& call) {
   if (!id) return call->fail(invite_not_found());
   auto invite = std::make_shared<std::optional<domain::InviteRecord>>();
   auto now = domain::now();
-  services.store.write(
-      [&services, call, id = *id, invite, now](domain::WriteTx& tx) -> domain::Status {
-        auto changed =
-            kResend ? domain::resend_invite(tx, *call->principal, id, services.invite_policy, now)
-                    : domain::revoke_invite(tx, *call->principal, id, now);
+  call->write(
+      [&services, principal = call->principal, id = *id, invite,
+       now](domain::WriteTx& tx) -> domain::Status {
+        auto changed = kResend
+                           ? domain::resend_invite(tx, *principal, id, services.invite_policy, now)
+                           : domain::revoke_invite(tx, *principal, id, now);
         if (!changed) return changed.error();
         *invite = std::move(*changed);
         return {};
       },
-      [call, invite, now](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(
+      [invite, now](const domain::Status& status) {
+        if (!status) return error_response(status.error());
+        return json_response(
             200, json::object{{"success", true}, {"invite", invite_json(**invite, now.seconds())}});
       });
 }

@@ -88,9 +88,8 @@ void bulk_invite(Services& services, const CallPtr& call) {
       [](const domain::BulkInviteRequest&, const domain::BulkInviteOutcome&) {
         return domain::Status();  // per-target failures are results, not errors
       },
-      [](const CallPtr& answered, const domain::BulkInviteRequest& submitted,
-         const domain::BulkInviteOutcome& outcome) {
-        answered->reply(json_text_response(200, results_json(submitted.kind, outcome.results)));
+      [](const domain::BulkInviteRequest& submitted, const domain::BulkInviteOutcome& outcome) {
+        return json_text_response(200, results_json(submitted.kind, outcome.results));
       });
 }
 

@@ -22,7 +22,7 @@ std::optional<domain::Uuid> website_id_param(const CallPtr& call) {
   return id;
 }
 
-void create_website(Services& services, const CallPtr& call) {
+void create_website(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
   reject_unknown_fields(call->body, {"url", "name"}, errors);
   auto url = string_field(call->body, "url", errors);
@@ -34,16 +34,16 @@ void create_website(Services& services, const CallPtr& call) {
   auto created = std::make_shared<domain::Website>();
   auto shared_request = std::make_shared<domain::NewWebsiteRequest>(std::move(*request));
   auto now = domain::now();
-  services.store.write(
-      [call, created, shared_request, now](domain::WriteTx& tx) -> domain::Status {
-        *created = tx.insert_website(call->principal->org_pk, domain::Uuid::v7(now.unix_ms),
+  call->write(
+      [principal = call->principal, created, shared_request, now](domain::WriteTx& tx) {
+        *created = tx.insert_website(principal->org_pk, domain::Uuid::v7(now.unix_ms),
                                      shared_request->url, shared_request->name, now.seconds());
-        created->org_id = call->principal->org_id;
-        return {};
+        created->org_id = principal->org_id;
+        return domain::Status();
       },
-      [call, created](domain::Status status) {
-        if (!status) return call->fail(status.error());
-        call->reply(201, json::object{{"website", website_json(*created)}});
+      [created](const domain::Status& status) {
+        if (!status) return error_response(status.error());
+        return json_response(201, json::object{{"website", website_json(*created)}});
       });
 }
 
@@ -84,27 +84,28 @@ void get_website(Services& services, const CallPtr& call) {
 
 // DELETE (soft, idempotent) and POST .../restore share their shape: the website as it is now.
 template <bool kDelete>
-void change_deleted(Services& services, const CallPtr& call) {
+void change_deleted(Services&, const CallPtr& call) {
   if (!call->require_global_key()) return;
   auto id = website_id_param(call);
   if (!id) return;
   auto website = std::make_shared<std::optional<domain::Website>>();
   auto now = domain::now();
-  services.store.write(
-      [call, id = *id, website, now](domain::WriteTx& tx) -> domain::Status {
-        auto changed = kDelete ? domain::delete_website(tx, call->principal->org_pk, id, now)
-                               : domain::restore_website(tx, call->principal->org_pk, id);
+  call->write(
+      [org_pk = call->principal->org_pk, id = *id, website,
+       now](domain::WriteTx& tx) -> domain::Status {
+        auto changed = kDelete ? domain::delete_website(tx, org_pk, id, now)
+                               : domain::restore_website(tx, org_pk, id);
         if (!changed) return changed.error();
         *website = std::move(*changed);
         return {};
       },
-      [call, website](domain::Status status) {
-        if (!status) return call->fail(status.error());
+      [website](const domain::Status& status) {
+        if (!status) return error_response(status.error());
         auto body = website_json(**website);
         body["deleted_at"] = (*website)->deleted_at
                                  ? json::value(timestamp_json(*(*website)->deleted_at))
                                  : json::value(nullptr);
-        call->reply(200, json::object{{"success", true}, {"website", std::move(body)}});
+        return json_response(200, json::object{{"success", true}, {"website", std::move(body)}});
       });
 }
 

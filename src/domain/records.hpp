@@ -222,7 +222,7 @@ struct UserWebsite {
 struct IdempotentResponse {
   SecretHash request_hash{};
   int status = 0;
-  std::string body;
+  std::string body;  // as the API keeps it: sealed under a key only its caller can derive
   UnixSeconds created_at = 0;
 };
 

@@ -136,13 +136,19 @@ class WriteTx : public ReadTx {
 
   virtual void set_email_verified(Pk user_pk) = 0;
 
-  // Keeps a response for (`org_pk`, `key`), replacing one older than `not_before`, and drops
-  // every kept response older than `not_before`.
-  virtual void save_idempotent_response(Pk org_pk, std::string_view key,
+  // Keeps `response` for (`org_pk`, `key`) in this unit, so that it commits with the writes it
+  // answers or not at all; one kept before `not_before` (expired) is replaced. Returns false and
+  // keeps nothing when a response saved at or after `not_before` is kept already: another unit
+  // claimed the key first. (A backend with concurrent writers makes this wait for a unit that
+  // holds the key to finish; its unique (org, key) constraint decides, never a prior read.)
+  virtual bool save_idempotent_response(Pk org_pk, std::string_view key,
                                         const IdempotentResponse& response,
                                         UnixSeconds not_before) = 0;
   // Revokes every pending invite to `target` (its website or group is being deleted).
   virtual void revoke_pending_invites(Target target, UnixSeconds now) = 0;
+  // Deletes up to `limit` kept responses saved before `not_before`, oldest first; returns how
+  // many it deleted.
+  virtual int prune_idempotent_responses(UnixSeconds not_before, int limit) = 0;
   // Closes one invite (pending or not) with `status`.
   virtual void close_invite(Pk invite_pk, InviteStatus status, UnixSeconds now) = 0;
   // Marks the batch answered: its token works no more.

@@ -1,17 +1,23 @@
-// Idempotency-Key on POST (SPEC §6): replay, reuse with another body, a key still in use, and
-// that a replayed request writes nothing twice, across a restart too.
+// Idempotency-Key on POST (SPEC §6): replay, reuse with another body or from another API key, a
+// key still in use, that every POST that writes keeps its answer in its own unit, that kept
+// answers are sealed at rest, and that a replayed request writes nothing twice, across a
+// restart too. (Crashes and several processes: idempotency_exactly_once.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, assertError, uniqueEmail } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, assertError, tableCounts, uniqueEmail } from '../support/assertions.mjs';
 
 let service;
+let org;
 let key;
 let websites;
 
 before(async () => {
   service = await startService({ args: GENEROUS_LIMITS });
-  key = service.createOrg('Idempotent Inc').api_key;
+  org = service.createOrg('Idempotent Inc');
+  key = org.api_key;
   websites = [];
   for (let i = 0; i < 3; i++) websites.push(await service.createWebsite(key, `https://i${i}.example`, `I ${i}`));
 });
@@ -99,6 +105,70 @@ test('a malformed key is a validation error naming the header', async () => {
       exactFields: ['Idempotency-Key'],
     });
   }
+});
+
+test('every POST that writes keeps its answer in its own unit of work: the replay runs nothing', async () => {
+  const deleted = await service.createWebsite(key, 'https://every-restore.example');
+  assert.equal((await service.api('DELETE', `/api/v1/websites/${deleted.id}`, { key })).status, 200);
+  const resendee = uniqueEmail('every-resend');
+  const batch = await service.api('POST', '/api/v1/invites/bulk', {
+    key,
+    body: { invite_method: 'email', email: resendee, website_ids: [websites[0].id] },
+  });
+  assert.equal(batch.status, 200, batch.text);
+  const cases = [
+    ['/api/v1/websites', { url: 'https://every.example' }],
+    [`/api/v1/websites/${deleted.id}/restore`, undefined],
+    ['/api/v1/groups', { name: 'Every group', website_ids: [websites[1].id] }],
+    ['/api/v1/api-keys', { name: 'every key' }],
+    ['/api/v1/invites', { type: 'website', website_id: websites[2].id, email: uniqueEmail('every'), invite_method: 'email' }],
+    [`/api/v1/invites/${batch.body.results[0].invite_id}/resend`, undefined],
+    ['/api/v1/invites/bulk', { invite_method: 'email', email: uniqueEmail('every-bulk'), website_ids: [websites[0].id] }],
+  ];
+  for (const [path, body] of cases) {
+    const idem = `every ${path}`.replaceAll(' ', '-');
+    const first = await post(path, body, idem);
+    assert.ok(first.status >= 200 && first.status < 300, `${path}: ${first.status} ${first.text}`);
+    // Kept by the request's own unit, before it answered; sealed, not in clear.
+    const [[status, keptBody]] = service.sql(`SELECT status, body FROM idempotent_responses WHERE key = '${idem}'`);
+    assert.equal(status, String(first.status), path);
+    assert.ok(!keptBody.includes(first.text) && !keptBody.includes('"success"') && !keptBody.includes('{'), keptBody);
+    const counts = tableCounts(service);
+    const again = await post(path, body, idem);
+    assert.equal(again.status, first.status, path);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true', path);
+    assert.deepEqual(again.body, first.body, path);
+    assert.deepEqual(tableCounts(service), counts, `${path}: the replay wrote nothing`);
+  }
+});
+
+test('a copy of the database does not reveal a kept response: the secret of a key created with an Idempotency-Key is sealed', async () => {
+  const created = await post('/api/v1/api-keys', { name: 'sealed key' }, 'sealed-1');
+  assert.equal(created.status, 201, created.text);
+  const secret = created.body.api_key;
+  // Everything on disk: the database file and its write-ahead log.
+  for (const file of ['invited.db', 'invited.db-wal']) {
+    const path = join(service.dir, file);
+    if (existsSync(path)) assert.ok(!readFileSync(path).includes(Buffer.from(secret)), `${file} holds the secret`);
+  }
+  // The caller still gets it back on a retry.
+  const again = await post('/api/v1/api-keys', { name: 'sealed key' }, 'sealed-1');
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  assert.equal(again.body.api_key, secret);
+});
+
+test('the same key and body from another API key of the organization is another request: 409 reused, nothing written', async () => {
+  const first = await post('/api/v1/websites', { url: 'https://two-keys.example' }, 'two-keys-1');
+  assert.equal(first.status, 201);
+  const otherKey = service.createKey(org.org_id, [], 'second key').api_key;
+  const before = service.tableCounts();
+  const other = await service.api('POST', '/api/v1/websites', {
+    key: otherKey,
+    body: { url: 'https://two-keys.example' },
+    headers: { 'idempotency-key': 'two-keys-1' },
+  });
+  assertError(other, 409, 'idempotency_key_reused');
+  assert.deepEqual(service.tableCounts(), before);
 });
 
 test('kept responses survive a restart', async () => {

@@ -215,7 +215,7 @@ class FakeTx final : public WriteTx {
   void revoke_pending_invites(Target, UnixSeconds) override { unused(); }
   void close_invite(Pk, InviteStatus, UnixSeconds) override { unused(); }
   void mark_batch_used(Pk, UnixSeconds) override { unused(); }
-  void save_idempotent_response(Pk, std::string_view, const IdempotentResponse&,
+  bool save_idempotent_response(Pk, std::string_view, const IdempotentResponse&,
                                 UnixSeconds) override {
     unused();
   }
@@ -224,6 +224,7 @@ class FakeTx final : public WriteTx {
   void mark_email_sent(Pk, UnixSeconds) override { unused(); }
   void mark_email_retry(Pk, std::int64_t, std::string_view) override { unused(); }
   void mark_email_failed(Pk, std::string_view, UnixSeconds) override { unused(); }
+  int prune_idempotent_responses(UnixSeconds, int) override { unused(); }
   void mark_email_cancelled(Pk, UnixSeconds) override { unused(); }
   void release_email_claim(Pk) override { unused(); }
   int release_all_email_claims() override { unused(); }

@@ -433,6 +433,53 @@ TEST(OutboxRetryPolicy, DoublesTheDelayAndFailsAfterTheLastAttemptOrAPermanentRe
 }
 
 // list_website_members: SPEC §1 access rules.
+domain::IdempotentResponse kept_response(std::string_view body, domain::UnixSeconds at) {
+  return domain::IdempotentResponse{.request_hash = domain::hash_secret(body),
+                                    .status = 200,
+                                    .body = std::string(body),
+                                    .created_at = at};
+}
+
+TEST_F(SqliteTransaction, SaveIdempotentResponseNeverOverwritesALiveOne) {
+  const auto not_before = kNow - 86400;
+  EXPECT_TRUE(tx->save_idempotent_response(org.pk, "k", kept_response("first", kNow), not_before));
+  EXPECT_FALSE(
+      tx->save_idempotent_response(org.pk, "k", kept_response("second", kNow + 1), not_before));
+  auto kept = tx->find_idempotent_response(org.pk, "k", not_before);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->body, "first");
+  // Another organization's key of the same name is another key.
+  auto other = tx->insert_organization(Uuid::v4(), "Other", kNow);
+  EXPECT_TRUE(
+      tx->save_idempotent_response(other.pk, "k", kept_response("theirs", kNow), not_before));
+}
+
+TEST_F(SqliteTransaction, SaveIdempotentResponseReplacesAnExpiredOne) {
+  EXPECT_TRUE(tx->save_idempotent_response(org.pk, "k", kept_response("old", kNow - 90000),
+                                           kNow - 90000 - 86400));
+  EXPECT_FALSE(tx->find_idempotent_response(org.pk, "k", kNow - 86400));
+  EXPECT_TRUE(tx->save_idempotent_response(org.pk, "k", kept_response("new", kNow), kNow - 86400));
+  auto kept = tx->find_idempotent_response(org.pk, "k", kNow - 86400);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->body, "new");
+  EXPECT_EQ(kept->created_at, kNow);
+}
+
+TEST_F(SqliteTransaction, PruneIdempotentResponsesDeletesOnlyExpiredOnesInBoundedPasses) {
+  for (int i = 0; i < 5; ++i) {
+    std::string key = "old";
+    key += std::to_string(i);
+    ASSERT_TRUE(
+        tx->save_idempotent_response(org.pk, key, kept_response("old", kNow - 90000 + i), 0));
+  }
+  ASSERT_TRUE(tx->save_idempotent_response(org.pk, "live", kept_response("live", kNow), 0));
+  EXPECT_EQ(tx->prune_idempotent_responses(kNow - 86400, 3), 3);
+  EXPECT_EQ(tx->prune_idempotent_responses(kNow - 86400, 3), 2);
+  EXPECT_EQ(tx->prune_idempotent_responses(kNow - 86400, 3), 0);
+  EXPECT_TRUE(tx->find_idempotent_response(org.pk, "live", kNow - 86400));
+  EXPECT_FALSE(tx->find_idempotent_response(org.pk, "old4", 0));
+}
+
 TEST_F(SqliteTransaction, ListWebsiteMembersReportsStrongestRoleAndAccessType) {
   auto other_site = tx->insert_website(org.pk, Uuid::v4(), "https://b.example", "B", kNow);
   Pk group = tx->insert_group(org.pk, Uuid::v4(), "Holds A", {website.pk, other_site.pk}, kNow);

@@ -89,10 +89,11 @@ class Transaction final : public domain::WriteTx {
   void retire_batch_tokens(domain::Pk batch_pk, domain::UnixSeconds expires_at,
                            domain::UnixSeconds now) override;
   void set_email_verified(domain::Pk user_pk) override;
-  void save_idempotent_response(domain::Pk org_pk, std::string_view key,
+  bool save_idempotent_response(domain::Pk org_pk, std::string_view key,
                                 const domain::IdempotentResponse& response,
                                 domain::UnixSeconds not_before) override;
   void revoke_pending_invites(domain::Target target, domain::UnixSeconds now) override;
+  int prune_idempotent_responses(domain::UnixSeconds not_before, int limit) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
   void mark_batch_used(domain::Pk batch_pk, domain::UnixSeconds now) override;
