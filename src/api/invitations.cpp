@@ -87,7 +87,10 @@ void accept(Services& services, const CallPtr& call) {
 
 void register_invitations(http::Router& router, Services& services) {
   router.add(http::Method::kPost, "/api/v1/invitations/accept",
-             public_json_endpoint([&services](const CallPtr& call) { accept(services, call); }));
+             throttled_token_endpoint(services, TokenAnswer::kJson,
+                                      public_json_endpoint([&services](const CallPtr& call) {
+                                        accept(services, call);
+                                      })));
 }
 
 }  // namespace invited::api

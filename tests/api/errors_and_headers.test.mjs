@@ -199,9 +199,7 @@ test('unknown route: 404 not_found', async () => {
 });
 
 test('wrong method on a known path: 405 method_not_allowed with an Allow header', async () => {
-  // (GET and DELETE are not used here: /api/v1/invites/{id} takes them, and "bulk" is then an
-  // invite id that does not exist.)
-  for (const method of ['PUT', 'PATCH']) {
+  for (const method of ['PUT', 'PATCH', 'GET', 'DELETE']) {
     const response = await service.api(method, BULK, { key });
     assertError(response, 405, 'method_not_allowed');
     const allow = response.headers.get('allow') ?? '';

@@ -219,7 +219,7 @@ test('405 on a collection lists every allowed method', async () => {
   const response = await service.api('PUT', '/api/v1/websites', { key });
   assertError(response, 405, 'method_not_allowed');
   const allow = (response.headers.get('allow') ?? '').split(',').map((m) => m.trim()).sort();
-  assert.deepEqual(allow, ['GET', 'POST']);
+  assert.deepEqual(allow, ['GET', 'HEAD', 'POST']);
 });
 
 test('GET /healthz and GET /readyz answer 200', async () => {

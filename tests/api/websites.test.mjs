@@ -59,9 +59,12 @@ test('GET /api/v1/websites: pagination edges (1, 100, 101, past the end) and old
 test('GET /api/v1/websites/{id}: 404 for unknown, malformed and foreign ids', async () => {
   assert.deepEqual(await call(service, 'GET', `/api/v1/websites/${sites[0].id}`, { key }), { website: sites[0] });
   assert.deepEqual(await call(service, 'GET', `/api/v1/websites/${sites[0].id.toUpperCase()}`, { key }), { website: sites[0] });
-  for (const id of [newId(), 'not-a-uuid', `${sites[0].id}0`]) {
-    const body = await expectError(service, 'GET', `/api/v1/websites/${id}`, { key }, 404, 'not_found');
-    assert.equal(body.error, 'Website not found');
+  const unknown = await expectError(service, 'GET', `/api/v1/websites/${newId()}`, { key }, 404, 'not_found');
+  assert.equal(unknown.error, 'Website not found');
+  // A malformed id names no resource: no route (before the key is even checked).
+  for (const id of ['not-a-uuid', `${sites[0].id}0`]) {
+    const body = await expectError(service, 'GET', `/api/v1/websites/${id}`, {}, 404, 'not_found');
+    assert.match(body.error, /no route/);
   }
 });
 
