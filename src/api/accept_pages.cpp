@@ -114,11 +114,11 @@ void answer_by_form(Services& services, http::Request& request, http::Respond re
 
 http::Handler throttled_token_endpoint(Services& services, TokenAnswer answer,
                                        http::Handler handler) {
-  http::Handler::Serve serve = [&services, answer, serve = std::move(handler.serve)](
+  http::Handler::Serve serve = [&services, answer, inner = std::move(handler.serve)](
                                    http::Request& request, http::Respond respond) {
     auto decision =
         services.limiter.take_token_attempt(request.client_address, domain::now().unix_ms);
-    if (decision.allowed) return serve(request, std::move(respond));
+    if (decision.allowed) return inner(request, std::move(respond));
     const std::string seconds = std::to_string(decision.retry_after);
     http::Response refusal =
         answer == TokenAnswer::kPage

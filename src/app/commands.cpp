@@ -99,6 +99,7 @@ int serve(const Settings& configured) {
     server_options.address = settings.listen_host;
     server_options.port = settings.listen_port;
     server_options.threads = settings.threads;
+    server_options.max_connections = static_cast<std::size_t>(settings.max_connections);
     server_options.max_connections_per_client =
         static_cast<std::size_t>(settings.max_connections_per_client);
     server_options.trusted_proxies =

@@ -58,6 +58,11 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_READERS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--max-connections", s.max_connections,
+                 "open connections in all; past 90 % the longest-idle ones are closed first")
+      ->envname("INVITED_MAX_CONNECTIONS")
+      ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(1'000'000)))
+      ->capture_default_str();
   app.add_option("--max-connections-per-client", s.max_connections_per_client,
                  "open connections one client address may hold; 0 switches the bound off")
       ->envname("INVITED_MAX_CONNECTIONS_PER_CLIENT")

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -75,11 +76,14 @@ std::variant<TrustedProxies, std::string> TrustedProxies::parse(std::string_view
     if (entry.empty()) return refuse();
     auto slash = entry.find('/');
     std::string_view address_text = entry.substr(0, slash);
-    // A CIDR address is bare: no brackets, no port.
-    if (address_text.find_first_of("[]") != std::string_view::npos) return refuse();
-    bool ipv4 = address_text.find(':') == std::string_view::npos;
-    auto address = parse_address(ipv4 ? address_text : "[" + std::string(address_text) + "]");
-    if (!address) return refuse();
+    // A CIDR address is bare: no brackets, no port (an IPv6 address has at least two colons).
+    const auto colons = std::count(address_text.begin(), address_text.end(), ':');
+    if (address_text.find_first_of("[]") != std::string_view::npos || colons == 1) {
+      return refuse();
+    }
+    const bool ipv4 = colons == 0;
+    auto address = parse_address(address_text);
+    if (!address || is_mapped_ipv4(address->bytes) != ipv4) return refuse();
     int bits = ipv4 ? 32 : 128;
     if (slash != std::string_view::npos) {
       std::string_view prefix_text = entry.substr(slash + 1);

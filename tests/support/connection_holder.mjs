@@ -1,11 +1,12 @@
 // A greedy client for the connection-limit tests, run as its own process (with its open-file
 // limit raised by the caller's `ulimit -n`) so that it can hold thousands of sockets:
 //   node connection_holder.mjs PORT COUNT MODE [LOCAL_ADDRESS] [HEADER_LINE]
-// MODE `idle`: each connection sends one keep-alive GET /healthz and, once answered, stays open
+// MODE `idle`: each connection sends one keep-alive GET /healthz and, once answered 200, stays open
 // and silent (an idle keep-alive connection). MODE `silent`: each connection only connects and
 // never sends a byte. HEADER_LINE (e.g. `X-Forwarded-For: 10.0.0.7`) is added to each request.
-// Prints one JSON line once every connection is settled — {"ok", "refused", "refusedWithRetryAfter",
-// "closed", "open"} — then holds its open connections until stdin closes or it is killed.
+// Prints one JSON line once every connection is settled (answered 200, or closed) — {"ok",
+// "refused", "refusedWithRetryAfter", "closed", "open", "ms" (since it started)} — then holds
+// its open connections until stdin closes or it is killed.
 import net from 'node:net';
 
 const [port, count, mode, localAddress = '127.0.0.1', headerLine] = process.argv.slice(2);
@@ -47,6 +48,9 @@ function openOne() {
       else if (status === 503) {
         tally.refused += 1;
         if (/\r\nretry-after:\s*\d+/i.test(head)) tally.refusedWithRetryAfter += 1;
+        settled = true; // a refusal settles once the service has closed the connection
+        socket.on('close', resolve);
+        return;
       } else tally.other += 1;
       settle();
     });
@@ -60,6 +64,6 @@ for (let started = 0; started < total; started += 200) {
   await Promise.all(batch);
 }
 const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
-process.stdout.write(`${JSON.stringify({ ...tally, open })}\n`);
+process.stdout.write(`${JSON.stringify({ ...tally, open, ms: Math.round(performance.now()) })}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));
