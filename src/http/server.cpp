@@ -29,7 +29,7 @@ namespace {
 enum class Refusal { kNone, kServerFull, kClientFull };
 
 // How long a refused connection may take to send its request before it is closed unanswered.
-constexpr std::chrono::milliseconds kRefusalWait{1000};
+constexpr std::chrono::milliseconds kRefusalWait{2000};
 
 // Completion token that reports errors through `error` instead of throwing.
 auto with_error(boost::system::error_code& error) {

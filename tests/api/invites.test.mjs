@@ -141,10 +141,12 @@ test('GET /api/v1/invites/{id}: 404 for unknown, malformed and foreign ids', asy
   const other = service.createOrg('Invite Elsewhere');
   const [otherSite] = await websitesInOrder(service, other.api_key, 1, 'inv-else');
   const [foreign] = await inviteByEmail(service, other.api_key, uniqueEmail('foreign'), [otherSite.id]);
-  for (const id of [newId(), 'x', foreign]) {
+  for (const id of [newId(), foreign]) {
     const body = await expectError(service, 'GET', `/api/v1/invites/${id}`, { key }, 404, 'not_found');
     assert.equal(body.error, 'Invite not found');
   }
+  // A malformed id is no route at all.
+  assert.match((await expectError(service, 'GET', '/api/v1/invites/x', { key }, 404, 'not_found')).error, /no route/);
   assert.equal((await getInvite(foreign, other.api_key)).id, foreign);
 });
 
