@@ -5,7 +5,7 @@
 // and silent (an idle keep-alive connection). MODE `silent`: each connection only connects and
 // never sends a byte. HEADER_LINE (e.g. `X-Forwarded-For: 10.0.0.7`) is added to each request.
 // Prints one JSON line once every connection is settled (answered 200, or closed) — {"ok",
-// "refused", "refusedWithRetryAfter", "closed", "open", "ms" (since it started)} — then holds
+// "refused", "refusedWithRetryAfter", "closed", "open", "ms" (from the first connection on)} — then holds
 // its open connections until stdin closes or it is killed.
 import net from 'node:net';
 
@@ -61,12 +61,13 @@ function openOne() {
 // requests grows long (on a busy machine a long queue would let the service's own header timeout
 // close connections still waiting to be read).
 const batchSize = mode === 'silent' ? 500 : 100;
-for (let started = 0; started < total; started += batchSize) {
+const started = performance.now();
+for (let first = 0; first < total; first += batchSize) {
   const batch = [];
-  for (let i = started; i < Math.min(total, started + batchSize); i++) batch.push(openOne());
+  for (let i = first; i < Math.min(total, first + batchSize); i++) batch.push(openOne());
   await Promise.all(batch);
 }
 const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
-process.stdout.write(`${JSON.stringify({ ...tally, open, ms: Math.round(performance.now()) })}\n`);
+process.stdout.write(`${JSON.stringify({ ...tally, open, ms: Math.round(performance.now() - started) })}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));
