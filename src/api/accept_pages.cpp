@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/html_io.hpp"
+#include "api/json_io.hpp"
 #include "api/routes.hpp"
 #include "domain/clock.hpp"
 #include "domain/invitations.hpp"
@@ -111,23 +112,51 @@ void answer_by_form(Services& services, http::Request& request, http::Respond re
 
 }  // namespace
 
+http::Handler throttled_token_endpoint(Services& services, TokenAnswer answer,
+                                       http::Handler handler) {
+  http::Handler::Serve serve = [&services, answer, inner = std::move(handler.serve)](
+                                   http::Request& request, http::Respond respond) {
+    auto decision =
+        services.limiter.take_token_attempt(request.client_address, domain::now().unix_ms);
+    if (decision.allowed) return inner(request, std::move(respond));
+    const std::string seconds = std::to_string(decision.retry_after);
+    http::Response refusal =
+        answer == TokenAnswer::kPage
+            ? page_response(
+                  429, web::message_page("Too many attempts",
+                                         "Too many invitation links were opened from your network. "
+                                         "Please try again in " +
+                                             seconds + " seconds."))
+            : error_response(429, "rate_limited",
+                             "too many invitation-token requests from this client address; "
+                             "retry after " +
+                                 seconds + " seconds");
+    refusal.headers.emplace_back("retry-after", seconds);
+    respond(std::move(refusal));
+  };
+  return http::Handler(std::move(serve), std::move(handler.check_header));
+}
+
 void register_accept_pages(http::Router& router, Services& services) {
   router.add(http::Method::kGet, "/invites/accept",
-             [&services](http::Request& request, http::Respond respond) {
-               show_invitation(services, request, std::move(respond));
-             });
+             throttled_token_endpoint(services, TokenAnswer::kPage,
+                                      [&services](http::Request& request, http::Respond respond) {
+                                        show_invitation(services, request, std::move(respond));
+                                      }));
   router.add(http::Method::kPost, "/invites/accept",
-             [&services](http::Request& request, http::Respond respond) {
-               answer_by_form<domain::AcceptedInvitation>(services, request, std::move(respond),
-                                                          domain::accept_invitation,
-                                                          web::accepted_page);
-             });
+             throttled_token_endpoint(services, TokenAnswer::kPage,
+                                      [&services](http::Request& request, http::Respond respond) {
+                                        answer_by_form<domain::AcceptedInvitation>(
+                                            services, request, std::move(respond),
+                                            domain::accept_invitation, web::accepted_page);
+                                      }));
   router.add(http::Method::kPost, "/invites/decline",
-             [&services](http::Request& request, http::Respond respond) {
-               answer_by_form<domain::OpenInvitation>(services, request, std::move(respond),
-                                                      domain::decline_invitation,
-                                                      web::declined_page);
-             });
+             throttled_token_endpoint(services, TokenAnswer::kPage,
+                                      [&services](http::Request& request, http::Respond respond) {
+                                        answer_by_form<domain::OpenInvitation>(
+                                            services, request, std::move(respond),
+                                            domain::decline_invitation, web::declined_page);
+                                      }));
 }
 
 }  // namespace invited::api

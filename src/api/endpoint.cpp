@@ -30,9 +30,28 @@ bool ApiCall::require_global_key() {
   return false;
 }
 
+namespace {
+
+// The key check of a request that waits for `100 Continue`: a missing, unknown or revoked key
+// is answered 401 before the body is sent (SPEC §3 checks the key before the body).
+void check_key(Services& services, http::Request& request,
+               std::function<void(std::optional<http::Response>)> done) {
+  services.authenticator.authenticate(
+      request.header("x-api-key").value_or(""),
+      [done = std::move(done)](domain::Result<Authenticator::PrincipalPtr> principal) {
+        if (!principal) return done(error_response(principal.error()));
+        done(std::nullopt);
+      });
+}
+
+}  // namespace
+
 http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
-  return [&services, body, handler = std::move(handler)](http::Request& request,
-                                                         http::Respond respond) {
+  http::HeaderCheck key_check = [&services](http::Request& request, auto done) {
+    check_key(services, request, std::move(done));
+  };
+  http::Handler::Serve serve = [&services, body, handler = std::move(handler)](
+                                   http::Request& request, http::Respond respond) {
     std::string_view secret = request.header("x-api-key").value_or("");
     services.authenticator.authenticate(
         secret, [&services, &request, body, &handler, respond = std::move(respond)](
@@ -78,6 +97,7 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
               });
         });
   };
+  return http::Handler(std::move(serve), std::move(key_check));
 }
 
 http::Handler public_json_endpoint(Services& services, ApiHandler handler) {

@@ -5,14 +5,15 @@
 
 namespace invited::api {
 
-RateLimiter::Decision RateLimiter::Buckets::take(domain::Pk org_pk, std::int64_t count,
-                                                 std::int64_t now_ms) {
+template <typename Key>
+RateLimiter::Decision RateLimiter::Buckets<Key>::take(const Key& key, std::int64_t count,
+                                                      std::int64_t now_ms) {
   Decision decision;
   if (capacity_ <= 0) return decision;
   const double per_ms = static_cast<double>(capacity_) / static_cast<double>(period_ms_);
   std::lock_guard lock(mutex_);
-  auto [it, inserted] =
-      buckets_.try_emplace(org_pk, Bucket{static_cast<double>(capacity_), now_ms});
+  if (buckets_.size() >= sweep_at_) forget_full_buckets(now_ms);
+  auto [it, inserted] = buckets_.try_emplace(key, Bucket{static_cast<double>(capacity_), now_ms});
   Bucket& bucket = it->second;
   if (!inserted && now_ms > bucket.updated_ms) {
     bucket.tokens = std::min<double>(static_cast<double>(capacity_),
@@ -33,5 +34,20 @@ RateLimiter::Decision RateLimiter::Buckets::take(domain::Pk org_pk, std::int64_t
   decision.reset_at = static_cast<std::int64_t>(std::ceil((now_ms + to_full_ms) / 1000.0));
   return decision;
 }
+
+template <typename Key>
+void RateLimiter::Buckets<Key>::forget_full_buckets(std::int64_t now_ms) {
+  const double per_ms = static_cast<double>(capacity_) / static_cast<double>(period_ms_);
+  std::erase_if(buckets_, [&](const auto& entry) {
+    const Bucket& bucket = entry.second;
+    return bucket.tokens + static_cast<double>(now_ms - bucket.updated_ms) * per_ms >=
+           static_cast<double>(capacity_);
+  });
+  // Sweep again once the map has doubled, so the cost per take stays constant.
+  sweep_at_ = std::max<std::size_t>(1024, buckets_.size() * 2);
+}
+
+template class RateLimiter::Buckets<domain::Pk>;
+template class RateLimiter::Buckets<std::string>;
 
 }  // namespace invited::api

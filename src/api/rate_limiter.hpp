@@ -2,20 +2,27 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "domain/types.hpp"
 
 namespace invited::api {
 
-// Per-organization budgets of SPEC §6, shared by all keys of an organization: requests per
-// minute and invited targets per hour, each a token bucket that refills continuously. A limit of
-// 0 switches that budget off. Thread-safe. Budgets live in this process: with several instances
-// behind a balancer each enforces its own share.
+// The budgets of SPEC §6, each a token bucket that refills continuously; a limit of 0 switches
+// that budget off. Per organization, shared by all keys of an organization: requests per minute
+// and invited targets per hour. Per client address (http::Request::client_address): attempts
+// at the token endpoints (accept and decline pages, JSON accept) per minute. Thread-safe.
+// Budgets live in this process: with several instances behind a balancer each enforces its own
+// share.
 class RateLimiter {
  public:
-  RateLimiter(std::int64_t requests_per_minute, std::int64_t targets_per_hour)
-      : requests_(requests_per_minute, 60), targets_(targets_per_hour, 3600) {}
+  RateLimiter(std::int64_t requests_per_minute, std::int64_t targets_per_hour,
+              std::int64_t token_attempts_per_minute = 0)
+      : requests_(requests_per_minute, 60),
+        targets_(targets_per_hour, 3600),
+        token_attempts_(token_attempts_per_minute, 60) {}
 
   struct Decision {
     bool allowed = true;
@@ -33,27 +40,38 @@ class RateLimiter {
   Decision take_targets(domain::Pk org_pk, std::int64_t count, std::int64_t now_ms) {
     return targets_.take(org_pk, count, now_ms);
   }
+  // Takes one token-endpoint attempt for the client address `client`.
+  Decision take_token_attempt(std::string_view client, std::int64_t now_ms) {
+    return token_attempts_.take(std::string(client), 1, now_ms);
+  }
 
  private:
+  // One bucket per key. Full buckets are forgotten now and then (a full bucket is what a new
+  // key gets anyway), so the map holds only keys active within one period.
+  template <typename Key>
   class Buckets {
    public:
     Buckets(std::int64_t capacity, std::int64_t period_seconds)
         : capacity_(capacity), period_ms_(period_seconds * 1000) {}
-    Decision take(domain::Pk org_pk, std::int64_t count, std::int64_t now_ms);
+    Decision take(const Key& key, std::int64_t count, std::int64_t now_ms);
 
    private:
     struct Bucket {
       double tokens;
       std::int64_t updated_ms;
     };
+    void forget_full_buckets(std::int64_t now_ms);  // requires mutex_
+
     std::int64_t capacity_;
     std::int64_t period_ms_;
     std::mutex mutex_;
-    std::unordered_map<domain::Pk, Bucket> buckets_;
+    std::unordered_map<Key, Bucket> buckets_;
+    std::size_t sweep_at_ = 1024;  // map size that triggers the next sweep
   };
 
-  Buckets requests_;
-  Buckets targets_;
+  Buckets<domain::Pk> requests_;
+  Buckets<domain::Pk> targets_;
+  Buckets<std::string> token_attempts_;
 };
 
 }  // namespace invited::api

@@ -45,9 +45,12 @@ http::Fallbacks json_fallbacks() {
                 request.method_text + " is not allowed on " + request.route + "; use " + allow);
           },
       .unavailable =
-          [](const http::Request&) {
+          [](const http::Request&, http::Fallbacks::Unavailable why) {
             auto response = error_response(
-                503, "unavailable", "the server has too many open connections; retry shortly");
+                503, "unavailable",
+                why == http::Fallbacks::Unavailable::kClientConnections
+                    ? "this client has too many open connections; close some or retry shortly"
+                    : "the server has too many open connections; retry shortly");
             response.headers.emplace_back("retry-after", "1");
             return response;
           },

@@ -17,6 +17,15 @@ void register_ops(http::Router& router, Services& services);
 void register_accept_pages(http::Router& router, Services& services);
 void register_invitations(http::Router& router, Services& services);
 
+// How a token endpoint answers: an HTML page (the pages under /invites/) or JSON.
+enum class TokenAnswer { kPage, kJson };
+
+// Wraps a token endpoint (accept and decline pages, JSON accept) in the per-client-address
+// budget of --token-limit-per-minute: over it, 429 with Retry-After, as a page or as JSON
+// `rate_limited`, before anything else is checked.
+http::Handler throttled_token_endpoint(Services& services, TokenAnswer answer,
+                                       http::Handler handler);
+
 // Registers every endpoint of the service.
 void register_all(http::Router& router, Services& services);
 

@@ -99,6 +99,11 @@ int serve(const Settings& configured) {
     server_options.address = settings.listen_host;
     server_options.port = settings.listen_port;
     server_options.threads = settings.threads;
+    server_options.max_connections = static_cast<std::size_t>(settings.max_connections);
+    server_options.max_connections_per_client =
+        static_cast<std::size_t>(settings.max_connections_per_client);
+    server_options.trusted_proxies =
+        std::get<http::TrustedProxies>(http::TrustedProxies::parse(settings.trusted_proxies));
     http::Server server(server_options, router, api::json_fallbacks());
     const std::uint16_t port = server.bind();
     if (settings.public_url_is_default) {
@@ -122,7 +127,8 @@ int serve(const Settings& configured) {
     store.on_email_queued([&outbox] { outbox.notify(); });
 
     api::Authenticator authenticator(store, std::chrono::seconds(2));
-    api::RateLimiter limiter(settings.rate_limit_per_minute, settings.invite_limit_per_hour);
+    api::RateLimiter limiter(settings.rate_limit_per_minute, settings.invite_limit_per_hour,
+                             settings.token_limit_per_minute);
     api::Idempotency idempotency(store);
     api::Services services{
         .store = store,

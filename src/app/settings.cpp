@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "http/client_address.hpp"
+
 namespace invited::app {
 
 void add_settings(CLI::App& app, Settings& s) {
@@ -56,6 +58,24 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_READERS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--max-connections", s.max_connections,
+                 "open connections in all; past 90 % the longest-idle ones are closed first")
+      ->envname("INVITED_MAX_CONNECTIONS")
+      ->check(CLI::Range(static_cast<std::int64_t>(1), static_cast<std::int64_t>(1'000'000)))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-client", s.max_connections_per_client,
+                 "open connections one client address may hold; 0 switches the bound off")
+      ->envname("INVITED_MAX_CONNECTIONS_PER_CLIENT")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--trusted-proxies", s.trusted_proxies,
+                 "comma-separated CIDR ranges of proxies whose X-Forwarded-For names the client")
+      ->envname("INVITED_TRUSTED_PROXIES");
+  app.add_option("--token-limit-per-minute", s.token_limit_per_minute,
+                 "accept/decline token requests per client address per minute; 0 switches it off")
+      ->envname("INVITED_TOKEN_LIMIT_PER_MINUTE")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 namespace {
@@ -92,6 +112,9 @@ std::string finish(Settings& s) {
   if (s.mail_from.find_first_of("\r\n") != std::string::npos) {
     return "--mail-from must be one line";
   }
+
+  auto proxies = http::TrustedProxies::parse(s.trusted_proxies);
+  if (auto* error = std::get_if<std::string>(&proxies)) return *error;
 
   constexpr std::string_view kSqlite = "sqlite://";
   if (s.database.rfind(kSqlite, 0) == 0) {

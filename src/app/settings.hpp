@@ -23,9 +23,13 @@ struct Settings {
   std::int64_t rate_limit_per_minute = 60;
   std::int64_t invite_limit_per_hour = 1000;
   int mail_max_attempts = 8;
-  double mail_retry_seconds = 30;  // first retry delay; doubles on each attempt
-  int threads = 0;                 // HTTP threads; 0: one per core
-  int readers = 2;                 // SQLite reader connections
+  double mail_retry_seconds = 30;                  // first retry delay; doubles on each attempt
+  int threads = 0;                                 // HTTP threads; 0: one per core
+  int readers = 2;                                 // SQLite reader connections
+  std::int64_t max_connections = 10000;            // open connections in all
+  std::int64_t max_connections_per_client = 1000;  // 0: no per-client bound
+  std::string trusted_proxies;                     // CIDR list; empty: trust no proxy
+  std::int64_t token_limit_per_minute = 30;        // per client address; 0: off
 
   // Derived values, filled by finish().
   std::string listen_host;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct Request {
   // The body was larger than the limit and was not read; the connection closes after the reply.
   bool body_too_large = false;
   std::string request_id;
+  // The client's IP address: the peer's, or, when the peer is a trusted proxy, the one its
+  // X-Forwarded-For names (TrustedProxies::client_address). Per-client limits use it.
+  std::string client_address;
   std::string route;                     // the matched pattern, e.g. /api/v1/websites/{id}
   std::vector<std::string> path_params;  // values of the pattern's {placeholders}, in order
 
@@ -50,8 +54,31 @@ struct Response {
 // Hands a handler's response back to the connection. Call exactly once, from any thread.
 using Respond = std::function<void(Response)>;
 
-// Serves one request. `request` stays valid until `respond` is called.
-using Handler = std::function<void(Request& request, Respond respond)>;
+// Decides on a request's header alone, before its body is read, whether the body is wanted:
+// calls `done` exactly once, from any thread, with nullopt to go on or with the response that
+// refuses the request (the body is then never read). Used for `Expect: 100-continue`.
+using HeaderCheck =
+    std::function<void(Request& request, std::function<void(std::optional<Response>)> done)>;
+
+// Serves one request: `serve(request, respond)`; `request` stays valid until `respond` is
+// called. `check_header`, when set, runs first for requests that send `Expect: 100-continue`.
+// Any callable of (Request&, Respond) converts to a Handler without a header check.
+struct Handler {
+  using Serve = std::function<void(Request& request, Respond respond)>;
+
+  Handler() = default;
+  template <typename F>
+  requires(!std::is_same_v<std::decay_t<F>, Handler> && std::is_invocable_v<F&, Request&, Respond>)
+      Handler(F serve_function)  // NOLINT(google-explicit-constructor): handlers are callables
+      : serve(std::move(serve_function)) {}
+  Handler(Serve serve_function, HeaderCheck header_check)
+      : serve(std::move(serve_function)), check_header(std::move(header_check)) {}
+
+  void operator()(Request& request, Respond respond) const { serve(request, std::move(respond)); }
+
+  Serve serve;
+  HeaderCheck check_header;
+};
 
 // Decodes %XX escapes and '+' (as in application/x-www-form-urlencoded). Returns nullopt for a
 // malformed escape.

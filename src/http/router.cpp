@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include <algorithm>
+
 namespace invited::http {
 namespace {
 
@@ -16,13 +18,41 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return segments;
 }
 
+void add_allowed(std::string& allow, Method method) {
+  auto name = method_name(method);
+  // Compare whole names: "GET" must not be found inside another.
+  std::string_view rest = allow;
+  while (!rest.empty()) {
+    auto comma = rest.find(", ");
+    if (rest.substr(0, comma) == name) return;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 2);
+  }
+  if (!allow.empty()) allow += ", ";
+  allow += name;
+}
+
 }  // namespace
 
+bool is_uuid_text(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void Router::add(Method method, std::string_view pattern, Handler handler) {
-  Route route{method, std::string(pattern), {}, std::move(handler)};
+  Route route{method, std::string(pattern), {}, 0, std::move(handler)};
   for (auto segment : split_path(pattern)) {
     bool placeholder = segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
     route.segments.emplace_back(placeholder ? "{}" : std::string(segment));
+    if (!placeholder) ++route.literals;
   }
   routes_.push_back(std::move(route));
 }
@@ -33,31 +63,49 @@ Router::Match Router::match(Method method, std::string_view path) const {
   for (auto segment : segments) {
     if (segment.empty()) return result;
   }
+  const Route* best = nullptr;
+  const Route* best_get = nullptr;  // serves HEAD when no route takes HEAD itself
+  std::vector<const Route*> matching;
   for (const Route& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
-    std::vector<std::string> params;
     bool matches = true;
     for (std::size_t i = 0; i < segments.size() && matches; ++i) {
-      if (route.segments[i] == "{}") {
-        params.emplace_back(segments[i]);
-      } else {
-        matches = route.segments[i] == segments[i];
-      }
+      matches =
+          route.segments[i] == "{}" ? is_uuid_text(segments[i]) : route.segments[i] == segments[i];
     }
     if (!matches) continue;
-    if (route.method == method) {
-      result.kind = Match::Kind::kFound;
-      result.handler = &route.handler;
-      result.pattern = route.pattern;
-      result.params = std::move(params);
-      return result;
+    matching.push_back(&route);
+    if (route.method == method && (!best || route.literals > best->literals)) best = &route;
+    if (route.method == Method::kGet && (!best_get || route.literals > best_get->literals)) {
+      best_get = &route;
     }
+  }
+  if (matching.empty()) return result;
+  // Only the most literal patterns describe the path: /invites/bulk is not /invites/{id}.
+  std::size_t most_literal = 0;
+  for (const Route* route : matching) most_literal = std::max(most_literal, route->literals);
+  for (const Route* route : matching) {
+    if (route->literals != most_literal) continue;
+    add_allowed(result.allow, route->method);
+    if (route->method == Method::kGet) add_allowed(result.allow, Method::kHead);
+  }
+  if (!best && method == Method::kHead) best = best_get;
+  if (!best || best->literals != most_literal) {
     result.kind = Match::Kind::kMethodNotAllowed;
-    result.pattern = route.pattern;
-    if (result.allow.find(method_name(route.method)) == std::string::npos) {
-      if (!result.allow.empty()) result.allow += ", ";
-      result.allow += method_name(route.method);
+    result.pattern = matching.front()->pattern;
+    for (const Route* route : matching) {
+      if (route->literals == most_literal) {
+        result.pattern = route->pattern;
+        break;
+      }
     }
+    return result;
+  }
+  result.kind = Match::Kind::kFound;
+  result.handler = &best->handler;
+  result.pattern = best->pattern;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (best->segments[i] == "{}") result.params.emplace_back(segments[i]);
   }
   return result;
 }

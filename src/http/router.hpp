@@ -9,8 +9,11 @@
 namespace invited::http {
 
 // Maps method + path to a handler. Patterns are literal segments and `{name}` placeholders
-// (one whole segment each): /api/v1/websites/{id}/members. Not thread-safe to modify; safe to
-// match from many threads once built.
+// (one whole segment each): /api/v1/websites/{id}/members. A placeholder matches only a UUID
+// (8-4-4-4-12 hex digits, either case): every id in this API is one, so a path whose id is
+// malformed names no resource and is "no route" (404) before any key check. A path that matches
+// several patterns is served by the one with the most literal segments. A GET route also
+// answers HEAD. Not thread-safe to modify; safe to match from many threads once built.
 class Router {
  public:
   void add(Method method, std::string_view pattern, Handler handler);
@@ -20,7 +23,9 @@ class Router {
     const Handler* handler = nullptr;
     std::string pattern;
     std::vector<std::string> params;
-    std::string allow;  // for kMethodNotAllowed: "GET, POST"
+    // For kFound and kMethodNotAllowed: every method the path answers, in registration order,
+    // HEAD after GET: "GET, HEAD, POST".
+    std::string allow;
   };
 
   // A path with a trailing slash or empty segments matches nothing.
@@ -31,9 +36,13 @@ class Router {
     Method method;
     std::string pattern;
     std::vector<std::string> segments;  // "{}" for a placeholder
+    std::size_t literals = 0;           // how many segments are literal
     Handler handler;
   };
   std::vector<Route> routes_;
 };
+
+// Whether `text` is a UUID in canonical 8-4-4-4-12 form (hex digits in either case).
+bool is_uuid_text(std::string_view text);
 
 }  // namespace invited::http

@@ -1,11 +1,13 @@
 #include "http/server.hpp"
 
 #include <sodium.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -21,6 +23,13 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Why a connection is refused: the server holds its bound of connections, or the client its
+// share of them.
+enum class Refusal { kNone, kServerFull, kClientFull };
+
+// How long a refused connection may take to send its request before it is closed unanswered.
+constexpr std::chrono::milliseconds kRefusalWait{2000};
 
 // Completion token that reports errors through `error` instead of throwing.
 auto with_error(boost::system::error_code& error) {
@@ -82,9 +91,22 @@ Request to_request(const bhttp::request_parser<bhttp::string_body>& parser) {
   request.method = to_method(message.method());
   request.method_text = std::string(message.method_string());
   request.target = std::string(message.target());
-  auto question = request.target.find('?');
-  request.path = request.target.substr(0, question);
-  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  // An absolute-form target (GET http://host/path?x HTTP/1.1, RFC 9112 §3.2.2) is served like
+  // its origin form: the path and query are taken from it.
+  std::string_view origin = request.target;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() >= scheme.size() && beast::iequals(origin.substr(0, scheme.size()), scheme)) {
+      origin.remove_prefix(scheme.size());
+      auto path_start = origin.find_first_of("/?");
+      origin =
+          path_start == std::string_view::npos ? std::string_view("/") : origin.substr(path_start);
+      break;
+    }
+  }
+  auto question = origin.find('?');
+  request.path = std::string(origin.substr(0, question));
+  if (request.path.empty()) request.path = "/";
+  if (question != std::string_view::npos) request.query = std::string(origin.substr(question + 1));
   request.headers.reserve(8);
   for (const auto& field : message) {
     std::string name(field.name_string());
@@ -97,13 +119,46 @@ Request to_request(const bhttp::request_parser<bhttp::string_body>& parser) {
   return request;
 }
 
+// Raises the soft limit on open descriptors to the hard limit, so that `connections` client
+// sockets (plus the database, log and listening descriptors) can be open at once. Warns when
+// the hard limit is too low for that.
+void raise_descriptor_limit(std::size_t connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  constexpr std::size_t kOtherDescriptors = 64;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < connections + kOtherDescriptors) {
+    log::warn(
+        "open-file limit below the connection bound; raise the hard limit (ulimit -Hn, "
+        "LimitNOFILE=)",
+        {{"nofile", static_cast<std::uint64_t>(limit.rlim_cur)},
+         {"max_connections", static_cast<std::uint64_t>(connections)}});
+  }
+}
+
+// The JSON error body of an answer the server gives itself (SPEC §3's shape): `bad_request`, or
+// `not_implemented` for 501. The connection closes after it.
 Response protocol_error(int status, std::string_view message) {
   Response response;
   response.status = status;
-  response.body = std::string(R"({"success":false,"error":")") + std::string(message) +
-                  R"(","code":"bad_request"})";
+  response.body = R"({"success":false,"error":")";
+  log::append_json_escaped(response.body, message);
+  response.body += status == 501 ? R"(","code":"not_implemented"})" : R"(","code":"bad_request"})";
   response.close_connection = true;
   return response;
+}
+
+// Whether a failed read means the request is malformed (answered 400), as opposed to a timeout
+// or a client that went away (closed without an answer).
+bool is_parse_error(const boost::system::error_code& error) {
+  return error != beast::error::timeout && error != asio::error::operation_aborted &&
+         error != bhttp::error::end_of_stream && error != bhttp::error::partial_message &&
+         error != asio::error::eof && error != asio::error::connection_reset &&
+         error != asio::error::bad_descriptor && error != asio::error::broken_pipe;
 }
 
 // One client connection. Everything here is touched only on the connection's io_context thread.
@@ -116,9 +171,11 @@ Response protocol_error(int status, std::string_view message) {
 struct Connection {
   explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
 
-  void expires_after(std::chrono::milliseconds timeout) {
+  void expires_after(std::chrono::milliseconds timeout) { expires_at(Clock::now() + timeout); }
+
+  void expires_at(Clock::time_point when) {
     auto previous = deadline;
-    deadline = Clock::now() + timeout;
+    deadline = when;
     if (deadline < previous) timer.cancel();  // wake the watchdog to re-arm earlier
   }
 
@@ -130,11 +187,26 @@ struct Connection {
     timer.cancel();
   }
 
+  // What the connection is doing; only its own thread reads or writes it.
+  enum class Phase {
+    kIdle,      // waiting for the first byte of a request (a new or a keep-alive connection)
+    kReading,   // reading a request's header or body
+    kHandling,  // the handler (and the store behind it) has the request
+    kWriting,   // writing the response
+  };
+
   tcp::socket socket;
   asio::steady_timer timer;
   Clock::time_point deadline = Clock::time_point::max();
-  bool idle = true;  // waiting for the next request
+  Phase phase = Phase::kIdle;
   bool closed = false;
+  std::string peer;            // the peer's IP address
+  bool peer_is_proxy = false;  // the peer is in --trusted-proxies
+
+  // Guarded by the server's connection mutex.
+  std::string client;         // the address charged for this connection; empty: none
+  bool in_idle_list = false;  // whether idle_entry is valid
+  std::list<std::weak_ptr<Connection>>::iterator idle_entry;
 };
 
 asio::awaitable<void> watchdog(std::shared_ptr<Connection> connection) {
@@ -165,6 +237,7 @@ class Server::Impl {
         drain_timer_(control_) {}
 
   std::uint16_t bind() {
+    raise_descriptor_limit(options_.max_connections);
     tcp::endpoint endpoint(asio::ip::make_address(options_.address), options_.port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -227,12 +300,21 @@ class Server::Impl {
     signals_.cancel();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    // Idle connections close at once; a request still being sent gets read_grace to arrive;
+    // requests being handled are answered (with Connection: close) until drain_timeout.
+    const auto cutoff = Clock::now() + options_.shutdown_read_grace;
+    read_cutoff_.store(cutoff.time_since_epoch().count());
     std::lock_guard lock(connections_mutex_);
     for (auto& [raw, weak] : open_) {
       auto connection = weak.lock();
       if (!connection) continue;
-      asio::post(connection->socket.get_executor(), [connection] {
-        if (connection->idle) connection->close();
+      asio::post(connection->socket.get_executor(), [connection, cutoff] {
+        if (connection->phase == Connection::Phase::kIdle) {
+          connection->close();
+        } else if (connection->phase == Connection::Phase::kReading &&
+                   connection->deadline > cutoff) {
+          connection->expires_at(cutoff);
+        }
       });
     }
     if (open_.empty()) return;
@@ -251,16 +333,87 @@ class Server::Impl {
       co_await acceptor_.async_accept(socket, with_error(error));
       if (error) {
         if (stopping_ || error == asio::error::operation_aborted) co_return;
-        // Out of descriptors or similar: back off briefly instead of spinning.
+        // Out of descriptors or similar: make room, then back off briefly instead of spinning.
         log::warn("accept failed", {{"error", error.message()}});
+        close_idle(1);
         asio::steady_timer pause(control_, std::chrono::milliseconds(50));
         co_await pause.async_wait(with_error(error));
         continue;
       }
       socket.set_option(tcp::no_delay(true), error);
-      auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      const std::size_t open = connections_.fetch_add(1) + 1;
+      // Past 90 % of the bound, every new connection makes room by closing the connection that
+      // has been idle longest, so a newcomer is served while idle ones hold the descriptors.
+      if (open > idle_threshold()) close_idle(open - idle_threshold());
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      auto executor = connection->socket.get_executor();
+      Refusal refusal = open > options_.max_connections ? Refusal::kServerFull : Refusal::kNone;
+      asio::co_spawn(executor, session(std::move(connection), refusal), asio::detached);
     }
+  }
+
+  // A deadline for reading a request, never past the shutdown's cut-off.
+  void reading_expires_after(Connection& connection, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    Clock::time_point cutoff{Clock::duration{read_cutoff_.load()}};
+    connection.expires_at(std::min(deadline, cutoff));
+  }
+
+  std::size_t idle_threshold() const { return options_.max_connections / 10 * 9; }
+
+  // Closes up to `count` connections that wait for a request, oldest idle first. Any thread.
+  void close_idle(std::size_t count) {
+    std::lock_guard lock(connections_mutex_);
+    while (count > 0 && !idle_.empty()) {
+      auto connection = idle_.front().lock();
+      idle_.pop_front();
+      if (!connection) continue;
+      connection->in_idle_list = false;
+      --count;
+      asio::post(connection->socket.get_executor(), [connection] {
+        // It may have started a request meanwhile; then it stays.
+        if (connection->phase == Connection::Phase::kIdle) connection->close();
+      });
+    }
+  }
+
+  // Moves the connection to `phase`. Idle connections (waiting for a request) are kept in idle_
+  // in the order in which they became idle. Runs on the connection's thread.
+  void set_phase(const std::shared_ptr<Connection>& connection, Connection::Phase phase) {
+    const bool was_idle = connection->phase == Connection::Phase::kIdle;
+    const bool idle = phase == Connection::Phase::kIdle;
+    connection->phase = phase;
+    if (!idle && !was_idle) return;
+    std::lock_guard lock(connections_mutex_);
+    if (connection->in_idle_list) {
+      idle_.erase(connection->idle_entry);
+      connection->in_idle_list = false;
+    }
+    if (idle) {
+      connection->idle_entry = idle_.insert(idle_.end(), connection);
+      connection->in_idle_list = true;
+    }
+  }
+
+  // Charges the connection to `client` for the per-client bound; false if that client already
+  // holds its share. Any thread.
+  bool charge(Connection& connection, const std::string& client) {
+    if (options_.max_connections_per_client == 0 || client == connection.client) return true;
+    std::lock_guard lock(connections_mutex_);
+    release_charge(connection);
+    auto [it, inserted] = per_client_.try_emplace(client, 0);
+    if (it->second >= options_.max_connections_per_client) return false;
+    ++it->second;
+    connection.client = client;
+    return true;
+  }
+
+  // Requires connections_mutex_.
+  void release_charge(Connection& connection) {
+    if (connection.client.empty()) return;
+    auto it = per_client_.find(connection.client);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+    connection.client.clear();
   }
 
   void track(const std::shared_ptr<Connection>& connection) {
@@ -268,47 +421,71 @@ class Server::Impl {
     open_.emplace(connection.get(), connection);
   }
 
-  void untrack(Connection* connection) {
+  void untrack(Connection& connection) {
     std::lock_guard lock(connections_mutex_);
-    open_.erase(connection);
+    open_.erase(&connection);
+    if (connection.in_idle_list) {
+      idle_.erase(connection.idle_entry);
+      connection.in_idle_list = false;
+    }
+    release_charge(connection);
     if (stopping_ && open_.empty()) asio::post(control_, [this] { drain_timer_.cancel(); });
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
-    auto connection = std::make_shared<Connection>(std::move(socket));
+  asio::awaitable<void> session(std::shared_ptr<Connection> connection, Refusal refusal) {
     track(connection);
     asio::co_spawn(connection->socket.get_executor(), watchdog(connection), asio::detached);
-    bool over_limit = connections_.fetch_add(1) >= options_.max_connections;
-    co_await serve(*connection, over_limit);
-    connections_.fetch_sub(1);
+    boost::system::error_code error;
+    auto peer = connection->socket.remote_endpoint(error);
+    if (!error) {
+      auto address = peer.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      }
+      connection->peer = address.to_string();
+      connection->peer_is_proxy = options_.trusted_proxies.contains(connection->peer);
+    }
+    // A proxy's connections are charged to the client its requests name, once they arrive.
+    if (refusal == Refusal::kNone && !connection->peer_is_proxy &&
+        !charge(*connection, connection->peer)) {
+      refusal = Refusal::kClientFull;
+    }
+    co_await serve(connection, refusal);
     connection->close();
-    untrack(connection.get());
+    untrack(*connection);
+    connections_.fetch_sub(1);
   }
 
-  asio::awaitable<void> serve(Connection& connection, bool over_limit) {
+  asio::awaitable<void> serve(std::shared_ptr<Connection> shared, Refusal refusal) {
+    Connection& connection = *shared;
     tcp::socket& stream = connection.socket;
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
-      connection.idle = true;
       if (stopping_) co_return;
       if (buffer.size() == 0) {
         // Wait for the first byte of the next request with the idle timeout; the header
-        // timeout starts once it arrives.
-        connection.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+        // timeout starts once it arrives. A refused connection waits only briefly: it is
+        // answered 503 if its request comes at once, else closed.
+        if (refusal != Refusal::kNone) {
+          connection.expires_after(kRefusalWait);
+        } else {
+          set_phase(shared, Connection::Phase::kIdle);
+          connection.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+        }
         boost::system::error_code error;
         std::size_t bytes =
             co_await stream.async_read_some(buffer.prepare(4096), with_error(error));
         if (error) co_return;
         buffer.commit(bytes);
       }
-      connection.idle = false;
+      set_phase(shared, Connection::Phase::kReading);
       first = false;
 
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
       parser.body_limit(options_.body_limit);
-      connection.expires_after(options_.header_timeout);
+      reading_expires_after(connection, options_.header_timeout);
       boost::system::error_code header_error;
       co_await bhttp::async_read_header(stream, buffer, parser, with_error(header_error));
       // A Content-Length over the body limit fails the header read, but the header is parsed:
@@ -319,58 +496,122 @@ class Server::Impl {
         // twice.)
         Request unparsed;
         unparsed.request_id = new_request_id();
+        unparsed.client_address = connection.peer;
         if (header_error == bhttp::error::header_limit) {
-          Response refusal = protocol_error(431, "request headers are too large");
-          co_await write(connection, unparsed, std::move(refusal), 11, Clock::now());
-        } else if (header_error != beast::error::timeout &&
-                   header_error != asio::error::operation_aborted &&
-                   header_error != bhttp::error::end_of_stream &&
-                   header_error != asio::error::eof) {
-          Response refusal = protocol_error(400, "malformed HTTP request");
-          co_await write(connection, unparsed, std::move(refusal), 11, Clock::now());
+          Response refusal_response = protocol_error(431, "request headers are too large");
+          co_await write(connection, unparsed, std::move(refusal_response), 11, Clock::now());
+        } else if (is_parse_error(header_error)) {
+          Response refusal_response = protocol_error(400, "malformed HTTP request");
+          co_await write(connection, unparsed, std::move(refusal_response), 11, Clock::now());
         }
         co_return;
       }
       const auto started = Clock::now();
       Request request = to_request(parser);
       const unsigned version = parser.get().version();
+      if (connection.peer_is_proxy) {
+        std::vector<std::string_view> forwarded;
+        for (const auto& [name, value] : request.headers) {
+          if (name == "x-forwarded-for") forwarded.push_back(value);
+        }
+        request.client_address =
+            options_.trusted_proxies.client_address(connection.peer, forwarded);
+        if (refusal == Refusal::kNone && !charge(connection, request.client_address)) {
+          refusal = Refusal::kClientFull;
+        }
+      } else {
+        request.client_address = connection.peer;
+      }
 
-      if (declared_too_large) {
-        request.body_too_large = true;
-      } else if (!parser.is_done()) {
-        if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      // (No co_await inside a conditional expression: GCC 12 miscompiles the temporaries.)
+      // Every answer decided before the body is read leaves the body unread: it is drained after
+      // the answer, and the connection closes.
+      std::optional<Response> early;
+      Router::Match match;
+      if (refusal != Refusal::kNone) {
+        early = fallbacks_.unavailable(request, refusal == Refusal::kClientFull
+                                                    ? Fallbacks::Unavailable::kClientConnections
+                                                    : Fallbacks::Unavailable::kConnections);
+      } else if (auto problem = framing_problem(parser.get(), version)) {
+        early = std::move(*problem);
+      } else {
+        match = router_.match(request.method, request.path);
+        const bool wants_continue =
+            !declared_too_large && !parser.is_done() &&
+            beast::iequals(parser.get()[bhttp::field::expect], "100-continue");
+        if (wants_continue && match.kind != Router::Match::Kind::kFound) {
+          early = unroutable(request, match);
+        } else if (wants_continue && match.handler->check_header) {
+          set_phase(shared, Connection::Phase::kHandling);
+          early = co_await check_header(*match.handler, request);
+          set_phase(shared, Connection::Phase::kReading);
+        }
+        if (wants_continue && !early) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           boost::system::error_code error;
           co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
                                      with_error(error));
           if (error) co_return;
         }
-        connection.expires_after(options_.body_timeout);
+      }
+
+      bool body_unread = false;
+      if (early || declared_too_large) {
+        request.body_too_large = declared_too_large;
+        body_unread = !parser.is_done();
+      } else if (!parser.is_done()) {
+        reading_expires_after(connection, options_.body_timeout);
         boost::system::error_code body_error;
         co_await bhttp::async_read(stream, buffer, parser, with_error(body_error));
         if (body_error == bhttp::error::body_limit) {
           request.body_too_large = true;
+          body_unread = true;
         } else if (body_error) {
-          co_return;
+          if (!is_parse_error(body_error)) co_return;  // timeout or the client went away
+          early = protocol_error(400, "malformed request body: " + body_error.message());
         }
       }
       if (!request.body_too_large) request.body = std::move(parser.get().body());
       bool client_keeps_alive = parser.get().keep_alive();
 
-      // (No co_await inside a conditional expression: GCC 12 miscompiles the temporaries.)
       Response response;
-      if (over_limit) {
-        response = fallbacks_.unavailable(request);
+      set_phase(shared, Connection::Phase::kHandling);
+      if (early) {
+        response = std::move(*early);
+        body_unread = body_unread || !parser.is_done();
       } else {
-        response = co_await dispatch(request);
+        response = co_await dispatch(request, std::move(match));
       }
-      bool keep_alive = client_keeps_alive && !over_limit && !request.body_too_large &&
-                        !response.close_connection && !stopping_;
+      bool keep_alive =
+          client_keeps_alive && !body_unread && !early && !response.close_connection && !stopping_;
       response.close_connection = !keep_alive;
+      set_phase(shared, Connection::Phase::kWriting);
       if (!co_await write(connection, request, std::move(response), version, started)) co_return;
-      if (request.body_too_large) co_await drain(connection);
+      if (body_unread) co_await drain(connection);
       if (!keep_alive) co_return;
     }
+  }
+
+  // What is wrong with how a request frames itself (RFC 9112), as the answer, or nullopt:
+  // an HTTP/1.1 request without Host, or with two, is 400; a transfer coding other than chunked
+  // is 501 (the body could not be read).
+  static std::optional<Response> framing_problem(const bhttp::request_header<>& header,
+                                                 unsigned version) {
+    std::size_t hosts = header.count(bhttp::field::host);
+    if (hosts > 1) return protocol_error(400, "a request carries one Host header, not several");
+    if (hosts == 0 && version >= 11)
+      return protocol_error(400, "an HTTP/1.1 request needs a Host header");
+    for (const auto& field : header) {
+      if (field.name() != bhttp::field::transfer_encoding) continue;
+      for (const auto& coding : bhttp::token_list(field.value())) {
+        if (!beast::iequals(coding, "chunked")) {
+          return protocol_error(501, "transfer coding " + std::string(coding) +
+                                         " is not supported; send the body with Content-Length "
+                                         "or Transfer-Encoding: chunked alone");
+        }
+      }
+    }
+    return std::nullopt;
   }
 
   // After refusing a body that was not read, half-close and discard what the client is still
@@ -387,37 +628,49 @@ class Server::Impl {
     }
   }
 
-  asio::awaitable<Response> dispatch(Request& request) {
-    auto match = router_.match(request.method, request.path);
-    switch (match.kind) {
-      case Router::Match::Kind::kNotFound:
-        co_return fallbacks_.not_found(request);
-      case Router::Match::Kind::kMethodNotAllowed: {
-        request.route = match.pattern;
-        Response response = fallbacks_.method_not_allowed(request, match.allow);
-        response.headers.emplace_back("allow", match.allow);
-        co_return response;
-      }
-      case Router::Match::Kind::kFound:
-        break;
-    }
-    request.route = std::move(match.pattern);
-    request.path_params = std::move(match.params);
-    const Handler& handler = *match.handler;
+  // The answer for a request the router cannot place: 404, or 405 with Allow.
+  Response unroutable(Request& request, const Router::Match& match) {
+    if (match.kind == Router::Match::Kind::kNotFound) return fallbacks_.not_found(request);
+    request.route = match.pattern;
+    Response response = fallbacks_.method_not_allowed(request, match.allow);
+    response.headers.emplace_back("allow", match.allow);
+    return response;
+  }
+
+  // Runs `start(done)`, a callback-style operation that calls `done(T)` once from any thread,
+  // and resumes on this connection's thread with its result.
+  template <typename T, typename Start>
+  static asio::awaitable<T> on_this_thread(Start start) {
     auto executor = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
-        [&handler, &request, executor](auto completion) {
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
+        [&start, executor](auto completion) {
           auto shared = std::make_shared<decltype(completion)>(std::move(completion));
           auto guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(executor);
-          handler(request, [shared, guard](Response response) {
+          start([shared, guard](T result) {
             auto target = asio::get_associated_executor(*shared, guard->get_executor());
-            asio::post(target, [shared, response = std::move(response)]() mutable {
-              (*shared)(std::move(response));
+            asio::post(target, [shared, result = std::move(result)]() mutable {
+              (*shared)(std::move(result));
             });
             guard->reset();
           });
         },
         asio::use_awaitable);
+  }
+
+  asio::awaitable<std::optional<Response>> check_header(const Handler& handler, Request& request) {
+    co_return co_await on_this_thread<std::optional<Response>>(
+        [&handler, &request](std::function<void(std::optional<Response>)> done) {
+          handler.check_header(request, std::move(done));
+        });
+  }
+
+  asio::awaitable<Response> dispatch(Request& request, Router::Match match) {
+    if (match.kind != Router::Match::Kind::kFound) co_return unroutable(request, match);
+    request.route = std::move(match.pattern);
+    request.path_params = std::move(match.params);
+    const Handler& handler = *match.handler;
+    co_return co_await on_this_thread<Response>(
+        [&handler, &request](Respond respond) { handler(request, std::move(respond)); });
   }
 
   // Writes the response; false if the connection broke.
@@ -430,11 +683,18 @@ class Server::Impl {
     if (!request.request_id.empty()) message.set("x-request-id", request.request_id);
     for (const auto& [name, value] : response.headers) message.set(name, value);
     message.keep_alive(!response.close_connection);
-    message.body() = std::move(response.body);
-    message.prepare_payload();
     connection.expires_after(options_.write_timeout);
     boost::system::error_code error;
-    co_await bhttp::async_write(connection.socket, message, with_error(error));
+    if (request.method == Method::kHead) {
+      // The header GET would send, Content-Length included, and no body (RFC 9110 §9.3.2).
+      bhttp::response<bhttp::empty_body> head(std::move(message.base()));
+      head.content_length(response.body.size());
+      co_await bhttp::async_write(connection.socket, head, with_error(error));
+    } else {
+      message.body() = std::move(response.body);
+      message.prepare_payload();
+      co_await bhttp::async_write(connection.socket, message, with_error(error));
+    }
     requests_.fetch_add(1, std::memory_order_relaxed);
     if (response.status >= 500) {
       server_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -448,6 +708,7 @@ class Server::Impl {
                             {"method", request.method_text},
                             {"path", request.path},
                             {"route", request.route},
+                            {"client", request.client_address},
                             {"status", response.status},
                             {"latency_ms", latency_ms},
                             {"key_id", response.log_key_id}});
@@ -465,12 +726,16 @@ class Server::Impl {
   asio::steady_timer drain_timer_;
   std::atomic<std::size_t> next_context_{0};
   std::atomic<bool> stopping_{false};
+  // Once shutting down: when requests still being read are cut off (steady-clock ticks).
+  std::atomic<Clock::rep> read_cutoff_{Clock::time_point::max().time_since_epoch().count()};
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> client_errors_{0};
   std::atomic<std::uint64_t> server_errors_{0};
-  std::mutex connections_mutex_;
+  std::mutex connections_mutex_;  // guards the four below and Connection's guarded fields
   std::unordered_map<Connection*, std::weak_ptr<Connection>> open_;
+  std::list<std::weak_ptr<Connection>> idle_;                // idle connections, longest idle first
+  std::unordered_map<std::string, std::size_t> per_client_;  // open connections per client
 };
 
 Server::Server(ServerOptions options, const Router& router, Fallbacks fallbacks)

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "http/client_address.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 
@@ -15,14 +16,22 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;
   int threads = 0;  // 0: one per core
+  // Past 90 % of max_connections, each new connection closes the longest-idle one.
   std::size_t max_connections = 10000;
+  // Per client address (Request::client_address); connections from a trusted proxy count for
+  // the client their latest request names.
+  std::size_t max_connections_per_client = 1000;  // 0: no per-client bound
+  TrustedProxies trusted_proxies;                 // whose X-Forwarded-For names the client
   std::size_t body_limit = 64 * 1024;
   std::size_t header_limit = 16 * 1024;
   std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers
   std::chrono::milliseconds body_timeout{30'000};    // end of headers to end of body
   std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30'000};
-  std::chrono::milliseconds drain_timeout{20'000};  // how long shutdown waits for in-flight work
+  // Shutdown: requests still being sent are cut off after shutdown_read_grace; requests being
+  // handled are answered until drain_timeout, when the loops stop whatever remains.
+  std::chrono::milliseconds shutdown_read_grace{5'000};
+  std::chrono::milliseconds drain_timeout{8'000};
 };
 
 struct ServerStats {
@@ -37,23 +46,31 @@ struct ServerStats {
 struct Fallbacks {
   std::function<Response(const Request&)> not_found;
   std::function<Response(const Request&, const std::string& allow)> method_not_allowed;
-  std::function<Response(const Request&)> unavailable;  // too many connections, shutting down
+  enum class Unavailable {
+    kConnections,        // the server holds its bound of open connections
+    kClientConnections,  // this client holds its share of them
+  };
+  std::function<Response(const Request&, Unavailable why)> unavailable;
 };
 
 // The HTTP/1.1 server: Boost.Beast sessions as C++20 coroutines on an io_context run by one
-// thread per core. Keep-alive, body and header limits, timeouts, a bound on open connections,
-// `x-request-id` on every response, one JSON access-log line per request.
+// thread per core. Keep-alive, body and header limits, timeouts, a bound on open connections
+// and one per client address (when a bound is reached the connection is answered 503 with
+// Retry-After and closed; past 90 % of the bound, idle connections are closed oldest first to
+// make room), `x-request-id` on every response, one JSON access-log line per request.
 //
-// run() blocks until SIGTERM or SIGINT (or stop()): it then stops accepting, lets in-flight
-// requests finish (their connections close after the reply), closes idle connections, and
-// returns once every session has ended or drain_timeout passed.
+// run() blocks until SIGTERM or SIGINT (or stop()): it then stops accepting, closes idle
+// connections at once, gives requests still being sent shutdown_read_grace to arrive (then
+// closes their connections), answers the requests in hand (their connections close after the
+// reply), and returns once every session has ended or drain_timeout passed.
 class Server {
  public:
   Server(ServerOptions options, const Router& router, Fallbacks fallbacks);
   ~Server();
 
-  // Binds the listening socket; throws std::system_error if the address is taken. Returns the
-  // bound port (useful with port 0).
+  // Raises the process's soft limit on open files to its hard limit (so max_connections is
+  // reachable; warns if it is not), then binds the listening socket; throws std::system_error
+  // if the address is taken. Returns the bound port (useful with port 0).
   std::uint16_t bind();
 
   // Posts `task` to one of the event loops (in turn); safe from any thread. Used for store

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "log/utf8.hpp"
+
 namespace invited::log {
 namespace {
 
@@ -61,7 +63,19 @@ void append_timestamp(std::string& out) {
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // Non-ASCII: a well-formed sequence as it is, anything else as U+FFFD.
+      std::size_t length = utf8_sequence_length(text.substr(i));
+      if (length == 0) {
+        out += "\xEF\xBF\xBD";
+      } else {
+        out.append(text.data() + i, length);
+        i += length - 1;
+      }
+      continue;
+    }
     auto byte = static_cast<unsigned char>(c);
     switch (c) {
       case '"':

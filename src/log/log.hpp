@@ -50,8 +50,9 @@ inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
 // Flushes buffered lines (called at exit).
 void flush();
 
-// Appends `text` to `out` as the inside of a JSON string (quotes, backslashes and control
-// characters escaped).
+// Appends `text` to `out` as the inside of a JSON string: quotes, backslashes and control
+// characters escaped, and any ill-formed UTF-8 replaced with U+FFFD (log/utf8.hpp), so every
+// line is valid JSON whatever bytes a request carried.
 void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace invited::log

@@ -102,10 +102,13 @@ test('DELETE /api/v1/api-keys/{key_id}: the next request with the key is 401; id
 
   const other = service.createOrg('Keys Elsewhere');
   const before = tableCounts(service);
-  for (const id of [newId(), 'nope', other.key_id]) {
+  for (const id of [newId(), other.key_id]) {
     const body = await expectError(service, 'DELETE', `/api/v1/api-keys/${id}`, { key }, 404, 'not_found');
     assert.equal(body.error, 'API key not found');
   }
+  // A malformed id is no route at all.
+  const malformed = await expectError(service, 'DELETE', '/api/v1/api-keys/nope', { key }, 404, 'not_found');
+  assert.match(malformed.error, /no route/);
   assert.deepEqual(tableCounts(service), before);
   assert.equal((await service.api('GET', '/api/v1/websites', { key: other.api_key })).status, 200, 'the other organization\'s key still works');
 });

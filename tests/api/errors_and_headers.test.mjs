@@ -199,9 +199,7 @@ test('unknown route: 404 not_found', async () => {
 });
 
 test('wrong method on a known path: 405 method_not_allowed with an Allow header', async () => {
-  // (GET and DELETE are not used here: /api/v1/invites/{id} takes them, and "bulk" is then an
-  // invite id that does not exist.)
-  for (const method of ['PUT', 'PATCH']) {
+  for (const method of ['PUT', 'PATCH', 'GET', 'DELETE']) {
     const response = await service.api(method, BULK, { key });
     assertError(response, 405, 'method_not_allowed');
     const allow = response.headers.get('allow') ?? '';
@@ -212,7 +210,7 @@ test('wrong method on a known path: 405 method_not_allowed with an Allow header'
   const collection = await service.api('PUT', '/api/v1/websites', { key });
   assertError(collection, 405, 'method_not_allowed');
   const allow = (collection.headers.get('allow') ?? '').split(',').map((m) => m.trim()).sort();
-  assert.deepEqual(allow, ['GET', 'POST']);
+  assert.deepEqual(allow, ['GET', 'HEAD', 'POST']);
 });
 
 test('route checks come before the key: 404 and 405 without a key', async () => {

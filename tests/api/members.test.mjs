@@ -200,8 +200,10 @@ test('GET /api/v1/users/{id}/websites: what the user reaches here, strongest rol
 
   // Unknown, malformed, and a real user with nothing in this organization all answer 404.
   const other = service.createOrg('Elsewhere', uniqueEmail('elsewhere-owner'));
-  for (const id of [newId(), 'nope', other.owner_user_id]) {
+  for (const id of [newId(), other.owner_user_id]) {
     const body = await expectError(service, 'GET', `/api/v1/users/${id}/websites`, { key }, 404, 'not_found');
     assert.equal(body.error, 'User not found');
   }
+  // A malformed id is no route at all.
+  assert.match((await expectError(service, 'GET', '/api/v1/users/nope/websites', { key }, 404, 'not_found')).error, /no route/);
 });

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 
 // Limits high enough that a test file never trips them by accident; the rate-limit tests start
 // their own services with small limits. (Not 0: 0 switches the limit and its headers off.)
-export const GENEROUS_LIMITS = ['--rate-limit-per-minute', '1000000', '--invite-limit-per-hour', '10000000'];
+export const GENEROUS_LIMITS = [
+  '--rate-limit-per-minute', '1000000', '--invite-limit-per-hour', '10000000', '--token-limit-per-minute', '1000000',
+];
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;

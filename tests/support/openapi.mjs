@@ -14,6 +14,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 const MANAGED_HEADERS = [
   'x-rate-limit-limit', 'x-rate-limit-remaining', 'x-rate-limit-reset', 'retry-after', 'allow', 'idempotent-replayed',
 ];
+const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const RATE_HEADERS = ['x-rate-limit-limit', 'x-rate-limit-remaining', 'x-rate-limit-reset'];
 
 export class ContractError extends Error {
@@ -110,7 +111,8 @@ export class OpenApiContract {
       if (candidate.segments.length !== segments.length) continue;
       let literals = 0;
       const ok = candidate.segments.every((segment, i) => {
-        if (/^\{[^}]+\}$/.test(segment)) return true;
+        // Every path parameter of this API is a UUID; the service routes nothing else to one.
+        if (/^\{[^}]+\}$/.test(segment)) return UUID_TEXT.test(segments[i]);
         literals += 1;
         return segment === segments[i];
       });
@@ -120,16 +122,20 @@ export class OpenApiContract {
   }
 
   // The operation answering `method path`, or why there is none: {kind: 'operation'|'notFound'|'methodNotAllowed', ...}.
+  // Only the most literal templates describe a path (/invites/bulk is not /invites/{id}), and
+  // every GET also answers HEAD (same status and headers, no body).
   route(method, path) {
-    const matches = this.matchPath(path);
-    if (matches.length === 0) return { kind: 'notFound' };
+    const all = this.matchPath(path);
+    if (all.length === 0) return { kind: 'notFound' };
+    const matches = all.filter((m) => m.literals === all[0].literals);
     const lower = method.toLowerCase();
-    const found = matches.find((m) => m.item[lower]);
+    const found = matches.find((m) => m.item[lower]) ?? (lower === 'head' ? matches.find((m) => m.item.get) : undefined);
     if (!found) {
       const allow = new Set(matches.flatMap((m) => METHODS.filter((x) => m.item[x]).map((x) => x.toUpperCase())));
+      if (allow.has('GET')) allow.add('HEAD');
       return { kind: 'methodNotAllowed', allow };
     }
-    return { kind: 'operation', template: found.template, operation: found.item[lower] };
+    return { kind: 'operation', template: found.template, operation: found.item[lower] ?? found.item.get };
   }
 
   fallback(name) {
@@ -186,7 +192,11 @@ export class OpenApiContract {
     }
 
     this.checkHeaders(where, key, responseObject, response.headers, context, problems);
-    this.checkContent(where, key, responseObject, response, problems);
+    if (method.toUpperCase() === 'HEAD') {
+      if ((response.text ?? '') !== '') problems.push(`${where}: a HEAD response has no body`);
+    } else {
+      this.checkContent(where, key, responseObject, response, problems);
+    }
     return problems;
   }
 

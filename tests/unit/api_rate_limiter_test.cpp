@@ -175,5 +175,37 @@ TEST(RateLimiter, ClockGoingBackwardsAddsNothing) {
   EXPECT_FALSE(limiter.take_request(kOrg, kStartMs).allowed);
 }
 
+TEST(RateLimiter, TokenAttemptsArePerClientAddress) {
+  RateLimiter limiter(0, 0, 2);
+  EXPECT_TRUE(limiter.take_token_attempt("203.0.113.1", kStartMs).allowed);
+  EXPECT_TRUE(limiter.take_token_attempt("203.0.113.1", kStartMs).allowed);
+  auto refused = limiter.take_token_attempt("203.0.113.1", kStartMs);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, 30);  // 2 per minute: one back every 30 s
+  EXPECT_TRUE(limiter.take_token_attempt("203.0.113.2", kStartMs).allowed);
+  EXPECT_TRUE(limiter.take_token_attempt("203.0.113.1", kStartMs + 30'000).allowed);
+  // The organization budgets are off, and unaffected.
+  EXPECT_EQ(limiter.take_request(kOrg, kStartMs).limit, 0);
+}
+
+TEST(RateLimiter, TokenAttemptsOffByDefault) {
+  RateLimiter limiter(60, 0);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(limiter.take_token_attempt("a", kStartMs).allowed);
+}
+
+TEST(RateLimiter, SweepsForgetOnlyFullBuckets) {
+  // Thousands of addresses make the map sweep; one that spent its budget is still refused, and
+  // one whose bucket refilled (and was forgotten) starts full.
+  RateLimiter limiter(0, 0, 1);
+  ASSERT_TRUE(limiter.take_token_attempt("early", kStartMs).allowed);
+  ASSERT_TRUE(limiter.take_token_attempt("spent", kStartMs + 60'000).allowed);
+  for (int i = 0; i < 5000; ++i) {
+    limiter.take_token_attempt("client-" + std::to_string(i), kStartMs + 60'000);
+  }
+  EXPECT_FALSE(limiter.take_token_attempt("spent", kStartMs + 60'000).allowed);
+  EXPECT_TRUE(limiter.take_token_attempt("early", kStartMs + 60'000).allowed);
+  EXPECT_FALSE(limiter.take_token_attempt("early", kStartMs + 60'000).allowed);
+}
+
 }  // namespace
 }  // namespace invited::api

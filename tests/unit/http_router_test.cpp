@@ -12,6 +12,12 @@ namespace {
 using Kind = Router::Match::Kind;
 using Params = std::vector<std::string>;
 
+constexpr const char* kId = "0190a3c4-0000-7000-8000-000000000001";
+constexpr const char* kOtherId = "0190A3C4-0000-7000-8000-0000000000FF";
+std::string with(std::string_view prefix, std::string_view id, std::string_view suffix = "") {
+  return std::string(prefix) + std::string(id) + std::string(suffix);
+}
+
 // A router whose handlers record their own name in `called` when run.
 class RouterTest : public ::testing::Test {
  protected:
@@ -58,7 +64,7 @@ TEST_F(RouterTest, MatchesLiteralPath) {
 
 TEST_F(RouterTest, PicksHandlerByMethod) {
   EXPECT_EQ(run(router.match(Method::kPost, "/api/v1/websites")), "POST /api/v1/websites");
-  EXPECT_EQ(run(router.match(Method::kDelete, "/api/v1/websites/abc")),
+  EXPECT_EQ(run(router.match(Method::kDelete, with("/api/v1/websites/", kId))),
             "DELETE /api/v1/websites/{id}");
 }
 
@@ -71,23 +77,27 @@ TEST_F(RouterTest, PlaceholderCapturesOneSegment) {
 }
 
 TEST_F(RouterTest, ParamsAreCapturedInOrder) {
-  auto match = router.match(Method::kPatch, "/api/v1/websites/site-1/members/user-2");
+  auto match =
+      router.match(Method::kPatch, with("/api/v1/websites/", kId, with("/members/", kOtherId)));
   ASSERT_EQ(match.kind, Kind::kFound);
   EXPECT_EQ(match.pattern, "/api/v1/websites/{id}/members/{user_id}");
-  EXPECT_EQ(match.params, (Params{"site-1", "user-2"}));
+  EXPECT_EQ(match.params, (Params{kId, kOtherId}));
 }
 
 TEST_F(RouterTest, LiteralSegmentsMustMatchExactly) {
   EXPECT_EQ(router.match(Method::kGet, "/api/v1/website").kind, Kind::kNotFound);
   EXPECT_EQ(router.match(Method::kGet, "/api/v1/Websites").kind, Kind::kNotFound);
   EXPECT_EQ(router.match(Method::kGet, "/api/v2/websites").kind, Kind::kNotFound);
-  EXPECT_EQ(router.match(Method::kGet, "/api/v1/websites/x/member").kind, Kind::kNotFound);
-  EXPECT_EQ(router.match(Method::kPost, "/api/v1/websites/x/restored").kind, Kind::kNotFound);
+  EXPECT_EQ(router.match(Method::kGet, with("/api/v1/websites/", kId, "/member")).kind,
+            Kind::kNotFound);
+  EXPECT_EQ(router.match(Method::kPost, with("/api/v1/websites/", kId, "/restored")).kind,
+            Kind::kNotFound);
 }
 
 TEST_F(RouterTest, SegmentCountMustMatch) {
   EXPECT_EQ(router.match(Method::kGet, "/api/v1").kind, Kind::kNotFound);
-  EXPECT_EQ(router.match(Method::kGet, "/api/v1/websites/x/members/y/z").kind, Kind::kNotFound);
+  EXPECT_EQ(router.match(Method::kGet, with("/api/v1/websites/", kId, "/members/y/z")).kind,
+            Kind::kNotFound);
   EXPECT_EQ(router.match(Method::kGet, "/healthz/extra").kind, Kind::kNotFound);
 }
 
@@ -102,7 +112,8 @@ TEST_F(RouterTest, EmptySegmentsMatchNothing) {
   EXPECT_EQ(router.match(Method::kGet, "/api//v1/websites").kind, Kind::kNotFound);
   // A placeholder never captures an empty segment.
   EXPECT_EQ(router.match(Method::kGet, "/api/v1/websites//members").kind, Kind::kNotFound);
-  EXPECT_EQ(router.match(Method::kDelete, "/api/v1/websites/x/members/").kind, Kind::kNotFound);
+  EXPECT_EQ(router.match(Method::kDelete, with("/api/v1/websites/", kId, "/members/")).kind,
+            Kind::kNotFound);
 }
 
 TEST_F(RouterTest, PathsWithoutLeadingSlashOrEmptyMatchNothing) {
@@ -123,28 +134,54 @@ TEST_F(RouterTest, KnownPathOtherMethodIsMethodNotAllowedWithAllow) {
   auto match = router.match(Method::kPut, "/api/v1/websites");
   EXPECT_EQ(match.kind, Kind::kMethodNotAllowed);
   EXPECT_EQ(match.handler, nullptr);
-  EXPECT_EQ(match.allow, "GET, POST");
+  EXPECT_EQ(match.allow, "GET, HEAD, POST");
 }
 
 TEST_F(RouterTest, AllowListsMethodsOfPlaceholderRoutes) {
-  auto match = router.match(Method::kPost, "/api/v1/websites/abc");
+  auto match = router.match(Method::kPost, with("/api/v1/websites/", kId));
   EXPECT_EQ(match.kind, Kind::kMethodNotAllowed);
-  EXPECT_EQ(match.allow, "GET, DELETE");
+  EXPECT_EQ(match.allow, "GET, HEAD, DELETE");
 
-  auto members = router.match(Method::kGet, "/api/v1/websites/a/members/b");
+  auto members = router.match(Method::kGet, with("/api/v1/websites/", kId, with("/members/", kId)));
   EXPECT_EQ(members.kind, Kind::kMethodNotAllowed);
   EXPECT_EQ(members.allow, "PATCH, DELETE");
 }
 
-TEST_F(RouterTest, AllowListsMethodsOfEveryMatchingPattern) {
-  // "/api/v1/invites/bulk" matches both the literal route and "/api/v1/invites/{id}".
-  auto match = router.match(Method::kPut, "/api/v1/invites/bulk");
-  EXPECT_EQ(match.kind, Kind::kMethodNotAllowed);
-  std::string allow = match.allow;
-  for (const char* method : {"POST", "GET", "DELETE"}) {
-    EXPECT_NE(allow.find(method), std::string::npos) << allow;
+TEST_F(RouterTest, PlaceholderMatchesOnlyUuids) {
+  for (const char* id :
+       {"abc", "bulk", "0190a3c4-0000-7000-8000-00000000000",
+        "0190a3c4-0000-7000-8000-0000000000011", "0190a3c4_0000-7000-8000-000000000001",
+        "0190a3c4-0000-7000-8000-00000000000g", "{0190a3c4-0000-7000-8000-000000000001}"}) {
+    EXPECT_EQ(router.match(Method::kGet, with("/api/v1/websites/", id)).kind, Kind::kNotFound)
+        << id;
+    EXPECT_EQ(router.match(Method::kPut, with("/api/v1/websites/", id)).kind, Kind::kNotFound)
+        << id;
   }
-  EXPECT_EQ(allow.size(), std::string("POST, GET, DELETE").size()) << allow;
+  EXPECT_EQ(router.match(Method::kGet, with("/api/v1/websites/", kOtherId)).kind, Kind::kFound);
+}
+
+TEST_F(RouterTest, LiteralRouteWinsOverPlaceholderRoute) {
+  // "bulk" is no id: GET /api/v1/invites/bulk is the bulk path with another method.
+  auto get = router.match(Method::kGet, "/api/v1/invites/bulk");
+  EXPECT_EQ(get.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(get.allow, "POST");
+  EXPECT_EQ(get.pattern, "/api/v1/invites/bulk");
+  auto options = router.match(Method::kOptions, "/api/v1/invites/bulk");
+  EXPECT_EQ(options.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(options.allow, "POST");
+}
+
+TEST_F(RouterTest, LiteralRouteWinsEvenWhenItLooksLikeAnId) {
+  Router ids;
+  ids.add(Method::kGet, "/a/{id}", [](Request&, Respond) {});
+  ids.add(Method::kPost, with("/a/", kId), [](Request&, Respond) {});
+  auto post = ids.match(Method::kPost, with("/a/", kId));
+  EXPECT_EQ(post.kind, Kind::kFound);
+  EXPECT_TRUE(post.params.empty());
+  auto get = ids.match(Method::kGet, with("/a/", kId));
+  EXPECT_EQ(get.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(get.allow, "POST");
+  EXPECT_EQ(ids.match(Method::kGet, with("/a/", kOtherId)).kind, Kind::kFound);
 }
 
 TEST_F(RouterTest, LiteralRouteFoundBesidePlaceholderRoute) {
@@ -152,16 +189,51 @@ TEST_F(RouterTest, LiteralRouteFoundBesidePlaceholderRoute) {
   ASSERT_EQ(match.kind, Kind::kFound);
   EXPECT_EQ(match.pattern, "/api/v1/invites/bulk");
   EXPECT_TRUE(match.params.empty());
+  EXPECT_EQ(match.allow, "POST");
+}
+
+TEST_F(RouterTest, HeadIsServedByTheGetRoute) {
+  auto health = router.match(Method::kHead, "/healthz");
+  ASSERT_EQ(health.kind, Kind::kFound);
+  EXPECT_EQ(run(health), "GET /healthz");
+  auto website = router.match(Method::kHead, with("/api/v1/websites/", kId));
+  ASSERT_EQ(website.kind, Kind::kFound);
+  EXPECT_EQ(website.params, Params{kId});
+  EXPECT_EQ(run(website), "GET /api/v1/websites/{id}");
+  auto bulk = router.match(Method::kHead, "/api/v1/invites/bulk");
+  EXPECT_EQ(bulk.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(bulk.allow, "POST");
+}
+
+TEST_F(RouterTest, AnExplicitHeadRouteWins) {
+  Router heads;
+  heads.add(Method::kGet, "/x", [](Request&, Respond) {});
+  heads.add(Method::kHead, "/x", [](Request& request, Respond) { request.route = "head"; });
+  auto match = heads.match(Method::kHead, "/x");
+  ASSERT_EQ(match.kind, Kind::kFound);
+  Request request;
+  (*match.handler)(request, [](Response) {});
+  EXPECT_EQ(request.route, "head");
+  EXPECT_EQ(heads.match(Method::kPost, "/x").allow, "GET, HEAD");
 }
 
 TEST_F(RouterTest, AllowNamesEachMethodOnce) {
   Router twice;
   twice.add(Method::kGet, "/a/{x}", [](Request&, Respond) {});
   twice.add(Method::kGet, "/a/{y}", [](Request&, Respond) {});
-  twice.add(Method::kPost, "/a/b", [](Request&, Respond) {});
-  auto match = twice.match(Method::kDelete, "/a/b");
+  twice.add(Method::kPost, "/a/{z}", [](Request&, Respond) {});
+  auto match = twice.match(Method::kDelete, with("/a/", kId));
   EXPECT_EQ(match.kind, Kind::kMethodNotAllowed);
-  EXPECT_EQ(match.allow, "GET, POST");
+  EXPECT_EQ(match.allow, "GET, HEAD, POST");
+}
+
+TEST(UuidText, AcceptsCanonicalFormInEitherCase) {
+  EXPECT_TRUE(is_uuid_text(kId));
+  EXPECT_TRUE(is_uuid_text(kOtherId));
+  EXPECT_FALSE(is_uuid_text(""));
+  EXPECT_FALSE(is_uuid_text("0190a3c400007000800000000000001a"));
+  EXPECT_FALSE(is_uuid_text("0190a3c4-0000-7000-8000-00000000000z"));
+  EXPECT_FALSE(is_uuid_text("0190a3c4-0000-7000-8000_000000000001"));
 }
 
 TEST(MethodName, NamesEveryMethod) {
