@@ -86,12 +86,12 @@ void accept(Services& services, const CallPtr& call) {
 }  // namespace
 
 void register_invitations(http::Router& router, Services& services) {
-  router.add(http::Method::kPost, "/api/v1/invitations/accept",
-             throttled_token_endpoint(
-                 services, TokenAnswer::kJson,
-                 public_json_endpoint(services, [&services](const CallPtr& call) {
-                   accept(services, call);
-                 })));
+  router.add(
+      http::Method::kPost, "/api/v1/invitations/accept",
+      throttled_token_endpoint(services, TokenAnswer::kJson,
+                               public_json_endpoint(services, [&services](const CallPtr& call) {
+                                 accept(services, call);
+                               })));
 }
 
 }  // namespace invited::api
