@@ -1,7 +1,7 @@
 // Idempotency-Key runs a request exactly once where process memory cannot help (SPEC §6): the
 // service is killed with SIGKILL while keyed requests are in flight and every request is retried
 // with its key after a restart; and one key is sent at once to two processes serving one
-// database file. Counted in the database (batches, invites, users, memberships, retired tokens,
+// database file. Counted in the database (batches, invites, users, memberships,
 // outbox rows, kept responses) and in the emails written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,8 @@ const keyed = (service, apiKey, job) =>
 
 // What the database holds for each job, in one sqlite3 run: `effects` counts how many times the
 // job has taken effect, read from the rows a run writes (a bulk or single email invite makes a
-// batch, a direct bulk invite makes the user, a resend retires the batch's token); `kept` counts
+// batch, a direct bulk invite makes the user, a resend queues one more email for the batch, whose
+// first email is queued before the streams); `kept` counts
 // its kept responses; then the invites, pending invites and outbox rows of the batches of its
 // email, and the website memberships of its user.
 function observe(service, jobs) {
@@ -27,7 +28,7 @@ function observe(service, jobs) {
   const rows = service.sql(`WITH j(kind, k, email) AS (VALUES ${values}) SELECT j.k,
     CASE j.kind
       WHEN 'bulk-direct' THEN (SELECT COUNT(*) FROM users WHERE email_key = lower(j.email))
-      WHEN 'resend' THEN (SELECT COUNT(*) FROM retired_tokens WHERE batch_pk IN ${batches})
+      WHEN 'resend' THEN (SELECT COUNT(*) - 1 FROM outbox_emails WHERE batch_pk IN ${batches})
       ELSE (SELECT COUNT(*) FROM invite_batches WHERE email = j.email) END,
     (SELECT COUNT(*) FROM idempotent_responses WHERE key = j.k),
     (SELECT COUNT(*) FROM invites WHERE batch_pk IN ${batches}),

@@ -124,7 +124,9 @@ export class PostgresCluster {
           return true;
         } catch (error) {
           const code = sqlstateOf(error);
-          if (code === '42P04') {
+          // 42P04 when the other builder's rename committed first; 23505 (pg_database's unique
+          // index) when both renames ran at the same moment.
+          if (code === '42P04' || code === '23505') {
             this.dropDatabase(build.name); // another builder won
             return true;
           }
