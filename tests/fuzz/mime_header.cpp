@@ -7,7 +7,7 @@
 //   UTF-8 address (RFC 6531);
 // - every line is within its limit: a line holding an encoded word at most 76 characters
 //   (RFC 2047 §2), other header lines at most 78 (RFC 5322 §2.1.1) but for an address too long
-//   to share a line, on a line of its own; body lines at most 76 (quoted-printable, RFC 2045);
+//   to share a line, alone on its line; body lines at most 76 (quoted-printable, RFC 2045);
 //   no line at all over 998; no body line starts with '.';
 // - everything decodes back: the encoded words to the subject and the name (each word whole
 //   UTF-8 characters when the input is UTF-8), the parts to the text and HTML.
@@ -170,7 +170,10 @@ void check_message(const mail::Message& message) {
     check(line.find_first_of("\r\n") == std::string_view::npos, "no bare CR or LF in headers");
     check(line.size() <= 998, "no header line over 998 characters");
     // An address may hold "=?" (atext) but is never an encoded word (RFC 2047 §5).
-    bool address_line = line == " <" + message.to_address + ">";
+    // An address too long to share a line stands alone: "To: <address>" without a name, or
+    // " <address>" folded after one.
+    bool address_line =
+        line == " <" + message.to_address + ">" || line == "To: <" + message.to_address + ">";
     if (line.find("=?") != std::string_view::npos && !address_line) {
       check(line.size() <= 76, "a header line with an encoded word is at most 76 characters");
     }
