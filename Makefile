@@ -1,12 +1,15 @@
 # invited: the two commands of the README, and the pieces they are made of.
 #   make run    install dependencies, build, start the service on ./data with a demo organization
-#   make test   install dependencies, build, run every test (unit, API, SMTP, browser)
+#   make test   install dependencies, build, run every test (unit, fuzz smoke, API, SMTP, browser)
+#   make fuzz   run every libFuzzer target for FUZZ_SECONDS each (default 900)
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 900
 
-.PHONY: all deps build build-asan run test unit-test api-test bench-smoke format clean
+.PHONY: all deps build build-asan build-fuzz fuzz run test unit-test api-test bench-smoke format clean
 
 all: build
 
@@ -26,14 +29,25 @@ $(ASAN_BUILD)/build.ninja:
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target invited
 
+$(FUZZ_BUILD)/build.ninja:
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DINVITED_FUZZ=ON -DINVITED_TESTS=OFF
+
+# The libFuzzer targets of tests/fuzz and only the libraries they link (clang, ASan+UBSan).
+build-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+fuzz: build-fuzz
+	scripts/fuzz --seconds $(FUZZ_SECONDS)
+
 run: build
 	@scripts/run-demo
 
-test: build build-asan
+test: build build-asan build-fuzz
 	@scripts/test
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -4,6 +4,7 @@
 
 #include "api/json_io.hpp"
 #include "api/paged_read.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -27,10 +28,7 @@ json::object key_json(const domain::ApiKey& key) {
 
 void create_key(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
-  reject_unknown_fields(call->body, {"name", "website_ids"}, errors);
-  auto name = string_field(call->body, "name", errors);
-  auto website_ids = string_array_field(call->body, "website_ids", errors);
-  auto request = domain::validate_new_api_key(name, website_ids, errors);
+  auto request = read_new_api_key(call->body, errors);
   if (!request) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
 

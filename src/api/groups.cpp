@@ -4,6 +4,7 @@
 
 #include "api/json_io.hpp"
 #include "api/paged_read.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -50,10 +51,7 @@ void write_group(const CallPtr& call, int success_status, Change change) {
 
 void create_group(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
-  reject_unknown_fields(call->body, {"name", "website_ids"}, errors);
-  auto name = string_field(call->body, "name", errors);
-  auto website_ids = string_array_field(call->body, "website_ids", errors);
-  auto request = domain::validate_new_group(name, website_ids, errors);
+  auto request = read_new_group(call->body, errors);
   if (!request) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
   auto now = domain::now();
@@ -66,11 +64,7 @@ void create_group(Services&, const CallPtr& call) {
 
 void patch_group(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
-  reject_unknown_fields(call->body, {"name", "add_website_ids", "remove_website_ids"}, errors);
-  auto name = string_field(call->body, "name", errors);
-  auto add = string_array_field(call->body, "add_website_ids", errors);
-  auto remove = string_array_field(call->body, "remove_website_ids", errors);
-  auto patch = domain::validate_group_patch(name, add, remove, errors);
+  auto patch = read_group_patch(call->body, errors);
   if (!patch) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
   auto id = group_id_param(call);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "domain/clock.hpp"
 #include "domain/messages.hpp"
@@ -53,13 +54,8 @@ json::object result_json(const domain::AcceptResult& result, const domain::Uuid&
 
 void accept(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  reject_unknown_fields(call->body, {"token"}, errors);
-  auto token = string_field(call->body, "token", errors);
-  if (!token && !errors.has("token")) errors.add("token", "is required");
-  if (token && (token->empty() || token->size() > domain::kMaxTokenLength)) {
-    errors.add("token", "must be the token of an invitation link");
-  }
-  if (!errors.empty()) return call->reply(validation_error(errors));
+  auto token = read_accept_token(call->body, errors);
+  if (!token) return call->reply(validation_error(errors));
 
   auto accepted = std::make_shared<domain::Result<domain::AcceptedInvitation>>(
       domain::Error{domain::ErrorCode::kInternal, ""});

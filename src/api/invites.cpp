@@ -7,6 +7,7 @@
 #include "api/invite_submission.hpp"
 #include "api/json_io.hpp"
 #include "api/paged_read.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -43,21 +44,7 @@ json::object invite_json(const domain::InviteRecord& invite, domain::UnixSeconds
 
 void create_invite(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  const auto& body = call->body;
-  reject_unknown_fields(body,
-                        {"type", "website_id", "group_id", "email", "role", "invite_method",
-                         "first_name", "last_name"},
-                        errors);
-  domain::SingleInviteInput input{
-      .type = string_field(body, "type", errors),
-      .website_id = string_field(body, "website_id", errors),
-      .group_id = string_field(body, "group_id", errors),
-      .invitee = {.invite_method = string_field(body, "invite_method", errors),
-                  .email = string_field(body, "email", errors),
-                  .role = string_field(body, "role", errors),
-                  .first_name = string_field(body, "first_name", errors),
-                  .last_name = string_field(body, "last_name", errors)}};
-  auto request = domain::validate_single_invite(input, call->principal->org_id, errors);
+  auto request = read_single_invite(call->body, call->principal->org_id, errors);
   if (!request) return call->reply(validation_error(errors));
   submit_invite(
       services, call, std::move(*request),

@@ -3,6 +3,7 @@
 
 #include "api/invite_submission.hpp"
 #include "api/json_io.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "domain/bulk_invite.hpp"
 #include "domain/clock.hpp"
@@ -14,22 +15,6 @@ namespace {
 
 using domain::TargetKind;
 using domain::TargetOutcome;
-
-domain::BulkInviteInput read_input(const json::object& body, domain::FieldErrors& errors) {
-  reject_unknown_fields(
-      body,
-      {"invite_method", "email", "role", "website_ids", "group_ids", "first_name", "last_name"},
-      errors);
-  return domain::BulkInviteInput{
-      .invite_method = string_field(body, "invite_method", errors),
-      .email = string_field(body, "email", errors),
-      .role = string_field(body, "role", errors),
-      .website_ids = string_array_field(body, "website_ids", errors),
-      .group_ids = string_array_field(body, "group_ids", errors),
-      .first_name = string_field(body, "first_name", errors),
-      .last_name = string_field(body, "last_name", errors),
-  };
-}
 
 // The response body, written directly: every string in it is either a constant of the
 // contract or a UUID, so nothing needs escaping. (The hot path of the service: building a
@@ -80,8 +65,7 @@ std::string results_json(TargetKind kind, const std::vector<domain::TargetResult
 
 void bulk_invite(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto input = read_input(call->body, errors);
-  auto request = domain::validate_bulk_invite(input, errors);
+  auto request = read_bulk_invite(call->body, errors);
   if (!request) return call->reply(validation_error(errors));
   submit_invite(
       services, call, std::move(*request),

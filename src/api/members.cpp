@@ -7,6 +7,7 @@
 
 #include "api/json_io.hpp"
 #include "api/paged_read.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/messages.hpp"
@@ -77,9 +78,8 @@ void list_members(Services& services, const CallPtr& call) {
 template <TargetKind kKind>
 void patch_member(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  reject_unknown_fields(call->body, {"role"}, errors);
-  auto role = domain::validate_member_role(string_field(call->body, "role", errors), kKind, errors);
-  if (!errors.empty() || !role) return call->reply(validation_error(errors));
+  auto role = read_member_role(call->body, kKind, errors);
+  if (!role) return call->reply(validation_error(errors));
   if (!allowed(call, kKind)) return;
   auto user_id = domain::Uuid::parse(user_param(call));
   if (!user_id) return call->fail({domain::ErrorCode::kNotFound, "Member not found"});

@@ -3,6 +3,7 @@
 
 #include "api/json_io.hpp"
 #include "api/paged_read.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes.hpp"
 #include "api/views.hpp"
 #include "domain/clock.hpp"
@@ -24,10 +25,7 @@ std::optional<domain::Uuid> website_id_param(const CallPtr& call) {
 
 void create_website(Services&, const CallPtr& call) {
   domain::FieldErrors errors;
-  reject_unknown_fields(call->body, {"url", "name"}, errors);
-  auto url = string_field(call->body, "url", errors);
-  auto name = string_field(call->body, "name", errors);
-  auto request = domain::validate_new_website(url, name, errors);
+  auto request = read_new_website(call->body, errors);
   if (!request) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
 

@@ -7,6 +7,11 @@
 namespace invited::mail {
 namespace {
 
+// RFC 5322 §2.1.1: a header line should be at most 78 characters; RFC 2047 §2: one that holds
+// an encoded word must be at most 76.
+constexpr std::size_t kMaxLine = 78;
+constexpr std::size_t kMaxEncodedLine = 76;
+
 bool is_plain_header_text(std::string_view text) {
   for (char c : text) {
     auto byte = static_cast<unsigned char>(c);
@@ -50,9 +55,10 @@ std::string encode_header_text_always(std::string_view text) {
   return out;
 }
 
-// A mailbox display name: as it is when it is plain words, else encoded words.
+// A mailbox display name: as it is when it is plain words that fit on the line after "To: ",
+// else encoded words.
 std::string display_name(std::string_view name) {
-  bool plain = !name.empty();
+  bool plain = !name.empty() && std::string_view("To: ").size() + name.size() <= kMaxLine;
   for (char c : name) {
     bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == ' ' || c == '-';
@@ -64,7 +70,10 @@ std::string display_name(std::string_view name) {
 }  // namespace
 
 std::string encode_header_text(std::string_view text) {
-  if (is_plain_header_text(text)) return std::string(text);
+  if (is_plain_header_text(text) &&
+      std::string_view("Subject: ").size() + text.size() <= kMaxLine) {
+    return std::string(text);
+  }
   return encode_header_text_always(text);
 }
 
@@ -131,14 +140,23 @@ std::string compose(const Message& message) {
   out.reserve(message.text.size() + message.html.size() + 1024);
   out += "From: " + message.from + "\r\n";
   out += "To: ";
-  if (!message.to_name.empty()) out += display_name(message.to_name) + " ";
-  out += "<" + message.to_address + ">\r\n";
+  const std::string mailbox = "<" + message.to_address + ">";
+  if (!message.to_name.empty()) {
+    std::string name = display_name(message.to_name);
+    auto fold = name.rfind("\r\n");
+    std::size_t last_line = fold == std::string::npos ? 4 + name.size() : name.size() - fold - 2;
+    out += name;
+    // The address shares the name's last line only while that stays within the limit of a line
+    // with encoded words; otherwise it is folded onto a line of its own.
+    out += last_line + 1 + mailbox.size() <= kMaxEncodedLine ? " " : "\r\n ";
+  }
+  out += mailbox + "\r\n";
   out += "Subject: " + encode_header_text(message.subject) + "\r\n";
   out += "Date: " + rfc5322_date(message.date) + "\r\n";
   out += "Message-ID: <" + message.message_id + ">\r\n";
   out += "MIME-Version: 1.0\r\n";
   out += "Auto-Submitted: auto-generated\r\n";
-  out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n";
+  out += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n";
   out += "\r\n";
   out += "This is a multipart message in MIME format.\r\n";
   out += "\r\n--" + boundary + "\r\n";

@@ -20,12 +20,15 @@ struct Message {
 };
 
 // The RFC 5322 message: CRLF line endings, multipart/alternative with a quoted-printable text
-// part and HTML part, RFC 2047 encoded words for non-ASCII names and subject. No value of
-// `message` can add or split a header.
+// part and HTML part, RFC 2047 encoded words for non-ASCII or long names and subject. No value
+// of `message` can add or split a header. Header lines are at most 78 characters (76 with an
+// encoded word), but for an address too long to share a line, which gets a line of its own.
 std::string compose(const Message& message);
 
-// RFC 2047 "B" encoded words (folded if long) when `text` is not plain printable ASCII;
-// otherwise `text` itself. Control characters are always encoded, never emitted raw.
+// The value of a Subject header: `text` itself when it is plain printable ASCII that fits on one
+// line after "Subject: " (78 characters, RFC 5322 §2.1.1); otherwise RFC 2047 "B" encoded words,
+// folded so that every line stays within 76 characters. Control characters are always encoded,
+// never emitted raw.
 std::string encode_header_text(std::string_view text);
 
 // Quoted-printable (RFC 2045) with CRLF line breaks and soft breaks at 76 columns.

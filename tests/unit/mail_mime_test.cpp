@@ -257,6 +257,17 @@ TEST(EncodeHeaderText, KeepsPrintableAscii) {
   EXPECT_EQ(encode_header_text(""), "");
 }
 
+TEST(EncodeHeaderText, KeepsPlainAsciiOnlyWhileItFitsOnTheSubjectLine) {
+  // "Subject: " and 69 characters make the 78 of RFC 5322 §2.1.1.
+  std::string fits(69, 'a');
+  EXPECT_EQ(encode_header_text(fits), fits);
+  std::string longer = fits + "b";
+  std::string encoded = encode_header_text(longer);
+  EXPECT_EQ(encoded.rfind("=?UTF-8?B?", 0), 0u) << encoded;
+  EXPECT_EQ(decode_words(encoded), longer);
+  for (const auto& line : split_lines("Subject: " + encoded)) EXPECT_LE(line.size(), 76u) << line;
+}
+
 TEST(EncodeHeaderText, EncodesNonAsciiAsUtf8BWords) {
   std::string text = "J\xc3\xb6rg M\xc3\xbcller";
   std::string encoded = encode_header_text(text);
@@ -525,6 +536,38 @@ TEST(Compose, HeaderLinesWithEncodedWordsAreAtMost76Characters) {
     EXPECT_LE(line.size(), 76u) << line;
   }
   EXPECT_EQ(decode_words(header(parsed, "Subject")), message.subject);
+}
+
+TEST(Compose, LongAddressAfterAnEncodedNameGetsALineOfItsOwn) {
+  // Found by tests/fuzz/mime_header: the address used to follow the name's last encoded word on
+  // its line, making that line longer than the 76 characters RFC 2047 §2 allows.
+  Message message = sample_message();
+  message.to_name =
+      "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m-\xc3\x98"
+      "deg\xc3\xa5rd";
+  message.to_address = "annabelle.leopoldine@subdomain.example.com";
+  Parsed parsed = parse_message(compose(message));
+  for (const auto& line : split_lines(parsed.raw_headers)) {
+    if (line.find("=?") == std::string::npos) continue;
+    EXPECT_LE(line.size(), 76u) << line;
+  }
+  std::string to = header(parsed, "To");
+  auto fold = to.rfind("\r\n <");
+  ASSERT_NE(fold, std::string::npos) << to;
+  EXPECT_EQ(to.substr(fold), "\r\n <annabelle.leopoldine@subdomain.example.com>");
+  EXPECT_EQ(decode_words(to.substr(0, fold)), message.to_name);
+}
+
+TEST(Compose, EveryHeaderLineIsAtMost78Characters) {
+  // RFC 5322 §2.1.1. Found by tests/fuzz/mime_header: the Content-Type line with its boundary
+  // was 82 characters, a long plain subject or name as long as the text.
+  Message message = sample_message();
+  message.subject = "Acme Corporation International invited you to " + repeat("Website one, ", 8);
+  message.to_name = repeat("Annabelle ", 9);
+  Parsed parsed = parse_message(compose(message));
+  for (const auto& line : split_lines(parsed.raw_headers)) EXPECT_LE(line.size(), 78u) << line;
+  EXPECT_EQ(decode_words(header(parsed, "Subject")), message.subject);
+  EXPECT_NE(boundary_of(parsed).find("=_invited_"), std::string::npos);
 }
 
 TEST(Compose, DisplayNameWithSpecialsIsEncodedNotCopied) {
