@@ -1,0 +1,68 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "domain/types.hpp"
+#include "domain/uuid.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/list_position.hpp"
+
+namespace invited::store::sqlite {
+
+// Who reaches one website, and how: directly, through a live group that holds it, or as a member
+// of its organization (SPEC §1). Reads only indexes in list order and point lookups, so walking
+// the first n users costs the same whatever the number of people who reach the website (see
+// website_access.cpp for the plan and its one caveat).
+//
+// Lives inside one read (or write) transaction on `db`; not thread-safe.
+class WebsiteAccess {
+ public:
+  // A user's access to the website: when they first gained it (through any path) and the
+  // strongest role they hold (ties go to the most direct access).
+  struct Grant {
+    domain::Pk user_pk = 0;
+    domain::Uuid user_id;
+    domain::UnixSeconds since = 0;
+    domain::Role role = domain::Role::kViewer;
+    domain::AccessType access = domain::AccessType::kWebsite;
+  };
+
+  // Loads the live groups that hold the website.
+  WebsiteAccess(Connection& db, domain::Pk org_pk, domain::Pk website_pk);
+
+  // The user's access now, or nullopt if they do not reach the website.
+  std::optional<Grant> of(domain::Pk user_pk, const domain::Uuid& user_id);
+
+  // The users who reach the website in list order (`since`, then user id), one Grant per user,
+  // starting after `after`. Valid while this WebsiteAccess lives.
+  class Walk {
+   public:
+    ~Walk();
+    Walk(const Walk&) = delete;
+    Walk& operator=(const Walk&) = delete;
+
+    // The next user, or nullopt at the end of the list.
+    std::optional<Grant> next();
+
+   private:
+    friend class WebsiteAccess;
+    struct Stream;
+    Walk(WebsiteAccess& access, const ListPosition& after);
+
+    WebsiteAccess& access_;
+    std::vector<std::unique_ptr<Stream>> streams_;
+    std::optional<ListPosition> last_;  // the position of the last user returned
+  };
+
+  Walk walk(const ListPosition& after);
+
+ private:
+  Connection& db_;
+  domain::Pk org_pk_;
+  domain::Pk website_pk_;
+  std::vector<domain::Pk> group_pks_;  // live groups holding the website
+};
+
+}  // namespace invited::store::sqlite
