@@ -1183,5 +1183,46 @@ TEST(SqliteStore, CompletionsRunThroughPost) {
   EXPECT_EQ(posted.load(), 1);
 }
 
+// One organization's long reads never hold every reader: other organizations' reads run while
+// they are all still running (readers = 2: one tenant holds at most one).
+TEST(SqliteStore, OneTenantsLongReadsLeaveAReaderForOthers) {
+  TempDatabase file;
+  SqliteStore store(options_for(file), run_inline());
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::atomic<int> long_done{0};
+  for (int i = 0; i < 3; ++i) {
+    store.read_for(
+        1,
+        [open](domain::ReadTx&) -> domain::Status {
+          open.wait();
+          return {};
+        },
+        [&](domain::Status) { ++long_done; });
+  }
+  // Two other tenants, one after the other: the second also finds a free reader (without the
+  // limit, the reader freed by the first would take tenant 1's next unit and block).
+  std::promise<void> second;
+  std::promise<void> third;
+  store.read_for(
+      2, [](domain::ReadTx&) -> domain::Status { return {}; },
+      [&](domain::Status) { second.set_value(); });
+  auto second_answered = second.get_future().wait_for(std::chrono::seconds(10));
+  store.read_for(
+      3, [](domain::ReadTx&) -> domain::Status { return {}; },
+      [&](domain::Status) { third.set_value(); });
+  auto third_answered = third.get_future().wait_for(std::chrono::seconds(10));
+  EXPECT_EQ(long_done.load(), 0);
+  gate.set_value();
+  EXPECT_EQ(second_answered, std::future_status::ready) << "tenant 2 waited for tenant 1";
+  EXPECT_EQ(third_answered, std::future_status::ready) << "tenant 3 waited for tenant 1";
+  // Tenant 1's reads all finish once they can.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (long_done.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(long_done.load(), 3);
+}
+
 }  // namespace
 }  // namespace invited::store::sqlite
