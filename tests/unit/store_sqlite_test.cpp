@@ -768,19 +768,79 @@ TEST_F(SqliteTransaction, CursorsMustNameAnItemTheListCanHold) {
   ASSERT_EQ(scoped.items.size(), 1u);
   EXPECT_EQ(scoped.items[0].id, later.id);
 
-  // Members: a user id that is not (or no longer) in the list.
-  auto user = insert_user(*tx, "gone@example.com");
+  // Members: a user id that is not in the list, or was never.
+  auto user = insert_user(*tx, "member@example.com");
   EXPECT_TRUE(tx->add_membership_if_absent({TargetKind::kWebsite, website.pk}, user.pk,
                                            Role::kViewer, kNow));
   EXPECT_FALSE(unknown(
       tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, user.id})));
   EXPECT_TRUE(unknown(
       tx->list_organization_members(org.pk, domain::CursorRequest{5, user.id})));
-  EXPECT_TRUE(tx->delete_membership({TargetKind::kWebsite, website.pk}, user.pk));
-  EXPECT_TRUE(unknown(
-      tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, user.id})));
   EXPECT_TRUE(unknown(
       tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, Uuid::v4()})));
+  auto stranger = insert_user(*tx, "stranger@example.com");
+  EXPECT_TRUE(unknown(
+      tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, stranger.id})));
+}
+
+// A member removed since they were listed keeps their place as a cursor: a client that
+// removes the members it walks still covers the list once.
+TEST_F(SqliteTransaction, RemovedMembersStillPlaceCursors) {
+  Pk group = tx->insert_group(org.pk, Uuid::v4(), "G", {website.pk}, kNow);
+  std::vector<Target> targets = {{TargetKind::kWebsite, website.pk},
+                                 {TargetKind::kGroup, group},
+                                 {TargetKind::kOrganization, org.pk}};
+  std::vector<domain::UserRef> users;
+  for (int i = 0; i < 9; ++i) {
+    users.push_back(insert_user(*tx, numbered_email("r", i)));
+    // Website, group and organization members in turn, a second apart.
+    EXPECT_TRUE(tx->add_membership_if_absent(targets[static_cast<std::size_t>(i % 3)],
+                                             users.back().pk, Role::kViewer, kNow + i));
+  }
+  // Walk the website's list one member at a time, removing each before asking for the next.
+  std::vector<Uuid> seen;
+  std::optional<Uuid> after;
+  for (int page = 0; page < 20; ++page) {
+    auto result = tx->list_website_members(org.pk, website.pk, domain::CursorRequest{1, after});
+    ASSERT_FALSE(result.unknown_cursor) << page;
+    if (result.items.empty()) break;
+    seen.push_back(result.items[0].user_id);
+    auto it = std::find_if(users.begin(), users.end(),
+                           [&](const auto& u) { return u.id == result.items[0].user_id; });
+    ASSERT_NE(it, users.end());
+    auto index = static_cast<std::size_t>(it - users.begin());
+    EXPECT_TRUE(tx->delete_membership(targets[index % 3], it->pk));
+    after = result.items[0].user_id;
+    if (!result.has_more) break;
+  }
+  std::vector<Uuid> expected;
+  for (const auto& user : users) expected.push_back(user.id);
+  EXPECT_EQ(seen, expected);
+
+  // The same for the direct lists.
+  for (Target target : {Target{TargetKind::kGroup, group}, Target{TargetKind::kOrganization, org.pk}}) {
+    std::vector<Uuid> members;
+    for (int i = 0; i < 3; ++i) {
+      auto user = insert_user(*tx, numbered_email(target.kind == TargetKind::kGroup ? "g" : "o", i));
+      EXPECT_TRUE(tx->add_membership_if_absent(target, user.pk, Role::kViewer, kNow + 100 + i));
+      members.push_back(user.id);
+    }
+    auto list = [&](const domain::ListRequest& r) {
+      return target.kind == TargetKind::kGroup ? tx->list_group_members(group, r)
+                                               : tx->list_organization_members(org.pk, r);
+    };
+    auto first = list(domain::CursorRequest{1, std::nullopt});
+    ASSERT_EQ(first.items.size(), 1u);
+    EXPECT_EQ(first.items[0].user_id, members[0]);
+    auto user = tx->find_user_by_id(members[0]);
+    ASSERT_TRUE(user);
+    EXPECT_TRUE(tx->delete_membership(target, user->pk));
+    auto next = list(domain::CursorRequest{5, members[0]});
+    EXPECT_FALSE(next.unknown_cursor);
+    std::vector<Uuid> rest;
+    for (const auto& m : next.items) rest.push_back(m.user_id);
+    EXPECT_EQ(rest, std::vector<Uuid>(members.begin() + 1, members.end()));
+  }
 }
 
 // The cost of a first cursor page does not grow with the list; the page form's does.

@@ -64,10 +64,11 @@ struct MembershipTable {
   const char* role_sql;
   const char* update_sql;  // ?3 role
   const char* delete_sql;
-  const char* member_sql;  // the member row (see read_member)
+  const char* member_sql;    // the member row (see read_member)
+  const char* remember_sql;  // keeps the membership's place in removed_memberships
 };
 
-#define INVITED_MEMBERSHIP_TABLE(table, key, access)                                         \
+#define INVITED_MEMBERSHIP_TABLE(table, key, access, kind)                                   \
   MembershipTable {                                                                          \
     "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                           \
         "INSERT INTO " table "(" key                                                         \
@@ -80,15 +81,20 @@ struct MembershipTable {
         "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
         ", m.created_at FROM " table                                                         \
         " m JOIN users u ON u.pk = m.user_pk "                                               \
-        "WHERE m." key " = ?1 AND m.user_pk = ?2"                                            \
+        "WHERE m." key " = ?1 AND m.user_pk = ?2",                                           \
+        "INSERT INTO removed_memberships(target_kind, target_pk, user_pk, created_at, "      \
+        "removed_at) SELECT " kind ", " key ", user_pk, created_at, "                         \
+        "CAST(strftime('%s', 'now') AS INTEGER) FROM " table " WHERE " key                   \
+        " = ?1 AND user_pk = ?2 ON CONFLICT DO UPDATE SET created_at = excluded.created_at, " \
+        "removed_at = excluded.removed_at"                                                   \
   }
 
 constexpr MembershipTable kOrganizationMembers =
-    INVITED_MEMBERSHIP_TABLE("organization_members", "org_pk", "0");
+    INVITED_MEMBERSHIP_TABLE("organization_members", "org_pk", "0", "0");
 constexpr MembershipTable kWebsiteMembers =
-    INVITED_MEMBERSHIP_TABLE("website_members", "website_pk", "2");
+    INVITED_MEMBERSHIP_TABLE("website_members", "website_pk", "2", "1");
 constexpr MembershipTable kGroupMembers =
-    INVITED_MEMBERSHIP_TABLE("group_members", "group_pk", "1");
+    INVITED_MEMBERSHIP_TABLE("group_members", "group_pk", "1", "2");
 #undef INVITED_MEMBERSHIP_TABLE
 
 const MembershipTable& membership_table(domain::TargetKind kind) {
@@ -358,12 +364,16 @@ domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk web
   auto after = ListPosition::before_first();
   if (cursor.starting_after) {
     auto user = find_user_by_id(*cursor.starting_after);
-    auto grant = user ? access.of(user->pk, user->id) : std::nullopt;
-    if (!grant) {
+    std::optional<domain::UnixSeconds> since;
+    if (user) {
+      auto grant = access.of(user->pk, user->id);
+      since = grant ? std::optional(grant->since) : access.former(user->pk);
+    }
+    if (!since) {
       result.unknown_cursor = true;
       return result;
     }
-    after = ListPosition{grant->since, grant->user_id};
+    after = ListPosition{*since, user->id};
   }
   auto walk = access.walk(after);
   while (static_cast<std::int64_t>(result.items.size()) <= cursor.limit) {
@@ -398,9 +408,15 @@ domain::Page<domain::Member> Transaction::list_direct_members(domain::Target tar
   ", m.created_at FROM " table " m INDEXED BY " index " CROSS JOIN users u ON u.pk = m.user_pk " \
   "WHERE m." key " = ?1 AND (m.created_at, m.user_id) > (?2, ?3) "                             \
   "ORDER BY m.created_at, m.user_id LIMIT ?4 OFFSET ?5"
-#define INVITED_LOCATE_MEMBER(table, key)                                                  \
-  "SELECT m.created_at, m.user_id FROM users u CROSS JOIN " table " m ON m." key " = ?2 " \
-  "AND m.user_pk = u.pk WHERE u.id = ?1"
+  // The member's place: their membership, else the one they held when they were removed.
+#define INVITED_LOCATE_MEMBER(table, key, kind)                                                \
+  "SELECT created_at, user_id FROM ("                                                          \
+  "  SELECT 0 AS removed, m.created_at, m.user_id FROM users u CROSS JOIN " table " m "       \
+  "    ON m." key " = ?2 AND m.user_pk = u.pk WHERE u.id = ?1"                                 \
+  "  UNION ALL"                                                                                \
+  "  SELECT 1, r.created_at, u.id FROM users u CROSS JOIN removed_memberships r "             \
+  "    ON r.target_kind = " kind " AND r.target_pk = ?2 AND r.user_pk = u.pk WHERE u.id = ?1" \
+  ") ORDER BY removed LIMIT 1"
   struct Statements {
     const char* list;
     const char* count;
@@ -409,12 +425,12 @@ domain::Page<domain::Member> Transaction::list_direct_members(domain::Target tar
   static constexpr Statements kGroup{
       INVITED_DIRECT_MEMBERS("group_members", "group_pk", "group_members_by_time", "1"),
       "SELECT COUNT(*) FROM group_members WHERE group_pk = ?1",
-      INVITED_LOCATE_MEMBER("group_members", "group_pk")};
+      INVITED_LOCATE_MEMBER("group_members", "group_pk", "2")};
   static constexpr Statements kOrganization{
       INVITED_DIRECT_MEMBERS("organization_members", "org_pk", "organization_members_by_time",
                              "0"),
       "SELECT COUNT(*) FROM organization_members WHERE org_pk = ?1",
-      INVITED_LOCATE_MEMBER("organization_members", "org_pk")};
+      INVITED_LOCATE_MEMBER("organization_members", "org_pk", "0")};
 #undef INVITED_DIRECT_MEMBERS
 #undef INVITED_LOCATE_MEMBER
   const Statements& sql =
@@ -1215,6 +1231,8 @@ void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain:
 }
 
 bool Transaction::delete_membership(domain::Target target, Pk user_pk) {
+  // The member's place in the lists outlives the membership, for cursors (migration 0004).
+  db_.query(membership_table(target.kind).remember_sql).bind(1, target.pk).bind(2, user_pk).execute();
   return db_.query(membership_table(target.kind).delete_sql)
              .bind(1, target.pk)
              .bind(2, user_pk)

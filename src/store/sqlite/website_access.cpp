@@ -65,6 +65,13 @@ constexpr const char* kOrganizationGrant =
 constexpr const char* kGroupGrant =
     "SELECT role, created_at FROM group_members WHERE group_pk = ?1 AND user_pk = ?2";
 
+// Removed memberships of user ?1 that gave access to website ?2 of organization ?3.
+constexpr const char* kFormerGrant =
+    "SELECT MIN(created_at) FROM removed_memberships WHERE user_pk = ?1 AND ("
+    "  (target_kind = 1 AND target_pk = ?2) OR (target_kind = 0 AND target_pk = ?3) OR "
+    "  (target_kind = 2 AND target_pk IN "
+    "    (SELECT group_pk FROM group_websites WHERE website_pk = ?2)))";
+
 // Whether (role, access) beats the grant so far: the stronger role, then the more direct access.
 bool stronger(Role role, AccessType access, const WebsiteAccess::Grant& than) {
   if (role != than.role) return role > than.role;
@@ -112,6 +119,13 @@ std::optional<WebsiteAccess::Grant> WebsiteAccess::of(Pk user_pk, const domain::
     consider(row, AccessType::kOrganization);
   }
   return best;
+}
+
+std::optional<domain::UnixSeconds> WebsiteAccess::former(Pk user_pk) {
+  auto row = db_.query(kFormerGrant);
+  row.bind(1, user_pk).bind(2, website_pk_).bind(3, org_pk_);
+  if (!row.step() || row.is_null(0)) return std::nullopt;
+  return row.int64(0);
 }
 
 // One index stream: its own statement when several streams share a query (the groups), else

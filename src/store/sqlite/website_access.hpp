@@ -34,6 +34,10 @@ class WebsiteAccess {
 
   // The user's access now, or nullopt if they do not reach the website.
   std::optional<Grant> of(domain::Pk user_pk, const domain::Uuid& user_id);
+  // For a user who no longer reaches the website: where they stood in its list, from the
+  // memberships that gave access and were removed (the earliest grant time among them; exact
+  // when one membership gave the access). Nullopt if none is known.
+  std::optional<domain::UnixSeconds> former(domain::Pk user_pk);
 
   // The users who reach the website in list order (`since`, then user id), one Grant per user,
   // starting after `after`. Valid while this WebsiteAccess lives.

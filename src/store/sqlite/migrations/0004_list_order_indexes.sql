@@ -28,3 +28,16 @@ CREATE INDEX api_keys_by_time ON api_keys(org_pk, created_at, id);
 -- replaces invite_batches_by_org, which ordered batches by row key.
 CREATE INDEX invite_batches_by_time ON invite_batches(org_pk, created_at, id);
 DROP INDEX invite_batches_by_org;
+
+-- Where removed members stood: a member list's cursor may name a member removed since they were
+-- listed (a client that removes the members it walks asks for the page after the last one it
+-- removed). One row per (target, user): the grant time of the membership last removed.
+-- Target kinds as in memberships: 0 organization, 1 website, 2 group.
+CREATE TABLE removed_memberships (
+  target_kind INTEGER NOT NULL,
+  target_pk   INTEGER NOT NULL,
+  user_pk     INTEGER NOT NULL REFERENCES users(pk),
+  created_at  INTEGER NOT NULL,  -- when the removed membership had been granted
+  removed_at  INTEGER NOT NULL,
+  PRIMARY KEY (target_kind, target_pk, user_pk)
+) WITHOUT ROWID;
