@@ -29,8 +29,7 @@ std::optional<std::int64_t> bounded_integer(const http::Request& request, const 
 
 }  // namespace
 
-domain::ListRequest read_list_request(const http::Request& request,
-                                      domain::FieldErrors& errors) {
+domain::ListRequest read_list_request(const http::Request& request, domain::FieldErrors& errors) {
   const bool cursor_form = request.query_param("limit") || request.query_param("starting_after");
   if (cursor_form) {
     for (const char* name : {"page_num", "page_size"}) {

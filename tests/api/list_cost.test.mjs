@@ -102,7 +102,7 @@ test('cursor pages stay flat as members grow: 5,000 members against 50', async (
   // Warm-up: caches, statement preparation, the key lookup.
   await medians('limit=40', 20);
   const cursor = await medians('limit=40', ROUNDS);
-  const page = await medians('page_size=40', 30);
+  const page = await medians('page_size=40', 15);
   const cursorRatio = cursor.big / cursor.small;
   const pageRatio = page.big / page.small;
   const report = `cursor form: ${cursor.big.toFixed(2)} ms vs ${cursor.small.toFixed(2)} ms (${cursorRatio.toFixed(2)}x); `

@@ -257,6 +257,43 @@ test('API keys: cursor pages in creation order, revoked keys included and usable
   await walkWhileAdding(org.key, '/api/v1/api-keys', 'api_keys', 'key_id', ids, async () => (await createKeyViaApi(service, org.key, 'late')).key_id);
 });
 
+test('removing the members one walks: the next page starts after the last one removed', async () => {
+  const org = freshOrg('Cursor Removals');
+  const [site] = await websitesInOrder(service, org.key, 1, 'cr');
+  const group = await createGroup(service, org.key, 'Removal group', [site.id]);
+  const addAll = async (tag) => {
+    for (let i = 0; i < 3; i++) {
+      await addDirect(service, org.key, uniqueEmail(`${tag}d${i}`), [site.id]);
+      await addDirect(service, org.key, uniqueEmail(`${tag}g${i}`), [group.id], { kind: 'group' });
+    }
+  };
+  // Removes the membership that gives the access listed (the owner's, through the
+  // organization, stays).
+  const remove = async (member) => {
+    if (member.access_type === 'website') await call(service, 'DELETE', `/api/v1/websites/${site.id}/members/${member.user_id}`, { key: org.key });
+    if (member.access_type === 'group') await call(service, 'DELETE', `/api/v1/groups/${group.id}/members/${member.user_id}`, { key: org.key });
+  };
+  const walkRemoving = async (path) => {
+    const before = idsOf((await call(service, 'GET', `${path}?limit=100`, { key: org.key })).members, 'user_id');
+    const seen = [];
+    let cursor;
+    for (let page = 0; page < 20; page++) {
+      const body = await call(service, 'GET', `${path}?limit=1${cursor ? `&starting_after=${cursor}` : ''}`, { key: org.key });
+      if (body.members.length === 0) break;
+      const [member] = body.members;
+      seen.push(member.user_id);
+      await remove(member);
+      cursor = member.user_id;
+      if (!body.has_more) break;
+    }
+    assert.deepEqual(seen, before, `${path}: every member once while removing them`);
+  };
+  await addAll('a');
+  await walkRemoving(`/api/v1/websites/${site.id}/members`);
+  await addAll('b');
+  await walkRemoving(`/api/v1/groups/${group.id}/members`);
+});
+
 test('the cursor form answers exactly {items, has_more}; an empty list is an empty page', async () => {
   const org = freshOrg('Cursor Empty');
   const empty = await call(service, 'GET', '/api/v1/websites?limit=10', { key: org.key });

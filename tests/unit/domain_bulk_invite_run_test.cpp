@@ -183,7 +183,9 @@ class FakeTx final : public WriteTx {
   Page<UserWebsite> list_user_websites(Pk, Pk, const ListRequest&) override { unused(); }
   bool has_any_membership(Pk, Pk) override { unused(); }
   std::optional<InviteRecord> find_invite(Pk, const Uuid&) override { unused(); }
-  Page<InviteRecord> list_invites(Pk, const InviteFilter&, const ListRequest&) override { unused(); }
+  Page<InviteRecord> list_invites(Pk, const InviteFilter&, const ListRequest&) override {
+    unused();
+  }
   std::optional<ApiKey> find_api_key_by_id(Pk, const Uuid&) override { unused(); }
   Page<ApiKey> list_api_keys(Pk, const ListRequest&) override { unused(); }
   std::optional<IdempotentResponse> find_idempotent_response(Pk, std::string_view,

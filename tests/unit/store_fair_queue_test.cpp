@@ -1,10 +1,10 @@
-#include "store/sqlite/fair_queue.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "store/sqlite/fair_queue.hpp"
 
 namespace invited::store::sqlite {
 namespace {
@@ -36,7 +36,8 @@ TEST(FairQueue, TenantsTakeTurnsWhateverTheyQueued) {
   queue.push(2, "b1");
   EXPECT_EQ(queue.size(), 8u);
   // b0 waits for one unit of tenant 1, not five.
-  EXPECT_EQ(drain(queue), (std::vector<std::string>{"a0", "b0", "s0", "a1", "b1", "a2", "a3", "a4"}));
+  EXPECT_EQ(drain(queue),
+            (std::vector<std::string>{"a0", "b0", "s0", "a1", "b1", "a2", "a3", "a4"}));
   EXPECT_TRUE(queue.empty());
 }
 

@@ -498,8 +498,7 @@ TEST_F(SqliteTransaction, MemberListsOrderByAccessTimeThenUserId) {
   for (int i = 0; i < 5; ++i) {
     auto user = insert_user(*tx, numbered_email("m", i));
     tx->add_membership_if_absent({TargetKind::kGroup, group}, user.pk, Role::kViewer, kNow);
-    tx->add_membership_if_absent({TargetKind::kOrganization, org.pk}, user.pk, Role::kViewer,
-                                 kNow);
+    tx->add_membership_if_absent({TargetKind::kOrganization, org.pk}, user.pk, Role::kViewer, kNow);
     keys.emplace_back(kNow, user.id);
   }
   auto first = insert_user(*tx, "first@example.com");
@@ -521,13 +520,12 @@ TEST_F(SqliteTransaction, MemberListsOrderByAccessTimeThenUserId) {
   auto website_page = tx->list_website_members(org.pk, website.pk, domain::PageRequest{0, 100});
   EXPECT_EQ(ids_of(website_page.items, user_id), expected);
   for (std::int64_t limit : {1, 4}) {
-    EXPECT_EQ(ids_of(walk_cursor<domain::Member>(
-                         [&](const domain::ListRequest& r) {
-                           return tx->list_group_members(group, r);
-                         },
-                         user_id, limit),
-                     user_id),
-              expected);
+    EXPECT_EQ(
+        ids_of(walk_cursor<domain::Member>(
+                   [&](const domain::ListRequest& r) { return tx->list_group_members(group, r); },
+                   user_id, limit),
+               user_id),
+        expected);
     EXPECT_EQ(ids_of(walk_cursor<domain::Member>(
                          [&](const domain::ListRequest& r) {
                            return tx->list_organization_members(org.pk, r);
@@ -566,15 +564,23 @@ TEST_F(SqliteTransaction, WebsiteMembersListEachUserOnceAtTheirEarliestAccess) {
   std::vector<Case> cases = {
       {{{TargetKind::kWebsite, website.pk, Role::kViewer, 50},
         {TargetKind::kOrganization, org.pk, Role::kAdmin, 10}},
-       10, Role::kAdmin, domain::AccessType::kOrganization},
+       10,
+       Role::kAdmin,
+       domain::AccessType::kOrganization},
       {{{TargetKind::kGroup, second_group, Role::kViewer, 40},
         {TargetKind::kGroup, group, Role::kAdmin, 20},
         {TargetKind::kWebsite, website.pk, Role::kAdmin, 30}},
-       20, Role::kAdmin, domain::AccessType::kWebsite},
+       20,
+       Role::kAdmin,
+       domain::AccessType::kWebsite},
       {{{TargetKind::kWebsite, website.pk, Role::kViewer, 15},
         {TargetKind::kOrganization, org.pk, Role::kViewer, 15}},
-       15, Role::kViewer, domain::AccessType::kWebsite},
-      {{{TargetKind::kGroup, group, Role::kViewer, 25}}, 25, Role::kViewer,
+       15,
+       Role::kViewer,
+       domain::AccessType::kWebsite},
+      {{{TargetKind::kGroup, group, Role::kViewer, 25}},
+       25,
+       Role::kViewer,
        domain::AccessType::kGroup},
   };
   std::vector<std::pair<domain::UnixSeconds, std::size_t>> order;
@@ -589,7 +595,9 @@ TEST_F(SqliteTransaction, WebsiteMembersListEachUserOnceAtTheirEarliestAccess) {
   std::sort(order.begin(), order.end());
   for (std::int64_t limit : {1, 3, 10}) {
     auto walked = walk_cursor<domain::Member>(
-        [&](const domain::ListRequest& r) { return tx->list_website_members(org.pk, website.pk, r); },
+        [&](const domain::ListRequest& r) {
+          return tx->list_website_members(org.pk, website.pk, r);
+        },
         [](const domain::Member& m) { return m.user_id; }, limit);
     ASSERT_EQ(walked.size(), cases.size()) << "limit " << limit;
     for (std::size_t i = 0; i < order.size(); ++i) {
@@ -667,8 +675,7 @@ TEST_F(SqliteTransaction, UserWebsitesFollowWebsiteOrderForMembersAndOthers) {
     }
   }
   // A website the user does not reach still places a cursor (it keeps its place in the order).
-  auto after = tx->list_user_websites(org.pk, outsider.pk,
-                                      domain::CursorRequest{10, sites[3].id});
+  auto after = tx->list_user_websites(org.pk, outsider.pk, domain::CursorRequest{10, sites[3].id});
   EXPECT_FALSE(after.unknown_cursor);
 }
 
@@ -691,7 +698,8 @@ TEST_F(SqliteTransaction, InvitesListNewestFirstByTimeBatchAndId) {
   };
   std::vector<Row> rows;
   int n = 0;
-  for (auto [batch_id, at] : {std::pair{descending_id(0), kNow}, {descending_id(1), kNow},
+  for (auto [batch_id, at] : {std::pair{descending_id(0), kNow},
+                              {descending_id(1), kNow},
                               {descending_id(2), kNow + 1}}) {
     Pk pk = batch(batch_id, at);
     for (int i = 0; i < 3; ++i) {
@@ -719,13 +727,12 @@ TEST_F(SqliteTransaction, InvitesListNewestFirstByTimeBatchAndId) {
   EXPECT_EQ(page.total, 9);
   EXPECT_EQ(ids_of(page.items, invite_id), expected);
   for (std::int64_t limit : {1, 2, 4}) {
-    EXPECT_EQ(ids_of(walk_cursor<domain::InviteRecord>(
-                         [&](const domain::ListRequest& r) {
-                           return tx->list_invites(org.pk, all, r);
-                         },
-                         invite_id, limit),
-                     invite_id),
-              expected)
+    EXPECT_EQ(
+        ids_of(walk_cursor<domain::InviteRecord>(
+                   [&](const domain::ListRequest& r) { return tx->list_invites(org.pk, all, r); },
+                   invite_id, limit),
+               invite_id),
+        expected)
         << "limit " << limit;
   }
   // A filter keeps the order; an invite that does not match it still places a cursor.
@@ -739,11 +746,13 @@ TEST_F(SqliteTransaction, InvitesListNewestFirstByTimeBatchAndId) {
 TEST_F(SqliteTransaction, CursorsMustNameAnItemTheListCanHold) {
   auto other_org = tx->insert_organization(Uuid::v4(), "Other", kNow);
   auto foreign = tx->insert_website(other_org.pk, Uuid::v4(), "https://f.example", "F", kNow);
-  auto later = tx->insert_website(org.pk, Uuid::v7((kNow + 5) * 1000), "https://l.example", "L",
-                                  kNow + 5);
+  auto later =
+      tx->insert_website(org.pk, Uuid::v7((kNow + 5) * 1000), "https://l.example", "L", kNow + 5);
   auto unknown = [](const auto& page) { return page.unknown_cursor; };
-  EXPECT_TRUE(unknown(tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, Uuid::v4()})));
-  EXPECT_TRUE(unknown(tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, foreign.id})));
+  EXPECT_TRUE(
+      unknown(tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, Uuid::v4()})));
+  EXPECT_TRUE(
+      unknown(tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, foreign.id})));
 
   // A website deleted since it was seen keeps its place.
   tx->set_website_deleted(website.pk, kNow);
@@ -772,15 +781,14 @@ TEST_F(SqliteTransaction, CursorsMustNameAnItemTheListCanHold) {
   auto user = insert_user(*tx, "member@example.com");
   EXPECT_TRUE(tx->add_membership_if_absent({TargetKind::kWebsite, website.pk}, user.pk,
                                            Role::kViewer, kNow));
-  EXPECT_FALSE(unknown(
-      tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, user.id})));
-  EXPECT_TRUE(unknown(
-      tx->list_organization_members(org.pk, domain::CursorRequest{5, user.id})));
-  EXPECT_TRUE(unknown(
-      tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, Uuid::v4()})));
+  EXPECT_FALSE(
+      unknown(tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, user.id})));
+  EXPECT_TRUE(unknown(tx->list_organization_members(org.pk, domain::CursorRequest{5, user.id})));
+  EXPECT_TRUE(
+      unknown(tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, Uuid::v4()})));
   auto stranger = insert_user(*tx, "stranger@example.com");
-  EXPECT_TRUE(unknown(
-      tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, stranger.id})));
+  EXPECT_TRUE(
+      unknown(tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, stranger.id})));
 }
 
 // A member removed since they were listed keeps their place as a cursor: a client that
@@ -818,10 +826,12 @@ TEST_F(SqliteTransaction, RemovedMembersStillPlaceCursors) {
   EXPECT_EQ(seen, expected);
 
   // The same for the direct lists.
-  for (Target target : {Target{TargetKind::kGroup, group}, Target{TargetKind::kOrganization, org.pk}}) {
+  for (Target target :
+       {Target{TargetKind::kGroup, group}, Target{TargetKind::kOrganization, org.pk}}) {
     std::vector<Uuid> members;
     for (int i = 0; i < 3; ++i) {
-      auto user = insert_user(*tx, numbered_email(target.kind == TargetKind::kGroup ? "g" : "o", i));
+      auto user =
+          insert_user(*tx, numbered_email(target.kind == TargetKind::kGroup ? "g" : "o", i));
       EXPECT_TRUE(tx->add_membership_if_absent(target, user.pk, Role::kViewer, kNow + 100 + i));
       members.push_back(user.id);
     }

@@ -24,8 +24,8 @@ namespace {
 // The page form reads from `start` with an offset and counts; the cursor form seeks past the
 // cursor's position and reads one item more than asked, to learn whether more follow.
 template <typename T, typename Position, typename Locate, typename Read, typename Count>
-domain::Page<T> read_list(const domain::ListRequest& request, const Position& start,
-                          Locate locate, Read read, Count count) {
+domain::Page<T> read_list(const domain::ListRequest& request, const Position& start, Locate locate,
+                          Read read, Count count) {
   domain::Page<T> page;
   if (const auto* numbered = std::get_if<domain::PageRequest>(&request)) {
     page.total = count();
@@ -68,25 +68,26 @@ struct MembershipTable {
   const char* remember_sql;  // keeps the membership's place in removed_memberships
 };
 
-#define INVITED_MEMBERSHIP_TABLE(table, key, access, kind)                                   \
-  MembershipTable {                                                                          \
-    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                           \
-        "INSERT INTO " table "(" key                                                         \
-        ", user_pk, role, created_at, user_id) "                                             \
-        "VALUES (?1, ?2, ?3, ?4, (SELECT id FROM users WHERE pk = ?2)) "                     \
-        "ON CONFLICT DO NOTHING",                                                            \
-        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                    \
-        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                \
-        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                         \
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
-        ", m.created_at FROM " table                                                         \
-        " m JOIN users u ON u.pk = m.user_pk "                                               \
-        "WHERE m." key " = ?1 AND m.user_pk = ?2",                                           \
-        "INSERT INTO removed_memberships(target_kind, target_pk, user_pk, created_at, "      \
-        "removed_at) SELECT " kind ", " key ", user_pk, created_at, "                         \
-        "CAST(strftime('%s', 'now') AS INTEGER) FROM " table " WHERE " key                   \
+#define INVITED_MEMBERSHIP_TABLE(table, key, access, kind)                                    \
+  MembershipTable {                                                                           \
+    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                            \
+        "INSERT INTO " table "(" key                                                          \
+        ", user_pk, role, created_at, user_id) "                                              \
+        "VALUES (?1, ?2, ?3, ?4, (SELECT id FROM users WHERE pk = ?2)) "                      \
+        "ON CONFLICT DO NOTHING",                                                             \
+        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                     \
+        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                 \
+        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                          \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access  \
+        ", m.created_at FROM " table                                                          \
+        " m JOIN users u ON u.pk = m.user_pk "                                                \
+        "WHERE m." key " = ?1 AND m.user_pk = ?2",                                            \
+        "INSERT INTO removed_memberships(target_kind, target_pk, user_pk, created_at, "       \
+        "removed_at) SELECT " kind ", " key                                                   \
+        ", user_pk, created_at, "                                                             \
+        "CAST(strftime('%s', 'now') AS INTEGER) FROM " table " WHERE " key                    \
         " = ?1 AND user_pk = ?2 ON CONFLICT DO UPDATE SET created_at = excluded.created_at, " \
-        "removed_at = excluded.removed_at"                                                   \
+        "removed_at = excluded.removed_at"                                                    \
   }
 
 constexpr MembershipTable kOrganizationMembers =
@@ -330,11 +331,11 @@ domain::Page<domain::Group> Transaction::list_groups(Pk org_pk,
         rows.bind(1, org_pk).bind(2, after.time).bind(3, after.id).bind(4, limit).bind(5, offset);
         while (rows.step()) {
           items.push_back(domain::Group{.pk = rows.int64(0),
-                                       .id = rows.uuid(1),
-                                       .org_id = rows.uuid(2),
-                                       .name = rows.text(3),
-                                       .website_ids = {},
-                                       .created_at = rows.int64(4)});
+                                        .id = rows.uuid(1),
+                                        .org_id = rows.uuid(2),
+                                        .name = rows.text(3),
+                                        .website_ids = {},
+                                        .created_at = rows.int64(4)});
         }
       },
       [&] { return count(kCount, org_pk); });
@@ -403,19 +404,24 @@ domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk web
 domain::Page<domain::Member> Transaction::list_direct_members(domain::Target target,
                                                               const domain::ListRequest& request) {
   // ?1 target, (?2, ?3) the position to start after, ?4 limit, ?5 offset.
-#define INVITED_DIRECT_MEMBERS(table, key, index, access)                                      \
-  "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access         \
-  ", m.created_at FROM " table " m INDEXED BY " index " CROSS JOIN users u ON u.pk = m.user_pk " \
-  "WHERE m." key " = ?1 AND (m.created_at, m.user_id) > (?2, ?3) "                             \
+#define INVITED_DIRECT_MEMBERS(table, key, index, access)                              \
+  "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
+  ", m.created_at FROM " table " m INDEXED BY " index                                  \
+  " CROSS JOIN users u ON u.pk = m.user_pk "                                           \
+  "WHERE m." key                                                                       \
+  " = ?1 AND (m.created_at, m.user_id) > (?2, ?3) "                                    \
   "ORDER BY m.created_at, m.user_id LIMIT ?4 OFFSET ?5"
   // The member's place: their membership, else the one they held when they were removed.
-#define INVITED_LOCATE_MEMBER(table, key, kind)                                                \
-  "SELECT created_at, user_id FROM ("                                                          \
-  "  SELECT 0 AS removed, m.created_at, m.user_id FROM users u CROSS JOIN " table " m "       \
-  "    ON m." key " = ?2 AND m.user_pk = u.pk WHERE u.id = ?1"                                 \
-  "  UNION ALL"                                                                                \
-  "  SELECT 1, r.created_at, u.id FROM users u CROSS JOIN removed_memberships r "             \
-  "    ON r.target_kind = " kind " AND r.target_pk = ?2 AND r.user_pk = u.pk WHERE u.id = ?1" \
+#define INVITED_LOCATE_MEMBER(table, key, kind)                                   \
+  "SELECT created_at, user_id FROM ("                                             \
+  "  SELECT 0 AS removed, m.created_at, m.user_id FROM users u CROSS JOIN " table \
+  " m "                                                                           \
+  "    ON m." key                                                                 \
+  " = ?2 AND m.user_pk = u.pk WHERE u.id = ?1"                                    \
+  "  UNION ALL"                                                                   \
+  "  SELECT 1, r.created_at, u.id FROM users u CROSS JOIN removed_memberships r " \
+  "    ON r.target_kind = " kind                                                  \
+  " AND r.target_pk = ?2 AND r.user_pk = u.pk WHERE u.id = ?1"                    \
   ") ORDER BY removed LIMIT 1"
   struct Statements {
     const char* list;
@@ -427,14 +433,12 @@ domain::Page<domain::Member> Transaction::list_direct_members(domain::Target tar
       "SELECT COUNT(*) FROM group_members WHERE group_pk = ?1",
       INVITED_LOCATE_MEMBER("group_members", "group_pk", "2")};
   static constexpr Statements kOrganization{
-      INVITED_DIRECT_MEMBERS("organization_members", "org_pk", "organization_members_by_time",
-                             "0"),
+      INVITED_DIRECT_MEMBERS("organization_members", "org_pk", "organization_members_by_time", "0"),
       "SELECT COUNT(*) FROM organization_members WHERE org_pk = ?1",
       INVITED_LOCATE_MEMBER("organization_members", "org_pk", "0")};
 #undef INVITED_DIRECT_MEMBERS
 #undef INVITED_LOCATE_MEMBER
-  const Statements& sql =
-      target.kind == domain::TargetKind::kOrganization ? kOrganization : kGroup;
+  const Statements& sql = target.kind == domain::TargetKind::kOrganization ? kOrganization : kGroup;
   return read_list<domain::Member>(
       request, ListPosition::before_first(),
       [&](const Uuid& user_id) {
@@ -445,7 +449,11 @@ domain::Page<domain::Member> Transaction::list_direct_members(domain::Target tar
       [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
           std::vector<domain::Member>& items) {
         auto rows = db_.query(sql.list);
-        rows.bind(1, target.pk).bind(2, after.time).bind(3, after.id).bind(4, limit).bind(5, offset);
+        rows.bind(1, target.pk)
+            .bind(2, after.time)
+            .bind(3, after.id)
+            .bind(4, limit)
+            .bind(5, offset);
         while (rows.step()) items.push_back(read_member(rows));
       },
       [&] { return count(sql.count, target.pk); });
@@ -937,7 +945,8 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
     {
       auto row = db_.query(kDirectRole);
       row.bind(1, website_pk).bind(2, user_pk);
-      if (row.step()) consider(static_cast<domain::Role>(row.int64(0)), domain::AccessType::kWebsite);
+      if (row.step())
+        consider(static_cast<domain::Role>(row.int64(0)), domain::AccessType::kWebsite);
     }
     if (best) {
       website.role = best->first;
@@ -1095,8 +1104,11 @@ domain::Page<domain::InviteRecord> Transaction::list_invites(Pk org_pk,
           std::vector<domain::InviteRecord>& items) {
         auto rows = db_.query(kList);
         bind_invite_filter(rows, org_pk, filter);
-        rows.bind(8, limit).bind(9, offset).bind(10, after.time).bind(11, after.batch_id).bind(
-            12, after.id);
+        rows.bind(8, limit)
+            .bind(9, offset)
+            .bind(10, after.time)
+            .bind(11, after.batch_id)
+            .bind(12, after.id);
         while (rows.step()) items.push_back(read_invite(rows));
       },
       [&] {
@@ -1157,7 +1169,7 @@ std::optional<domain::ApiKey> Transaction::find_api_key_by_id(Pk org_pk, const U
 }
 
 domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk,
-                                                       const domain::ListRequest& request) {
+                                                        const domain::ListRequest& request) {
   // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset.
   static constexpr const char* kList =
       "SELECT k.pk, k.id, k.org_pk, o.id, k.name, k.scoped, k.created_at, k.revoked_at "
@@ -1232,7 +1244,10 @@ void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain:
 
 bool Transaction::delete_membership(domain::Target target, Pk user_pk) {
   // The member's place in the lists outlives the membership, for cursors (migration 0004).
-  db_.query(membership_table(target.kind).remember_sql).bind(1, target.pk).bind(2, user_pk).execute();
+  db_.query(membership_table(target.kind).remember_sql)
+      .bind(1, target.pk)
+      .bind(2, user_pk)
+      .execute();
   return db_.query(membership_table(target.kind).delete_sql)
              .bind(1, target.pk)
              .bind(2, user_pk)

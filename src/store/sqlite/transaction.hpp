@@ -39,8 +39,8 @@ class Transaction final : public domain::WriteTx {
   std::optional<domain::Member> find_member(domain::Target target, domain::Pk user_pk) override;
   domain::Page<domain::Member> list_organization_members(
       domain::Pk org_pk, const domain::ListRequest& request) override;
-  domain::Page<domain::UserWebsite> list_user_websites(
-      domain::Pk org_pk, domain::Pk user_pk, const domain::ListRequest& request) override;
+  domain::Page<domain::UserWebsite> list_user_websites(domain::Pk org_pk, domain::Pk user_pk,
+                                                       const domain::ListRequest& request) override;
   bool has_any_membership(domain::Pk org_pk, domain::Pk user_pk) override;
   std::optional<domain::InviteRecord> find_invite(domain::Pk org_pk,
                                                   const domain::Uuid& id) override;
