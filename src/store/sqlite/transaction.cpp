@@ -358,17 +358,15 @@ domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk web
     return result;
   }
   // The cursor form walks the membership indexes (see website_access.cpp for the plan).
-  static constexpr const char* kUser =
-      "SELECT email, first_name, last_name, email_verified FROM users WHERE pk = ?1";
   const auto& cursor = std::get<domain::CursorRequest>(request);
-  WebsiteAccess access(db_, org_pk, website_pk);
+  WebsiteAccess access(db_, group_streams_, org_pk, website_pk);
   auto after = ListPosition::before_first();
   if (cursor.starting_after) {
     auto user = find_user_by_id(*cursor.starting_after);
     std::optional<domain::UnixSeconds> since;
     if (user) {
-      auto grant = access.of(user->pk, user->id);
-      since = grant ? std::optional(grant->since) : access.former(user->pk);
+      auto grant = access.of(user->pk);
+      since = grant ? std::optional(grant->member.created_at) : access.former(user->pk);
     }
     if (!since) {
       result.unknown_cursor = true;
@@ -380,17 +378,7 @@ domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk web
   while (static_cast<std::int64_t>(result.items.size()) <= cursor.limit) {
     auto grant = walk.next();
     if (!grant) break;
-    auto row = db_.query(kUser);
-    row.bind(1, grant->user_pk);
-    if (!row.step()) continue;
-    result.items.push_back(domain::Member{.user_id = grant->user_id,
-                                          .email = row.text(0),
-                                          .first_name = row.optional_text(1),
-                                          .last_name = row.optional_text(2),
-                                          .email_verified = row.int64(3) != 0,
-                                          .role = grant->role,
-                                          .access_type = grant->access,
-                                          .created_at = grant->since});
+    result.items.push_back(std::move(grant->member));
   }
   if (static_cast<std::int64_t>(result.items.size()) > cursor.limit) {
     result.items.pop_back();

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include "domain/store.hpp"
 #include "store/sqlite/connection.hpp"
 
@@ -123,6 +126,7 @@ class Transaction final : public domain::WriteTx {
 
   Connection& db_;
   bool email_enqueued_ = false;
+  std::vector<std::unique_ptr<Statement>> group_streams_;  // for WebsiteAccess walks
 };
 
 }  // namespace invited::store::sqlite

@@ -29,7 +29,7 @@ using domain::Role;
 // an earlier grant is skipped (that user was, or will be, listed at the earlier place); equal
 // rows from two streams are adjacent in the merge and kept once.
 //
-// Cost of n users: (rows read) × (k + 2 lookups), plus preparing k statements. The rows read are
+// Cost of n users: (rows read) × (k + 1 statements, k + 3 lookups). The rows read are
 // n plus the skipped ones: the later grants of users who also have an earlier one. When most
 // people reach a website one way (the common case) that is about n; in the worst case (many users
 // who reach it both through the organization and directly, granted at different times) a page
@@ -57,11 +57,15 @@ constexpr const char* kGroupStream =
     "SELECT created_at, user_id, user_pk FROM group_members INDEXED BY group_members_by_time "
     "WHERE group_pk = ?1 AND (created_at, user_id) > (?2, ?3) ORDER BY created_at, user_id";
 
-// Point lookups: ?1 the target, ?2 the user.
-constexpr const char* kDirectGrant =
-    "SELECT role, created_at FROM website_members WHERE website_pk = ?1 AND user_pk = ?2";
-constexpr const char* kOrganizationGrant =
-    "SELECT role, created_at FROM organization_members WHERE org_pk = ?1 AND user_pk = ?2";
+// Point lookups. The user ?1 with their direct grant on website ?2 and their organization
+// grant in ?3 (NULL when absent), in one statement:
+constexpr const char* kUserGrants =
+    "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, "
+    "  d.role, d.created_at, o.role, o.created_at FROM users u "
+    "LEFT JOIN website_members d ON d.website_pk = ?2 AND d.user_pk = u.pk "
+    "LEFT JOIN organization_members o ON o.org_pk = ?3 AND o.user_pk = u.pk "
+    "WHERE u.pk = ?1";
+// ... and their grant on group ?1:
 constexpr const char* kGroupGrant =
     "SELECT role, created_at FROM group_members WHERE group_pk = ?1 AND user_pk = ?2";
 
@@ -72,53 +76,63 @@ constexpr const char* kFormerGrant =
     "  (target_kind = 2 AND target_pk IN "
     "    (SELECT group_pk FROM group_websites WHERE website_pk = ?2)))";
 
-// Whether (role, access) beats the grant so far: the stronger role, then the more direct access.
-bool stronger(Role role, AccessType access, const WebsiteAccess::Grant& than) {
+// Whether (role, access) beats the member's so far: the stronger role, then the more direct
+// access.
+bool stronger(Role role, AccessType access, const domain::Member& than) {
   if (role != than.role) return role > than.role;
-  return access > than.access;
+  return access > than.access_type;
 }
 
 }  // namespace
 
-WebsiteAccess::WebsiteAccess(Connection& db, Pk org_pk, Pk website_pk)
-    : db_(db), org_pk_(org_pk), website_pk_(website_pk) {
+WebsiteAccess::WebsiteAccess(Connection& db, StatementPool& pool, Pk org_pk, Pk website_pk)
+    : db_(db), pool_(pool), org_pk_(org_pk), website_pk_(website_pk) {
   auto rows = db_.query(kLiveGroups);
   rows.bind(1, website_pk_);
   while (rows.step()) group_pks_.push_back(rows.int64(0));
 }
 
-std::optional<WebsiteAccess::Grant> WebsiteAccess::of(Pk user_pk, const domain::Uuid& user_id) {
-  std::optional<Grant> best;
-  auto consider = [&](Cursor& row, AccessType access) {
-    if (!row.step()) return;
-    auto role = static_cast<Role>(row.int64(0));
-    auto since = row.int64(1);
-    if (!best) {
-      best = Grant{user_pk, user_id, since, role, access};
+std::optional<WebsiteAccess::Grant> WebsiteAccess::of(Pk user_pk) {
+  Grant grant{user_pk, {}};
+  auto& member = grant.member;
+  bool reaches = false;
+  auto consider = [&](Role role, AccessType access, domain::UnixSeconds since) {
+    if (!reaches) {
+      member.role = role;
+      member.access_type = access;
+      member.created_at = since;
+      reaches = true;
       return;
     }
-    best->since = std::min(best->since, since);
-    if (stronger(role, access, *best)) {
-      best->role = role;
-      best->access = access;
+    member.created_at = std::min(member.created_at, since);
+    if (stronger(role, access, member)) {
+      member.role = role;
+      member.access_type = access;
     }
   };
   {
-    auto row = db_.query(kDirectGrant);
-    row.bind(1, website_pk_).bind(2, user_pk);
-    consider(row, AccessType::kWebsite);
+    auto row = db_.query(kUserGrants);
+    row.bind(1, user_pk).bind(2, website_pk_).bind(3, org_pk_);
+    if (!row.step()) return std::nullopt;
+    member.user_id = row.uuid(0);
+    member.email = row.text(1);
+    member.first_name = row.optional_text(2);
+    member.last_name = row.optional_text(3);
+    member.email_verified = row.int64(4) != 0;
+    if (!row.is_null(5)) {
+      consider(static_cast<Role>(row.int64(5)), AccessType::kWebsite, row.int64(6));
+    }
+    if (!row.is_null(7)) {
+      consider(static_cast<Role>(row.int64(7)), AccessType::kOrganization, row.int64(8));
+    }
   }
   for (Pk group_pk : group_pks_) {
     auto row = db_.query(kGroupGrant);
     row.bind(1, group_pk).bind(2, user_pk);
-    consider(row, AccessType::kGroup);
+    if (row.step()) consider(static_cast<Role>(row.int64(0)), AccessType::kGroup, row.int64(1));
   }
-  {
-    auto row = db_.query(kOrganizationGrant);
-    row.bind(1, org_pk_).bind(2, user_pk);
-    consider(row, AccessType::kOrganization);
-  }
-  return best;
+  if (!reaches) return std::nullopt;
+  return grant;
 }
 
 std::optional<domain::UnixSeconds> WebsiteAccess::former(Pk user_pk) {
@@ -128,14 +142,14 @@ std::optional<domain::UnixSeconds> WebsiteAccess::former(Pk user_pk) {
   return row.int64(0);
 }
 
-// One index stream: its own statement when several streams share a query (the groups), else
-// the connection's cached one.
+// One index stream: the connection's cached statement, or for the groups (several streams of
+// one query at once) a statement of the pool.
 struct WebsiteAccess::Walk::Stream {
-  Stream(Connection& db, const char* sql, Pk target_pk, const ListPosition& after, bool own)
+  Stream(Connection& db, const char* sql, Pk target_pk, const ListPosition& after,
+         Statement* pooled)
       : after_id(after.id) {
-    if (own) {
-      statement = std::make_unique<Statement>(db.handle(), sql);
-      cursor = std::make_unique<Cursor>(*statement);
+    if (pooled) {
+      cursor = std::make_unique<Cursor>(*pooled);
     } else {
       cursor.reset(new Cursor(db.query(sql)));
     }
@@ -153,18 +167,22 @@ struct WebsiteAccess::Walk::Stream {
     Pk user_pk;
   };
   domain::Uuid after_id;  // bound without a copy: must outlive the cursor
-  std::unique_ptr<Statement> statement;
   std::unique_ptr<Cursor> cursor;
   std::optional<Row> head;
 };
 
 WebsiteAccess::Walk::Walk(WebsiteAccess& access, const ListPosition& after) : access_(access) {
   streams_.push_back(
-      std::make_unique<Stream>(access_.db_, kDirectStream, access_.website_pk_, after, false));
+      std::make_unique<Stream>(access_.db_, kDirectStream, access_.website_pk_, after, nullptr));
   streams_.push_back(
-      std::make_unique<Stream>(access_.db_, kOrganizationStream, access_.org_pk_, after, false));
+      std::make_unique<Stream>(access_.db_, kOrganizationStream, access_.org_pk_, after, nullptr));
+  auto& pool = access_.pool_;
   for (Pk group_pk : access_.group_pks_) {
-    streams_.push_back(std::make_unique<Stream>(access_.db_, kGroupStream, group_pk, after, true));
+    if (pooled_ == pool.size()) {
+      pool.push_back(std::make_unique<Statement>(access_.db_.handle(), kGroupStream));
+    }
+    streams_.push_back(std::make_unique<Stream>(access_.db_, kGroupStream, group_pk, after,
+                                                pool[pooled_++].get()));
   }
 }
 
@@ -184,9 +202,9 @@ std::optional<WebsiteAccess::Grant> WebsiteAccess::Walk::next() {
     auto row = *lowest->head;
     lowest->advance();
     if (last_ && row.position == *last_) continue;  // the same user, granted twice at once
-    auto grant = access_.of(row.user_pk, row.position.id);
+    auto grant = access_.of(row.user_pk);
     // Kept only at the user's earliest grant; a later one is skipped.
-    if (!grant || grant->since != row.position.time) continue;
+    if (!grant || grant->member.created_at != row.position.time) continue;
     last_ = row.position;
     return grant;
   }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "domain/records.hpp"
 #include "domain/types.hpp"
 #include "domain/uuid.hpp"
 #include "store/sqlite/connection.hpp"
@@ -19,21 +20,23 @@ namespace invited::store::sqlite {
 // Lives inside one read (or write) transaction on `db`; not thread-safe.
 class WebsiteAccess {
  public:
-  // A user's access to the website: when they first gained it (through any path) and the
-  // strongest role they hold (ties go to the most direct access).
+  // Prepared statements for the group streams, kept by the owner of the connection between
+  // walks (preparing one costs about as much as reading a page).
+  using StatementPool = std::vector<std::unique_ptr<Statement>>;
+
+  // A user's row in the website's member list: who they are, when they first gained access
+  // (through any path: `member.created_at`) and the strongest role they hold (ties go to the
+  // most direct access).
   struct Grant {
     domain::Pk user_pk = 0;
-    domain::Uuid user_id;
-    domain::UnixSeconds since = 0;
-    domain::Role role = domain::Role::kViewer;
-    domain::AccessType access = domain::AccessType::kWebsite;
+    domain::Member member;
   };
 
-  // Loads the live groups that hold the website.
-  WebsiteAccess(Connection& db, domain::Pk org_pk, domain::Pk website_pk);
+  // Loads the live groups that hold the website. `pool` must outlive this object.
+  WebsiteAccess(Connection& db, StatementPool& pool, domain::Pk org_pk, domain::Pk website_pk);
 
   // The user's access now, or nullopt if they do not reach the website.
-  std::optional<Grant> of(domain::Pk user_pk, const domain::Uuid& user_id);
+  std::optional<Grant> of(domain::Pk user_pk);
   // For a user who no longer reaches the website: where they stood in its list, from the
   // memberships that gave access and were removed (the earliest grant time among them; exact
   // when one membership gave the access). Nullopt if none is known.
@@ -58,12 +61,14 @@ class WebsiteAccess {
     WebsiteAccess& access_;
     std::vector<std::unique_ptr<Stream>> streams_;
     std::optional<ListPosition> last_;  // the position of the last user returned
+    std::size_t pooled_ = 0;            // pool statements in use by this walk
   };
 
   Walk walk(const ListPosition& after);
 
  private:
   Connection& db_;
+  StatementPool& pool_;
   domain::Pk org_pk_;
   domain::Pk website_pk_;
   std::vector<domain::Pk> group_pks_;  // live groups holding the website
