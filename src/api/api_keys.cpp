@@ -70,7 +70,7 @@ void list_keys(Services& services, const CallPtr& call) {
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
   reply_with_list<domain::ApiKey>(
-      services, call, std::move(list), "api_keys", "the id of an API key of this organization",
+      services, call, std::move(list), "api_keys", "the key_id of an API key of this organization",
       [call](domain::ReadTx& tx, const domain::ListRequest& requested,
              domain::Page<domain::ApiKey>& out) {
         out = tx.list_api_keys(call->principal->org_pk, requested);

@@ -82,8 +82,8 @@ json::object list_body(std::string_view items_name, json::array items,
 
 http::Response unknown_cursor_response(std::string_view what) {
   domain::FieldErrors errors;
-  errors.add("starting_after", "must be " + std::string(what) +
-                                   "; start again without starting_after if the item is gone");
+  errors.add("starting_after",
+             "must be " + std::string(what) + ", as the last item of a page of it shows");
   return validation_error(errors);
 }
 
