@@ -57,6 +57,16 @@ class FairQueue {
     return std::nullopt;
   }
 
+  // Whether pop() would hand out a unit now.
+  bool has_runnable() const {
+    for (Tenant tenant : turns_) {
+      if (tenant == kShared) return true;
+      auto it = running_.find(tenant);
+      if (it == running_.end() || it->second < limit_) return true;
+    }
+    return false;
+  }
+
   void finished(Tenant tenant) {
     auto it = running_.find(tenant);
     if (it != running_.end() && --it->second == 0) running_.erase(it);

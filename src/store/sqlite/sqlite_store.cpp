@@ -276,13 +276,21 @@ void SqliteStore::reader_loop(int index) {
     std::optional<std::pair<FairQueue<ReadUnit>::Tenant, ReadUnit>> next;
     {
       std::unique_lock lock(read_mutex_);
-      // Units of a tenant at its limit wait for one of its running units to finish.
+      // Units of a tenant at its limit wait for one of its running units to finish. A reader
+      // that finishes a unit comes back here and takes the next one itself; another reader is
+      // woken only when more can run at once. So a tenant's stream of reads stays on one
+      // reader, and the others sleep until another tenant's read arrives (a reader that has
+      // slept gets a core at once, one that has just been busy may wait for it).
       read_ready_.wait(lock, [this, &next] {
         if (stopping_ && read_queue_.empty()) return true;
         next = read_queue_.pop();
         return next.has_value();
       });
-      if (!next) return;  // stopping, and everything queued is done
+      if (!next) {
+        read_ready_.notify_all();  // stopping, and everything queued is done: so are the others
+        return;
+      }
+      if (read_queue_.has_runnable()) read_ready_.notify_one();
     }
     ReadUnit& unit = next->second;
     domain::Status status;
@@ -303,7 +311,6 @@ void SqliteStore::reader_loop(int index) {
       std::lock_guard lock(read_mutex_);
       read_queue_.finished(next->first);
     }
-    read_ready_.notify_all();  // another reader may now take this tenant's next unit
     complete(std::move(unit.done), std::move(status), unit.direct);
   }
 }
