@@ -58,6 +58,22 @@ TEST(FairQueue, ATenantRunsAtMostItsLimitAtOnce) {
   EXPECT_EQ(drain(queue), (std::vector<std::string>{"a2"}));
 }
 
+TEST(FairQueue, HasRunnableSaysWhetherPopWouldHandOutAUnit) {
+  Queue queue(1);
+  EXPECT_FALSE(queue.has_runnable());
+  queue.push(1, "a0");
+  queue.push(1, "a1");
+  EXPECT_TRUE(queue.has_runnable());
+  ASSERT_TRUE(queue.pop());
+  EXPECT_FALSE(queue.has_runnable());  // a1 waits for a0
+  queue.push(Queue::kShared, "s0");
+  EXPECT_TRUE(queue.has_runnable());
+  ASSERT_TRUE(queue.pop());
+  EXPECT_FALSE(queue.has_runnable());
+  queue.finished(1);
+  EXPECT_TRUE(queue.has_runnable());
+}
+
 TEST(FairQueue, SharedReadsAreNotLimited) {
   Queue queue(1);
   for (int i = 0; i < 3; ++i) queue.push(Queue::kShared, unit("s", i));
