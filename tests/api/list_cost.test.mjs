@@ -1,8 +1,9 @@
 // The cost of a list page (SPEC §5): "a cursor page costs the same whatever the list's length".
 // A website with 5,000 members against one with 50, the first member page of each requested many
-// times, interleaved, one at a time: the cursor form's medians stay within THRESHOLD of each
-// other, while the page form (whose total ranks every member) on the same data does not — the
-// control that shows the data makes a cost that grows with the list visible.
+// times in pairs (one right after the other), one at a time: the median of the pairs' ratios
+// stays within THRESHOLD for the cursor form, while the page form (whose total ranks every
+// member) on the same data does not — the control that shows the data makes a cost that grows
+// with the list visible.
 //
 // Members are seeded by one SQL transaction through the sqlite3 tool, not through the API: 5,000
 // direct bulk requests take tens of seconds on the sanitizer build of a loaded 2-core machine,
@@ -10,9 +11,9 @@
 // user, and a website or group membership carrying the user's id); a few members are added
 // through the API as well, so every kind of access is in both lists.
 //
-// THRESHOLD: measured on the shared 2-core machine (sanitizer build, load average 10-16), the
-// cursor form's ratio of medians was 0.9-1.1; the page form's 10-40. 1.5 is the target of the
-// issue for 100,000 against 100 members.
+// THRESHOLD: measured on the shared 2-core machine (sanitizer build, load average 8-16, another
+// test file running beside this one in `make test`), the cursor form's ratio was 0.98-1.2; the
+// page form's 8-11. 1.5 is the target of the issue for 100,000 against 100 members.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
@@ -76,14 +77,22 @@ async function timed(path) {
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-// The medians of `rounds` interleaved requests for the big and the small website's `query`.
+// `rounds` pairs of requests for the big and the small website's `query`, one right after the
+// other (in alternating order): the medians of each, and the median of the pairs' ratios (two
+// requests a millisecond apart share the background load, which the test files running beside
+// this one make uneven).
 async function medians(query, rounds) {
   const times = { big: [], small: [] };
+  const ratios = [];
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 === 0 ? [['big', big], ['small', small]] : [['small', small], ['big', big]];
-    for (const [name, site] of order) times[name].push(await timed(`/api/v1/websites/${site.id}/members?${query}`));
+    const pair = {};
+    for (const [name, site] of order) pair[name] = await timed(`/api/v1/websites/${site.id}/members?${query}`);
+    times.big.push(pair.big);
+    times.small.push(pair.small);
+    ratios.push(pair.big / pair.small);
   }
-  return { big: median(times.big), small: median(times.small) };
+  return { big: median(times.big), small: median(times.small), ratio: median(ratios) };
 }
 
 test('the seeded lists hold what they should (and answer the contract)', async () => {
@@ -103,10 +112,10 @@ test('cursor pages stay flat as members grow: 5,000 members against 50', async (
   await medians('limit=40', 20);
   const cursor = await medians('limit=40', ROUNDS);
   const page = await medians('page_size=40', 15);
-  const cursorRatio = cursor.big / cursor.small;
-  const pageRatio = page.big / page.small;
-  const report = `cursor form: ${cursor.big.toFixed(2)} ms vs ${cursor.small.toFixed(2)} ms (${cursorRatio.toFixed(2)}x); `
-    + `page form: ${page.big.toFixed(2)} ms vs ${page.small.toFixed(2)} ms (${pageRatio.toFixed(2)}x)`;
+  const cursorRatio = cursor.ratio;
+  const pageRatio = page.ratio;
+  const report = `cursor form: medians ${cursor.big.toFixed(2)} ms vs ${cursor.small.toFixed(2)} ms, median ratio ${cursorRatio.toFixed(2)}x; `
+    + `page form: ${page.big.toFixed(2)} ms vs ${page.small.toFixed(2)} ms, ${pageRatio.toFixed(2)}x`;
   console.log(`# ${report}`);
   assert.ok(pageRatio > THRESHOLD, `control: the page form should grow with the list on this data: ${report}`);
   assert.ok(cursorRatio <= THRESHOLD, `the first cursor page grew with the list: ${report}`);
