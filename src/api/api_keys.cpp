@@ -64,12 +64,13 @@ void create_key(Services&, const CallPtr& call) {
 
 void list_keys(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
+  auto list = read_list_request(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
-  reply_with_page<domain::ApiKey>(
-      services, call, page, "api_keys",
-      [call](domain::ReadTx& tx, domain::PageRequest requested, domain::Page<domain::ApiKey>& out) {
+  reply_with_list<domain::ApiKey>(
+      services, call, std::move(list), "api_keys", "the key_id of an API key of this organization",
+      [call](domain::ReadTx& tx, const domain::ListRequest& requested,
+             domain::Page<domain::ApiKey>& out) {
         out = tx.list_api_keys(call->principal->org_pk, requested);
         return domain::Status();
       },

@@ -93,12 +93,13 @@ void delete_group(Services& services, const CallPtr& call) {
 
 void list_groups(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
+  auto list = read_list_request(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
-  reply_with_page<domain::Group>(
-      services, call, page, "groups",
-      [call](domain::ReadTx& tx, domain::PageRequest requested, domain::Page<domain::Group>& out) {
+  reply_with_list<domain::Group>(
+      services, call, std::move(list), "groups", "the id of a group of this organization",
+      [call](domain::ReadTx& tx, const domain::ListRequest& requested,
+             domain::Page<domain::Group>& out) {
         out = tx.list_groups(call->principal->org_pk, requested);
         return domain::Status();
       },

@@ -67,7 +67,7 @@ void create_invite(Services& services, const CallPtr& call) {
 
 void list_invites(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
+  auto list = read_list_request(call->request, errors);
   const auto& request = call->request;
   std::optional<domain::InviteStatus> status;
   if (auto text = request.query_param("status")) {
@@ -97,10 +97,10 @@ void list_invites(Services& services, const CallPtr& call) {
   if (group_id && !call->require_global_key()) return;
 
   auto now = domain::now().seconds();
-  reply_with_page<domain::InviteRecord>(
-      services, call, page, "invites",
+  reply_with_list<domain::InviteRecord>(
+      services, call, std::move(list), "invites", "the id of an invite this key can list",
       [call, status, email_key, website_id, group_id, now](
-          domain::ReadTx& tx, domain::PageRequest requested,
+          domain::ReadTx& tx, const domain::ListRequest& requested,
           domain::Page<domain::InviteRecord>& out) {
         const auto& principal = *call->principal;
         domain::InviteFilter filter{

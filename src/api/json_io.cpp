@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
-#include <charconv>
 
 #include "log/utf8.hpp"
 
@@ -205,13 +204,6 @@ json::value parse_strict(std::string_view text, const json::parse_options& optio
   return parser.handler().stack.release();
 }
 
-std::optional<std::int64_t> parse_integer(std::string_view text) {
-  std::int64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
 http::Response json_response(int status, const json::value& body) {
@@ -290,37 +282,6 @@ std::variant<json::object, http::Response> read_json_object(const http::Request&
     return error_response(400, "invalid_json", "request body must be one JSON object");
   }
   return std::move(value.as_object());
-}
-
-domain::PageRequest read_page(const http::Request& request, domain::FieldErrors& errors) {
-  domain::PageRequest page;
-  if (auto text = request.query_param("page_num")) {
-    auto value = parse_integer(*text);
-    if (!value || *value < 0 || *value > 1'000'000'000) {
-      errors.add("page_num", "must be a whole number of at least 0");
-    } else {
-      page.num = *value;
-    }
-  }
-  if (auto text = request.query_param("page_size")) {
-    auto value = parse_integer(*text);
-    if (!value || *value < 1 || *value > 100) {
-      errors.add("page_size", "must be a whole number between 1 and 100");
-    } else {
-      page.size = *value;
-    }
-  }
-  return page;
-}
-
-json::object page_body(std::string_view items_name, json::array items, domain::PageRequest page,
-                       std::int64_t total) {
-  json::object body;
-  body[items_name] = std::move(items);
-  body["page_num"] = page.num;
-  body["page_size"] = page.size;
-  body["total"] = total;
-  return body;
 }
 
 json::string uuid_json(const domain::Uuid& id) {

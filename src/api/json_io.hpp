@@ -40,14 +40,6 @@ http::Response validation_error(const domain::FieldErrors& errors);
 // that rejects the request.
 std::variant<boost::json::object, http::Response> read_json_object(const http::Request& request);
 
-// Page parameters from the query string (page_num >= 0, page_size 1..100); failures are added
-// to `errors`.
-domain::PageRequest read_page(const http::Request& request, domain::FieldErrors& errors);
-
-// {"<items>": [...], "page_num", "page_size", "total"}.
-boost::json::object page_body(std::string_view items_name, boost::json::array items,
-                              domain::PageRequest page, std::int64_t total);
-
 boost::json::string uuid_json(const domain::Uuid& id);
 boost::json::string timestamp_json(domain::UnixSeconds seconds);
 boost::json::value optional_json(const std::optional<std::string>& text);

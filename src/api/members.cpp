@@ -50,12 +50,13 @@ bool allowed(const CallPtr& call, TargetKind kind) {
 template <TargetKind kKind>
 void list_members(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
+  auto list = read_list_request(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!allowed(call, kKind)) return;
-  reply_with_page<domain::Member>(
-      services, call, page, "members",
-      [call, id = target_param(call, kKind)](domain::ReadTx& tx, domain::PageRequest requested,
+  reply_with_list<domain::Member>(
+      services, call, std::move(list), "members", "the user_id of a member of this list",
+      [call, id = target_param(call, kKind)](domain::ReadTx& tx,
+                                             const domain::ListRequest& requested,
                                              domain::Page<domain::Member>& out) -> domain::Status {
         auto target = resolve_target(tx, *call->principal, kKind, id);
         if (!target) return target.error();
@@ -129,16 +130,17 @@ json::object user_website_json(const domain::UserWebsite& website) {
 
 void list_user_websites(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
+  auto list = read_list_request(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
   if (!call->require_global_key()) return;
   auto user_id = domain::Uuid::parse(call->request.path_params.at(0));
   domain::Error not_found{domain::ErrorCode::kNotFound, "User not found"};
   if (!user_id) return call->fail(not_found);
-  reply_with_page<domain::UserWebsite>(
-      services, call, page, "websites",
+  reply_with_list<domain::UserWebsite>(
+      services, call, std::move(list), "websites",
+      "the website_id of a website of this organization",
       [call, user_id = *user_id, not_found](
-          domain::ReadTx& tx, domain::PageRequest requested,
+          domain::ReadTx& tx, const domain::ListRequest& requested,
           domain::Page<domain::UserWebsite>& out) -> domain::Status {
         const auto org_pk = call->principal->org_pk;
         // A user with nothing in this organization is indistinguishable from an unknown one.

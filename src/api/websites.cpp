@@ -47,11 +47,11 @@ void create_website(Services&, const CallPtr& call) {
 
 void list_websites(Services& services, const CallPtr& call) {
   domain::FieldErrors errors;
-  auto page = read_page(call->request, errors);
+  auto list = read_list_request(call->request, errors);
   if (!errors.empty()) return call->reply(validation_error(errors));
-  reply_with_page<domain::Website>(
-      services, call, page, "websites",
-      [call](domain::ReadTx& tx, domain::PageRequest requested,
+  reply_with_list<domain::Website>(
+      services, call, std::move(list), "websites", "the id of a website this key can list",
+      [call](domain::ReadTx& tx, const domain::ListRequest& requested,
              domain::Page<domain::Website>& out) {
         const auto& principal = *call->principal;
         out = tx.list_websites(principal.org_pk,

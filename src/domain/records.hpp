@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "domain/secret.hpp"
@@ -226,15 +227,32 @@ struct IdempotentResponse {
   UnixSeconds created_at = 0;
 };
 
+// The two forms of a list read (SPEC §5). Every list has one order; both forms follow it.
+//
+// The page form: page `num` of `size` items, with the count of the whole list. Its cost grows
+// with the list (the count, and the items skipped before a deep page).
 struct PageRequest {
   std::int64_t num = 0;    // 0-based
   std::int64_t size = 40;  // 1..100
 };
 
+// The cursor form: up to `limit` items after the item `starting_after` (from the start when
+// absent). A page costs the same whatever the list's length.
+struct CursorRequest {
+  std::int64_t limit = 40;  // 1..100
+  std::optional<Uuid> starting_after;
+};
+
+using ListRequest = std::variant<PageRequest, CursorRequest>;
+
 template <typename T>
 struct Page {
   std::vector<T> items;
-  std::int64_t total = 0;
+  std::int64_t total = 0;  // page form only: items in the whole list
+  bool has_more = false;   // cursor form only: items follow this page
+  // Cursor form only: `starting_after` names nothing this list can hold (unknown, another
+  // organization's, outside a scoped key's allowlist, or a member no longer in the list).
+  bool unknown_cursor = false;
 };
 
 }  // namespace invited::domain

@@ -3,6 +3,7 @@
 #include <functional>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "domain/records.hpp"
@@ -25,20 +26,27 @@ class ReadTx {
 
   // A website of `org_pk` that is not deleted.
   virtual std::optional<Website> find_website(Pk org_pk, const Uuid& id) = 0;
-  // Live websites of `org_pk`, oldest first; with `scoped_key_pk`, only those in that key's
-  // allowlist.
+  // Lists (SPEC §5) take either form of ListRequest and keep one order in both. A cursor names
+  // an item by its id; its position comes from the item's stored sort key, so a website, group,
+  // invite or key deleted or revoked since it was seen still works as a cursor.
+
+  // Live websites of `org_pk`, oldest first (created_at, then id); with `scoped_key_pk`, only
+  // those in that key's allowlist (a cursor outside it is unknown).
   virtual Page<Website> list_websites(Pk org_pk, std::optional<Pk> scoped_key_pk,
-                                      PageRequest page) = 0;
+                                      const ListRequest& request) = 0;
 
   virtual std::optional<Group> find_group(Pk org_pk, const Uuid& id) = 0;
-  virtual Page<Group> list_groups(Pk org_pk, PageRequest page) = 0;
+  // Live groups, oldest first (created_at, then id).
+  virtual Page<Group> list_groups(Pk org_pk, const ListRequest& request) = 0;
 
   // Everyone who reaches the website: directly, through a group holding it, or as an
   // organization member; one row per user with the strongest role (ties go to the most direct
-  // access), ordered by the time they first gained that access.
-  virtual Page<Member> list_website_members(Pk org_pk, Pk website_pk, PageRequest page) = 0;
-  // Direct members of the group.
-  virtual Page<Member> list_group_members(Pk group_pk, PageRequest page) = 0;
+  // access), ordered by the time they first gained access (any path; that is the row's
+  // created_at), then user id. A cursor is a user id that still reaches the website.
+  virtual Page<Member> list_website_members(Pk org_pk, Pk website_pk,
+                                            const ListRequest& request) = 0;
+  // Direct members of the group, by created_at, then user id.
+  virtual Page<Member> list_group_members(Pk group_pk, const ListRequest& request) = 0;
 
   // When (Unix milliseconds) the next queued email that nobody has claimed is due, if any.
   virtual std::optional<std::int64_t> next_email_due_ms() = 0;
@@ -57,17 +65,22 @@ class ReadTx {
   virtual std::optional<UserRef> find_user_by_id(const Uuid& id) = 0;
   // The member row of `user_pk` on `target` (direct membership only).
   virtual std::optional<Member> find_member(Target target, Pk user_pk) = 0;
-  virtual Page<Member> list_organization_members(Pk org_pk, PageRequest page) = 0;
+  // Organization members, by created_at, then user id.
+  virtual Page<Member> list_organization_members(Pk org_pk, const ListRequest& request) = 0;
   // Every live website of `org_pk` the user reaches, with the strongest role (ties go to the
-  // most direct access), ordered by website.
-  virtual Page<UserWebsite> list_user_websites(Pk org_pk, Pk user_pk, PageRequest page) = 0;
+  // most direct access), in website order (created_at, then id). A cursor is any website of the
+  // organization.
+  virtual Page<UserWebsite> list_user_websites(Pk org_pk, Pk user_pk,
+                                               const ListRequest& request) = 0;
   // Whether the user holds any membership in the organization (itself, a website or a group).
   virtual bool has_any_membership(Pk org_pk, Pk user_pk) = 0;
 
   virtual std::optional<InviteRecord> find_invite(Pk org_pk, const Uuid& id) = 0;
-  // Newest first.
+  // Newest first: by created_at, then by the id of the batch (the request) that created the
+  // invite, then by the invite's id; all descending. A cursor is any invite of the organization
+  // the key can see, whether it matches the filter or not.
   virtual Page<InviteRecord> list_invites(Pk org_pk, const InviteFilter& filter,
-                                          PageRequest page) = 0;
+                                          const ListRequest& request) = 0;
 
   // The response kept for (`org_pk`, `key`) if it was saved at or after `not_before`.
   virtual std::optional<IdempotentResponse> find_idempotent_response(Pk org_pk,
@@ -75,8 +88,8 @@ class ReadTx {
                                                                      UnixSeconds not_before) = 0;
 
   virtual std::optional<ApiKey> find_api_key_by_id(Pk org_pk, const Uuid& id) = 0;
-  // Oldest first; revoked keys included.
-  virtual Page<ApiKey> list_api_keys(Pk org_pk, PageRequest page) = 0;
+  // Oldest first (created_at, then id); revoked keys included.
+  virtual Page<ApiKey> list_api_keys(Pk org_pk, const ListRequest& request) = 0;
 };
 
 class WriteTx : public ReadTx {
@@ -196,6 +209,14 @@ class Store {
 
   virtual void write(WriteWork work, Completion done) = 0;
   virtual void read(ReadWork work, Completion done) = 0;
+  // A read on behalf of one organization (`tenant`, its row key), for reads whose cost can grow
+  // with the tenant's data (lists). A backend with a bounded pool of connections queues these
+  // fairly: tenants take turns, and one tenant never holds every connection, so a burst of
+  // long reads from one organization cannot starve another. By default, the same as read().
+  virtual void read_for(Pk tenant, ReadWork work, Completion done) {
+    (void)tenant;
+    read(std::move(work), std::move(done));
+  }
 
   // The same, waiting for the outcome on the calling thread. For background workers and
   // commands only: never call these from the event loop.

@@ -53,10 +53,34 @@ std::optional<Uuid> Uuid::parse(std::string_view text) {
 }
 
 Uuid Uuid::v7(std::int64_t unix_ms) {
+  // Ids made by one thread within one millisecond increase (RFC 9562, 6.2 method 1: a 12-bit
+  // counter in rand_a, started at a random value below 2048 each new millisecond), so lists
+  // ordered by (time, id) keep the order rows were made in. Per thread, like the random pool:
+  // the writer thread makes the ids of everything it inserts. A millisecond earlier than the
+  // thread's last gets plain random bits; a counter that runs out moves on to the next
+  // millisecond.
+  thread_local std::int64_t requested_ms = -1;  // the latest millisecond asked for
+  thread_local std::int64_t issued_ms = -1;     // the millisecond in the last id (may be ahead)
+  thread_local std::uint16_t counter = 0;
   Bytes bytes;
   fill_random(bytes.data(), bytes.size());
+  std::uint16_t rand_a = static_cast<std::uint16_t>((bytes[6] & 0x0f) << 8 | bytes[7]);
+  if (unix_ms > issued_ms) {
+    requested_ms = issued_ms = unix_ms;
+    counter = rand_a & 0x7ff;
+    rand_a = counter;
+  } else if (unix_ms >= requested_ms) {
+    requested_ms = unix_ms;
+    if (++counter > 0xfff) {
+      ++issued_ms;
+      counter = rand_a & 0x7ff;
+    }
+    unix_ms = issued_ms;
+    rand_a = counter;
+  }
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<std::uint8_t>(unix_ms >> (40 - 8 * i));
-  bytes[6] = static_cast<std::uint8_t>(0x70 | (bytes[6] & 0x0f));
+  bytes[6] = static_cast<std::uint8_t>(0x70 | (rand_a >> 8));
+  bytes[7] = static_cast<std::uint8_t>(rand_a & 0xff);
   bytes[8] = static_cast<std::uint8_t>(0x80 | (bytes[8] & 0x3f));
   return Uuid(bytes);
 }

@@ -21,7 +21,8 @@ class Uuid {
   // Parses the 36-character hyphenated form, either case. Returns nullopt for anything else
   // (braces, urn: prefix, missing hyphens).
   static std::optional<Uuid> parse(std::string_view text);
-  // Version 7 (time-ordered) for new rows, so inserts append to the id index. Thread-safe.
+  // Version 7 (time-ordered) for new rows, so inserts append to the id index. Ids one thread
+  // makes within one millisecond increase in the order they are made. Thread-safe.
   static Uuid v7(std::int64_t unix_ms);
   // Version 4 (random). Thread-safe.
   static Uuid v4();

@@ -114,15 +114,16 @@ test('GET /api/v1/invites: newest first, filters by status, email (case-insensit
     const all = await call(svc, 'GET', '/api/v1/invites', { key: k });
     assertKeys(all, ['invites', 'page_num', 'page_size', 'total']);
     assert.equal(all.total, 4);
-    // Newest first; the two invites of one request are in reverse request order.
-    assert.deepEqual(all.invites.map((i) => i.id), [c0, bg, a1, a0]);
+    // Newest first; the two invites of one request (same created_at) by id, descending.
+    const alices = [a0, a1].sort().reverse();
+    assert.deepEqual(all.invites.map((i) => i.id), [c0, bg, ...alices]);
     await assertPagination(svc, k, '/api/v1/invites', 'invites', 4);
 
     const ids = async (query) => (await call(svc, 'GET', `/api/v1/invites?${query}`, { key: k })).invites.map((i) => i.id);
-    assert.deepEqual(await ids('status=pending'), [bg, a1, a0]);
+    assert.deepEqual(await ids('status=pending'), [bg, ...alices]);
     assert.deepEqual(await ids('status=revoked'), [c0]);
     assert.deepEqual(await ids('status=accepted'), []);
-    assert.deepEqual(await ids(`email=${encodeURIComponent(alice.toUpperCase())}`), [a1, a0]);
+    assert.deepEqual(await ids(`email=${encodeURIComponent(alice.toUpperCase())}`), alices);
     assert.deepEqual(await ids(`website_id=${ws[0].id}`), [c0, a0]);
     assert.deepEqual(await ids(`website_id=${ws[0].id}&status=pending`), [a0]);
     assert.deepEqual(await ids(`group_id=${g.id}`), [bg]);

@@ -406,3 +406,71 @@ export async function inviteByEmail(service, key, email, ids, { kind = 'website'
   assert.ok(body.results.every((r) => r.success), JSON.stringify(body));
   return body.results.map((r) => r.invite_id);
 }
+
+// The cursor form of one list (SPEC §5), for a list whose items in order have the ids
+// `expectedIds` (`idField` of each item): pages of limit 1 cover the list once in order with
+// has_more true until the last, limit 100 is the whole list, the page form agrees on the order,
+// limit out of 1..100 is 400 naming limit, mixing with the page form is 400 naming the page
+// parameters, and a malformed or unknown starting_after is 400 naming it. `path` may carry a
+// query. Returns the items of the whole list.
+export async function assertCursorPagination(service, key, path, itemsName, idField, expectedIds) {
+  const sep = path.includes('?') ? '&' : '?';
+  const url = (query) => `${path}${sep}${query}`;
+  const ids = (items) => items.map((item) => item[idField]);
+
+  const seen = [];
+  let after;
+  for (let n = 0; n <= expectedIds.length; n++) {
+    const page = await call(service, 'GET', url(`limit=1${after ? `&starting_after=${after}` : ''}`), { key });
+    assertKeys(page, [itemsName, 'has_more'], `${path} cursor page ${n}`);
+    assert.ok(page[itemsName].length <= 1);
+    seen.push(...ids(page[itemsName]));
+    if (!page.has_more) break;
+    assert.equal(page[itemsName].length, 1, `${path}: has_more with an empty page`);
+    after = page[itemsName][0][idField];
+  }
+  assert.deepEqual(seen, expectedIds, `${path}: pages of limit 1 are the list once, in order`);
+
+  const all = await call(service, 'GET', url('limit=100'), { key });
+  assertKeys(all, [itemsName, 'has_more']);
+  assert.deepEqual(ids(all[itemsName]), expectedIds);
+  assert.equal(all.has_more, false);
+  const paged = await call(service, 'GET', url('page_size=100'), { key });
+  assert.deepEqual(ids(paged[itemsName]), expectedIds, `${path}: the page form has the same order`);
+  assert.deepEqual(paged[itemsName], all[itemsName], `${path}: both forms show the same items`);
+
+  if (expectedIds.length > 0) {
+    // starting_after alone selects the cursor form with the default limit (40).
+    const rest = await call(service, 'GET', url(`starting_after=${expectedIds[0]}`), { key });
+    assertKeys(rest, [itemsName, 'has_more']);
+    assert.deepEqual(ids(rest[itemsName]), expectedIds.slice(1, 41));
+    assert.equal(rest.has_more, expectedIds.length > 41);
+    const last = await call(service, 'GET', url(`limit=5&starting_after=${expectedIds.at(-1)}`), { key });
+    assert.deepEqual(last, { [itemsName]: [], has_more: false });
+  }
+  if (expectedIds.length > 2) {
+    const two = await call(service, 'GET', url('limit=2'), { key });
+    assert.deepEqual(ids(two[itemsName]), expectedIds.slice(0, 2));
+    assert.equal(two.has_more, true);
+  }
+
+  for (const bad of ['limit=0', 'limit=101', 'limit=-1', 'limit=ten', 'limit=1.5', 'limit=']) {
+    await expectError(service, 'GET', url(bad), { key }, 400, 'validation_error', { exactFields: ['limit'] });
+  }
+  const first = expectedIds[0] ?? randomUUID();
+  for (const [query, fields] of [
+    ['limit=1&page_size=1', ['page_size']],
+    [`starting_after=${first}&page_num=0`, ['page_num']],
+    ['limit=2&page_num=1&page_size=2', ['page_num', 'page_size']],
+    ['limit=0&page_size=0', ['limit', 'page_size']],
+  ]) {
+    await expectError(service, 'GET', url(query), { key }, 400, 'validation_error', { exactFields: fields });
+  }
+  for (const cursor of ['not-a-uuid', '', randomUUID(), `${first}x`]) {
+    const body = await expectError(service, 'GET', url(`limit=1&starting_after=${cursor}`), { key }, 400, 'validation_error', {
+      exactFields: ['starting_after'],
+    });
+    assert.match(body.error, /^starting_after must be /);
+  }
+  return all[itemsName];
+}

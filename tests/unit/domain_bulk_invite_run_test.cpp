@@ -165,11 +165,11 @@ class FakeTx final : public WriteTx {
   std::optional<Organization> find_organization(Pk) override { unused(); }
   std::optional<Organization> find_organization_by_id(const Uuid&) override { unused(); }
   std::optional<Website> find_website(Pk, const Uuid&) override { unused(); }
-  Page<Website> list_websites(Pk, std::optional<Pk>, PageRequest) override { unused(); }
+  Page<Website> list_websites(Pk, std::optional<Pk>, const ListRequest&) override { unused(); }
   std::optional<Group> find_group(Pk, const Uuid&) override { unused(); }
-  Page<Group> list_groups(Pk, PageRequest) override { unused(); }
-  Page<Member> list_website_members(Pk, Pk, PageRequest) override { unused(); }
-  Page<Member> list_group_members(Pk, PageRequest) override { unused(); }
+  Page<Group> list_groups(Pk, const ListRequest&) override { unused(); }
+  Page<Member> list_website_members(Pk, Pk, const ListRequest&) override { unused(); }
+  Page<Member> list_group_members(Pk, const ListRequest&) override { unused(); }
   std::optional<std::int64_t> next_email_due_ms() override { unused(); }
   Invitation load_invitation(Pk) override { unused(); }
   std::optional<Batch> find_batch_by_token(const SecretHash&) override { unused(); }
@@ -178,13 +178,15 @@ class FakeTx final : public WriteTx {
   std::optional<Website> find_website_including_deleted(Pk, const Uuid&) override { unused(); }
   std::optional<UserRef> find_user_by_id(const Uuid&) override { unused(); }
   std::optional<Member> find_member(Target, Pk) override { unused(); }
-  Page<Member> list_organization_members(Pk, PageRequest) override { unused(); }
-  Page<UserWebsite> list_user_websites(Pk, Pk, PageRequest) override { unused(); }
+  Page<Member> list_organization_members(Pk, const ListRequest&) override { unused(); }
+  Page<UserWebsite> list_user_websites(Pk, Pk, const ListRequest&) override { unused(); }
   bool has_any_membership(Pk, Pk) override { unused(); }
   std::optional<InviteRecord> find_invite(Pk, const Uuid&) override { unused(); }
-  Page<InviteRecord> list_invites(Pk, const InviteFilter&, PageRequest) override { unused(); }
+  Page<InviteRecord> list_invites(Pk, const InviteFilter&, const ListRequest&) override {
+    unused();
+  }
   std::optional<ApiKey> find_api_key_by_id(Pk, const Uuid&) override { unused(); }
-  Page<ApiKey> list_api_keys(Pk, PageRequest) override { unused(); }
+  Page<ApiKey> list_api_keys(Pk, const ListRequest&) override { unused(); }
   std::optional<IdempotentResponse> find_idempotent_response(Pk, std::string_view,
                                                              UnixSeconds) override {
     unused();

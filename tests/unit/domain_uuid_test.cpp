@@ -27,5 +27,21 @@ TEST(Uuid, Version7IsTimeOrderedAndVersioned) {
   EXPECT_NE(Uuid::v7(5), Uuid::v7(5));
 }
 
+// Lists order by (time, id): ids made within one millisecond keep the order they were made in.
+TEST(Uuid, V7IdsOfOneMillisecondIncreaseInTheOrderTheyAreMade) {
+  // Later than any millisecond other tests ask for on this thread (an earlier one gets random
+  // bits).
+  constexpr std::int64_t kMs = 4'000'000'000'000;
+  auto previous = Uuid::v7(kMs);
+  for (int i = 0; i < 5000; ++i) {  // past the 12-bit counter: it moves on to the next ms
+    auto next = Uuid::v7(kMs);
+    ASSERT_LT(previous, next) << i;
+    EXPECT_EQ(next.str()[14], '7');
+    EXPECT_EQ(next.bytes()[8] & 0xc0, 0x80);
+    previous = next;
+  }
+  EXPECT_LT(previous, Uuid::v7(kMs + 10));
+}
+
 }  // namespace
 }  // namespace invited::domain

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -9,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "domain/email.hpp"
@@ -104,6 +108,51 @@ std::string numbered_email(std::string_view prefix, int n) {
   return email;
 }
 
+// Every item of a list, read in cursor pages of `limit` (SPEC §5), each page checked: full
+// pages say has_more, the last one does not, and no cursor is unknown.
+template <typename T, typename List, typename IdOf>
+std::vector<T> walk_cursor(List list, IdOf id_of, std::int64_t limit) {
+  std::vector<T> all;
+  std::optional<Uuid> after;
+  for (int pages = 0; pages < 100000; ++pages) {
+    domain::Page<T> page = list(domain::ListRequest{domain::CursorRequest{limit, after}});
+    EXPECT_FALSE(page.unknown_cursor);
+    EXPECT_LE(static_cast<std::int64_t>(page.items.size()), limit);
+    all.insert(all.end(), page.items.begin(), page.items.end());
+    if (!page.has_more) break;
+    EXPECT_EQ(static_cast<std::int64_t>(page.items.size()), limit);
+    if (page.items.empty()) break;
+    after = id_of(page.items.back());
+  }
+  return all;
+}
+
+// The ids of `items`, in order.
+template <typename T, typename IdOf>
+std::vector<Uuid> ids_of(const std::vector<T>& items, IdOf id_of) {
+  std::vector<Uuid> ids;
+  for (const auto& item : items) ids.push_back(id_of(item));
+  return ids;
+}
+
+// How much work SQLite does for `work`: the virtual machine's progress checks (one per loop
+// step of every statement), counted by a progress handler. Deterministic, unlike a timing, so a
+// cost that grows with a list shows.
+template <typename Work>
+std::int64_t sqlite_work(Connection& db, Work work) {
+  std::int64_t steps = 0;
+  sqlite3_progress_handler(
+      db.handle(), 1,
+      [](void* counter) {
+        ++*static_cast<std::int64_t*>(counter);
+        return 0;
+      },
+      &steps);
+  work();
+  sqlite3_progress_handler(db.handle(), 0, nullptr, nullptr);
+  return steps;
+}
+
 // A migrated database with a Transaction on one read-write connection (autocommit).
 class SqliteTransaction : public ::testing::Test {
  protected:
@@ -156,6 +205,7 @@ TEST(SqliteSchema, MigrateIsIdempotent) {
   {
     Connection db(file.path(), Connection::Mode::kReadWrite);
     EXPECT_EQ(schema_version(db), 0);
+    // Every migration once (versions may have gaps while tracks merge).
     EXPECT_EQ(migrate(db), static_cast<int>(sqlite_migrations().size()));
     EXPECT_EQ(schema_version(db), latest_schema_version());
     EXPECT_EQ(migrate(db), 0);
@@ -516,7 +566,7 @@ TEST_F(SqliteTransaction, ListWebsiteMembersReportsStrongestRoleAndAccessType) {
   add("deletedgroup@example.com", TargetKind::kGroup, deleted_group, Role::kAdmin, 111);
   add("otherorg@example.com", TargetKind::kOrganization, other_org.pk, Role::kOwner, 112);
 
-  auto page = tx->list_website_members(org.pk, website.pk, {.num = 0, .size = 100});
+  auto page = tx->list_website_members(org.pk, website.pk, domain::PageRequest{0, 100});
   EXPECT_EQ(page.total, 6);
   ASSERT_EQ(page.items.size(), 6u);
 
@@ -527,14 +577,14 @@ TEST_F(SqliteTransaction, ListWebsiteMembersReportsStrongestRoleAndAccessType) {
     domain::AccessType access;
     domain::UnixSeconds created_at;
   };
-  // Ordered by when each gained the access reported.
+  // Ordered by when each first gained access (through any path): that is their created_at.
   std::vector<Expected> expected = {
       {owner.id, "owner@example.com", Role::kOwner, domain::AccessType::kOrganization, 100},
       {grouped.id, "grouped@example.com", Role::kViewer, domain::AccessType::kGroup, 101},
       {direct.id, "direct@example.com", Role::kAdmin, domain::AccessType::kWebsite, 102},
-      {both.id, "both@example.com", Role::kAdmin, domain::AccessType::kGroup, 104},
-      {org_admin.id, "orgadmin@example.com", Role::kAdmin, domain::AccessType::kOrganization, 106},
-      {tie.id, "tie@example.com", Role::kAdmin, domain::AccessType::kWebsite, 108},
+      {both.id, "both@example.com", Role::kAdmin, domain::AccessType::kGroup, 103},
+      {org_admin.id, "orgadmin@example.com", Role::kAdmin, domain::AccessType::kOrganization, 105},
+      {tie.id, "tie@example.com", Role::kAdmin, domain::AccessType::kWebsite, 107},
   };
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& member = page.items[i];
@@ -546,11 +596,520 @@ TEST_F(SqliteTransaction, ListWebsiteMembersReportsStrongestRoleAndAccessType) {
     EXPECT_FALSE(member.email_verified);
   }
 
-  auto second_page = tx->list_website_members(org.pk, website.pk, {.num = 1, .size = 4});
+  auto second_page = tx->list_website_members(org.pk, website.pk, domain::PageRequest{1, 4});
   EXPECT_EQ(second_page.total, 6);
   ASSERT_EQ(second_page.items.size(), 2u);
   EXPECT_EQ(second_page.items[0].user_id, org_admin.id);
   EXPECT_EQ(second_page.items[1].user_id, tie.id);
+
+  // The cursor form walks the indexes instead of ranking everyone, and gives the same rows.
+  for (std::int64_t limit : {1, 4, 100}) {
+    auto walked = walk_cursor<domain::Member>(
+        [&](const domain::ListRequest& request) {
+          return tx->list_website_members(org.pk, website.pk, request);
+        },
+        [](const domain::Member& member) { return member.user_id; }, limit);
+    ASSERT_EQ(walked.size(), page.items.size()) << "limit " << limit;
+    for (std::size_t i = 0; i < walked.size(); ++i) {
+      EXPECT_EQ(walked[i].user_id, page.items[i].user_id) << i;
+      EXPECT_EQ(walked[i].role, page.items[i].role) << i;
+      EXPECT_EQ(walked[i].access_type, page.items[i].access_type) << i;
+      EXPECT_EQ(walked[i].created_at, page.items[i].created_at) << i;
+      EXPECT_EQ(walked[i].email, page.items[i].email) << i;
+    }
+  }
+}
+
+// Lists, both forms (SPEC §5): one order per list, a stored time then an id (never the row
+// key), the same in both forms; cursor pages of any size cover the list once.
+
+// Ids made so that row-key order and id order disagree: each later row gets a smaller id.
+Uuid descending_id(int n) {
+  Uuid::Bytes bytes{};
+  bytes[0] = static_cast<std::uint8_t>(0xf0 - n);
+  bytes[15] = 1;
+  return Uuid(bytes);
+}
+
+TEST_F(SqliteTransaction, ListsOrderByTimeThenIdInBothForms) {
+  // Websites: three in the same second whose ids fall as their row keys rise, one a second
+  // earlier (inserted last), one deleted.
+  std::vector<domain::Website> sites;
+  for (int i = 0; i < 3; ++i) {
+    sites.push_back(tx->insert_website(org.pk, descending_id(i), "https://s.example", "S", kNow));
+  }
+  auto earlier = tx->insert_website(org.pk, descending_id(9), "https://e.example", "E", kNow - 1);
+  auto deleted = tx->insert_website(org.pk, descending_id(8), "https://d.example", "D", kNow);
+  tx->set_website_deleted(deleted.pk, kNow);
+  // Expected: earlier, then the second kNow by id: setup's website has a random v4 id.
+  std::vector<std::pair<domain::UnixSeconds, Uuid>> keys = {{kNow - 1, earlier.id},
+                                                            {kNow, website.id}};
+  for (const auto& site : sites) keys.emplace_back(kNow, site.id);
+  std::sort(keys.begin(), keys.end());
+  std::vector<Uuid> expected;
+  for (const auto& key : keys) expected.push_back(key.second);
+
+  auto website_id = [](const domain::Website& w) { return w.id; };
+  auto page = tx->list_websites(org.pk, std::nullopt, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, 5);
+  EXPECT_EQ(ids_of(page.items, website_id), expected);
+  for (std::int64_t limit : {1, 2, 40}) {
+    auto walked = walk_cursor<domain::Website>(
+        [&](const domain::ListRequest& r) { return tx->list_websites(org.pk, std::nullopt, r); },
+        website_id, limit);
+    EXPECT_EQ(ids_of(walked, website_id), expected) << "limit " << limit;
+  }
+  // Pages by number agree with the cursor order.
+  auto second = tx->list_websites(org.pk, std::nullopt, domain::PageRequest{1, 2});
+  EXPECT_EQ(ids_of(second.items, website_id),
+            std::vector<Uuid>(expected.begin() + 2, expected.begin() + 4));
+
+  // Groups, in the same second, ids against row keys.
+  std::vector<Uuid> groups;
+  for (int i = 0; i < 3; ++i) {
+    tx->insert_group(org.pk, descending_id(i), "G", {website.pk}, kNow);
+    groups.push_back(descending_id(i));
+  }
+  std::sort(groups.begin(), groups.end());
+  auto group_id = [](const domain::Group& g) { return g.id; };
+  EXPECT_EQ(ids_of(tx->list_groups(org.pk, domain::PageRequest{0, 100}).items, group_id), groups);
+  EXPECT_EQ(ids_of(walk_cursor<domain::Group>(
+                       [&](const domain::ListRequest& r) { return tx->list_groups(org.pk, r); },
+                       group_id, 1),
+                   group_id),
+            groups);
+
+  // API keys.
+  std::vector<Uuid> keys_expected;
+  for (int i = 0; i < 3; ++i) {
+    tx->insert_api_key(domain::NewApiKey{.id = descending_id(i),
+                                         .org_pk = org.pk,
+                                         .name = "k",
+                                         .hash = domain::issue_secret("ik_").hash,
+                                         .scoped = false,
+                                         .website_pks = {},
+                                         .created_at = kNow});
+    keys_expected.push_back(descending_id(i));
+  }
+  std::sort(keys_expected.begin(), keys_expected.end());
+  auto key_id = [](const domain::ApiKey& k) { return k.id; };
+  EXPECT_EQ(ids_of(tx->list_api_keys(org.pk, domain::PageRequest{0, 100}).items, key_id),
+            keys_expected);
+  EXPECT_EQ(ids_of(walk_cursor<domain::ApiKey>(
+                       [&](const domain::ListRequest& r) { return tx->list_api_keys(org.pk, r); },
+                       key_id, 2),
+                   key_id),
+            keys_expected);
+}
+
+TEST_F(SqliteTransaction, MemberListsOrderByAccessTimeThenUserId) {
+  Pk group = tx->insert_group(org.pk, Uuid::v4(), "G", {website.pk}, kNow);
+  // Five users granted in the same second, their ids in random order; one a second earlier.
+  std::vector<std::pair<domain::UnixSeconds, Uuid>> keys;
+  for (int i = 0; i < 5; ++i) {
+    auto user = insert_user(*tx, numbered_email("m", i));
+    tx->add_membership_if_absent({TargetKind::kGroup, group}, user.pk, Role::kViewer, kNow);
+    tx->add_membership_if_absent({TargetKind::kOrganization, org.pk}, user.pk, Role::kViewer, kNow);
+    keys.emplace_back(kNow, user.id);
+  }
+  auto first = insert_user(*tx, "first@example.com");
+  tx->add_membership_if_absent({TargetKind::kGroup, group}, first.pk, Role::kAdmin, kNow - 1);
+  tx->add_membership_if_absent({TargetKind::kOrganization, org.pk}, first.pk, Role::kAdmin,
+                               kNow - 1);
+  keys.emplace_back(kNow - 1, first.id);
+  std::sort(keys.begin(), keys.end());
+  std::vector<Uuid> expected;
+  for (const auto& key : keys) expected.push_back(key.second);
+
+  auto user_id = [](const domain::Member& m) { return m.user_id; };
+  auto group_page = tx->list_group_members(group, domain::PageRequest{0, 100});
+  EXPECT_EQ(group_page.total, 6);
+  EXPECT_EQ(ids_of(group_page.items, user_id), expected);
+  auto organization_page = tx->list_organization_members(org.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(ids_of(organization_page.items, user_id), expected);
+  // The website list merges the group and organization streams: each user once.
+  auto website_page = tx->list_website_members(org.pk, website.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(ids_of(website_page.items, user_id), expected);
+  for (std::int64_t limit : {1, 4}) {
+    EXPECT_EQ(
+        ids_of(walk_cursor<domain::Member>(
+                   [&](const domain::ListRequest& r) { return tx->list_group_members(group, r); },
+                   user_id, limit),
+               user_id),
+        expected);
+    EXPECT_EQ(ids_of(walk_cursor<domain::Member>(
+                         [&](const domain::ListRequest& r) {
+                           return tx->list_organization_members(org.pk, r);
+                         },
+                         user_id, limit),
+                     user_id),
+              expected);
+    EXPECT_EQ(ids_of(walk_cursor<domain::Member>(
+                         [&](const domain::ListRequest& r) {
+                           return tx->list_website_members(org.pk, website.pk, r);
+                         },
+                         user_id, limit),
+                     user_id),
+              expected);
+  }
+  auto walked = walk_cursor<domain::Member>(
+      [&](const domain::ListRequest& r) { return tx->list_website_members(org.pk, website.pk, r); },
+      user_id, 2);
+  ASSERT_FALSE(walked.empty());
+  EXPECT_EQ(walked[0].role, Role::kAdmin);
+  EXPECT_EQ(walked[0].access_type, domain::AccessType::kGroup);  // a tie goes to the group
+  EXPECT_EQ(walked[0].created_at, kNow - 1);
+}
+
+TEST_F(SqliteTransaction, WebsiteMembersListEachUserOnceAtTheirEarliestAccess) {
+  Pk group = tx->insert_group(org.pk, Uuid::v4(), "G", {website.pk}, kNow);
+  Pk second_group = tx->insert_group(org.pk, Uuid::v4(), "G2", {website.pk}, kNow);
+  // Each user reaches the website several ways, granted at different times; the list shows
+  // them once, at their earliest grant, with the strongest role.
+  struct Case {
+    std::vector<std::tuple<TargetKind, Pk, Role, domain::UnixSeconds>> grants;
+    domain::UnixSeconds since;
+    Role role;
+    domain::AccessType access;
+  };
+  std::vector<Case> cases = {
+      {{{TargetKind::kWebsite, website.pk, Role::kViewer, 50},
+        {TargetKind::kOrganization, org.pk, Role::kAdmin, 10}},
+       10,
+       Role::kAdmin,
+       domain::AccessType::kOrganization},
+      {{{TargetKind::kGroup, second_group, Role::kViewer, 40},
+        {TargetKind::kGroup, group, Role::kAdmin, 20},
+        {TargetKind::kWebsite, website.pk, Role::kAdmin, 30}},
+       20,
+       Role::kAdmin,
+       domain::AccessType::kWebsite},
+      {{{TargetKind::kWebsite, website.pk, Role::kViewer, 15},
+        {TargetKind::kOrganization, org.pk, Role::kViewer, 15}},
+       15,
+       Role::kViewer,
+       domain::AccessType::kWebsite},
+      {{{TargetKind::kGroup, group, Role::kViewer, 25}},
+       25,
+       Role::kViewer,
+       domain::AccessType::kGroup},
+  };
+  std::vector<std::pair<domain::UnixSeconds, std::size_t>> order;
+  std::vector<domain::UserRef> users;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    users.push_back(insert_user(*tx, numbered_email("w", static_cast<int>(i))));
+    for (const auto& [kind, pk, role, at] : cases[i].grants) {
+      EXPECT_TRUE(tx->add_membership_if_absent({kind, pk}, users[i].pk, role, at));
+    }
+    order.emplace_back(cases[i].since, i);
+  }
+  std::sort(order.begin(), order.end());
+  for (std::int64_t limit : {1, 3, 10}) {
+    auto walked = walk_cursor<domain::Member>(
+        [&](const domain::ListRequest& r) {
+          return tx->list_website_members(org.pk, website.pk, r);
+        },
+        [](const domain::Member& m) { return m.user_id; }, limit);
+    ASSERT_EQ(walked.size(), cases.size()) << "limit " << limit;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const auto& want = cases[order[i].second];
+      EXPECT_EQ(walked[i].user_id, users[order[i].second].id) << i;
+      EXPECT_EQ(walked[i].created_at, want.since) << i;
+      EXPECT_EQ(walked[i].role, want.role) << i;
+      EXPECT_EQ(walked[i].access_type, want.access) << i;
+    }
+  }
+  auto page = tx->list_website_members(org.pk, website.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, static_cast<std::int64_t>(cases.size()));
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(page.items[i].user_id, users[order[i].second].id) << i;
+    EXPECT_EQ(page.items[i].created_at, cases[order[i].second].since) << i;
+  }
+}
+
+TEST_F(SqliteTransaction, UserWebsitesFollowWebsiteOrderForMembersAndOthers) {
+  std::vector<domain::Website> sites = {website};
+  for (int i = 0; i < 4; ++i) {
+    sites.push_back(tx->insert_website(org.pk, descending_id(i), "https://u.example", "U", kNow));
+  }
+  Pk group = tx->insert_group(org.pk, Uuid::v4(), "G", {sites[1].pk, sites[2].pk}, kNow);
+  auto member = insert_user(*tx, "member@example.com");
+  tx->add_membership_if_absent({TargetKind::kOrganization, org.pk}, member.pk, Role::kViewer, kNow);
+  tx->add_membership_if_absent({TargetKind::kWebsite, sites[3].pk}, member.pk, Role::kAdmin, kNow);
+  auto outsider = insert_user(*tx, "outsider@example.com");
+  tx->add_membership_if_absent({TargetKind::kGroup, group}, outsider.pk, Role::kViewer, kNow);
+  tx->add_membership_if_absent({TargetKind::kWebsite, sites[2].pk}, outsider.pk, Role::kAdmin,
+                               kNow);
+  tx->add_membership_if_absent({TargetKind::kWebsite, sites[4].pk}, outsider.pk, Role::kViewer,
+                               kNow);
+  auto in_order = [](std::vector<domain::Website> list) {
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.created_at, a.id) < std::pair(b.created_at, b.id);
+    });
+    std::vector<Uuid> ids;
+    for (const auto& w : list) ids.push_back(w.id);
+    return ids;
+  };
+  auto website_id = [](const domain::UserWebsite& w) { return w.website_id; };
+
+  // An organization member reaches every website; the direct admin role shows where it wins.
+  auto expected = in_order(sites);
+  auto page = tx->list_user_websites(org.pk, member.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, 5);
+  EXPECT_EQ(ids_of(page.items, website_id), expected);
+  auto walked = walk_cursor<domain::UserWebsite>(
+      [&](const domain::ListRequest& r) { return tx->list_user_websites(org.pk, member.pk, r); },
+      website_id, 2);
+  EXPECT_EQ(ids_of(walked, website_id), expected);
+  for (const auto& w : walked) {
+    bool direct = w.website_id == sites[3].id;
+    EXPECT_EQ(w.role, direct ? Role::kAdmin : Role::kViewer);
+    EXPECT_EQ(w.access_type,
+              direct ? domain::AccessType::kWebsite : domain::AccessType::kOrganization);
+  }
+
+  // Anyone else: their direct and group websites, once each, strongest role.
+  expected = in_order({sites[1], sites[2], sites[4]});
+  page = tx->list_user_websites(org.pk, outsider.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, 3);
+  EXPECT_EQ(ids_of(page.items, website_id), expected);
+  walked = walk_cursor<domain::UserWebsite>(
+      [&](const domain::ListRequest& r) { return tx->list_user_websites(org.pk, outsider.pk, r); },
+      website_id, 1);
+  EXPECT_EQ(ids_of(walked, website_id), expected);
+  for (const auto& w : walked) {
+    if (w.website_id == sites[2].id) {
+      EXPECT_EQ(w.role, Role::kAdmin);
+      EXPECT_EQ(w.access_type, domain::AccessType::kWebsite);
+    } else if (w.website_id == sites[1].id) {
+      EXPECT_EQ(w.access_type, domain::AccessType::kGroup);
+    }
+  }
+  // A website the user does not reach still places a cursor (it keeps its place in the order).
+  auto after = tx->list_user_websites(org.pk, outsider.pk, domain::CursorRequest{10, sites[3].id});
+  EXPECT_FALSE(after.unknown_cursor);
+}
+
+TEST_F(SqliteTransaction, InvitesListNewestFirstByTimeBatchAndId) {
+  // Two batches in the same second (ids against row keys), one a second later.
+  auto batch = [&](const Uuid& id, domain::UnixSeconds at) {
+    return tx->insert_batch(domain::NewBatch{.id = id,
+                                             .org_pk = org.pk,
+                                             .email_address = "ann@example.com",
+                                             .first_name = std::nullopt,
+                                             .last_name = std::nullopt,
+                                             .token_hash = domain::issue_secret("").hash,
+                                             .created_at = at,
+                                             .expires_at = at + 86400});
+  };
+  struct Row {
+    domain::UnixSeconds at;
+    Uuid batch;
+    Uuid id;
+  };
+  std::vector<Row> rows;
+  int n = 0;
+  for (auto [batch_id, at] : {std::pair{descending_id(0), kNow},
+                              {descending_id(1), kNow},
+                              {descending_id(2), kNow + 1}}) {
+    Pk pk = batch(batch_id, at);
+    for (int i = 0; i < 3; ++i) {
+      Uuid id = Uuid::v4();
+      tx->insert_invite(domain::NewInvite{.id = id,
+                                          .org_pk = org.pk,
+                                          .batch_pk = pk,
+                                          .email_key = numbered_email("i", n++),
+                                          .target = {TargetKind::kWebsite, website.pk},
+                                          .role = Role::kViewer,
+                                          .created_at = at,
+                                          .expires_at = at + 86400});
+      rows.push_back({at, batch_id, id});
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.at, a.batch, a.id) > std::tie(b.at, b.batch, b.id);
+  });
+  std::vector<Uuid> expected;
+  for (const auto& row : rows) expected.push_back(row.id);
+  auto invite_id = [](const domain::InviteRecord& i) { return i.id; };
+  domain::InviteFilter all;
+  all.now = kNow;
+  auto page = tx->list_invites(org.pk, all, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, 9);
+  EXPECT_EQ(ids_of(page.items, invite_id), expected);
+  for (std::int64_t limit : {1, 2, 4}) {
+    EXPECT_EQ(
+        ids_of(walk_cursor<domain::InviteRecord>(
+                   [&](const domain::ListRequest& r) { return tx->list_invites(org.pk, all, r); },
+                   invite_id, limit),
+               invite_id),
+        expected)
+        << "limit " << limit;
+  }
+  // A filter keeps the order; an invite that does not match it still places a cursor.
+  domain::InviteFilter one_email = all;
+  one_email.email_key = numbered_email("i", 4);
+  auto filtered = tx->list_invites(org.pk, one_email, domain::CursorRequest{10, expected[0]});
+  EXPECT_FALSE(filtered.unknown_cursor);
+  ASSERT_EQ(filtered.items.size(), 1u);
+}
+
+TEST_F(SqliteTransaction, CursorsMustNameAnItemTheListCanHold) {
+  auto other_org = tx->insert_organization(Uuid::v4(), "Other", kNow);
+  auto foreign = tx->insert_website(other_org.pk, Uuid::v4(), "https://f.example", "F", kNow);
+  auto later =
+      tx->insert_website(org.pk, Uuid::v7((kNow + 5) * 1000), "https://l.example", "L", kNow + 5);
+  auto unknown = [](const auto& page) { return page.unknown_cursor; };
+  EXPECT_TRUE(
+      unknown(tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, Uuid::v4()})));
+  EXPECT_TRUE(
+      unknown(tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, foreign.id})));
+
+  // A website deleted since it was seen keeps its place.
+  tx->set_website_deleted(website.pk, kNow);
+  auto after_deleted =
+      tx->list_websites(org.pk, std::nullopt, domain::CursorRequest{5, website.id});
+  EXPECT_FALSE(after_deleted.unknown_cursor);
+  ASSERT_EQ(after_deleted.items.size(), 1u);
+  EXPECT_EQ(after_deleted.items[0].id, later.id);
+  EXPECT_FALSE(after_deleted.has_more);
+  tx->set_website_deleted(website.pk, std::nullopt);
+
+  // A scoped key places cursors only on its allowlist.
+  auto key = tx->insert_api_key(domain::NewApiKey{.id = Uuid::v4(),
+                                                  .org_pk = org.pk,
+                                                  .name = "scoped",
+                                                  .hash = domain::issue_secret("ik_").hash,
+                                                  .scoped = true,
+                                                  .website_pks = {later.pk},
+                                                  .created_at = kNow});
+  EXPECT_TRUE(unknown(tx->list_websites(org.pk, key.pk, domain::CursorRequest{5, website.id})));
+  auto scoped = tx->list_websites(org.pk, key.pk, domain::CursorRequest{5, std::nullopt});
+  ASSERT_EQ(scoped.items.size(), 1u);
+  EXPECT_EQ(scoped.items[0].id, later.id);
+
+  // Members: a user id that is not in the list, or was never.
+  auto user = insert_user(*tx, "member@example.com");
+  EXPECT_TRUE(tx->add_membership_if_absent({TargetKind::kWebsite, website.pk}, user.pk,
+                                           Role::kViewer, kNow));
+  EXPECT_FALSE(
+      unknown(tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, user.id})));
+  EXPECT_TRUE(unknown(tx->list_organization_members(org.pk, domain::CursorRequest{5, user.id})));
+  EXPECT_TRUE(
+      unknown(tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, Uuid::v4()})));
+  auto stranger = insert_user(*tx, "stranger@example.com");
+  EXPECT_TRUE(
+      unknown(tx->list_website_members(org.pk, website.pk, domain::CursorRequest{5, stranger.id})));
+}
+
+// A member removed since they were listed keeps their place as a cursor: a client that
+// removes the members it walks still covers the list once.
+TEST_F(SqliteTransaction, RemovedMembersStillPlaceCursors) {
+  Pk group = tx->insert_group(org.pk, Uuid::v4(), "G", {website.pk}, kNow);
+  std::vector<Target> targets = {{TargetKind::kWebsite, website.pk},
+                                 {TargetKind::kGroup, group},
+                                 {TargetKind::kOrganization, org.pk}};
+  std::vector<domain::UserRef> users;
+  for (int i = 0; i < 9; ++i) {
+    users.push_back(insert_user(*tx, numbered_email("r", i)));
+    // Website, group and organization members in turn, a second apart.
+    EXPECT_TRUE(tx->add_membership_if_absent(targets[static_cast<std::size_t>(i % 3)],
+                                             users.back().pk, Role::kViewer, kNow + i));
+  }
+  // Walk the website's list one member at a time, removing each before asking for the next.
+  std::vector<Uuid> seen;
+  std::optional<Uuid> after;
+  for (int page = 0; page < 20; ++page) {
+    auto result = tx->list_website_members(org.pk, website.pk, domain::CursorRequest{1, after});
+    ASSERT_FALSE(result.unknown_cursor) << page;
+    if (result.items.empty()) break;
+    seen.push_back(result.items[0].user_id);
+    auto it = std::find_if(users.begin(), users.end(),
+                           [&](const auto& u) { return u.id == result.items[0].user_id; });
+    ASSERT_NE(it, users.end());
+    auto index = static_cast<std::size_t>(it - users.begin());
+    EXPECT_TRUE(tx->delete_membership(targets[index % 3], it->pk));
+    after = result.items[0].user_id;
+    if (!result.has_more) break;
+  }
+  std::vector<Uuid> expected;
+  for (const auto& user : users) expected.push_back(user.id);
+  EXPECT_EQ(seen, expected);
+
+  // The same for the direct lists.
+  for (Target target :
+       {Target{TargetKind::kGroup, group}, Target{TargetKind::kOrganization, org.pk}}) {
+    std::vector<Uuid> members;
+    for (int i = 0; i < 3; ++i) {
+      auto user =
+          insert_user(*tx, numbered_email(target.kind == TargetKind::kGroup ? "g" : "o", i));
+      EXPECT_TRUE(tx->add_membership_if_absent(target, user.pk, Role::kViewer, kNow + 100 + i));
+      members.push_back(user.id);
+    }
+    auto list = [&](const domain::ListRequest& r) {
+      return target.kind == TargetKind::kGroup ? tx->list_group_members(group, r)
+                                               : tx->list_organization_members(org.pk, r);
+    };
+    auto first = list(domain::CursorRequest{1, std::nullopt});
+    ASSERT_EQ(first.items.size(), 1u);
+    EXPECT_EQ(first.items[0].user_id, members[0]);
+    auto user = tx->find_user_by_id(members[0]);
+    ASSERT_TRUE(user);
+    EXPECT_TRUE(tx->delete_membership(target, user->pk));
+    auto next = list(domain::CursorRequest{5, members[0]});
+    EXPECT_FALSE(next.unknown_cursor);
+    std::vector<Uuid> rest;
+    for (const auto& m : next.items) rest.push_back(m.user_id);
+    EXPECT_EQ(rest, std::vector<Uuid>(members.begin() + 1, members.end()));
+  }
+}
+
+// The cost of a first cursor page does not grow with the list; the page form's does.
+TEST_F(SqliteTransaction, FirstCursorPageCostsTheSameForFiftyOrFiveThousandMembers) {
+  auto big = tx->insert_website(org.pk, Uuid::v4(), "https://big.example", "Big", kNow);
+  Pk big_group = tx->insert_group(org.pk, Uuid::v4(), "Big group", {big.pk}, kNow);
+  Pk small_group = tx->insert_group(org.pk, Uuid::v4(), "Small group", {website.pk}, kNow);
+  db->exec("BEGIN");
+  // A few organization members reach both websites; the rest are direct or group members.
+  for (int i = 0; i < 5; ++i) {
+    auto user = insert_user(*tx, numbered_email("o", i));
+    tx->add_membership_if_absent({TargetKind::kOrganization, org.pk}, user.pk, Role::kViewer,
+                                 kNow + i * 7);
+  }
+  auto fill = [&](Pk website_pk, Pk group_pk, int count, std::string_view prefix) {
+    for (int i = 0; i < count; ++i) {
+      auto user = insert_user(*tx, numbered_email(prefix, i));
+      Target target = i % 3 == 0 ? Target{TargetKind::kGroup, group_pk}
+                                 : Target{TargetKind::kWebsite, website_pk};
+      tx->add_membership_if_absent(target, user.pk, Role::kViewer, kNow + i % 97);
+    }
+  };
+  fill(website.pk, small_group, 50, "small");
+  fill(big.pk, big_group, 5000, "big");
+  db->exec("COMMIT");
+
+  auto first_page = [&](Pk website_pk, const domain::ListRequest& request) {
+    return sqlite_work(*db, [&] {
+      auto page = tx->list_website_members(org.pk, website_pk, request);
+      EXPECT_EQ(page.items.size(), 40u);
+    });
+  };
+  auto small_cursor = first_page(website.pk, domain::CursorRequest{40, std::nullopt});
+  auto big_cursor = first_page(big.pk, domain::CursorRequest{40, std::nullopt});
+  EXPECT_LE(big_cursor, small_cursor * 12 / 10) << small_cursor << " vs " << big_cursor;
+  // The control: the page form ranks every member, so the same data shows its growth.
+  auto small_page = first_page(website.pk, domain::PageRequest{0, 40});
+  auto big_page = first_page(big.pk, domain::PageRequest{0, 40});
+  EXPECT_GE(big_page, small_page * 20) << small_page << " vs " << big_page;
+
+  // The same for the direct lists: a group with 1,667 members against one with 17.
+  auto group_first = [&](Pk group_pk) {
+    return sqlite_work(*db, [&] {
+      auto page = tx->list_group_members(group_pk, domain::CursorRequest{10, std::nullopt});
+      EXPECT_EQ(page.items.size(), 10u);
+    });
+  };
+  EXPECT_LE(group_first(big_group), group_first(small_group) * 12 / 10);
 }
 
 // SqliteStore: the writer thread with group commit.
@@ -902,6 +1461,47 @@ TEST(SqliteStore, CompletionsRunThroughPost) {
   // The waiting forms complete on the store's own thread, not through Post.
   EXPECT_TRUE(store.write_and_wait([](domain::WriteTx&) -> domain::Status { return {}; }).ok());
   EXPECT_EQ(posted.load(), 1);
+}
+
+// One organization's long reads never hold every reader: other organizations' reads run while
+// they are all still running (readers = 2: one tenant holds at most one).
+TEST(SqliteStore, OneTenantsLongReadsLeaveAReaderForOthers) {
+  TempDatabase file;
+  SqliteStore store(options_for(file), run_inline());
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::atomic<int> long_done{0};
+  for (int i = 0; i < 3; ++i) {
+    store.read_for(
+        1,
+        [open](domain::ReadTx&) -> domain::Status {
+          open.wait();
+          return {};
+        },
+        [&](domain::Status) { ++long_done; });
+  }
+  // Two other tenants, one after the other: the second also finds a free reader (without the
+  // limit, the reader freed by the first would take tenant 1's next unit and block).
+  std::promise<void> second;
+  std::promise<void> third;
+  store.read_for(
+      2, [](domain::ReadTx&) -> domain::Status { return {}; },
+      [&](domain::Status) { second.set_value(); });
+  auto second_answered = second.get_future().wait_for(std::chrono::seconds(10));
+  store.read_for(
+      3, [](domain::ReadTx&) -> domain::Status { return {}; },
+      [&](domain::Status) { third.set_value(); });
+  auto third_answered = third.get_future().wait_for(std::chrono::seconds(10));
+  EXPECT_EQ(long_done.load(), 0);
+  gate.set_value();
+  EXPECT_EQ(second_answered, std::future_status::ready) << "tenant 2 waited for tenant 1";
+  EXPECT_EQ(third_answered, std::future_status::ready) << "tenant 3 waited for tenant 1";
+  // Tenant 1's reads all finish once they can.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (long_done.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(long_done.load(), 3);
 }
 
 }  // namespace

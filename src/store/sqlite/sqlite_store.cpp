@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <future>
+#include <optional>
+#include <utility>
 
 #include "log/log.hpp"
 #include "store/sqlite/connection.hpp"
@@ -46,7 +49,9 @@ constexpr const char* kRollbackTo = "ROLLBACK TO unit";
 }  // namespace
 
 SqliteStore::SqliteStore(Options options, Post post)
-    : options_(std::move(options)), post_(std::move(post)) {
+    : options_(std::move(options)),
+      post_(std::move(post)),
+      read_queue_(static_cast<std::size_t>(std::max(1, options_.readers - 1))) {
   writer_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
   migrate(*writer_db_);
   checkpoint_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
@@ -139,8 +144,18 @@ void SqliteStore::enqueue_write(WriteUnit unit) {
   enqueue(write_mutex_, write_ready_, write_queue_, std::move(unit));
 }
 
-void SqliteStore::enqueue_read(ReadUnit unit) {
-  enqueue(read_mutex_, read_ready_, read_queue_, std::move(unit));
+void SqliteStore::enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant) {
+  domain::Status refusal;
+  {
+    std::lock_guard lock(read_mutex_);
+    if (!stopping_ && read_queue_.size() < options_.max_queued) {
+      read_queue_.push(tenant, std::move(unit));
+      read_ready_.notify_one();
+      return;
+    }
+    refusal = stopping_ ? shutting_down() : overloaded();
+  }
+  complete(std::move(unit.done), refusal, unit.direct);
 }
 
 void SqliteStore::write(domain::WriteWork work, domain::Completion done) {
@@ -148,7 +163,11 @@ void SqliteStore::write(domain::WriteWork work, domain::Completion done) {
 }
 
 void SqliteStore::read(domain::ReadWork work, domain::Completion done) {
-  enqueue_read({std::move(work), std::move(done), false});
+  enqueue_read({std::move(work), std::move(done), false}, FairQueue<ReadUnit>::kShared);
+}
+
+void SqliteStore::read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) {
+  enqueue_read({std::move(work), std::move(done), false}, tenant);
 }
 
 domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
@@ -161,7 +180,8 @@ domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
 domain::Status SqliteStore::read_and_wait(domain::ReadWork work) {
   std::promise<domain::Status> outcome;
   enqueue_read(
-      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true});
+      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true},
+      FairQueue<ReadUnit>::kShared);
   return outcome.get_future().get();
 }
 
@@ -253,14 +273,26 @@ void SqliteStore::reader_loop(int index) {
   Connection& db = *reader_dbs_[static_cast<std::size_t>(index)];
   Transaction tx(db);
   for (;;) {
-    ReadUnit unit;
+    std::optional<std::pair<FairQueue<ReadUnit>::Tenant, ReadUnit>> next;
     {
       std::unique_lock lock(read_mutex_);
-      read_ready_.wait(lock, [this] { return stopping_ || !read_queue_.empty(); });
-      if (read_queue_.empty()) return;
-      unit = std::move(read_queue_.front());
-      read_queue_.pop_front();
+      // Units of a tenant at its limit wait for one of its running units to finish. A reader
+      // that finishes a unit comes back here and takes the next one itself; another reader is
+      // woken only when more can run at once. So a tenant's stream of reads stays on one
+      // reader, and the others sleep until another tenant's read arrives (a reader that has
+      // slept gets a core at once, one that has just been busy may wait for it).
+      read_ready_.wait(lock, [this, &next] {
+        if (stopping_ && read_queue_.empty()) return true;
+        next = read_queue_.pop();
+        return next.has_value();
+      });
+      if (!next) {
+        read_ready_.notify_all();  // stopping, and everything queued is done: so are the others
+        return;
+      }
+      if (read_queue_.has_runnable()) read_ready_.notify_one();
     }
+    ReadUnit& unit = next->second;
     domain::Status status;
     try {
       db.query(kBeginRead).execute();
@@ -274,6 +306,10 @@ void SqliteStore::reader_loop(int index) {
         // No transaction was open; nothing to undo.
       }
       status = internal_error();
+    }
+    {
+      std::lock_guard lock(read_mutex_);
+      read_queue_.finished(next->first);
     }
     complete(std::move(unit.done), std::move(status), unit.direct);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "domain/store.hpp"
+#include "store/sqlite/fair_queue.hpp"
 
 struct sqlite3;
 
@@ -40,7 +41,10 @@ struct WriterStats {
 // auto-checkpoint would, so commits never wait for it.
 //
 // Reads: `readers` threads, each with its own read-only connection; every read unit runs in one
-// snapshot. Completions are handed to `post`, which the owner points at its event loop.
+// snapshot. Reads queue fairly (FairQueue): organizations take turns, and the reads of one
+// organization (read_for) hold at most `readers - 1` connections at once (at least 1), so one
+// tenant's long lists leave a reader for everyone else. Completions are handed to `post`, which
+// the owner points at its event loop.
 //
 // Thread-safe. The destructor finishes every queued unit before it returns.
 class SqliteStore final : public domain::Store {
@@ -60,6 +64,7 @@ class SqliteStore final : public domain::Store {
 
   void write(domain::WriteWork work, domain::Completion done) override;
   void read(domain::ReadWork work, domain::Completion done) override;
+  void read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) override;
   domain::Status write_and_wait(domain::WriteWork work) override;
   domain::Status read_and_wait(domain::ReadWork work) override;
   void check_ready(domain::Completion done) override;
@@ -86,7 +91,7 @@ class SqliteStore final : public domain::Store {
   void enqueue(std::mutex& mutex, std::condition_variable& ready, std::deque<Unit>& queue,
                Unit unit);
   void enqueue_write(WriteUnit unit);
-  void enqueue_read(ReadUnit unit);
+  void enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant);
 
   void writer_loop();
   void checkpoint_loop();
@@ -112,7 +117,7 @@ class SqliteStore final : public domain::Store {
   std::deque<WriteUnit> write_queue_;
   std::mutex read_mutex_;
   std::condition_variable read_ready_;
-  std::deque<ReadUnit> read_queue_;
+  FairQueue<ReadUnit> read_queue_;
   bool stopping_ = false;  // guarded by both mutexes when set
   std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_ready_;

@@ -1,6 +1,11 @@
 #include "store/sqlite/transaction.hpp"
 
+#include <limits>
 #include <string>
+#include <utility>
+
+#include "store/sqlite/list_position.hpp"
+#include "store/sqlite/website_access.hpp"
 
 namespace invited::store::sqlite {
 
@@ -10,7 +15,46 @@ using domain::Uuid;
 
 namespace {
 
-std::int64_t offset_of(domain::PageRequest page) { return page.num * page.size; }
+// Reads one page of a list in either form of SPEC §5. The list's statement reads its items in
+// list order after a position, with a LIMIT and an OFFSET:
+//   `read(after, limit, offset, items)`  appends the items;
+//   `locate(id)`                          the position of a cursor's item, nullopt if this list
+//                                         cannot hold it;
+//   `count()`                             the number of items in the whole list (page form).
+// The page form reads from `start` with an offset and counts; the cursor form seeks past the
+// cursor's position and reads one item more than asked, to learn whether more follow.
+template <typename T, typename Position, typename Locate, typename Read, typename Count>
+domain::Page<T> read_list(const domain::ListRequest& request, const Position& start, Locate locate,
+                          Read read, Count count) {
+  domain::Page<T> page;
+  if (const auto* numbered = std::get_if<domain::PageRequest>(&request)) {
+    page.total = count();
+    read(start, numbered->size, numbered->num * numbered->size, page.items);
+    return page;
+  }
+  const auto& cursor = std::get<domain::CursorRequest>(request);
+  Position after = start;
+  if (cursor.starting_after) {
+    std::optional<Position> found = locate(*cursor.starting_after);
+    if (!found) {
+      page.unknown_cursor = true;
+      return page;
+    }
+    after = *found;
+  }
+  read(after, cursor.limit + 1, 0, page.items);
+  if (static_cast<std::int64_t>(page.items.size()) > cursor.limit) {
+    page.items.pop_back();
+    page.has_more = true;
+  }
+  return page;
+}
+
+// The position of the row `SELECT time, id ...` finds, if any.
+std::optional<ListPosition> position_of(Cursor& row) {
+  if (!row.step()) return std::nullopt;
+  return ListPosition{row.int64(0), row.uuid(1)};
+}
 
 // The statements of one membership table (organization_members, website_members,
 // group_members): ?1 is the target's row key, ?2 the user's.
@@ -20,30 +64,38 @@ struct MembershipTable {
   const char* role_sql;
   const char* update_sql;  // ?3 role
   const char* delete_sql;
-  const char* member_sql;  // the member row (see read_member)
+  const char* member_sql;    // the member row (see read_member)
+  const char* remember_sql;  // keeps the membership's place in removed_memberships
 };
 
-#define INVITED_MEMBERSHIP_TABLE(table, key, access)                                         \
-  MembershipTable {                                                                          \
-    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                           \
-        "INSERT INTO " table "(" key                                                         \
-        ", user_pk, role, created_at) VALUES (?1, ?2, ?3, ?4) "                              \
-        "ON CONFLICT DO NOTHING",                                                            \
-        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                    \
-        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                \
-        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                         \
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
-        ", m.created_at FROM " table                                                         \
-        " m JOIN users u ON u.pk = m.user_pk "                                               \
-        "WHERE m." key " = ?1 AND m.user_pk = ?2"                                            \
+#define INVITED_MEMBERSHIP_TABLE(table, key, access, kind)                                    \
+  MembershipTable {                                                                           \
+    "SELECT 1 FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                            \
+        "INSERT INTO " table "(" key                                                          \
+        ", user_pk, role, created_at, user_id) "                                              \
+        "VALUES (?1, ?2, ?3, ?4, (SELECT id FROM users WHERE pk = ?2)) "                      \
+        "ON CONFLICT DO NOTHING",                                                             \
+        "SELECT role FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                     \
+        "UPDATE " table " SET role = ?3 WHERE " key " = ?1 AND user_pk = ?2",                 \
+        "DELETE FROM " table " WHERE " key " = ?1 AND user_pk = ?2",                          \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access  \
+        ", m.created_at FROM " table                                                          \
+        " m JOIN users u ON u.pk = m.user_pk "                                                \
+        "WHERE m." key " = ?1 AND m.user_pk = ?2",                                            \
+        "INSERT INTO removed_memberships(target_kind, target_pk, user_pk, created_at, "       \
+        "removed_at) SELECT " kind ", " key                                                   \
+        ", user_pk, created_at, "                                                             \
+        "CAST(strftime('%s', 'now') AS INTEGER) FROM " table " WHERE " key                    \
+        " = ?1 AND user_pk = ?2 ON CONFLICT DO UPDATE SET created_at = excluded.created_at, " \
+        "removed_at = excluded.removed_at"                                                    \
   }
 
 constexpr MembershipTable kOrganizationMembers =
-    INVITED_MEMBERSHIP_TABLE("organization_members", "org_pk", "0");
+    INVITED_MEMBERSHIP_TABLE("organization_members", "org_pk", "0", "0");
 constexpr MembershipTable kWebsiteMembers =
-    INVITED_MEMBERSHIP_TABLE("website_members", "website_pk", "2");
+    INVITED_MEMBERSHIP_TABLE("website_members", "website_pk", "2", "1");
 constexpr MembershipTable kGroupMembers =
-    INVITED_MEMBERSHIP_TABLE("group_members", "group_pk", "1");
+    INVITED_MEMBERSHIP_TABLE("group_members", "group_pk", "1", "2");
 #undef INVITED_MEMBERSHIP_TABLE
 
 const MembershipTable& membership_table(domain::TargetKind kind) {
@@ -85,8 +137,11 @@ domain::Member read_member(const Cursor& row) {
                         .created_at = row.int64(7)};
 }
 
-// Every grant that reaches website ?2 of organization ?1, reduced to the strongest per user
-// (ties go to the most direct access: website, then group, then organization).
+// The page form of a website's member list: every grant that reaches website ?2 of
+// organization ?1, reduced to one row per user with the strongest role (ties go to the most
+// direct access: website, then group, then organization) and the time of the earliest grant.
+// Ranks every member, so its cost grows with the list; the cursor form walks the indexes
+// instead (website_access.cpp) and yields the same rows in the same order.
 #define INVITED_WEBSITE_ACCESS_CTE                                                            \
   "WITH grants(user_pk, role, access, created_at) AS ("                                       \
   "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = ?2"          \
@@ -98,14 +153,15 @@ domain::Member read_member(const Cursor& row) {
   "  UNION ALL"                                                                               \
   "  SELECT user_pk, role, 0, created_at FROM organization_members WHERE org_pk = ?1"         \
   "), best AS ("                                                                              \
-  "  SELECT user_pk, role, access, created_at, ROW_NUMBER() OVER ("                           \
+  "  SELECT user_pk, role, access, MIN(created_at) OVER (PARTITION BY user_pk) AS since,"     \
+  "    ROW_NUMBER() OVER ("                                                                   \
   "    PARTITION BY user_pk ORDER BY role DESC, access DESC, created_at) AS rank FROM grants" \
   ") "
 
 constexpr const char* kListWebsiteMembers = INVITED_WEBSITE_ACCESS_CTE
     "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, b.role, b.access, "
-    "b.created_at FROM best b JOIN users u ON u.pk = b.user_pk WHERE b.rank = 1 "
-    "ORDER BY b.created_at, u.pk LIMIT ?3 OFFSET ?4";
+    "b.since FROM best b JOIN users u ON u.pk = b.user_pk WHERE b.rank = 1 "
+    "ORDER BY b.since, u.id LIMIT ?3 OFFSET ?4";
 constexpr const char* kCountWebsiteMembers =
     INVITED_WEBSITE_ACCESS_CTE "SELECT COUNT(*) FROM best WHERE rank = 1";
 #undef INVITED_WEBSITE_ACCESS_CTE
@@ -168,31 +224,52 @@ std::optional<domain::Website> Transaction::find_website(Pk org_pk, const Uuid& 
 }
 
 domain::Page<domain::Website> Transaction::list_websites(Pk org_pk, std::optional<Pk> scoped_key_pk,
-                                                         domain::PageRequest page) {
-  static const std::string kList = std::string("SELECT ") + kWebsiteColumns +
-                                   "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL "
-                                   "ORDER BY w.pk LIMIT ?2 OFFSET ?3";
+                                                         const domain::ListRequest& request) {
+  // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset, ?6 the scoped key.
+  static constexpr const char* kList =
+      "SELECT w.pk, w.id, o.id, w.url, w.name, w.created_at, w.deleted_at "
+      "FROM websites w INDEXED BY websites_live_by_time JOIN organizations o ON o.pk = w.org_pk "
+      "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL AND (w.created_at, w.id) > (?2, ?3) "
+      "ORDER BY w.created_at, w.id LIMIT ?4 OFFSET ?5";
+  // A scoped key's websites are read through its allowlist (at most 1,000), whatever the
+  // organization's size.
+  static constexpr const char* kListAllowed =
+      "SELECT w.pk, w.id, o.id, w.url, w.name, w.created_at, w.deleted_at "
+      "FROM api_key_websites kw CROSS JOIN websites w ON w.pk = kw.website_pk "
+      "JOIN organizations o ON o.pk = w.org_pk "
+      "WHERE kw.key_pk = ?6 AND w.org_pk = ?1 AND w.deleted_at IS NULL "
+      "AND (w.created_at, w.id) > (?2, ?3) ORDER BY w.created_at, w.id LIMIT ?4 OFFSET ?5";
   static constexpr const char* kCount =
       "SELECT COUNT(*) FROM websites WHERE org_pk = ?1 AND deleted_at IS NULL";
-  static const std::string kListAllowed =
-      std::string("SELECT ") + kWebsiteColumns +
-      "JOIN api_key_websites kw ON kw.website_pk = w.pk AND kw.key_pk = ?4 "
-      "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL ORDER BY w.pk LIMIT ?2 OFFSET ?3";
   static constexpr const char* kCountAllowed =
       "SELECT COUNT(*) FROM websites w JOIN api_key_websites kw ON kw.website_pk = w.pk "
       "AND kw.key_pk = ?2 WHERE w.org_pk = ?1 AND w.deleted_at IS NULL";
-  domain::Page<domain::Website> result;
-  {
-    auto row = db_.query(scoped_key_pk ? kCountAllowed : kCount);
-    row.bind(1, org_pk);
-    if (scoped_key_pk) row.bind(2, *scoped_key_pk);
-    result.total = row.step() ? row.int64(0) : 0;
-  }
-  auto rows = db_.query(scoped_key_pk ? kListAllowed.c_str() : kList.c_str());
-  rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
-  if (scoped_key_pk) rows.bind(4, *scoped_key_pk);
-  while (rows.step()) result.items.push_back(read_website(rows));
-  return result;
+  // Any website of the organization (a deleted one keeps its place); for a scoped key, only one
+  // in its allowlist.
+  static constexpr const char* kLocate =
+      "SELECT w.created_at, w.id FROM websites w WHERE w.id = ?1 AND w.org_pk = ?2 "
+      "AND (?3 IS NULL OR EXISTS (SELECT 1 FROM api_key_websites "
+      "  WHERE key_pk = ?3 AND website_pk = w.pk))";
+  return read_list<domain::Website>(
+      request, ListPosition::before_first(),
+      [&](const Uuid& id) {
+        auto row = db_.query(kLocate);
+        row.bind(1, id).bind(2, org_pk).bind(3, scoped_key_pk);
+        return position_of(row);
+      },
+      [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
+          std::vector<domain::Website>& items) {
+        auto rows = db_.query(scoped_key_pk ? kListAllowed : kList);
+        rows.bind(1, org_pk).bind(2, after.time).bind(3, after.id).bind(4, limit).bind(5, offset);
+        if (scoped_key_pk) rows.bind(6, *scoped_key_pk);
+        while (rows.step()) items.push_back(read_website(rows));
+      },
+      [&] {
+        auto row = db_.query(scoped_key_pk ? kCountAllowed : kCount);
+        row.bind(1, org_pk);
+        if (scoped_key_pk) row.bind(2, *scoped_key_pk);
+        return row.step() ? row.int64(0) : 0;
+      });
 }
 
 std::vector<Uuid> Transaction::group_website_ids(Pk group_pk) {
@@ -227,58 +304,152 @@ std::optional<domain::Group> Transaction::find_group(Pk org_pk, const Uuid& id) 
   return group;
 }
 
-domain::Page<domain::Group> Transaction::list_groups(Pk org_pk, domain::PageRequest page) {
+domain::Page<domain::Group> Transaction::list_groups(Pk org_pk,
+                                                     const domain::ListRequest& request) {
+  // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset.
   static constexpr const char* kList =
-      "SELECT g.pk, g.id, o.id, g.name, g.created_at FROM website_groups g "
+      "SELECT g.pk, g.id, o.id, g.name, g.created_at "
+      "FROM website_groups g INDEXED BY website_groups_live_by_time "
       "JOIN organizations o ON o.pk = g.org_pk "
-      "WHERE g.org_pk = ?1 AND g.deleted_at IS NULL ORDER BY g.pk LIMIT ?2 OFFSET ?3";
+      "WHERE g.org_pk = ?1 AND g.deleted_at IS NULL AND (g.created_at, g.id) > (?2, ?3) "
+      "ORDER BY g.created_at, g.id LIMIT ?4 OFFSET ?5";
   static constexpr const char* kCount =
       "SELECT COUNT(*) FROM website_groups WHERE org_pk = ?1 AND deleted_at IS NULL";
-  domain::Page<domain::Group> result;
-  result.total = count(kCount, org_pk);
-  {
-    auto rows = db_.query(kList);
-    rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
-    while (rows.step()) {
-      result.items.push_back(domain::Group{.pk = rows.int64(0),
-                                           .id = rows.uuid(1),
-                                           .org_id = rows.uuid(2),
-                                           .name = rows.text(3),
-                                           .website_ids = {},
-                                           .created_at = rows.int64(4)});
-    }
-  }
-  for (auto& group : result.items) group.website_ids = group_website_ids(group.pk);
-  return result;
+  // Any group of the organization; a deleted one keeps its place.
+  static constexpr const char* kLocate =
+      "SELECT created_at, id FROM website_groups WHERE id = ?1 AND org_pk = ?2";
+  auto page = read_list<domain::Group>(
+      request, ListPosition::before_first(),
+      [&](const Uuid& id) {
+        auto row = db_.query(kLocate);
+        row.bind(1, id).bind(2, org_pk);
+        return position_of(row);
+      },
+      [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
+          std::vector<domain::Group>& items) {
+        auto rows = db_.query(kList);
+        rows.bind(1, org_pk).bind(2, after.time).bind(3, after.id).bind(4, limit).bind(5, offset);
+        while (rows.step()) {
+          items.push_back(domain::Group{.pk = rows.int64(0),
+                                        .id = rows.uuid(1),
+                                        .org_id = rows.uuid(2),
+                                        .name = rows.text(3),
+                                        .website_ids = {},
+                                        .created_at = rows.int64(4)});
+        }
+      },
+      [&] { return count(kCount, org_pk); });
+  for (auto& group : page.items) group.website_ids = group_website_ids(group.pk);
+  return page;
 }
 
 domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk website_pk,
-                                                               domain::PageRequest page) {
+                                                               const domain::ListRequest& request) {
   domain::Page<domain::Member> result;
-  {
-    auto row = db_.query(kCountWebsiteMembers);
-    row.bind(1, org_pk).bind(2, website_pk);
-    result.total = row.step() ? row.int64(0) : 0;
+  if (const auto* page = std::get_if<domain::PageRequest>(&request)) {
+    {
+      auto row = db_.query(kCountWebsiteMembers);
+      row.bind(1, org_pk).bind(2, website_pk);
+      result.total = row.step() ? row.int64(0) : 0;
+    }
+    auto rows = db_.query(kListWebsiteMembers);
+    rows.bind(1, org_pk).bind(2, website_pk).bind(3, page->size).bind(4, page->num * page->size);
+    while (rows.step()) result.items.push_back(read_member(rows));
+    return result;
   }
-  auto rows = db_.query(kListWebsiteMembers);
-  rows.bind(1, org_pk).bind(2, website_pk).bind(3, page.size).bind(4, offset_of(page));
-  while (rows.step()) result.items.push_back(read_member(rows));
+  // The cursor form walks the membership indexes (see website_access.cpp for the plan).
+  const auto& cursor = std::get<domain::CursorRequest>(request);
+  WebsiteAccess access(db_, group_streams_, org_pk, website_pk);
+  auto after = ListPosition::before_first();
+  if (cursor.starting_after) {
+    auto user = find_user_by_id(*cursor.starting_after);
+    std::optional<domain::UnixSeconds> since;
+    if (user) {
+      auto grant = access.of(user->pk);
+      since = grant ? std::optional(grant->member.created_at) : access.former(user->pk);
+    }
+    if (!since) {
+      result.unknown_cursor = true;
+      return result;
+    }
+    after = ListPosition{*since, user->id};
+  }
+  auto walk = access.walk(after);
+  while (static_cast<std::int64_t>(result.items.size()) <= cursor.limit) {
+    auto grant = walk.next();
+    if (!grant) break;
+    result.items.push_back(std::move(grant->member));
+  }
+  if (static_cast<std::int64_t>(result.items.size()) > cursor.limit) {
+    result.items.pop_back();
+    result.has_more = true;
+  }
   return result;
 }
 
+// The direct members of one target, by created_at, then user id: the same steps for a group
+// and for the organization (`kind` chooses the statements).
+domain::Page<domain::Member> Transaction::list_direct_members(domain::Target target,
+                                                              const domain::ListRequest& request) {
+  // ?1 target, (?2, ?3) the position to start after, ?4 limit, ?5 offset.
+#define INVITED_DIRECT_MEMBERS(table, key, index, access)                              \
+  "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
+  ", m.created_at FROM " table " m INDEXED BY " index                                  \
+  " CROSS JOIN users u ON u.pk = m.user_pk "                                           \
+  "WHERE m." key                                                                       \
+  " = ?1 AND (m.created_at, m.user_id) > (?2, ?3) "                                    \
+  "ORDER BY m.created_at, m.user_id LIMIT ?4 OFFSET ?5"
+  // The member's place: their membership, else the one they held when they were removed.
+#define INVITED_LOCATE_MEMBER(table, key, kind)                                   \
+  "SELECT created_at, user_id FROM ("                                             \
+  "  SELECT 0 AS removed, m.created_at, m.user_id FROM users u CROSS JOIN " table \
+  " m "                                                                           \
+  "    ON m." key                                                                 \
+  " = ?2 AND m.user_pk = u.pk WHERE u.id = ?1"                                    \
+  "  UNION ALL"                                                                   \
+  "  SELECT 1, r.created_at, u.id FROM users u CROSS JOIN removed_memberships r " \
+  "    ON r.target_kind = " kind                                                  \
+  " AND r.target_pk = ?2 AND r.user_pk = u.pk WHERE u.id = ?1"                    \
+  ") ORDER BY removed LIMIT 1"
+  struct Statements {
+    const char* list;
+    const char* count;
+    const char* locate;
+  };
+  static constexpr Statements kGroup{
+      INVITED_DIRECT_MEMBERS("group_members", "group_pk", "group_members_by_time", "1"),
+      "SELECT COUNT(*) FROM group_members WHERE group_pk = ?1",
+      INVITED_LOCATE_MEMBER("group_members", "group_pk", "2")};
+  static constexpr Statements kOrganization{
+      INVITED_DIRECT_MEMBERS("organization_members", "org_pk", "organization_members_by_time", "0"),
+      "SELECT COUNT(*) FROM organization_members WHERE org_pk = ?1",
+      INVITED_LOCATE_MEMBER("organization_members", "org_pk", "0")};
+#undef INVITED_DIRECT_MEMBERS
+#undef INVITED_LOCATE_MEMBER
+  const Statements& sql = target.kind == domain::TargetKind::kOrganization ? kOrganization : kGroup;
+  return read_list<domain::Member>(
+      request, ListPosition::before_first(),
+      [&](const Uuid& user_id) {
+        auto row = db_.query(sql.locate);
+        row.bind(1, user_id).bind(2, target.pk);
+        return position_of(row);
+      },
+      [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
+          std::vector<domain::Member>& items) {
+        auto rows = db_.query(sql.list);
+        rows.bind(1, target.pk)
+            .bind(2, after.time)
+            .bind(3, after.id)
+            .bind(4, limit)
+            .bind(5, offset);
+        while (rows.step()) items.push_back(read_member(rows));
+      },
+      [&] { return count(sql.count, target.pk); });
+}
+
 domain::Page<domain::Member> Transaction::list_group_members(Pk group_pk,
-                                                             domain::PageRequest page) {
-  static constexpr const char* kList =
-      "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, 1, m.created_at "
-      "FROM group_members m JOIN users u ON u.pk = m.user_pk WHERE m.group_pk = ?1 "
-      "ORDER BY m.created_at, u.pk LIMIT ?2 OFFSET ?3";
-  static constexpr const char* kCount = "SELECT COUNT(*) FROM group_members WHERE group_pk = ?1";
-  domain::Page<domain::Member> result;
-  result.total = count(kCount, group_pk);
-  auto rows = db_.query(kList);
-  rows.bind(1, group_pk).bind(2, page.size).bind(3, offset_of(page));
-  while (rows.step()) result.items.push_back(read_member(rows));
-  return result;
+                                                             const domain::ListRequest& request) {
+  return list_direct_members({domain::TargetKind::kGroup, group_pk}, request);
 }
 
 domain::Organization Transaction::insert_organization(const Uuid& id, std::string_view name,
@@ -743,64 +914,112 @@ std::optional<domain::Member> Transaction::find_member(domain::Target target, Pk
   return read_member(row);
 }
 
-domain::Page<domain::Member> Transaction::list_organization_members(Pk org_pk,
-                                                                    domain::PageRequest page) {
-  static constexpr const char* kList =
-      "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, 0, m.created_at "
-      "FROM organization_members m JOIN users u ON u.pk = m.user_pk WHERE m.org_pk = ?1 "
-      "ORDER BY m.created_at, u.pk LIMIT ?2 OFFSET ?3";
-  static constexpr const char* kCount =
-      "SELECT COUNT(*) FROM organization_members WHERE org_pk = ?1";
-  domain::Page<domain::Member> result;
-  result.total = count(kCount, org_pk);
-  auto rows = db_.query(kList);
-  rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
-  while (rows.step()) result.items.push_back(read_member(rows));
-  return result;
+domain::Page<domain::Member> Transaction::list_organization_members(
+    Pk org_pk, const domain::ListRequest& request) {
+  return list_direct_members({domain::TargetKind::kOrganization, org_pk}, request);
 }
 
-domain::Page<domain::UserWebsite> Transaction::list_user_websites(Pk org_pk, Pk user_pk,
-                                                                  domain::PageRequest page) {
-#define INVITED_USER_GRANTS_CTE                                                                \
-  "WITH grants(website_pk, role, access) AS ("                                                 \
-  "  SELECT m.website_pk, m.role, 2 FROM website_members m"                                    \
-  "    JOIN websites w ON w.pk = m.website_pk AND w.org_pk = ?1 WHERE m.user_pk = ?2"          \
-  "  UNION ALL"                                                                                \
-  "  SELECT gw.website_pk, gm.role, 1 FROM group_members gm"                                   \
-  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = ?1 AND g.deleted_at IS NULL" \
-  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = ?2"              \
-  "  UNION ALL"                                                                                \
-  "  SELECT w.pk, m.role, 0 FROM organization_members m"                                       \
-  "    JOIN websites w ON w.org_pk = m.org_pk WHERE m.org_pk = ?1 AND m.user_pk = ?2"          \
-  "), best AS ("                                                                               \
-  "  SELECT website_pk, role, access, ROW_NUMBER() OVER ("                                     \
-  "    PARTITION BY website_pk ORDER BY role DESC, access DESC) AS rank FROM grants"           \
-  ") "
-  static constexpr const char* kList = INVITED_USER_GRANTS_CTE
-      "SELECT w.id, w.url, w.name, b.role, b.access FROM best b "
-      "JOIN websites w ON w.pk = b.website_pk WHERE b.rank = 1 AND w.deleted_at IS NULL "
-      "ORDER BY w.pk LIMIT ?3 OFFSET ?4";
-  static constexpr const char* kCount = INVITED_USER_GRANTS_CTE
-      "SELECT COUNT(*) FROM best b JOIN websites w ON w.pk = b.website_pk "
-      "WHERE b.rank = 1 AND w.deleted_at IS NULL";
-#undef INVITED_USER_GRANTS_CTE
-  domain::Page<domain::UserWebsite> result;
-  {
-    auto row = db_.query(kCount);
-    row.bind(1, org_pk).bind(2, user_pk);
-    result.total = row.step() ? row.int64(0) : 0;
+domain::Page<domain::UserWebsite> Transaction::list_user_websites(
+    Pk org_pk, Pk user_pk, const domain::ListRequest& request) {
+  // An organization member reaches every live website of it: the list is the organization's
+  // websites in order (an index walk). Anyone else reaches the websites of their direct and
+  // group memberships in this organization, read through the user's own memberships and sorted:
+  // that costs what the user holds, never what the organization holds.
+  // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset, ?6 user.
+  static constexpr const char* kOrganizationWebsites =
+      "SELECT w.pk, w.id, w.url, w.name FROM websites w INDEXED BY websites_live_by_time "
+      "WHERE w.org_pk = ?1 AND w.deleted_at IS NULL AND (w.created_at, w.id) > (?2, ?3) "
+      "ORDER BY w.created_at, w.id LIMIT ?4 OFFSET ?5";
+  static constexpr const char* kCountOrganizationWebsites =
+      "SELECT COUNT(*) FROM websites WHERE org_pk = ?1 AND deleted_at IS NULL";
+#define INVITED_HELD_WEBSITES                                                                 \
+  "w.pk IN (SELECT website_pk FROM website_members INDEXED BY website_members_by_user "       \
+  "  WHERE user_pk = ?6 "                                                                     \
+  "  UNION SELECT gw.website_pk FROM group_members gm INDEXED BY group_members_by_user "      \
+  "  JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = ?1 AND g.deleted_at IS NULL " \
+  "  JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = ?6) "             \
+  "AND w.org_pk = ?1 AND w.deleted_at IS NULL "
+  static constexpr const char* kHeldWebsites =
+      "SELECT w.pk, w.id, w.url, w.name FROM websites w WHERE " INVITED_HELD_WEBSITES
+      "AND (w.created_at, w.id) > (?2, ?3) ORDER BY w.created_at, w.id LIMIT ?4 OFFSET ?5";
+  static constexpr const char* kCountHeldWebsites =
+      "SELECT COUNT(*) FROM websites w WHERE " INVITED_HELD_WEBSITES;
+#undef INVITED_HELD_WEBSITES
+  // Any website of the organization keeps its place, reached by the user or not.
+  static constexpr const char* kLocate =
+      "SELECT created_at, id FROM websites WHERE id = ?1 AND org_pk = ?2";
+  // The user's roles on one website (?1) by each path; ?2 the user.
+  static constexpr const char* kDirectRole =
+      "SELECT role FROM website_members WHERE website_pk = ?1 AND user_pk = ?2";
+  static constexpr const char* kGroupRole =
+      "SELECT MAX(gm.role) FROM group_websites gw INDEXED BY group_websites_by_website "
+      "JOIN website_groups g ON g.pk = gw.group_pk AND g.deleted_at IS NULL "
+      "JOIN group_members gm ON gm.group_pk = gw.group_pk AND gm.user_pk = ?2 "
+      "WHERE gw.website_pk = ?1";
+
+  std::optional<domain::Role> organization_role;
+  if (auto role = membership_role({domain::TargetKind::kOrganization, org_pk}, user_pk)) {
+    organization_role = role;
   }
-  auto rows = db_.query(kList);
-  rows.bind(1, org_pk).bind(2, user_pk).bind(3, page.size).bind(4, offset_of(page));
-  while (rows.step()) {
-    result.items.push_back(
-        domain::UserWebsite{.website_id = rows.uuid(0),
-                            .url = rows.text(1),
-                            .name = rows.text(2),
-                            .role = static_cast<domain::Role>(rows.int64(3)),
-                            .access_type = static_cast<domain::AccessType>(rows.int64(4))});
-  }
-  return result;
+  // The strongest role on `website_pk` (ties go to the most direct access).
+  auto best_access = [&](Pk website_pk, domain::UserWebsite& website) {
+    std::optional<std::pair<domain::Role, domain::AccessType>> best;
+    auto consider = [&](domain::Role role, domain::AccessType access) {
+      if (!best || std::pair(role, access) > *best) best = std::pair(role, access);
+    };
+    if (organization_role) consider(*organization_role, domain::AccessType::kOrganization);
+    {
+      auto row = db_.query(kGroupRole);
+      row.bind(1, website_pk).bind(2, user_pk);
+      if (row.step() && !row.is_null(0)) {
+        consider(static_cast<domain::Role>(row.int64(0)), domain::AccessType::kGroup);
+      }
+    }
+    {
+      auto row = db_.query(kDirectRole);
+      row.bind(1, website_pk).bind(2, user_pk);
+      if (row.step())
+        consider(static_cast<domain::Role>(row.int64(0)), domain::AccessType::kWebsite);
+    }
+    if (best) {
+      website.role = best->first;
+      website.access_type = best->second;
+    }
+  };
+  return read_list<domain::UserWebsite>(
+      request, ListPosition::before_first(),
+      [&](const Uuid& id) {
+        auto row = db_.query(kLocate);
+        row.bind(1, id).bind(2, org_pk);
+        return position_of(row);
+      },
+      [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
+          std::vector<domain::UserWebsite>& items) {
+        std::vector<Pk> website_pks;
+        {
+          auto rows = db_.query(organization_role ? kOrganizationWebsites : kHeldWebsites);
+          rows.bind(1, org_pk).bind(2, after.time).bind(3, after.id).bind(4, limit).bind(5, offset);
+          if (!organization_role) rows.bind(6, user_pk);
+          while (rows.step()) {
+            website_pks.push_back(rows.int64(0));
+            items.push_back(domain::UserWebsite{.website_id = rows.uuid(1),
+                                                .url = rows.text(2),
+                                                .name = rows.text(3),
+                                                .role = domain::Role::kViewer,
+                                                .access_type = domain::AccessType::kWebsite});
+          }
+        }
+        auto first = items.size() - website_pks.size();
+        for (std::size_t i = 0; i < website_pks.size(); ++i) {
+          best_access(website_pks[i], items[first + i]);
+        }
+      },
+      [&] {
+        auto row = db_.query(organization_role ? kCountOrganizationWebsites : kCountHeldWebsites);
+        row.bind(1, org_pk);
+        if (!organization_role) row.bind(6, user_pk);
+        return row.step() ? row.int64(0) : 0;
+      });
 }
 
 bool Transaction::has_any_membership(Pk org_pk, Pk user_pk) {
@@ -826,9 +1045,10 @@ namespace {
   "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "       \
   "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk " \
   "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
-// An organization's invites, newest first, walked through its batches (see the migration).
-#define INVITED_ORG_INVITES                                 \
-  "FROM invite_batches b INDEXED BY invite_batches_by_org " \
+// An organization's invites, newest first, walked through its batches (see migration 0004):
+// batches by (created_at, id) from their index, each batch's invites (at most 50) sorted by id.
+#define INVITED_ORG_INVITES                                  \
+  "FROM invite_batches b INDEXED BY invite_batches_by_time " \
   "CROSS JOIN invites i INDEXED BY invites_by_batch ON i.batch_pk = b.pk "
 
 domain::InviteRecord read_invite(const Cursor& row) {
@@ -881,23 +1101,54 @@ std::optional<domain::InviteRecord> Transaction::find_invite(Pk org_pk, const Uu
 
 domain::Page<domain::InviteRecord> Transaction::list_invites(Pk org_pk,
                                                              const domain::InviteFilter& filter,
-                                                             domain::PageRequest page) {
+                                                             const domain::ListRequest& request) {
+  // The position of an invite in the list: (batch created_at, batch id, invite id), descending.
+  struct Position {
+    std::int64_t time = 0;
+    Uuid batch_id;
+    Uuid id;
+  };
+  // ?8 limit, ?9 offset, (?10, ?11, ?12) the position to start after. The first row-value
+  // condition seeks the batch index; the second leaves out what precedes the cursor inside its
+  // own batch. SQLite sorts each batch's invites as it reaches them ("temp b-tree for right
+  // part of ORDER BY") and stops at the LIMIT.
   static constexpr const char* kList =
       INVITED_INVITE_COLUMNS INVITED_ORG_INVITES INVITED_INVITE_TARGETS INVITED_INVITE_FILTER
-      "ORDER BY b.pk DESC, i.pk DESC LIMIT ?8 OFFSET ?9";
+      "AND (b.created_at, b.id) <= (?10, ?11) AND (b.created_at, b.id, i.id) < (?10, ?11, ?12) "
+      "ORDER BY b.created_at DESC, b.id DESC, i.id DESC LIMIT ?8 OFFSET ?9";
   static constexpr const char* kCount =
       "SELECT COUNT(*) " INVITED_ORG_INVITES INVITED_INVITE_FILTER;
-  domain::Page<domain::InviteRecord> result;
-  {
-    auto row = db_.query(kCount);
-    bind_invite_filter(row, org_pk, filter);
-    result.total = row.step() ? row.int64(0) : 0;
-  }
-  auto rows = db_.query(kList);
-  bind_invite_filter(rows, org_pk, filter);
-  rows.bind(8, page.size).bind(9, offset_of(page));
-  while (rows.step()) result.items.push_back(read_invite(rows));
-  return result;
+  // Any invite of the organization the key can see keeps its place, whether it matches the
+  // filter or not (an invite accepted since it was seen still works as a cursor).
+  static constexpr const char* kLocate =
+      "SELECT b.created_at, b.id, i.id FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk "
+      "WHERE i.id = ?1 AND i.org_pk = ?2 AND (?3 IS NULL OR (i.target_kind = 1 AND i.target_pk "
+      "IN (SELECT website_pk FROM api_key_websites WHERE key_pk = ?3)))";
+  auto start = Position{std::numeric_limits<std::int64_t>::max(), {}, {}};
+  return read_list<domain::InviteRecord>(
+      request, start,
+      [&](const Uuid& id) -> std::optional<Position> {
+        auto row = db_.query(kLocate);
+        row.bind(1, id).bind(2, org_pk).bind(3, filter.scoped_key_pk);
+        if (!row.step()) return std::nullopt;
+        return Position{row.int64(0), row.uuid(1), row.uuid(2)};
+      },
+      [&](const Position& after, std::int64_t limit, std::int64_t offset,
+          std::vector<domain::InviteRecord>& items) {
+        auto rows = db_.query(kList);
+        bind_invite_filter(rows, org_pk, filter);
+        rows.bind(8, limit)
+            .bind(9, offset)
+            .bind(10, after.time)
+            .bind(11, after.batch_id)
+            .bind(12, after.id);
+        while (rows.step()) items.push_back(read_invite(rows));
+      },
+      [&] {
+        auto row = db_.query(kCount);
+        bind_invite_filter(row, org_pk, filter);
+        return row.step() ? row.int64(0) : 0;
+      });
 }
 #undef INVITED_INVITE_COLUMNS
 #undef INVITED_INVITE_TARGETS
@@ -950,19 +1201,33 @@ std::optional<domain::ApiKey> Transaction::find_api_key_by_id(Pk org_pk, const U
   return key;
 }
 
-domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk, domain::PageRequest page) {
-  static const std::string kList =
-      std::string(kKeyColumns) + "WHERE k.org_pk = ?1 ORDER BY k.pk LIMIT ?2 OFFSET ?3";
+domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk,
+                                                        const domain::ListRequest& request) {
+  // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset.
+  static constexpr const char* kList =
+      "SELECT k.pk, k.id, k.org_pk, o.id, k.name, k.scoped, k.created_at, k.revoked_at "
+      "FROM api_keys k INDEXED BY api_keys_by_time JOIN organizations o ON o.pk = k.org_pk "
+      "WHERE k.org_pk = ?1 AND (k.created_at, k.id) > (?2, ?3) "
+      "ORDER BY k.created_at, k.id LIMIT ?4 OFFSET ?5";
   static constexpr const char* kCount = "SELECT COUNT(*) FROM api_keys WHERE org_pk = ?1";
-  domain::Page<domain::ApiKey> result;
-  result.total = count(kCount, org_pk);
-  {
-    auto rows = db_.query(kList.c_str());
-    rows.bind(1, org_pk).bind(2, page.size).bind(3, offset_of(page));
-    while (rows.step()) result.items.push_back(read_key(rows));
-  }
-  for (auto& key : result.items) load_key_websites(key);
-  return result;
+  static constexpr const char* kLocate =
+      "SELECT created_at, id FROM api_keys WHERE id = ?1 AND org_pk = ?2";
+  auto page = read_list<domain::ApiKey>(
+      request, ListPosition::before_first(),
+      [&](const Uuid& id) {
+        auto row = db_.query(kLocate);
+        row.bind(1, id).bind(2, org_pk);
+        return position_of(row);
+      },
+      [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
+          std::vector<domain::ApiKey>& items) {
+        auto rows = db_.query(kList);
+        rows.bind(1, org_pk).bind(2, after.time).bind(3, after.id).bind(4, limit).bind(5, offset);
+        while (rows.step()) items.push_back(read_key(rows));
+      },
+      [&] { return count(kCount, org_pk); });
+  for (auto& key : page.items) load_key_websites(key);
+  return page;
 }
 
 void Transaction::set_website_deleted(Pk website_pk, std::optional<UnixSeconds> deleted_at) {
@@ -1011,6 +1276,11 @@ void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain:
 }
 
 bool Transaction::delete_membership(domain::Target target, Pk user_pk) {
+  // The member's place in the lists outlives the membership, for cursors (migration 0004).
+  db_.query(membership_table(target.kind).remember_sql)
+      .bind(1, target.pk)
+      .bind(2, user_pk)
+      .execute();
   return db_.query(membership_table(target.kind).delete_sql)
              .bind(1, target.pk)
              .bind(2, user_pk)

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include "domain/store.hpp"
 #include "store/sqlite/connection.hpp"
 
@@ -19,13 +22,14 @@ class Transaction final : public domain::WriteTx {
   std::optional<domain::Website> find_website(domain::Pk org_pk, const domain::Uuid& id) override;
   domain::Page<domain::Website> list_websites(domain::Pk org_pk,
                                               std::optional<domain::Pk> scoped_key_pk,
-                                              domain::PageRequest page) override;
+                                              const domain::ListRequest& request) override;
   std::optional<domain::Group> find_group(domain::Pk org_pk, const domain::Uuid& id) override;
-  domain::Page<domain::Group> list_groups(domain::Pk org_pk, domain::PageRequest page) override;
+  domain::Page<domain::Group> list_groups(domain::Pk org_pk,
+                                          const domain::ListRequest& request) override;
   domain::Page<domain::Member> list_website_members(domain::Pk org_pk, domain::Pk website_pk,
-                                                    domain::PageRequest page) override;
+                                                    const domain::ListRequest& request) override;
   domain::Page<domain::Member> list_group_members(domain::Pk group_pk,
-                                                  domain::PageRequest page) override;
+                                                  const domain::ListRequest& request) override;
   std::optional<std::int64_t> next_email_due_ms() override;
   domain::Invitation load_invitation(domain::Pk batch_pk) override;
   std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
@@ -35,21 +39,22 @@ class Transaction final : public domain::WriteTx {
                                                                 const domain::Uuid& id) override;
   std::optional<domain::UserRef> find_user_by_id(const domain::Uuid& id) override;
   std::optional<domain::Member> find_member(domain::Target target, domain::Pk user_pk) override;
-  domain::Page<domain::Member> list_organization_members(domain::Pk org_pk,
-                                                         domain::PageRequest page) override;
+  domain::Page<domain::Member> list_organization_members(
+      domain::Pk org_pk, const domain::ListRequest& request) override;
   domain::Page<domain::UserWebsite> list_user_websites(domain::Pk org_pk, domain::Pk user_pk,
-                                                       domain::PageRequest page) override;
+                                                       const domain::ListRequest& request) override;
   bool has_any_membership(domain::Pk org_pk, domain::Pk user_pk) override;
   std::optional<domain::InviteRecord> find_invite(domain::Pk org_pk,
                                                   const domain::Uuid& id) override;
   domain::Page<domain::InviteRecord> list_invites(domain::Pk org_pk,
                                                   const domain::InviteFilter& filter,
-                                                  domain::PageRequest page) override;
+                                                  const domain::ListRequest& request) override;
   std::optional<domain::IdempotentResponse> find_idempotent_response(
       domain::Pk org_pk, std::string_view key, domain::UnixSeconds not_before) override;
   std::optional<domain::ApiKey> find_api_key_by_id(domain::Pk org_pk,
                                                    const domain::Uuid& id) override;
-  domain::Page<domain::ApiKey> list_api_keys(domain::Pk org_pk, domain::PageRequest page) override;
+  domain::Page<domain::ApiKey> list_api_keys(domain::Pk org_pk,
+                                             const domain::ListRequest& request) override;
 
   // WriteTx
   domain::Organization insert_organization(const domain::Uuid& id, std::string_view name,
@@ -120,6 +125,8 @@ class Transaction final : public domain::WriteTx {
 
  private:
   std::vector<domain::Uuid> group_website_ids(domain::Pk group_pk);
+  domain::Page<domain::Member> list_direct_members(domain::Target target,
+                                                   const domain::ListRequest& request);
   void load_key_websites(domain::ApiKey& key);
   std::int64_t count(const char* sql, domain::Pk key);
   // Sets the delivery state of the email's batch.
@@ -127,6 +134,7 @@ class Transaction final : public domain::WriteTx {
 
   Connection& db_;
   bool email_enqueued_ = false;
+  std::vector<std::unique_ptr<Statement>> group_streams_;  // for WebsiteAccess walks
 };
 
 }  // namespace invited::store::sqlite
