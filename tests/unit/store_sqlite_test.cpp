@@ -898,7 +898,6 @@ TEST_F(SqliteTransaction, InvitesListNewestFirstByTimeBatchAndId) {
                                              .email_address = "ann@example.com",
                                              .first_name = std::nullopt,
                                              .last_name = std::nullopt,
-                                             .token_hash = domain::issue_secret("").hash,
                                              .created_at = at,
                                              .expires_at = at + 86400});
   };
