@@ -13,8 +13,8 @@ namespace invited::app {
 namespace {
 
 constexpr std::string_view kListenForms =
-    "127.0.0.1:8080, localhost:8080 (127.0.0.1), [::1]:8080, [::]:8080, 0.0.0.0:8080 or :8080 "
-    "(every IPv4 interface); port 0 picks a free port";
+    "127.0.0.1:8080, localhost:8080 (127.0.0.1), [::1]:8080, 0.0.0.0:8080 or :8080 (every IPv4 "
+    "interface), [::]:8080 (every interface); port 0 picks a free port";
 constexpr std::string_view kPublicUrlExample =
     "https://invites.example.com or https://example.com/invited";
 constexpr std::string_view kSmtpUrlExample =

@@ -12,8 +12,8 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_DATABASE")
       ->capture_default_str();
   app.add_option("--listen", s.listen,
-                 "HOST:PORT to serve on: 127.0.0.1:8080, localhost:8080, [::1]:8080, [::]:8080 or "
-                 ":8080 (every IPv4 interface); port 0 picks a free one")
+                 "HOST:PORT to serve on: 127.0.0.1:8080, localhost:8080, [::1]:8080, :8080 (every "
+                 "IPv4 interface) or [::]:8080 (every interface); port 0 picks a free one")
       ->envname("INVITED_LISTEN")
       ->capture_default_str();
   app.add_option("--public-url", s.public_url,

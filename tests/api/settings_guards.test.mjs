@@ -105,7 +105,7 @@ test('--public-url must be an absolute http(s) URL with a host, without query, f
 });
 
 test('--listen refuses what it cannot bind, naming the setting and the accepted forms', () => {
-  const forms = /127\.0\.0\.1:8080, localhost:8080 \(127\.0\.0\.1\), \[::1\]:8080, \[::\]:8080, 0\.0\.0\.0:8080 or :8080/;
+  const forms = /127\.0\.0\.1:8080, localhost:8080 \(127\.0\.0\.1\), \[::1\]:8080, 0\.0\.0\.0:8080 or :8080 \(every IPv4 interface\), \[::\]:8080 \(every interface\)/;
   const cases = [
     ['8080', /needs a port/],
     ['127.0.0.1', /needs a port/],
