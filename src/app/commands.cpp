@@ -51,7 +51,11 @@ std::string bare_address(const std::string& mailbox) {
 }
 
 std::unique_ptr<mail::Transport> make_transport(const Settings& settings) {
-  if (!settings.smtp_url.empty()) return std::make_unique<mail::SmtpTransport>(settings.smtp_url);
+  if (!settings.smtp_url.empty()) {
+    return std::make_unique<mail::SmtpTransport>(
+        settings.smtp_url,
+        settings.smtp_requires_starttls ? mail::StartTls::kRequired : mail::StartTls::kIfOffered);
+  }
   return std::make_unique<mail::FolderTransport>(settings.mail_dir);
 }
 
@@ -107,7 +111,7 @@ int serve(const Settings& configured) {
     http::Server server(server_options, router, api::json_fallbacks());
     const std::uint16_t port = server.bind();
     if (settings.public_url_is_default) {
-      settings.public_url = "http://" + settings.listen_host + ":" + std::to_string(port);
+      settings.public_url = default_public_url(settings, port);
     }
 
     SqliteStore store(
@@ -141,6 +145,11 @@ int serve(const Settings& configured) {
     };
     api::register_all(router, services);
 
+    if (settings.smtp_plaintext_to_remote) {
+      log::warn("SMTP without STARTTLS allowed",
+                {{"setting", "--smtp-allow-plaintext"},
+                 {"risk", "the SMTP password and messages may cross the network in clear"}});
+    }
     outbox.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},

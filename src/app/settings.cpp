@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/address_settings.hpp"
 #include "http/client_address.hpp"
 
 namespace invited::app {
@@ -10,14 +11,21 @@ void add_settings(CLI::App& app, Settings& s) {
   app.add_option("--database", s.database, "sqlite:///path/file.db or sqlite://./relative.db")
       ->envname("INVITED_DATABASE")
       ->capture_default_str();
-  app.add_option("--listen", s.listen, "host:port to serve on (port 0 picks a free one)")
+  app.add_option("--listen", s.listen,
+                 "HOST:PORT to serve on: 127.0.0.1:8080, localhost:8080, [::1]:8080, :8080 (every "
+                 "IPv4 interface) or [::]:8080 (every interface); port 0 picks a free one")
       ->envname("INVITED_LISTEN")
       ->capture_default_str();
-  app.add_option("--public-url", s.public_url, "base URL of accept links; default http://<listen>")
+  app.add_option("--public-url", s.public_url,
+                 "http(s):// base URL of accept links; required with --smtp-url, otherwise "
+                 "default http://<listen>")
       ->envname("INVITED_PUBLIC_URL");
   app.add_option("--smtp-url", s.smtp_url,
                  "smtp://[user:pass@]host:port or smtps://...; unset writes .eml files")
       ->envname("INVITED_SMTP_URL");
+  app.add_flag("--smtp-allow-plaintext", s.smtp_allow_plaintext,
+               "send over smtp:// to a non-loopback server even when it offers no STARTTLS")
+      ->envname("INVITED_SMTP_ALLOW_PLAINTEXT");
   app.add_option("--mail-dir", s.mail_dir, "folder for .eml files when no SMTP URL is set")
       ->envname("INVITED_MAIL_DIR")
       ->capture_default_str();
@@ -78,36 +86,45 @@ void add_settings(CLI::App& app, Settings& s) {
       ->capture_default_str();
 }
 
-namespace {
-
-// "host" of a URL such as http://host:port/path.
-std::string url_host(const std::string& url) {
-  auto scheme = url.find("://");
-  std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (!rest.empty() && rest.front() == '[') return rest.substr(0, rest.find(']') + 1);
-  return rest.substr(0, rest.find(':'));
+std::string default_public_url(const Settings& s, std::uint16_t port) {
+  return "http://" + s.listen_url_host + ":" + std::to_string(port);
 }
 
-}  // namespace
-
 std::string finish(Settings& s) {
-  auto colon = s.listen.rfind(':');
-  if (colon == std::string::npos) return "--listen must be host:port, got " + s.listen;
-  s.listen_host = s.listen.substr(0, colon);
-  try {
-    int port = std::stoi(s.listen.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    s.listen_port = static_cast<std::uint16_t>(port);
-  } catch (const std::exception&) {
-    return "--listen port must be a number from 0 to 65535, got " + s.listen;
+  auto listen = parse_listen_address(s.listen);
+  if (auto* error = std::get_if<std::string>(&listen)) return *error;
+  const auto& address = std::get<ListenAddress>(listen);
+  s.listen_host = address.bind_host;
+  s.listen_port = address.port;
+  s.listen_url_host = address.url_host;
+
+  if (!s.smtp_url.empty()) {
+    auto smtp = parse_smtp_url(s.smtp_url);
+    if (auto* error = std::get_if<std::string>(&smtp)) return *error;
+    const auto& server = std::get<SmtpUrl>(smtp);
+    // Loopback is exempt: a local relay or test sink is reached without crossing a network.
+    bool in_clear_over_network = !server.implicit_tls && !is_loopback_host(server.host);
+    s.smtp_requires_starttls = in_clear_over_network && !s.smtp_allow_plaintext;
+    s.smtp_plaintext_to_remote = in_clear_over_network && s.smtp_allow_plaintext;
+    if (s.public_url.empty()) {
+      return "--smtp-url needs --public-url (INVITED_PUBLIC_URL): the accept links in the "
+             "emails are built from it, so set it to the address where invitees reach this "
+             "service, such as --public-url https://invites.example.com; without it the links "
+             "would point at the listen address (" +
+             default_public_url(s, s.listen_port) + "), which invitees cannot open";
+    }
   }
+
   if (s.public_url.empty()) {
-    s.public_url = "http://" + s.listen;
+    s.public_url = default_public_url(s, s.listen_port);
+    s.public_host = s.listen_url_host;
     s.public_url_is_default = true;
+  } else {
+    auto url = parse_public_url(s.public_url);
+    if (auto* error = std::get_if<std::string>(&url)) return *error;
+    s.public_url = std::get<PublicUrl>(url).url;
+    s.public_host = std::get<PublicUrl>(url).host;
   }
-  while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
-  s.public_host = url_host(s.public_url);
   if (s.mail_from.empty()) s.mail_from = "invited <no-reply@" + s.public_host + ">";
   if (s.mail_from.find_first_of("\r\n") != std::string::npos) {
     return "--mail-from must be one line";

@@ -15,7 +15,8 @@ struct Settings {
   std::string database = "sqlite://./data/invited.db";
   std::string listen = "127.0.0.1:8080";
   std::string public_url;  // default: http://<listen>
-  std::string smtp_url;    // empty: write .eml files to mail_dir
+  std::string smtp_url;    // empty: write .eml files to mail_dir; set: public_url is required
+  bool smtp_allow_plaintext = false;  // smtp:// to a non-loopback host without STARTTLS
   std::string mail_dir = "./data/mail";
   std::string mail_from;  // default: invited <no-reply@<public URL host>>
   std::string log_level = "info";
@@ -32,17 +33,28 @@ struct Settings {
   std::int64_t token_limit_per_minute = 30;        // per client address; 0: off
 
   // Derived values, filled by finish().
-  std::string listen_host;
+  std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)
   std::uint16_t listen_port = 0;
+  std::string listen_url_host;         // host of the default public URL (see default_public_url)
   std::string sqlite_path;             // empty for a non-SQLite database
   bool public_url_is_default = false;  // then serve() fills in the port it actually bound
   std::string public_host;             // the public URL's host: Message-ID and From domain
+  // smtp:// to a host other than this machine's loopback, without smtp_allow_plaintext: the
+  // transport must refuse to send unless the server agrees to STARTTLS.
+  bool smtp_requires_starttls = false;
+  bool smtp_plaintext_to_remote = false;  // allowed by smtp_allow_plaintext; warned at start
 };
 
 // Declares every setting on `app` (flags with environment fallbacks).
 void add_settings(CLI::App& app, Settings& settings);
 
-// Checks and completes the settings after parsing; returns an error message, or empty.
+// Checks and completes the settings after parsing; returns an error message that names the
+// setting, or empty. Every subcommand calls it, so each refuses the same settings the same way.
 std::string finish(Settings& settings);
+
+// The public URL used when --public-url is not set: http://<listen address>:<port>, where a
+// wildcard address becomes the loopback address of its family (see ListenAddress::url_host).
+// `port` is the port actually bound (it differs from listen_port when that is 0).
+std::string default_public_url(const Settings& settings, std::uint16_t port);
 
 }  // namespace invited::app

@@ -31,7 +31,8 @@ int abort_on_stop(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
-SmtpTransport::SmtpTransport(std::string url) : url_(std::move(url)) {}
+SmtpTransport::SmtpTransport(std::string url, StartTls starttls)
+    : url_(std::move(url)), starttls_(starttls) {}
 
 SendResult SmtpTransport::send(const Envelope& envelope, std::stop_token stop) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
@@ -51,7 +52,11 @@ SendResult SmtpTransport::send(const Envelope& envelope, std::stop_token stop) {
   curl_easy_setopt(handle, CURLOPT_READDATA, &upload);
   curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(envelope.data.size()));
-  curl_easy_setopt(handle, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  // CURLUSESSL_ALL: without STARTTLS libcurl stops before AUTH and MAIL FROM, so a man in the
+  // middle who strips STARTTLS from the server's EHLO reply learns neither password nor message.
+  curl_easy_setopt(
+      handle, CURLOPT_USE_SSL,
+      static_cast<long>(starttls_ == StartTls::kRequired ? CURLUSESSL_ALL : CURLUSESSL_TRY));
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(handle, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
@@ -72,6 +77,20 @@ SendResult SmtpTransport::send(const Envelope& envelope, std::stop_token stop) {
   long response = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response);
   std::string error = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
+  if (code == CURLE_USE_SSL_FAILED) {
+    // The server (or someone between) did not agree to STARTTLS. Retryable: it may be a
+    // passing fault, and an operator may fix the server meanwhile.
+    return {.ok = false,
+            .permanent = false,
+            .aborted = false,
+            .error =
+                "STARTTLS is required for an SMTP server that is not on this machine and "
+                "it failed (" +
+                error +
+                "); nothing was sent. Offer STARTTLS on the server, use smtps://, or set "
+                "--smtp-allow-plaintext (INVITED_SMTP_ALLOW_PLAINTEXT=true) to send the "
+                "password and message in clear"};
+  }
   if (response) error += " (SMTP " + std::to_string(response) + ")";
   // 5xx is the server's final word (unknown mailbox, policy); everything else may pass later.
   bool permanent = response >= 500 && response < 600 && code != CURLE_LOGIN_DENIED;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startService } from '../support/service.mjs';
 import { GENEROUS_LIMITS, uniqueEmail, bulkOk, q, assertError, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
-import { startSmtpSink, freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { startSmtpSink, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
 const CHROMIUM = process.env.INVITED_CHROMIUM ?? '/usr/bin/chromium';
 // The machine has no internet: keep Chromium from trying to reach it. Playwright gives every
@@ -34,9 +34,9 @@ let websites;
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   sink = await startSmtpSink();
-  // A fixed port, so the default public URL (http://<listen>) in the emailed link is reachable.
-  const port = await freePort();
-  service = await startService({ listen: `127.0.0.1:${port}`, args: ['--smtp-url', sink.url, ...GENEROUS_LIMITS] });
+  // smtpUrl: the harness passes a --public-url that is the service's own address, so the
+  // emailed link is reachable.
+  service = await startService({ smtpUrl: sink.url, args: GENEROUS_LIMITS });
   const org = service.createOrg('Acme Analytics');
   key = org.api_key;
   websites = [];

@@ -45,7 +45,8 @@ const deliveries = (service) => service.sql('SELECT delivery FROM invite_batches
 test('SMTP outage: requests are acknowledged, sends are retried, and once the server is back every email arrives exactly once', async () => {
   const port = await freePort(); // nothing listens here until the sink starts below
   const service = await start({
-    args: ['--smtp-url', `smtp://127.0.0.1:${port}`, '--mail-retry-seconds', '0.1', '--mail-max-attempts', '30'],
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    args: ['--mail-retry-seconds', '0.1', '--mail-max-attempts', '30'],
   });
   const { key, websites } = await orgWithWebsites(service, 3);
   const requests = [
@@ -97,7 +98,7 @@ test('SMTP outage: requests are acknowledged, sends are retried, and once the se
 
 test('a server that answers 451 twice: retried, then delivered once', async () => {
   const smtp = await sink({ rejectFirst: 2 });
-  const service = await start({ args: ['--smtp-url', smtp.url, '--mail-retry-seconds', '0.05', '--mail-max-attempts', '5'] });
+  const service = await start({ smtpUrl: smtp.url, args: ['--mail-retry-seconds', '0.05', '--mail-max-attempts', '5'] });
   const { key, websites } = await orgWithWebsites(service, 1);
   const email = uniqueEmail('busy');
   await bulkOk(service, key, { invite_method: 'email', email, website_ids: [websites[0].id] });
@@ -115,7 +116,8 @@ test('a server that answers 451 twice: retried, then delivered once', async () =
 test('max attempts: with no server and --mail-max-attempts 2 the delivery becomes failed and the email is claimed no more', async () => {
   const port = await freePort();
   const service = await start({
-    args: ['--smtp-url', `smtp://127.0.0.1:${port}`, '--mail-retry-seconds', '0.05', '--mail-max-attempts', '2'],
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    args: ['--mail-retry-seconds', '0.05', '--mail-max-attempts', '2'],
   });
   const { key, websites } = await orgWithWebsites(service, 2);
   const email = uniqueEmail('lost');
@@ -149,7 +151,8 @@ for (const [how, signal] of [['a clean stop (SIGTERM)', 'SIGTERM'], ['a crash (S
   test(`restart after ${how} with mail still queued: the restarted service delivers it once`, async () => {
     const deadPort = await freePort();
     const first = await start({
-      args: ['--smtp-url', `smtp://127.0.0.1:${deadPort}`, '--mail-retry-seconds', '0.2', '--mail-max-attempts', '50'],
+      smtpUrl: `smtp://127.0.0.1:${deadPort}`,
+      args: ['--mail-retry-seconds', '0.2', '--mail-max-attempts', '50'],
     });
     const { key, websites } = await orgWithWebsites(first, 2);
     const email = uniqueEmail('queued');
@@ -166,7 +169,7 @@ for (const [how, signal] of [['a clean stop (SIGTERM)', 'SIGTERM'], ['a crash (S
     if (signal === 'SIGTERM') assert.equal(before.claimed, false, 'a clean stop ends its claim');
 
     const smtp = await sink();
-    const second = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, '--mail-retry-seconds', '0.2', '--mail-max-attempts', '50'] });
+    const second = await start({ dir: first.dir, smtpUrl: smtp.url, args: ['--mail-retry-seconds', '0.2', '--mail-max-attempts', '50'] });
     await smtp.waitForMessageTo(email);
     await waitFor(() => deliveries(second)[0] === 1, { intervalMs: 20, what: 'delivery sent after the restart' });
     assert.equal(smtp.messages().length, 1, 'exactly one message');

@@ -91,7 +91,7 @@ const loggedMessages = (service) =>
 
 test('a delivery that cannot be recorded stops the worker until it is recorded: no email is sent twice', async () => {
   const smtp = await sink({ hold: true });
-  const service = await start({ args: ['--smtp-url', smtp.url, '--mail-retry-seconds', '0.1', '--mail-max-attempts', '20'] });
+  const service = await start({ smtpUrl: smtp.url, args: ['--mail-retry-seconds', '0.1', '--mail-max-attempts', '20'] });
   const { key, websites } = await orgWithWebsites(service, 2);
   const addresses = [uniqueEmail('rec1'), uniqueEmail('rec2'), uniqueEmail('rec3')];
   const inviteIds = await queueEmails(service, key, websites, addresses);
@@ -136,7 +136,7 @@ test('kill -9 in the middle of a run: after the restart every email arrives, onl
   // that sends a whole batch before recording anything would have sent several when it is killed.
   const deadPort = await freePort();
   const options = ['--mail-retry-seconds', '0.05', '--mail-max-attempts', '100'];
-  const first = await start({ args: ['--smtp-url', `smtp://127.0.0.1:${deadPort}`, ...options] });
+  const first = await start({ smtpUrl: `smtp://127.0.0.1:${deadPort}`, args: options });
   const { key, websites } = await orgWithWebsites(first, 1);
   const addresses = Array.from({ length: 6 }, (_, i) => uniqueEmail(`run${i}`));
   await queueEmails(first, key, websites, addresses);
@@ -144,13 +144,13 @@ test('kill -9 in the middle of a run: after the restart every email arrives, onl
   sqlWrite(first, 'UPDATE outbox_emails SET next_attempt_ms = 0');
 
   const smtp = await sink({ delayMs: 300 });
-  const second = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, ...options] });
+  const second = await start({ dir: first.dir, smtpUrl: smtp.url, args: options });
   await smtp.waitForMessages(3);
   await second.stop('SIGKILL');
   const delivered = smtp.messages().length;
   assert.ok(delivered < addresses.length, `the run was cut short (${delivered} delivered before the kill)`);
 
-  const third = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, ...options] });
+  const third = await start({ dir: first.dir, smtpUrl: smtp.url, args: options });
   await waitFor(() => allSent(third), { timeoutMs: 20000, intervalMs: 50, what: 'every email recorded as sent' });
   const counts = smtp.deliveriesByMessageId();
   const twice = [...counts].filter(([, n]) => n > 1);
@@ -164,7 +164,7 @@ test('kill -9 in the middle of a run: after the restart every email arrives, onl
 test('SIGTERM while the SMTP server stalls after DATA: exit 0 within 10 s, the attempt is given back, and the email goes out once after the restart', async (t) => {
   const stalled = await sink({ hold: true });
   const options = ['--mail-retry-seconds', '0.1', '--mail-max-attempts', '5'];
-  const first = await start({ args: ['--smtp-url', stalled.url, ...options] });
+  const first = await start({ smtpUrl: stalled.url, args: options });
   const { key, websites } = await orgWithWebsites(first, 2);
   const email = uniqueEmail('stalled');
   const [inviteId] = await queueEmails(first, key, websites, [email]);
@@ -181,7 +181,7 @@ test('SIGTERM while the SMTP server stalls after DATA: exit 0 within 10 s, the a
   assert.equal(stalled.messages().length, 0, 'the stalled server never accepted it');
 
   const smtp = await sink();
-  const second = await start({ dir: first.dir, args: ['--smtp-url', smtp.url, ...options] });
+  const second = await start({ dir: first.dir, smtpUrl: smtp.url, args: options });
   await waitFor(() => allSent(second), { intervalMs: 20, what: 'the email recorded as sent' });
   assert.deepEqual([...smtp.deliveriesByMessageId()], [[queued.messageId, 1]], 'delivered once, the same Message-ID');
   const [row] = outboxRows(second);

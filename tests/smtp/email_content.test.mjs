@@ -21,7 +21,7 @@ const HOSTILE_LAST = "O'Brien & <Sons>";
 
 before(async () => {
   sink = await startSmtpSink();
-  service = await startService({ args: ['--smtp-url', sink.url, ...GENEROUS_LIMITS] });
+  service = await startService({ smtpUrl: sink.url, args: GENEROUS_LIMITS });
   const org = service.createOrg('Acme Analytics');
   const websites = [];
   for (const [i, name] of ['Marketing site', 'Docs portal', 'Shop'].entries()) {
@@ -105,12 +105,14 @@ test('one email per email-mode request: every target with name, URL and role, an
   for (const site of acme.websites) assert.ok(html.includes(site.name), `page names ${site.name}`);
 });
 
-test('the accept link points at the running service by default (started with --listen 127.0.0.1:0)', async () => {
+test('the accept link is built on --public-url, here the running service\'s own address', async () => {
   const email = uniqueEmail('origin');
   await bulkOk(service, acme.key, { invite_method: 'email', email, website_ids: [acme.websites[0].id] });
   const { mail } = await onlyMessageTo(email);
   const link = acceptLink(mail);
-  // The public URL defaults to the address the service serves on: the port it actually bound.
+  // --smtp-url requires --public-url; the harness sets it to the address the service serves on
+  // (the default public URL, without SMTP, is tested in tests/api/settings_guards.test.mjs).
+  assert.equal(service.publicUrl, service.url);
   assert.equal(new URL(link).origin, service.url, `accept link ${link} must reach the service at ${service.url}`);
   const page = await fetch(link);
   assert.equal(page.status, 200);

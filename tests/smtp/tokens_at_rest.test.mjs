@@ -59,7 +59,8 @@ test('emails queued while the SMTP server refuses them leave no token in the dat
   const port = await freePort();
   const refusing = await sink({ port, rejectFirst: 1000000 });
   const service = await start({
-    args: ['--smtp-url', refusing.url, '--mail-retry-seconds', '0.05', '--mail-max-attempts', '100'],
+    smtpUrl: refusing.url,
+    args: ['--mail-retry-seconds', '0.05', '--mail-max-attempts', '100'],
   });
   const org = service.createOrg('Acme');
   const key = org.api_key;
@@ -157,7 +158,7 @@ ${statements.join('\n')}
   assertNotIn(databaseFiles(dir), queuedTokens, 'after the migration');
 
   const smtp = await sink();
-  const service = await start({ dir, args: ['--smtp-url', smtp.url] });
+  const service = await start({ dir, smtpUrl: smtp.url });
   await smtp.waitForMessages(QUEUED);
   const first = tokenOf(acceptLink(await parseMail(smtp.messagesTo(queued[0].address)[0].raw)));
   assert.ok(!queuedTokens.includes(first), 'a new token');

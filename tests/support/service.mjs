@@ -1,11 +1,14 @@
 // Starts the real `invited` binary for black-box tests: a temporary folder with its own SQLite
 // database and mail folder, a free port chosen by the kernel (--listen 127.0.0.1:0, the port is
-// read from the "listening" log line), and helpers to call it over HTTP.
+// read from the "listening" log line), and helpers to call it over HTTP. With `smtpUrl` it
+// delivers email over SMTP, on a port chosen beforehand so that its --public-url (which
+// --smtp-url requires) is its own address.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { responseValidatorFor } from './openapi.mjs';
 
 export const BIN = process.env.INVITED_BIN ?? new URL('../../build/invited', import.meta.url).pathname;
@@ -32,12 +35,59 @@ function envFor(dir) {
   };
 }
 
+// A TCP port on 127.0.0.1 that nothing listens on right now: for a service whose address must be
+// known before it starts (its --public-url), a dead SMTP server for outage tests, and the port a
+// sink takes over later. Picked at random below the kernel's ephemeral range (32768 and up on
+// Linux), so no process that binds port 0 meanwhile can be given it.
+export async function freePort() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const server = createServer();
+    const bound = await new Promise((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    server.close();
+    await once(server, 'close');
+    return port;
+  }
+  throw new Error('no free port found');
+}
+
+// An IPv4 address of this machine outside 127.0.0.0/8, for tests that need a server that is not
+// on this machine's loopback: the first non-internal interface's, or (when there is none) one
+// added to `lo` for the test and removed by `remove()`; that needs root, as in CI. (The kernel
+// may lack the dummy interface type, so the address goes on lo: what counts is the address.)
+export function nonLoopbackIPv4() {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const { family, internal, address } of addresses ?? []) {
+      if ((family === 'IPv4' || family === 4) && !internal && !address.startsWith('127.')) return { address, remove() {} };
+    }
+  }
+  const address = `10.255.${(process.pid >> 8) & 255}.${process.pid & 255}`;
+  execFileSync('ip', ['addr', 'add', `${address}/32`, 'dev', 'lo'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return {
+    address,
+    remove: () => execFileSync('ip', ['addr', 'del', `${address}/32`, 'dev', 'lo'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+  };
+}
+
+// The URL that reaches a service whose "listening" log line names `address` (the bound IP
+// address) and `port`: a wildcard address is reached over the loopback of its family.
+export function urlOfListening({ address, port }) {
+  if (address === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (address === '::') return `http://[::1]:${port}`;
+  return address.includes(':') ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+}
+
 export class Service {
-  constructor(dir, child, port, logs) {
+  constructor(dir, child, listening, logs) {
     this.dir = dir;
     this.child = child;
-    this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.port = listening.port;
+    this.url = urlOfListening(listening);
+    this.publicUrl = listening.public_url; // the base of the accept links, as the service logs it
     this.logs = logs;
     this.exited = once(child, 'exit');
   }
@@ -134,15 +184,35 @@ export class Service {
 
 // Starts `invited serve` in a fresh temporary folder (or `dir`, to restart on the same data).
 // `listen`: host:port to serve on (default a free port chosen by the kernel).
+// `smtpUrl`: deliver email over SMTP to this URL. The service then serves on a port chosen here
+// (127.0.0.1 and a free port, unless `listen` names both) with --public-url set to that address,
+// so the accept links in its emails reach it (--smtp-url refuses to start without --public-url).
 // `validateResponses`: check every service.api() response against GET /openapi.json (default on).
-export async function startService({ dir = makeTempDir(), args = [], env = {}, listen = '127.0.0.1:0', validateResponses = true } = {}) {
+export async function startService({ dir = makeTempDir(), args = [], env = {}, listen = '127.0.0.1:0', smtpUrl, validateResponses = true } = {}) {
+  if (smtpUrl === undefined) return startServiceProcess({ dir, args, env, listen, validateResponses });
+  const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), listen.slice(listen.lastIndexOf(':') + 1)];
+  if (host !== '127.0.0.1') throw new Error(`smtpUrl needs a service on 127.0.0.1, not ${listen}`);
+  // A port chosen before the start can be taken meanwhile by another test file's process: try
+  // another one then.
+  for (let attempt = 1; ; attempt++) {
+    const chosen = port === '0' ? await freePort() : Number(port);
+    const smtpArgs = ['--smtp-url', smtpUrl, '--public-url', `http://127.0.0.1:${chosen}`, ...args];
+    try {
+      return await startServiceProcess({ dir, args: smtpArgs, env, listen: `127.0.0.1:${chosen}`, validateResponses });
+    } catch (error) {
+      if (port !== '0' || attempt === 3 || !/address already in use/i.test(error.message)) throw error;
+    }
+  }
+}
+
+async function startServiceProcess({ dir, args, env, listen, validateResponses }) {
   const child = spawn(BIN, ['serve', '--listen', listen, ...args], {
     env: { ...process.env, ...envFor(dir), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const logs = [];
   let buffered = '';
-  const port = await new Promise((resolve, reject) => {
+  const listening = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`invited did not start:\n${logs.join('\n')}`)), 15000);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk) => {
@@ -157,7 +227,7 @@ export async function startService({ dir = makeTempDir(), args = [], env = {}, l
           const entry = JSON.parse(line);
           if (entry.msg === 'listening') {
             clearTimeout(timer);
-            resolve(entry.port);
+            resolve(entry);
           }
         } catch {
           // sanitizer reports and other non-JSON lines stay in `logs`
@@ -169,7 +239,7 @@ export async function startService({ dir = makeTempDir(), args = [], env = {}, l
       reject(new Error(`invited exited with ${code} before listening:\n${logs.join('\n')}`));
     });
   });
-  const service = new Service(dir, child, port, logs);
+  const service = new Service(dir, child, listening, logs);
   service.extraEnv = env;
   if (validateResponses) {
     try {

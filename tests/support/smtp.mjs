@@ -3,7 +3,9 @@
 //
 //   const sink = await startSmtpSink();            // kernel-chosen port
 //   const sink = await startSmtpSink({ port });    // a given port (e.g. one invited already uses)
+//   const sink = await startSmtpSink({ host });    // another address of this machine ('::1', ...)
 //   sink.url                                       // smtp://127.0.0.1:PORT for --smtp-url
+//   sink.mailCommands()                            // every MAIL FROM the sink was sent
 //   await sink.waitForMessages(2)                  // polls the folder with a deadline, no sleeps
 //   const held = await startSmtpSink({ hold: true }) // stalls after DATA until held.release()
 //   sink.arrivals(), sink.deliveriesByMessageId()  // what reached DATA; what was accepted, per id
@@ -11,43 +13,26 @@
 //   await sink.stop()                              // SIGTERM, waits, returns the exit code
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { simpleParser } from 'mailparser';
 import { Splitter } from '@zone-eu/mailsplit';
-import { makeTempDir } from './service.mjs';
+import { makeTempDir, freePort } from './service.mjs';
 import { waitFor } from './assertions.mjs';
 
 // Debian's interpreter: python3-aiosmtpd belongs to it, not to whatever `python3` is first on PATH.
 export const SINK_PYTHON = process.env.INVITED_SINK_PYTHON ?? '/usr/bin/python3';
 const SINK_SCRIPT = new URL('./smtp_sink.py', import.meta.url).pathname;
 
-// A TCP port on 127.0.0.1 that nothing listens on right now: a dead SMTP server for outage tests,
-// and the port the sink takes over later. Picked at random below the kernel's ephemeral range
-// (32768 and up on Linux), so no process that binds port 0 meanwhile can be given it.
-export async function freePort() {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const server = createServer();
-    const bound = await new Promise((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!bound) continue;
-    server.close();
-    await once(server, 'close');
-    return port;
-  }
-  throw new Error('no free port found');
-}
+// freePort() lives beside startService(), which needs it too; tests import it from either module.
+export { freePort };
 
 export class SmtpSink {
-  constructor(child, port, dir, stderr, holdFile) {
+  constructor(child, host, port, dir, stderr, holdFile) {
     this.child = child;
     this.port = port;
     this.dir = dir;
-    this.url = `smtp://127.0.0.1:${port}`;
+    this.url = host.includes(':') ? `smtp://[${host}]:${port}` : `smtp://${host}:${port}`;
     this.stderr = stderr;
     this.holdFile = holdFile;
     this.exited = once(child, 'exit');
@@ -58,6 +43,16 @@ export class SmtpSink {
   release() {
     if (!this.holdFile) throw new Error('this sink was not started with hold: true');
     writeFileSync(this.holdFile, '');
+  }
+
+  // Every MAIL FROM command received (a client that sends one is about to send a message), oldest
+  // first: {k, mail_from, received_at}.
+  mailCommands() {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((name) => /^m\d+\.json$/.test(name))
+      .map((name) => JSON.parse(readFileSync(join(this.dir, name), 'utf8')))
+      .sort((a, b) => a.k - b.k);
   }
 
   // Every message that reached the end of DATA, accepted or not, oldest first:
@@ -141,12 +136,12 @@ export class SmtpSink {
   }
 }
 
-// Starts the sink on 127.0.0.1:`port` (0: a free one) writing into `dir` (a fresh temporary
-// folder by default). `rejectFirst`: answer the first N DATA commands with a transient 451.
+// Starts the sink on `host`:`port` (default 127.0.0.1; port 0: a free one) writing into `dir` (a
+// fresh temporary folder by default). `rejectFirst`: answer the first N DATA commands with a transient 451.
 // `hold`: stall after DATA (no reply, nothing stored) until sink.release(). `delayMs`: answer
 // each DATA that much later.
-export async function startSmtpSink({ port = 0, dir = makeTempDir('smtp-sink-'), rejectFirst = 0, hold = false, delayMs = 0 } = {}) {
-  const args = [SINK_SCRIPT, '--port', String(port), '--dir', dir];
+export async function startSmtpSink({ host = '127.0.0.1', port = 0, dir = makeTempDir('smtp-sink-'), rejectFirst = 0, hold = false, delayMs = 0 } = {}) {
+  const args = [SINK_SCRIPT, '--host', host, '--port', String(port), '--dir', dir];
   if (rejectFirst) args.push('--reject-first', String(rejectFirst));
   const holdFile = hold ? join(makeTempDir('smtp-hold-'), 'release') : undefined;
   if (holdFile) args.push('--hold-until', holdFile);
@@ -180,7 +175,7 @@ export async function startSmtpSink({ port = 0, dir = makeTempDir('smtp-sink-'),
     });
     child.on('exit', (code) => fail(`exited with ${code} before listening`));
   });
-  return new SmtpSink(child, chosen, dir, stderr, holdFile);
+  return new SmtpSink(child, host, chosen, dir, stderr, holdFile);
 }
 
 // The MIME tree of a message: one entry per node, depth-first, with its content type, multipart

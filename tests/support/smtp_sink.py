@@ -6,8 +6,9 @@ Run it with /usr/bin/python3 (the interpreter that owns python3-aiosmtpd):
     /usr/bin/python3 tests/support/smtp_sink.py --port 0 --dir /tmp/sink [--reject-first N]
         [--hold-until FILE] [--delay-ms N]
 
-It listens on 127.0.0.1:PORT (0: the kernel picks a free port) and, once it accepts
-connections, prints one JSON line on stdout: {"port": N}. Every message it accepts is written
+It listens on 127.0.0.1:PORT (or --host HOST; PORT 0: the kernel picks a free port) and, once it
+accepts connections, prints one JSON line on stdout: {"port": N}. It offers no STARTTLS (nor
+AUTH). Every message it accepts is written
 to DIR as <n>.eml (n = 1, 2, ...: the raw bytes of the DATA section as received, after SMTP
 dot-unstuffing) beside <n>.json (the envelope: mail_from, rcpt_tos, peer, received_at). The
 JSON file is written first and each file appears atomically (written under a temporary name,
@@ -15,6 +16,9 @@ then renamed), so a reader that sees <n>.eml can read both completely.
 
 --reject-first N answers the first N DATA commands with a transient 451 (the message is not
 stored), to exercise a sender's retry against a server that is up but refuses.
+
+Every MAIL FROM command is noted as m<k>.json ({"k", "mail_from", "received_at"}; k = 1, 2, ...),
+so a test can tell that a client never got as far as sending a message.
 
 Every message that reaches the end of DATA is first noted as an arrival, whatever happens to it
 next: a<k>.eml (k = 1, 2, ...; the raw bytes) and a<k>.json ({"k", "message_id", "received_at"},
@@ -50,6 +54,7 @@ class Sink:
         self.delay_ms = delay_ms
         self.count = 0
         self.arrivals = 0
+        self.mail_commands = 0
 
     def _write(self, name, data):
         temporary = os.path.join(self.folder, "." + name + ".tmp")
@@ -65,6 +70,15 @@ class Sink:
         meta = {"k": self.arrivals, "message_id": headers.get("Message-ID"), "received_at": time.time()}
         self._write(f"a{self.arrivals}.eml", raw)
         self._write(f"a{self.arrivals}.json", json.dumps(meta).encode())
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mail_commands += 1
+        meta = {"k": self.mail_commands, "mail_from": address, "received_at": time.time()}
+        self._write(f"m{self.mail_commands}.json", json.dumps(meta).encode())
+        # What aiosmtpd does without this hook.
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content
