@@ -46,10 +46,8 @@ http::Fallbacks json_fallbacks() {
           },
       .unavailable =
           [](const http::Request&) {
-            auto response = error_response(
-                503, "unavailable", "the server has too many open connections; retry shortly");
-            response.headers.emplace_back("retry-after", "1");
-            return response;
+            return error_response(503, "unavailable",
+                                  "the server has too many open connections; retry shortly");
           },
   };
 }
