@@ -56,6 +56,11 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_READERS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--wal-restart-mib", s.wal_restart_mib,
+                 "MiB in the SQLite WAL after which it is checkpointed and restarted")
+      ->envname("INVITED_WAL_RESTART_MIB")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
 }
 
 namespace {

@@ -26,6 +26,7 @@ struct Settings {
   double mail_retry_seconds = 30;  // first retry delay; doubles on each attempt
   int threads = 0;                 // HTTP threads; 0: one per core
   int readers = 2;                 // SQLite reader connections
+  int wal_restart_mib = 64;        // the WAL is checkpointed and restarted past this size
 
   // Derived values, filled by finish().
   std::string listen_host;
