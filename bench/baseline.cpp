@@ -23,14 +23,17 @@
 //   COMMIT                                           durable: WAL, synchronous=FULL
 //
 // Same pragmas as src/store/sqlite/connection.cpp (foreign_keys=OFF, cache_size=-32768,
-// temp_store=MEMORY, journal_mode=WAL, synchronous=FULL). Statements are prepared once and bound
-// without copies, and SQLite's memory statistics are off (SQLITE_CONFIG_MEMSTATUS=0: Debian's
-// build takes a global mutex on every allocation for them and has no lookaside allocator; that
-// costs the same work about 15 %): this is as fast as the storage work can go. --memstatus keeps
-// the library default, which is what the service runs with unless it turns them off too.
+// temp_store=MEMORY, secure_delete=ON, journal_mode=WAL, synchronous=FULL); --no-secure-delete
+// measures what secure_delete costs. Checkpoints are SQLite's default (PASSIVE, inside the
+// commit that takes the WAL past 1000 pages), which keeps the WAL at a few MiB. Statements are
+// prepared once and bound without copies, and SQLite's memory statistics are off
+// (SQLITE_CONFIG_MEMSTATUS=0: Debian's build takes a global mutex on every allocation for them and
+// has no lookaside allocator; that costs the same work about 15 %): this is as fast as the storage
+// work can go. --memstatus keeps the library default, which is what the service runs with unless it
+// turns them off too.
 //
 // Usage: baseline [--group N] [--seconds S | --requests N] [--db PATH] [--savepoint]
-//                 [--memstatus]
+//                 [--memstatus] [--no-secure-delete]
 // Prints one human line and one machine line starting with "BASELINE".
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -148,7 +151,7 @@ double cpu_seconds() {
 void usage() {
   std::fprintf(stderr,
                "usage: baseline [--group N] [--seconds S | --requests N] [--db PATH] "
-               "[--savepoint] [--memstatus]\n");
+               "[--savepoint] [--memstatus] [--no-secure-delete]\n");
   std::exit(2);
 }
 
@@ -161,6 +164,7 @@ int main(int argc, char** argv) {
   std::string path = "baseline.db";
   bool savepoints = false;
   bool memstatus = false;
+  bool secure_delete = true;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> const char* {
@@ -179,6 +183,8 @@ int main(int argc, char** argv) {
       savepoints = true;
     } else if (arg == "--memstatus") {
       memstatus = true;
+    } else if (arg == "--no-secure-delete") {
+      secure_delete = false;
     } else {
       usage();
     }
@@ -199,6 +205,7 @@ int main(int argc, char** argv) {
   exec(db,
        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;"
        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+  exec(db, secure_delete ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = OFF");
   for (const auto& migration : invited::store::sqlite_migrations()) {
     exec(db, "BEGIN IMMEDIATE");
     exec(db, migration.sql);
