@@ -3,7 +3,6 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <ctime>
 #include <future>
 
@@ -61,7 +60,7 @@ constexpr const char* kProbe =
     "UPDATE write_probe SET probes = probes + 1, written_at = ?1 WHERE id = 1";
 
 // How long a checkpoint waits for readers (and for another process's write lock) before it
-// gives up this time; it is tried again after the next group or after kCheckpointRetry.
+// gives up this time; it is tried again kCheckpointRetry later (longer if it keeps failing).
 constexpr std::chrono::milliseconds kCheckpointWait{100};
 constexpr std::chrono::milliseconds kCheckpointRetry{100};
 
@@ -69,10 +68,6 @@ constexpr std::chrono::milliseconds kCheckpointRetry{100};
 
 SqliteStore::SqliteStore(Options options, Post post)
     : options_(std::move(options)), post_(std::move(post)) {
-  if (const char* mib = std::getenv("EXPERIMENT_WAL_MIB")) {  // EXPERIMENT: remove
-    options_.wal_restart_bytes = std::atoll(mib) << 20;
-  }
-  if (const char* mode = std::getenv("EXPERIMENT_CKPT_MODE")) experiment_mode_ = std::atoi(mode);
   writer_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
   migrate(*writer_db_);
   int page_size = 4096;
@@ -195,6 +190,9 @@ void SqliteStore::set_write_problem(std::string problem) {
 void SqliteStore::set_checkpoint_problem(std::string problem) {
   std::lock_guard lock(health_mutex_);
   if (problem.empty() && !checkpoint_problem_.empty()) log::info("WAL checkpoints succeed again");
+  if (!problem.empty() && checkpoint_problem_.empty()) {
+    log::error("WAL checkpoints fail: not ready", {{"error", problem}});
+  }
   checkpoint_problem_ = std::move(problem);
 }
 
@@ -326,32 +324,31 @@ void SqliteStore::keep_wal_bounded() {
   lock_deadline_ = now + kCheckpointWait;
   int log_pages = 0;
   int copied = 0;
-  int code = sqlite3_wal_checkpoint_v2(
-      writer_db_->handle(), nullptr,
-      experiment_mode_ == 1   ? SQLITE_CHECKPOINT_TRUNCATE
-      : experiment_mode_ == 2 ? SQLITE_CHECKPOINT_PASSIVE
-                              : SQLITE_CHECKPOINT_RESTART,
-      &log_pages, &copied);
+  int code = sqlite3_wal_checkpoint_v2(writer_db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                       &log_pages, &copied);
   if (code == SQLITE_OK) {
     wal_pages_ = 0;
-    checkpoint_busy_reported_ = false;
+    checkpoints_postponed_ = 0;
     set_checkpoint_problem({});
     return;
   }
-  next_checkpoint_ = now + kCheckpointRetry;
   if ((code & 0xff) == SQLITE_BUSY) {
-    // Another process reads an old snapshot or holds the write lock: what could be copied was,
-    // and the log goes on growing until it lets go.
-    if (!checkpoint_busy_reported_) {
+    // A long read (ours or another process's) still uses the log, or another process holds the
+    // write lock: what could be copied was, and the log grows until it lets go. Tried again
+    // after 100 ms, 200 ms, ... at most every second, so that a storm of long reads does not
+    // stall the writer half of the time.
+    if (checkpoints_postponed_ == 0) {
       log::warn("WAL checkpoint postponed: another connection is using the log",
                 {{"wal_pages", log_pages}, {"copied_pages", copied}});
-      checkpoint_busy_reported_ = true;
     }
+    next_checkpoint_ = now + std::min<Clock::duration>(
+                                 kCheckpointRetry * (1 << std::min(checkpoints_postponed_, 4)),
+                                 std::chrono::seconds(1));
+    ++checkpoints_postponed_;
     return;
   }
-  std::string problem = sqlite3_errmsg(writer_db_->handle());
-  log::error("WAL checkpoint failed", {{"error", problem}, {"wal_pages", log_pages}});
-  set_checkpoint_problem(problem);
+  next_checkpoint_ = now + kCheckpointRetry;
+  set_checkpoint_problem(sqlite3_errmsg(writer_db_->handle()));
 }
 
 void SqliteStore::writer_loop() {

@@ -160,8 +160,7 @@ class SqliteStore final : public domain::Store {
   int wal_pages_ = 0;  // frames in the WAL after the last commit
   int wal_restart_pages_ = 0;
   Clock::time_point next_checkpoint_;
-  bool checkpoint_busy_reported_ = false;
-  int experiment_mode_ = 0;  // EXPERIMENT: remove
+  int checkpoints_postponed_ = 0;  // RESTART checkpoints in a row that readers kept waiting
 
   mutable std::mutex health_mutex_;
   std::string write_problem_;       // why the last write failed; empty when it succeeded
