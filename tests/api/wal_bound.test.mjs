@@ -9,14 +9,17 @@ import { startService } from '../support/service.mjs';
 import { GENEROUS_LIMITS, bulk, createWebsites } from '../support/assertions.mjs';
 
 const MiB = 1024 * 1024;
-// The writer restarts the log once a commit leaves more than --wal-restart-mib in it. The test
-// runs with 2 MiB instead of the default 64 so that a run of a few seconds passes the threshold
-// many times over (bench/run --sustained holds the default under 256 MiB for 60 s of full load).
-const RESTART_MIB = 2;
+// The writer restarts the log once a commit leaves more than --wal-restart-mib in it; if its copier
+// thread is busy copying at that moment, the writer lets it finish unless the log reaches twice
+// the threshold. The test runs with 1 MiB instead of the default 64 so that a run of a few
+// seconds passes the threshold dozens of times (bench/run --sustained holds the default under
+// 256 MiB for 60 s of full load).
+const RESTART_MIB = 1;
 const RESTART_THRESHOLD = RESTART_MIB * MiB;
-// What may land past the threshold before the restart: one group of requests (a few hundred
-// pages at this load) and the frame headers.
-const GROUP_ALLOWANCE = 2 * MiB;
+// What may land past twice the threshold: one group of requests (a few hundred pages at this
+// load) and the frame headers.
+const GROUP_ALLOWANCE = 1 * MiB;
+const BOUND = 2 * RESTART_THRESHOLD + GROUP_ALLOWANCE;
 const LOAD_SECONDS = Number(process.env.INVITED_WAL_TEST_SECONDS ?? 15);
 const CONNECTIONS = 32;
 
@@ -80,14 +83,11 @@ test('sustained bulk writes keep the WAL under its bound: it is checkpointed and
     t.diagnostic(`${requests} requests in ${LOAD_SECONDS} s, ${restarts} WAL restarts, WAL peak ${(peak / MiB).toFixed(1)} MiB`);
 
     assert.deepEqual(failures, [], 'every request succeeds');
-    assert.ok(
-      peak <= RESTART_THRESHOLD + GROUP_ALLOWANCE,
-      `the WAL file reached ${(peak / MiB).toFixed(1)} MiB (bound ${(RESTART_THRESHOLD + GROUP_ALLOWANCE) / MiB} MiB) in ${requests} requests`,
-    );
+    assert.ok(peak <= BOUND, `the WAL file reached ${(peak / MiB).toFixed(1)} MiB (bound ${BOUND / MiB} MiB) in ${requests} requests`);
     // The load was heavy enough to matter: without restarts the log would have grown to four
-    // times its bound (8 restarts of 2 MiB against a bound of 4 MiB) or more.
+    // times its bound (12 restarts of 1 MiB against a bound of 3 MiB) or more.
     assert.ok(
-      restarts >= 8,
+      restarts >= 12,
       `the WAL restarted ${restarts} times in ${requests} requests: the load did not pass the threshold several times over, or checkpoints did not keep up`,
     );
   } finally {

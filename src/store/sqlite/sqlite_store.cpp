@@ -63,6 +63,8 @@ constexpr const char* kProbe =
 // gives up this time; it is tried again kCheckpointRetry later (longer if it keeps failing).
 constexpr std::chrono::milliseconds kCheckpointWait{100};
 constexpr std::chrono::milliseconds kCheckpointRetry{100};
+// The copier copies the WAL each time it grows by 1/kCopiesPerRestart of the restart threshold.
+constexpr int kCopiesPerRestart = 8;
 
 }  // namespace
 
@@ -78,12 +80,18 @@ SqliteStore::SqliteStore(Options options, Post post)
   }
   wal_restart_pages_ = static_cast<int>(
       std::max<std::int64_t>(1, options_.wal_restart_bytes / std::max(page_size, 512)));
+  wal_copy_step_pages_ = options_.wal_copier ? wal_restart_pages_ / kCopiesPerRestart : 0;
+  next_copy_pages_ = wal_copy_step_pages_;
   writer_db_->exec("PRAGMA journal_size_limit = " + std::to_string(options_.wal_restart_bytes));
   // The hook replaces SQLite's automatic checkpoint: keep_wal_bounded() does it instead.
   sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_wal_commit, this);
   sqlite3_busy_handler(writer_db_->handle(), &SqliteStore::on_busy, this);
   for (int i = 0; i < options_.readers; ++i) {
     reader_dbs_.push_back(std::make_unique<Connection>(options_.path, Connection::Mode::kReadOnly));
+  }
+  if (wal_copy_step_pages_ > 0) {
+    copier_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
+    copier_ = std::thread([this] { copier_loop(); });
   }
   writer_ = std::thread([this] { writer_loop(); });
   for (int i = 0; i < options_.readers; ++i) readers_.emplace_back([this, i] { reader_loop(i); });
@@ -98,6 +106,30 @@ SqliteStore::~SqliteStore() {
   read_ready_.notify_all();
   writer_.join();
   for (auto& reader : readers_) reader.join();
+  if (copier_.joinable()) {
+    {
+      std::lock_guard lock(copier_mutex_);
+      copier_stopping_ = true;
+    }
+    copier_ready_.notify_all();
+    copier_.join();
+  }
+}
+
+void SqliteStore::copier_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(copier_mutex_);
+      copier_ready_.wait(lock, [this] { return copier_stopping_ || copy_due_; });
+      if (copier_stopping_) return;
+      copy_due_ = false;
+    }
+    std::lock_guard checkpoint(checkpoint_mutex_);
+    // PASSIVE: copies what no reader still needs, never waits, never blocks the writer. A
+    // failure here shows again in the writer's RESTART, which reports it.
+    sqlite3_wal_checkpoint_v2(copier_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+  }
 }
 
 int SqliteStore::on_wal_commit(void* self, ::sqlite3*, const char*, int pages) {
@@ -316,9 +348,27 @@ void SqliteStore::probe() {
 }
 
 void SqliteStore::keep_wal_bounded() {
-  if (wal_pages_ < wal_restart_pages_) return;
+  if (wal_pages_ < wal_restart_pages_) {
+    if (copier_.joinable() && wal_pages_ >= next_copy_pages_) {
+      next_copy_pages_ = wal_pages_ + wal_copy_step_pages_;
+      {
+        std::lock_guard lock(copier_mutex_);
+        copy_due_ = true;
+      }
+      copier_ready_.notify_one();
+    }
+    return;
+  }
   auto now = Clock::now();
   if (now < next_checkpoint_) return;
+  // The copier is copying: let it finish rather than wait for it (the next group tries again),
+  // unless the log has grown to twice its threshold meanwhile; then the writer waits.
+  std::unique_lock checkpoint(checkpoint_mutex_, std::defer_lock);
+  if (wal_pages_ >= 2 * wal_restart_pages_) {
+    checkpoint.lock();
+  } else if (!checkpoint.try_lock()) {
+    return;
+  }
   // RESTART: copy every frame back into the database file, sync it, and wait (briefly) for
   // readers still using the log, so that the next commit starts the log from its beginning.
   lock_deadline_ = now + kCheckpointWait;
@@ -327,7 +377,14 @@ void SqliteStore::keep_wal_bounded() {
   int code = sqlite3_wal_checkpoint_v2(writer_db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART,
                                        &log_pages, &copied);
   if (code == SQLITE_OK) {
+    log::debug(
+        "WAL restarted",
+        {{"wal_pages", log_pages},
+         {"ms",
+          static_cast<std::int64_t>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - now).count())}});
     wal_pages_ = 0;
+    next_copy_pages_ = wal_copy_step_pages_;
     checkpoints_postponed_ = 0;
     set_checkpoint_problem({});
     return;

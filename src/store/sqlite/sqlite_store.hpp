@@ -41,11 +41,13 @@ struct WriterStats {
 // I/O error) rolls the whole group back and completes every unit with kUnavailable; any other
 // failure of the transaction completes them with kInternal. Nothing of a failed group is kept.
 //
-// The WAL stays bounded: once a commit leaves more than `wal_restart_bytes` in the log, the
-// writer checkpoints it completely (SQLITE_CHECKPOINT_RESTART) before it takes the next group,
-// so the next commit writes from the start of the file again, and journal_size_limit truncates
-// the file back to that size. The log therefore peaks at `wal_restart_bytes` plus one group's
-// pages, unless another process keeps a read transaction open across the restart.
+// The WAL stays bounded: each time it grows by an eighth of `wal_restart_bytes`, a copier thread
+// copies it into the database file (PASSIVE, beside the writer); once a commit leaves more than
+// `wal_restart_bytes` in the log, the writer checkpoints the rest (SQLITE_CHECKPOINT_RESTART)
+// before it takes the next group, so the next commit writes from the start of the file again,
+// and journal_size_limit truncates the file back to that size. The log therefore peaks at
+// `wal_restart_bytes` plus one group's pages (twice that if the copier was busy copying), unless
+// another process keeps a read transaction open across the restart.
 //
 // Readiness (check_ready): the outcome of the last write, a write that has waited more than
 // `stall_limit` (locked), and the last checkpoint; while idle the writer makes a small probe
@@ -68,6 +70,10 @@ class SqliteStore final : public domain::Store {
     std::chrono::milliseconds lock_timeout{5000};
     // The WAL's restart threshold and the size its file is truncated back to.
     std::int64_t wal_restart_bytes = std::int64_t{64} << 20;
+    // Each time the WAL grows by an eighth of wal_restart_bytes (8 MiB by default), a thread
+    // of its own copies it into the database file (PASSIVE, beside the writer), so that the
+    // writer's RESTART has little left to copy. False: the writer copies everything itself.
+    bool wal_copier = true;
     // An idle writer probes this often; zero: never.
     std::chrono::milliseconds probe_interval{1000};
     // A write (or probe) that has waited this long makes the store not ready.
@@ -125,8 +131,11 @@ class SqliteStore final : public domain::Store {
                  std::vector<domain::Status>& statuses, bool savepoints);
   // The idle writer's probe: one small write, recorded as the last write's outcome.
   void probe();
-  // Checkpoints and restarts the WAL when it has passed wal_restart_bytes.
+  // Checkpoints and restarts the WAL when it has passed wal_restart_bytes; between restarts,
+  // asks the copier for a PASSIVE checkpoint every eighth of that.
   void keep_wal_bounded();
+  // The copier thread: PASSIVE checkpoints on its own connection when asked.
+  void copier_loop();
   void rollback_quietly();
   // SQLite's WAL hook: runs on the writer after each commit with the WAL's size in pages.
   static int on_wal_commit(void* self, ::sqlite3* db, const char* name, int pages);
@@ -161,6 +170,18 @@ class SqliteStore final : public domain::Store {
   int wal_restart_pages_ = 0;
   Clock::time_point next_checkpoint_;
   int checkpoints_postponed_ = 0;  // RESTART checkpoints in a row that readers kept waiting
+  int wal_copy_step_pages_ = 0;
+  int next_copy_pages_ = 0;  // ask the copier once the WAL reaches this
+
+  // Held by whoever checkpoints (the writer's RESTART, the copier's PASSIVE): SQLite lets one
+  // connection checkpoint at a time and answers any other SQLITE_BUSY at once.
+  std::mutex checkpoint_mutex_;
+  std::unique_ptr<Connection> copier_db_;
+  std::mutex copier_mutex_;
+  std::condition_variable copier_ready_;
+  bool copy_due_ = false;
+  bool copier_stopping_ = false;
+  std::thread copier_;
 
   mutable std::mutex health_mutex_;
   std::string write_problem_;       // why the last write failed; empty when it succeeded
