@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { makeTempDir, startService } from '../support/service.mjs';
@@ -211,39 +211,41 @@ test('a full disk: writes answer 503 with Retry-After and keep nothing, /readyz 
   }
 });
 
-test('a read-only database file: writes answer 503 with Retry-After, /readyz 503, reads still answer', async () => {
+test('a read-only database file: writes answer 503 with Retry-After, /readyz 503, reads still answer; once writable, both recover without a restart', async () => {
   requireRoot('the read-only test');
   const disk = mountTmpfs('16m');
   const dbPath = join(disk.dir, 'invited.db');
   let service;
+  let immutable = false;
   try {
     service = await startService({ dir: disk.dir, args: GENEROUS_LIMITS });
     const org = service.createOrg('Read-only Org');
     const websites = await createWebsites(service, org.api_key, 2, 'readonly');
     assert.equal(await service.stop(), 0);
-    service = undefined;
 
     // Immutable: even root cannot open it for writing (chmod would not stop root).
     execFileSync('chattr', ['+i', dbPath]);
-    try {
-      service = await startService({ dir: disk.dir, args: GENEROUS_LIMITS });
-      const email = uniqueEmail('readonly');
-      const response = await bulk(service, org.api_key, direct(websites, email));
-      assertUnavailable(response, /read-only/);
-      assert.equal((await service.api('GET', '/api/v1/websites', { key: org.api_key })).status, 200);
-      await waitFor(async () => (await readyStatus(service)) === 503, { timeoutMs: 2000, intervalMs: 50, what: '/readyz to answer 503 on a read-only file' });
-      assert.deepEqual(rowsOf(service, email), { users: 0, members: 0 });
-    } finally {
-      if (service) {
-        service.child.kill('SIGTERM');
-        await service.exited;
-      }
-      execFileSync('chattr', ['-i', dbPath]);
-    }
-    assert.equal(service.child.exitCode, 0);
-    service = undefined;
+    immutable = true;
+    service = await startService({ dir: disk.dir, args: GENEROUS_LIMITS });
+    const email = uniqueEmail('readonly');
+    const response = await bulk(service, org.api_key, direct(websites, email));
+    assertUnavailable(response, /read-only/);
+    assert.equal((await service.api('GET', '/api/v1/websites', { key: org.api_key })).status, 200);
+    await waitFor(async () => (await readyStatus(service)) === 503, { timeoutMs: 2000, intervalMs: 50, what: '/readyz to answer 503 on a read-only file' });
+    assert.deepEqual(rowsOf(service, email), { users: 0, members: 0 });
+
+    execFileSync('chattr', ['-i', dbPath]);
+    immutable = false;
+    const writableAt = Date.now();
+    await waitFor(async () => (await readyStatus(service)) === 200, { timeoutMs: 2500, intervalMs: 50, what: '/readyz to answer 200 once the file is writable' });
+    const readyAfter = Date.now() - writableAt;
+    const retried = await bulk(service, org.api_key, direct(websites, email));
+    assert.equal(retried.status, 200, retried.text);
+    assert.deepEqual(rowsOf(service, email), { users: 1, members: 2 });
+    assert.ok(readyAfter <= 2000, `ready again ${readyAfter} ms after the file became writable`);
   } finally {
-    if (service) await service.stop();
+    if (immutable) execFileSync('chattr', ['-i', dbPath]);
+    if (service) assert.equal(await service.stop(), 0);
     disk.unmount();
   }
 });

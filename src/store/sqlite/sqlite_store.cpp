@@ -82,10 +82,7 @@ SqliteStore::SqliteStore(Options options, Post post)
       std::max<std::int64_t>(1, options_.wal_restart_bytes / std::max(page_size, 512)));
   wal_copy_step_pages_ = options_.wal_copier ? wal_restart_pages_ / kCopiesPerRestart : 0;
   next_copy_pages_ = wal_copy_step_pages_;
-  writer_db_->exec("PRAGMA journal_size_limit = " + std::to_string(options_.wal_restart_bytes));
-  // The hook replaces SQLite's automatic checkpoint: keep_wal_bounded() does it instead.
-  sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_wal_commit, this);
-  sqlite3_busy_handler(writer_db_->handle(), &SqliteStore::on_busy, this);
+  configure_writer();
   for (int i = 0; i < options_.readers; ++i) {
     reader_dbs_.push_back(std::make_unique<Connection>(options_.path, Connection::Mode::kReadOnly));
   }
@@ -125,6 +122,11 @@ void SqliteStore::copier_loop() {
       copy_due_ = false;
     }
     std::lock_guard checkpoint(checkpoint_mutex_);
+    auto now = Clock::now();
+    if (now >= next_copier_reopen_) {
+      next_copier_reopen_ = now + std::chrono::seconds(1);
+      reopen_if_writable(copier_db_);
+    }
     // PASSIVE: copies what no reader still needs, never waits, never blocks the writer. A
     // failure here shows again in the writer's RESTART, which reports it.
     sqlite3_wal_checkpoint_v2(copier_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
@@ -310,6 +312,7 @@ void SqliteStore::run_write_group(Transaction& tx, std::vector<WriteUnit>& group
   } catch (const StoreError& error) {
     log::error("write group failed", {{"units", group.size()}, {"error", error.what()}});
     rollback_quietly();
+    read_only_failure_ = (error.code() & 0xff) == SQLITE_READONLY;
     domain::Error failure = storage_error(error.code());
     for (auto& status : statuses) status = failure;
     set_write_problem(error.what());
@@ -342,6 +345,7 @@ void SqliteStore::probe() {
     set_write_problem({});
   } catch (const StoreError& error) {
     rollback_quietly();
+    read_only_failure_ = (error.code() & 0xff) == SQLITE_READONLY;
     set_write_problem(error.what());
   }
   writing_since_ms_.store(0, std::memory_order_relaxed);
@@ -408,8 +412,46 @@ void SqliteStore::keep_wal_bounded() {
   set_checkpoint_problem(sqlite3_errmsg(writer_db_->handle()));
 }
 
+void SqliteStore::configure_writer() {
+  writer_db_->exec("PRAGMA journal_size_limit = " + std::to_string(options_.wal_restart_bytes));
+  // The hook replaces SQLite's automatic checkpoint: keep_wal_bounded() does it instead.
+  sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_wal_commit, this);
+  sqlite3_busy_handler(writer_db_->handle(), &SqliteStore::on_busy, this);
+}
+
+bool SqliteStore::reopen_if_writable(std::unique_ptr<Connection>& db) {
+  // SQLite opens a file it may not write read-only, and the handle stays so: only a new one
+  // sees that the file became writable.
+  if (sqlite3_db_readonly(db->handle(), "main") != 1) return false;
+  try {
+    auto fresh = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
+    if (sqlite3_db_readonly(fresh->handle(), "main") != 0) return false;
+    db = std::move(fresh);
+    return true;
+  } catch (const StoreError& error) {
+    log::debug("the database file is still not writable", {{"error", error.what()}});
+    return false;
+  }
+}
+
+bool SqliteStore::after_write_failure(std::unique_ptr<Transaction>& tx) {
+  if (!read_only_failure_) return false;
+  read_only_failure_ = false;
+  auto now = Clock::now();
+  if (now < next_reopen_) return false;
+  next_reopen_ = now + std::chrono::milliseconds(500);
+  tx.reset();
+  bool reopened = reopen_if_writable(writer_db_);
+  if (reopened) {
+    configure_writer();
+    log::info("the database file is writable again: the writer reopened it");
+  }
+  tx = std::make_unique<Transaction>(*writer_db_);
+  return reopened;
+}
+
 void SqliteStore::writer_loop() {
-  Transaction tx(*writer_db_);
+  auto tx = std::make_unique<Transaction>(*writer_db_);
   std::vector<WriteUnit> group;
   std::vector<domain::Status> statuses;
   for (;;) {
@@ -423,6 +465,7 @@ void SqliteStore::writer_loop() {
         lock.unlock();
         probe();
         keep_wal_bounded();
+        if (after_write_failure(tx)) probe();  // the file became writable: say so at once
         continue;
       }
       if (write_queue_.empty()) return;  // stopping, and everything queued is done
@@ -434,8 +477,9 @@ void SqliteStore::writer_loop() {
       }
       listener = email_listener_;
     }
-    run_write_group(tx, group, statuses, listener);
+    run_write_group(*tx, group, statuses, listener);
     keep_wal_bounded();
+    after_write_failure(tx);
   }
 }
 

@@ -131,6 +131,15 @@ class SqliteStore final : public domain::Store {
                  std::vector<domain::Status>& statuses, bool savepoints);
   // The idle writer's probe: one small write, recorded as the last write's outcome.
   void probe();
+  // The writer connection's settings: journal_size_limit, WAL hook, busy handler.
+  void configure_writer();
+  // Replaces `db` with a new read-write connection if `db` was opened read-only (the file was
+  // not writable then) and the file is writable now; true if it did.
+  bool reopen_if_writable(std::unique_ptr<Connection>& db);
+  // After a write that failed because the file is read-only: tries (at most twice a second) to
+  // reopen the writer's connection, and rebuilds `tx` on whichever connection it then has; true
+  // if the writer now has a writable connection.
+  bool after_write_failure(std::unique_ptr<Transaction>& tx);
   // Checkpoints and restarts the WAL when it has passed wal_restart_bytes; between restarts,
   // asks the copier for a PASSIVE checkpoint every eighth of that.
   void keep_wal_bounded();
@@ -169,7 +178,9 @@ class SqliteStore final : public domain::Store {
   int wal_pages_ = 0;  // frames in the WAL after the last commit
   int wal_restart_pages_ = 0;
   Clock::time_point next_checkpoint_;
-  int checkpoints_postponed_ = 0;  // RESTART checkpoints in a row that readers kept waiting
+  int checkpoints_postponed_ = 0;   // RESTART checkpoints in a row that readers kept waiting
+  bool read_only_failure_ = false;  // the last write failed with SQLITE_READONLY
+  Clock::time_point next_reopen_;
   int wal_copy_step_pages_ = 0;
   int next_copy_pages_ = 0;  // ask the copier once the WAL reaches this
 
@@ -181,6 +192,7 @@ class SqliteStore final : public domain::Store {
   std::condition_variable copier_ready_;
   bool copy_due_ = false;
   bool copier_stopping_ = false;
+  Clock::time_point next_copier_reopen_;  // copier thread only
   std::thread copier_;
 
   mutable std::mutex health_mutex_;
