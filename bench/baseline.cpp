@@ -23,14 +23,21 @@
 //   COMMIT                                           durable: WAL, synchronous=FULL
 //
 // Same pragmas as src/store/sqlite/connection.cpp (foreign_keys=OFF, cache_size=-32768,
-// temp_store=MEMORY, journal_mode=WAL, synchronous=FULL). Statements are prepared once and bound
-// without copies, and SQLite's memory statistics are off (SQLITE_CONFIG_MEMSTATUS=0: Debian's
-// build takes a global mutex on every allocation for them and has no lookaside allocator; that
-// costs the same work about 15 %): this is as fast as the storage work can go. --memstatus keeps
-// the library default, which is what the service runs with unless it turns them off too.
+// temp_store=MEMORY, secure_delete=ON, journal_mode=WAL, synchronous=FULL); --no-secure-delete
+// measures what secure_delete costs. Checkpoints are SQLite's default (PASSIVE, inside the
+// commit that takes the WAL past 1000 pages), which keeps the WAL at a few MiB; --restart-mib N
+// instead does what the service's writer does (src/store/sqlite/sqlite_store.cpp): no automatic
+// checkpoint, and a RESTART checkpoint between groups once a commit leaves N MiB in the WAL
+// (--passive-mib N: a PASSIVE one), with journal_size_limit N MiB. That measures the writer's
+// checkpoint policy against SQLite's default without HTTP in the way. Statements are
+// prepared once and bound without copies, and SQLite's memory statistics are off
+// (SQLITE_CONFIG_MEMSTATUS=0: Debian's build takes a global mutex on every allocation for them and
+// has no lookaside allocator; that costs the same work about 15 %): this is as fast as the storage
+// work can go. --memstatus keeps the library default, which is what the service runs with unless it
+// turns them off too.
 //
 // Usage: baseline [--group N] [--seconds S | --requests N] [--db PATH] [--savepoint]
-//                 [--memstatus]
+//                 [--memstatus] [--no-secure-delete] [--restart-mib N | --passive-mib N]
 // Prints one human line and one machine line starting with "BASELINE".
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -148,7 +155,8 @@ double cpu_seconds() {
 void usage() {
   std::fprintf(stderr,
                "usage: baseline [--group N] [--seconds S | --requests N] [--db PATH] "
-               "[--savepoint] [--memstatus]\n");
+               "[--savepoint] [--memstatus] [--no-secure-delete] "
+               "[--restart-mib N | --passive-mib N]\n");
   std::exit(2);
 }
 
@@ -161,6 +169,9 @@ int main(int argc, char** argv) {
   std::string path = "baseline.db";
   bool savepoints = false;
   bool memstatus = false;
+  bool secure_delete = true;
+  long checkpoint_mib = 0;  // 0: SQLite's automatic checkpoint
+  int checkpoint_mode = SQLITE_CHECKPOINT_RESTART;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> const char* {
@@ -179,11 +190,19 @@ int main(int argc, char** argv) {
       savepoints = true;
     } else if (arg == "--memstatus") {
       memstatus = true;
+    } else if (arg == "--no-secure-delete") {
+      secure_delete = false;
+    } else if (arg == "--restart-mib") {
+      checkpoint_mib = std::atol(value());
+      checkpoint_mode = SQLITE_CHECKPOINT_RESTART;
+    } else if (arg == "--passive-mib") {
+      checkpoint_mib = std::atol(value());
+      checkpoint_mode = SQLITE_CHECKPOINT_PASSIVE;
     } else {
       usage();
     }
   }
-  if (group < 1 || (requests <= 0 && seconds <= 0)) usage();
+  if (group < 1 || (requests <= 0 && seconds <= 0) || checkpoint_mib < 0) usage();
 
   if (!memstatus && sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
     std::fprintf(stderr, "baseline: SQLITE_CONFIG_MEMSTATUS refused\n");
@@ -199,6 +218,21 @@ int main(int argc, char** argv) {
   exec(db,
        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;"
        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+  exec(db, secure_delete ? "PRAGMA secure_delete = ON" : "PRAGMA secure_delete = OFF");
+  // The WAL's size in pages after each commit, as the service's writer learns it.
+  static int wal_pages = 0;
+  int restart_pages = 0;
+  if (checkpoint_mib > 0) {
+    exec(db, ("PRAGMA journal_size_limit = " + std::to_string(checkpoint_mib << 20)).c_str());
+    restart_pages = static_cast<int>((checkpoint_mib << 20) / 4096);
+    sqlite3_wal_hook(
+        db,
+        [](void*, sqlite3*, const char*, int pages) {
+          wal_pages = pages;
+          return SQLITE_OK;
+        },
+        nullptr);
+  }
   for (const auto& migration : invited::store::sqlite_migrations()) {
     exec(db, "BEGIN IMMEDIATE");
     exec(db, migration.sql);
@@ -256,7 +290,7 @@ int main(int argc, char** argv) {
                   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
 
   const std::string tag = std::to_string(unix_ms());
-  long done = 0, commits = 0, added = 0;
+  long done = 0, commits = 0, added = 0, checkpoints = 0;
   const double cpu0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
@@ -304,6 +338,12 @@ int main(int argc, char** argv) {
     }
     commit.run();
     ++commits;
+    if (restart_pages > 0 && wal_pages >= restart_pages) {
+      int code = sqlite3_wal_checkpoint_v2(db, nullptr, checkpoint_mode, nullptr, nullptr);
+      if (code != SQLITE_OK) die(db, "checkpoint");
+      ++checkpoints;
+      wal_pages = 0;
+    }
   }
   const double elapsed = since(t0);
   const double cpu = cpu_seconds() - cpu0;
@@ -314,11 +354,11 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "baseline group=%d%s: %ld requests in %.2f s: %.0f requests/s, %.0f memberships/s, "
-      "%.0f commits/s\n",
+      "%.0f commits/s, %ld checkpoints of our own\n",
       group,
       savepoints ? (memstatus ? " (savepoints, memstatus)" : " (savepoints)")
                  : (memstatus ? " (memstatus)" : ""),
-      done, elapsed, done / elapsed, added / elapsed, commits / elapsed);
+      done, elapsed, done / elapsed, added / elapsed, commits / elapsed, checkpoints);
   std::printf(
       "BASELINE group=%d requests=%ld seconds=%.3f rps=%.1f memberships_per_s=%.1f "
       "commits_per_s=%.1f cpu_pct=%.0f\n",

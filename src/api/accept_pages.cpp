@@ -23,8 +23,11 @@ http::Response error_page(const domain::Error& error) {
     case domain::ErrorCode::kGone:
       return page_response(
           410, web::message_page(title.empty() ? "Invitation unavailable" : title, error.message));
-    case domain::ErrorCode::kUnavailable:
-      return page_response(503, web::message_page("Please try again", error.message));
+    case domain::ErrorCode::kUnavailable: {
+      auto response = page_response(503, web::message_page("Please try again", error.message));
+      response.headers.emplace_back("retry-after", "1");
+      return response;
+    }
     default:
       return page_response(500,
                            web::message_page("Something went wrong",

@@ -235,7 +235,10 @@ http::Response error_response(int status, std::string_view code, std::string_vie
     }
     body["details"] = std::move(items);
   }
-  return json_response(status, body);
+  auto response = json_response(status, body);
+  // SPEC §3: every 503 (overloaded, shutting down, storage unavailable) says when to retry.
+  if (status == 503) response.headers.emplace_back("retry-after", "1");
+  return response;
 }
 
 http::Response error_response(const domain::Error& error) {

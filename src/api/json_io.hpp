@@ -22,7 +22,7 @@ http::Response json_response(int status, const boost::json::value& body);
 // The same for a body already serialized.
 http::Response json_text_response(int status, std::string body);
 
-// {"success": false, "error", "code", "details"?}.
+// {"success": false, "error", "code", "details"?}. A 503 also carries `retry-after: 1`.
 http::Response error_response(int status, std::string_view code, std::string_view message,
                               const std::vector<domain::FieldError>& details = {});
 // Maps a domain error to its status and code.

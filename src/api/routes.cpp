@@ -46,13 +46,11 @@ http::Fallbacks json_fallbacks() {
           },
       .unavailable =
           [](const http::Request&, http::Fallbacks::Unavailable why) {
-            auto response = error_response(
+            return error_response(
                 503, "unavailable",
                 why == http::Fallbacks::Unavailable::kClientConnections
                     ? "this client has too many open connections; close some or retry shortly"
                     : "the server has too many open connections; retry shortly");
-            response.headers.emplace_back("retry-after", "1");
-            return response;
           },
   };
 }

@@ -21,6 +21,7 @@
 #include "mail/smtp_transport.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/serve_lock.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace invited::app {
@@ -98,6 +99,8 @@ int serve(const Settings& configured) {
   Settings settings = configured;
   try {
     ensure_parent_directory(settings.sqlite_path);
+    // One serving process per database file; refused before anything else is opened.
+    store::sqlite::ServeLock serve_lock(settings.sqlite_path);
     http::Router router;
     http::ServerOptions server_options;
     server_options.address = settings.listen_host;
@@ -115,7 +118,9 @@ int serve(const Settings& configured) {
     }
 
     SqliteStore store(
-        SqliteStore::Options{.path = settings.sqlite_path, .readers = settings.readers},
+        SqliteStore::Options{.path = settings.sqlite_path,
+                             .readers = settings.readers,
+                             .wal_restart_bytes = std::int64_t{settings.wal_restart_mib} << 20},
         [&server](std::function<void()> task) { server.post(std::move(task)); });
 
     auto transport = make_transport(settings);

@@ -84,6 +84,11 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_TOKEN_LIMIT_PER_MINUTE")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--wal-restart-mib", s.wal_restart_mib,
+                 "MiB in the SQLite WAL after which it is checkpointed and restarted")
+      ->envname("INVITED_WAL_RESTART_MIB")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
 }
 
 std::string default_public_url(const Settings& s, std::uint16_t port) {

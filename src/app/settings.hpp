@@ -31,6 +31,7 @@ struct Settings {
   std::int64_t max_connections_per_client = 1000;  // 0: no per-client bound
   std::string trusted_proxies;                     // CIDR list; empty: trust no proxy
   std::int64_t token_limit_per_minute = 30;        // per client address; 0: off
+  int wal_restart_mib = 64;  // the WAL is checkpointed and restarted past this size
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)

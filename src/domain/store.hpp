@@ -14,7 +14,8 @@ namespace invited::domain {
 // The storage operations the domain needs, in its words. Implemented by src/store/ (SQLite,
 // PostgreSQL); the domain never sees SQL. All methods run inside the transaction that the Store
 // opened for one unit of work, and throw only on storage failure (the unit then rolls back and
-// the caller answers 500). A ReadTx is only ever used from the thread that runs its unit.
+// the caller answers 503 for a transient failure such as a locked database or a full disk,
+// else 500). A ReadTx is only ever used from the thread that runs its unit.
 class ReadTx {
  public:
   virtual ~ReadTx() = default;
@@ -196,7 +197,8 @@ class WriteTx : public ReadTx {
 // A unit of work returns ok to commit its writes, or an Error to roll back only its own writes.
 using WriteWork = std::function<Status(WriteTx&)>;
 using ReadWork = std::function<Status(ReadTx&)>;
-// Called exactly once per unit with what the unit returned, or kInternal if storage failed.
+// Called exactly once per unit with what the unit returned, or, if storage failed, kUnavailable
+// (transient: locked elsewhere, disk full, read-only, I/O) or kInternal.
 // For writes it runs only after the outcome is durable (committed or rolled back).
 using Completion = std::function<void(Status)>;
 
@@ -223,7 +225,8 @@ class Store {
   virtual Status write_and_wait(WriteWork work) = 0;
   virtual Status read_and_wait(ReadWork work) = 0;
 
-  // Reports whether the database answers and its schema is at the version this binary expects.
+  // Reports whether the database answers, its schema is at the version this binary expects,
+  // and it can write now (the last write succeeded and none is stuck waiting for a lock).
   virtual void check_ready(Completion done) = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <stdexcept>
@@ -21,6 +22,7 @@
 #include "store/migrations.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/serve_lock.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/sqlite/transaction.hpp"
 
@@ -43,11 +45,12 @@ class TempDatabase {
     std::string name = std::string("invited_unit_") + (info ? info->name() : "test") + "_" +
                        std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
                        Uuid::v4().str() + ".db";
+    std::replace(name.begin(), name.end(), '/', '_');  // parameterized tests: "Name/0"
     path_ = std::filesystem::temp_directory_path() / name;
   }
   ~TempDatabase() {
     std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal", ".lock"}) {
       std::filesystem::remove(path_.string() + suffix, ignored);
     }
   }
@@ -216,12 +219,73 @@ TEST(SqliteSchema, MigrateIsIdempotent) {
   EXPECT_EQ(migrate(reopened), 0);
 }
 
+TEST(SqliteSchema, ConcurrentMigrationsApplyEachStepOnce) {
+  TempDatabase file;
+  constexpr int kProcesses = 4;
+  std::vector<std::future<int>> applied;
+  for (int i = 0; i < kProcesses; ++i) {
+    applied.push_back(std::async(std::launch::async, [&file] {
+      Connection db(file.path(), Connection::Mode::kReadWrite);
+      return migrate(db);
+    }));
+  }
+  int total = 0;
+  for (auto& count : applied) total += count.get();
+  EXPECT_EQ(total, static_cast<int>(sqlite_migrations().size()));
+  Connection db(file.path(), Connection::Mode::kReadOnly);
+  EXPECT_EQ(schema_version(db), latest_schema_version());
+}
+
 TEST(SqliteSchema, RefusesDatabaseNewerThanBinary) {
   TempDatabase file;
   Connection db(file.path(), Connection::Mode::kReadWrite);
   migrate(db);
   db.exec("PRAGMA user_version = " + std::to_string(latest_schema_version() + 1));
   EXPECT_THROW(migrate(db), StoreError);
+}
+
+TEST(SqliteErrors, StorageConditionsAreTransientAndAnswerUnavailable) {
+  for (int code : {SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_TIMEOUT, SQLITE_LOCKED,
+                   SQLITE_FULL, SQLITE_READONLY, SQLITE_READONLY_DBMOVED, SQLITE_IOERR,
+                   SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC, SQLITE_IOERR_SHMSIZE, SQLITE_CANTOPEN,
+                   SQLITE_PROTOCOL, SQLITE_NOMEM, SQLITE_INTERRUPT, SQLITE_SCHEMA}) {
+    EXPECT_TRUE(is_transient_failure(code)) << sqlite3_errstr(code);
+    EXPECT_TRUE(StoreError(code, "x").transient()) << code;
+    auto error = storage_error(code);
+    EXPECT_EQ(error.code, domain::ErrorCode::kUnavailable) << code;
+    EXPECT_FALSE(error.message.empty()) << code;
+  }
+  EXPECT_NE(storage_error(SQLITE_BUSY).message.find("locked"), std::string::npos);
+  EXPECT_NE(storage_error(SQLITE_FULL).message.find("disk is full"), std::string::npos);
+  EXPECT_NE(storage_error(SQLITE_READONLY).message.find("read-only"), std::string::npos);
+}
+
+TEST(SqliteErrors, BugsAndBrokenFilesAreInternal) {
+  for (int code : {0, SQLITE_ERROR, SQLITE_INTERNAL, SQLITE_PERM, SQLITE_ABORT, SQLITE_CORRUPT,
+                   SQLITE_NOTFOUND, SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_CONSTRAINT_UNIQUE,
+                   SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_MISMATCH, SQLITE_MISUSE, SQLITE_RANGE,
+                   SQLITE_NOTADB, SQLITE_AUTH}) {
+    EXPECT_FALSE(is_transient_failure(code)) << code;
+    EXPECT_EQ(storage_error(code).code, domain::ErrorCode::kInternal) << code;
+  }
+}
+
+TEST(ServeLock, SecondServerOnTheSameDatabaseIsRefusedUntilTheFirstLetsGo) {
+  TempDatabase file;
+  {
+    ServeLock first(file.path());
+    try {
+      ServeLock second(file.path());
+      ADD_FAILURE() << "a second lock on the same database was granted";
+    } catch (const StoreError& error) {
+      std::string message = error.what();
+      EXPECT_NE(message.find(file.path()), std::string::npos) << message;
+      EXPECT_NE(message.find("already serving"), std::string::npos) << message;
+    }
+    TempDatabase other;
+    ServeLock unrelated(other.path());  // another database is another lock
+  }
+  ServeLock again(file.path());
 }
 
 TEST_F(SqliteTransaction, InsertUserIfAbsentReturnsExistingUserForSameKey) {
@@ -1501,6 +1565,193 @@ TEST(SqliteStore, OneTenantsLongReadsLeaveAReaderForOthers) {
     std::this_thread::yield();
   }
   EXPECT_EQ(long_done.load(), 3);
+}
+
+// Holds the database's write lock from a connection of its own, as another process would.
+class ForeignWriteLock {
+ public:
+  explicit ForeignWriteLock(const std::string& path) : db_(path, Connection::Mode::kReadWrite) {
+    db_.exec("BEGIN EXCLUSIVE");
+  }
+  ~ForeignWriteLock() {
+    try {
+      release();
+    } catch (const StoreError&) {
+      // The test already failed; nothing more to undo.
+    }
+  }
+  void release() {
+    if (!held_) return;
+    db_.exec("COMMIT");
+    held_ = false;
+  }
+
+ private:
+  Connection db_;
+  bool held_ = true;
+};
+
+domain::Status readiness(SqliteStore& store) {
+  std::promise<domain::Status> ready;
+  store.check_ready([&](domain::Status status) { ready.set_value(status); });
+  return ready.get_future().get();
+}
+
+domain::WriteWork insert_user_unit(std::string email) {
+  return [email = std::move(email)](domain::WriteTx& tx) -> domain::Status {
+    insert_user(tx, email);
+    return {};
+  };
+}
+
+TEST(SqliteStore, WriteThatCannotGetTheLockFailsAsUnavailableAfterTheLockTimeout) {
+  TempDatabase file;
+  auto options = options_for(file);
+  options.lock_timeout = std::chrono::milliseconds(300);
+  options.probe_interval = std::chrono::milliseconds(0);
+  SqliteStore store(options, run_inline());
+  ForeignWriteLock lock(file.path());
+  auto started = std::chrono::steady_clock::now();
+  auto status = store.write_and_wait(insert_user_unit("locked@example.com"));
+  auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, domain::ErrorCode::kUnavailable);
+  EXPECT_NE(status.error().message.find("locked"), std::string::npos) << status.error().message;
+  EXPECT_GE(waited, std::chrono::milliseconds(250));
+  EXPECT_LT(waited, std::chrono::seconds(3));
+  auto ready = readiness(store);
+  ASSERT_FALSE(ready.ok());
+  EXPECT_EQ(ready.error().code, domain::ErrorCode::kUnavailable);
+
+  lock.release();
+  EXPECT_TRUE(store.write_and_wait(insert_user_unit("free@example.com")).ok());
+  EXPECT_TRUE(readiness(store).ok());
+  EXPECT_EQ(count_users_in(store), 1);
+}
+
+// Three units in one group behind a gate; the middle one meets `failure` after its insert.
+std::vector<domain::Status> run_group_with_failing_middle(SqliteStore& store, int failure) {
+  WriterGate gate;
+  std::promise<domain::Status> gate_done;
+  store.write(gate.unit(), [&](domain::Status status) { gate_done.set_value(status); });
+  gate.wait_entered();
+  std::vector<std::promise<domain::Status>> done(3);
+  store.write(insert_user_unit("first@example.com"),
+              [&](domain::Status status) { done[0].set_value(status); });
+  store.write(
+      [failure](domain::WriteTx& tx) -> domain::Status {
+        insert_user(tx, "middle@example.com");
+        throw StoreError(failure, "injected");
+      },
+      [&](domain::Status status) { done[1].set_value(status); });
+  store.write(insert_user_unit("last@example.com"),
+              [&](domain::Status status) { done[2].set_value(status); });
+  gate.release();
+  EXPECT_TRUE(gate_done.get_future().get().ok());
+  std::vector<domain::Status> statuses;
+  for (auto& promise : done) statuses.push_back(promise.get_future().get());
+  return statuses;
+}
+
+TEST(SqliteStore, TransientFailureInsideAUnitRollsBackItsWholeGroup) {
+  TempDatabase file;
+  SqliteStore store(options_for(file), run_inline());
+  auto statuses = run_group_with_failing_middle(store, SQLITE_FULL);
+  for (const auto& status : statuses) {
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().code, domain::ErrorCode::kUnavailable);
+  }
+  EXPECT_EQ(count_users_in(store), 0);
+  EXPECT_FALSE(readiness(store).ok());
+  EXPECT_TRUE(store.write_and_wait(insert_user_unit("after@example.com")).ok());
+  EXPECT_TRUE(readiness(store).ok());
+}
+
+TEST(SqliteStore, BugInsideAUnitFailsThatUnitAloneAsInternal) {
+  TempDatabase file;
+  SqliteStore store(options_for(file), run_inline());
+  auto statuses = run_group_with_failing_middle(store, SQLITE_CONSTRAINT_UNIQUE);
+  EXPECT_TRUE(statuses[0].ok());
+  ASSERT_FALSE(statuses[1].ok());
+  EXPECT_EQ(statuses[1].error().code, domain::ErrorCode::kInternal);
+  EXPECT_TRUE(statuses[2].ok());
+  EXPECT_EQ(count_users_in(store), 2);
+  EXPECT_TRUE(readiness(store).ok());
+}
+
+// Polls `ready` (true: wants ok) until it holds or `limit` passes; returns how long it took.
+std::chrono::milliseconds wait_readiness(SqliteStore& store, bool ready,
+                                         std::chrono::milliseconds limit) {
+  auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (readiness(store).ok() == ready || waited > limit) return waited;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+TEST(SqliteStore, IdleProbeWritesMakeReadinessFollowTheLock) {
+  TempDatabase file;
+  auto options = options_for(file);
+  options.probe_interval = std::chrono::milliseconds(100);
+  SqliteStore store(options, run_inline());
+  EXPECT_TRUE(readiness(store).ok());
+  {
+    ForeignWriteLock lock(file.path());
+    // No write of our own: only the probe can notice.
+    EXPECT_LT(wait_readiness(store, false, std::chrono::seconds(3)), std::chrono::seconds(2));
+    lock.release();
+    EXPECT_LT(wait_readiness(store, true, std::chrono::seconds(3)), std::chrono::seconds(2));
+  }
+  Connection db(file.path(), Connection::Mode::kReadOnly);
+  static constexpr const char* kProbes = "SELECT probes FROM write_probe";
+  auto row = db.query(kProbes);
+  ASSERT_TRUE(row.step());
+  EXPECT_GE(row.int64(0), 1);
+}
+
+// With and without the copier thread (PASSIVE checkpoints between the writer's restarts).
+class SqliteStoreWal : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Copier, SqliteStoreWal, ::testing::Bool());
+
+TEST_P(SqliteStoreWal, IsCheckpointedAndRestartedPastItsThreshold) {
+  TempDatabase file;
+  constexpr std::int64_t kThreshold = 256 * 1024;
+  auto options = options_for(file);
+  options.wal_restart_bytes = kThreshold;
+  options.wal_copier = GetParam();
+  SqliteStore store(options, run_inline());
+  const std::string wal = file.path() + "-wal";
+  std::uintmax_t peak = 0;
+  for (int unit = 0; unit < 200; ++unit) {
+    ASSERT_TRUE(store
+                    .write_and_wait([unit](domain::WriteTx& tx) -> domain::Status {
+                      for (int i = 0; i < 20; ++i) {
+                        insert_user(
+                            tx, numbered_email(
+                                    std::string("w").append(std::to_string(unit)).append("n"), i));
+                      }
+                      return {};
+                    })
+                    .ok());
+    auto size = std::filesystem::file_size(wal);
+    peak = std::max(peak, size);
+  }
+  // 4,000 users with two indexes write megabytes to the log; it never holds more than the
+  // threshold plus the one commit that passed it (twice the threshold when the copier was busy
+  // copying), because it restarted again and again (the header's checkpoint sequence number
+  // counts the restarts).
+  const std::int64_t bound = (GetParam() ? 2 * kThreshold : kThreshold) + 128 * 1024;
+  EXPECT_LE(peak, static_cast<std::uintmax_t>(bound)) << "WAL peak " << peak;
+  std::ifstream header(wal, std::ios::binary);
+  unsigned char bytes[16] = {};
+  ASSERT_TRUE(header.read(reinterpret_cast<char*>(bytes), sizeof bytes));
+  std::uint32_t restarts = (std::uint32_t{bytes[12]} << 24) | (std::uint32_t{bytes[13]} << 16) |
+                           (std::uint32_t{bytes[14]} << 8) | std::uint32_t{bytes[15]};
+  EXPECT_GE(restarts, 5u);
+  EXPECT_EQ(count_users_in(store), 4000);
 }
 
 }  // namespace

@@ -21,6 +21,46 @@ void check(sqlite3* db, int code, std::string_view context) {
 
 }  // namespace
 
+bool is_transient_failure(int code) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOMEM:
+    case SQLITE_INTERRUPT:
+    case SQLITE_SCHEMA:
+      return true;
+    default:
+      return false;
+  }
+}
+
+domain::Error storage_error(int code) {
+  using domain::ErrorCode;
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return {ErrorCode::kUnavailable,
+              "the database is locked by another process; retry in a moment"};
+    case SQLITE_FULL:
+      return {ErrorCode::kUnavailable, "the database's disk is full; retry later"};
+    case SQLITE_READONLY:
+      return {ErrorCode::kUnavailable, "the database file is read-only; retry later"};
+    case SQLITE_NOMEM:
+      return {ErrorCode::kUnavailable, "the service is short of memory; retry in a moment"};
+    default:
+      if (is_transient_failure(code)) {
+        return {ErrorCode::kUnavailable,
+                "the database could not be read or written; retry in a moment"};
+      }
+      return {ErrorCode::kInternal, "the database failed"};
+  }
+}
+
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   check(db,
         sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
@@ -157,7 +197,10 @@ Connection::Connection(const std::string& path, Mode mode) {
   // transaction, and nothing is ever hard-deleted from a parent table. Enforcement cost the
   // writer about 15 % of a bulk request (two extra lookups per membership). The test harness
   // runs PRAGMA foreign_key_check on every database a black-box test leaves behind.
-  exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;");
+  //
+  // secure_delete: deleted content (an erased token, a dropped row) is overwritten with zeros
+  // in the page that held it, so it leaves the file and the WAL with the next write of that page.
+  exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;");
   if (mode == Mode::kReadWrite) {
     exec("PRAGMA cache_size = -32768; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
   } else {

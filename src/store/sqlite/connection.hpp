@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "domain/result.hpp"
 #include "domain/uuid.hpp"
 
 struct sqlite3;
@@ -15,11 +16,29 @@ struct sqlite3_stmt;
 
 namespace invited::store::sqlite {
 
-// A storage failure: the unit of work that saw it rolls back and is answered 500.
+// Whether SQLite's result code `code` (primary or extended) is a condition of the storage that
+// can pass without a change to the program, so that the same request may succeed when retried:
+// the lock held by another connection (SQLITE_BUSY, SQLITE_LOCKED), a full disk (SQLITE_FULL), a
+// read-only file (SQLITE_READONLY), a failing or unreachable file (SQLITE_IOERR,
+// SQLITE_CANTOPEN, SQLITE_PROTOCOL), memory (SQLITE_NOMEM), an interrupt or a schema changed by
+// another process (SQLITE_INTERRUPT, SQLITE_SCHEMA). Every other code (SQLITE_ERROR,
+// SQLITE_CONSTRAINT, SQLITE_CORRUPT, SQLITE_MISUSE, ...) means a bug in the store or a broken
+// file.
+bool is_transient_failure(int code);
+
+// What a request that met SQLite's result code `code` is answered: kUnavailable with a sentence
+// saying what the storage is doing (locked, full, read-only, failing) for a transient failure,
+// kInternal otherwise.
+domain::Error storage_error(int code);
+
+// A storage failure with SQLite's (extended) result code; 0 for failures found by the store
+// itself (a schema newer than the binary). The unit of work that saw it rolls back; a transient
+// failure (is_transient_failure) rolls back the whole group and answers 503, any other 500.
 class StoreError : public std::runtime_error {
  public:
   StoreError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
   int code() const { return code_; }
+  bool transient() const { return is_transient_failure(code_); }
 
  private:
   int code_;

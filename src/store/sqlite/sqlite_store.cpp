@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <ctime>
 #include <future>
 #include <optional>
 #include <utility>
@@ -27,15 +28,27 @@ domain::Status shutting_down() {
   return domain::Error{domain::ErrorCode::kUnavailable, "the service is shutting down"};
 }
 
-// Runs one unit, turning a thrown storage failure into kInternal.
+// Runs one unit. A transient storage failure is the storage's, not the unit's: it is thrown on,
+// so that the caller gives up the whole transaction (SQLite may already have rolled it back).
+// Anything else the unit throws is a bug that fails this unit alone as kInternal.
 template <typename Work, typename Tx>
 domain::Status run_unit(Work& work, Tx& tx) {
   try {
     return work(tx);
+  } catch (const StoreError& error) {
+    if (error.transient()) throw;
+    log::error("unit of work failed", {{"error", error.what()}});
+    return internal_error();
   } catch (const std::exception& error) {
     log::error("unit of work failed", {{"error", error.what()}});
     return internal_error();
   }
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
@@ -45,6 +58,15 @@ constexpr const char* kRollback = "ROLLBACK";
 constexpr const char* kSavepoint = "SAVEPOINT unit";
 constexpr const char* kRelease = "RELEASE unit";
 constexpr const char* kRollbackTo = "ROLLBACK TO unit";
+constexpr const char* kProbe =
+    "UPDATE write_probe SET probes = probes + 1, written_at = ?1 WHERE id = 1";
+
+// How long a checkpoint waits for readers (and for another process's write lock) before it
+// gives up this time; it is tried again kCheckpointRetry later (longer if it keeps failing).
+constexpr std::chrono::milliseconds kCheckpointWait{100};
+constexpr std::chrono::milliseconds kCheckpointRetry{100};
+// The copier copies the WAL each time it grows by 1/kCopiesPerRestart of the restart threshold.
+constexpr int kCopiesPerRestart = 8;
 
 }  // namespace
 
@@ -54,13 +76,25 @@ SqliteStore::SqliteStore(Options options, Post post)
       read_queue_(static_cast<std::size_t>(std::max(1, options_.readers - 1))) {
   writer_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
   migrate(*writer_db_);
-  checkpoint_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
-  sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_wal_commit, this);
+  int page_size = 4096;
+  {
+    static constexpr const char* kPageSize = "PRAGMA page_size";
+    auto row = writer_db_->query(kPageSize);
+    if (row.step()) page_size = static_cast<int>(row.int64(0));
+  }
+  wal_restart_pages_ = static_cast<int>(
+      std::max<std::int64_t>(1, options_.wal_restart_bytes / std::max(page_size, 512)));
+  wal_copy_step_pages_ = options_.wal_copier ? wal_restart_pages_ / kCopiesPerRestart : 0;
+  next_copy_pages_ = wal_copy_step_pages_;
+  configure_writer();
   for (int i = 0; i < options_.readers; ++i) {
     reader_dbs_.push_back(std::make_unique<Connection>(options_.path, Connection::Mode::kReadOnly));
   }
+  if (wal_copy_step_pages_ > 0) {
+    copier_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
+    copier_ = std::thread([this] { copier_loop(); });
+  }
   writer_ = std::thread([this] { writer_loop(); });
-  checkpointer_ = std::thread([this] { checkpoint_loop(); });
   for (int i = 0; i < options_.readers; ++i) readers_.emplace_back([this, i] { reader_loop(i); });
 }
 
@@ -73,43 +107,52 @@ SqliteStore::~SqliteStore() {
   read_ready_.notify_all();
   writer_.join();
   for (auto& reader : readers_) reader.join();
-  {
-    std::lock_guard lock(checkpoint_mutex_);
-    checkpointer_stopping_ = true;
+  if (copier_.joinable()) {
+    {
+      std::lock_guard lock(copier_mutex_);
+      copier_stopping_ = true;
+    }
+    copier_ready_.notify_all();
+    copier_.join();
   }
-  checkpoint_ready_.notify_all();
-  checkpointer_.join();
+}
+
+void SqliteStore::copier_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(copier_mutex_);
+      copier_ready_.wait(lock, [this] { return copier_stopping_ || copy_due_; });
+      if (copier_stopping_) return;
+      copy_due_ = false;
+    }
+    std::lock_guard checkpoint(checkpoint_mutex_);
+    auto now = Clock::now();
+    if (now >= next_copier_reopen_) {
+      next_copier_reopen_ = now + std::chrono::seconds(1);
+      reopen_if_writable(copier_db_);
+    }
+    // PASSIVE: copies what no reader still needs, never waits, never blocks the writer. A
+    // failure here shows again in the writer's RESTART, which reports it.
+    sqlite3_wal_checkpoint_v2(copier_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+  }
 }
 
 int SqliteStore::on_wal_commit(void* self, ::sqlite3*, const char*, int pages) {
-  constexpr int kCheckpointPages = 1000;
-  if (pages >= kCheckpointPages) {
-    auto* store = static_cast<SqliteStore*>(self);
-    {
-      std::lock_guard lock(store->checkpoint_mutex_);
-      store->checkpoint_due_ = true;
-    }
-    store->checkpoint_ready_.notify_one();
-  }
+  static_cast<SqliteStore*>(self)->wal_pages_ = pages;
   return SQLITE_OK;
 }
 
-void SqliteStore::checkpoint_loop() {
-  for (;;) {
-    {
-      std::unique_lock lock(checkpoint_mutex_);
-      checkpoint_ready_.wait(lock, [this] { return checkpointer_stopping_ || checkpoint_due_; });
-      if (checkpointer_stopping_) return;
-      checkpoint_due_ = false;
-    }
-    int wal_pages = 0;
-    int copied = 0;
-    int code = sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr,
-                                         SQLITE_CHECKPOINT_PASSIVE, &wal_pages, &copied);
-    if (code != SQLITE_OK && code != SQLITE_BUSY) {
-      log::warn("checkpoint failed", {{"error", sqlite3_errstr(code)}});
-    }
-  }
+int SqliteStore::on_busy(void* self, int attempts) {
+  // The delays of SQLite's own busy timeout: short at first, 100 ms at most.
+  static constexpr int kDelaysMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  constexpr int kSteps = static_cast<int>(std::size(kDelaysMs));
+  auto* store = static_cast<SqliteStore*>(self);
+  auto now = Clock::now();
+  if (now >= store->lock_deadline_) return 0;
+  std::chrono::milliseconds delay(kDelaysMs[std::min(attempts, kSteps - 1)]);
+  std::this_thread::sleep_for(std::min<Clock::duration>(delay, store->lock_deadline_ - now));
+  return 1;
 }
 
 void SqliteStore::on_email_queued(std::function<void()> listener) {
@@ -141,6 +184,7 @@ void SqliteStore::enqueue(std::mutex& mutex, std::condition_variable& ready,
 }
 
 void SqliteStore::enqueue_write(WriteUnit unit) {
+  unit.queued_at = Clock::now();
   enqueue(write_mutex_, write_ready_, write_queue_, std::move(unit));
 }
 
@@ -159,7 +203,7 @@ void SqliteStore::enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant
 }
 
 void SqliteStore::write(domain::WriteWork work, domain::Completion done) {
-  enqueue_write({std::move(work), std::move(done), false});
+  enqueue_write({std::move(work), std::move(done), false, {}});
 }
 
 void SqliteStore::read(domain::ReadWork work, domain::Completion done) {
@@ -172,8 +216,10 @@ void SqliteStore::read_for(domain::Pk tenant, domain::ReadWork work, domain::Com
 
 domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
   std::promise<domain::Status> outcome;
-  enqueue_write(
-      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true});
+  enqueue_write({std::move(work),
+                 [&outcome](domain::Status status) { outcome.set_value(status); },
+                 true,
+                 {}});
   return outcome.get_future().get();
 }
 
@@ -185,7 +231,44 @@ domain::Status SqliteStore::read_and_wait(domain::ReadWork work) {
   return outcome.get_future().get();
 }
 
+void SqliteStore::set_write_problem(std::string problem) {
+  std::lock_guard lock(health_mutex_);
+  if (problem.empty() && !write_problem_.empty()) log::info("database writes succeed again");
+  if (!problem.empty() && write_problem_.empty()) {
+    log::error("database writes fail: not ready", {{"error", problem}});
+  }
+  write_problem_ = std::move(problem);
+}
+
+void SqliteStore::set_checkpoint_problem(std::string problem) {
+  std::lock_guard lock(health_mutex_);
+  if (problem.empty() && !checkpoint_problem_.empty()) log::info("WAL checkpoints succeed again");
+  if (!problem.empty() && checkpoint_problem_.empty()) {
+    log::error("WAL checkpoints fail: not ready", {{"error", problem}});
+  }
+  checkpoint_problem_ = std::move(problem);
+}
+
+std::string SqliteStore::readiness_problem() const {
+  std::int64_t since = writing_since_ms_.load(std::memory_order_relaxed);
+  if (since != 0) {
+    std::int64_t waited = steady_ms() - since;
+    if (waited >= options_.stall_limit.count()) {
+      return "a write has waited " + std::to_string(waited) +
+             " ms for the database (locked by another process?)";
+    }
+  }
+  std::lock_guard lock(health_mutex_);
+  if (!write_problem_.empty()) return "the last write failed: " + write_problem_;
+  if (!checkpoint_problem_.empty()) return "the last WAL checkpoint failed: " + checkpoint_problem_;
+  return {};
+}
+
 void SqliteStore::check_ready(domain::Completion done) {
+  if (std::string problem = readiness_problem(); !problem.empty()) {
+    return complete(std::move(done), domain::Error{domain::ErrorCode::kUnavailable, problem},
+                    false);
+  }
   // Runs on a reader: it sees what every request sees, and the event loop never waits on disk.
   read(
       [](domain::ReadTx& tx) -> domain::Status {
@@ -199,6 +282,14 @@ void SqliteStore::check_ready(domain::Completion done) {
         return {};
       },
       std::move(done));
+}
+
+void SqliteStore::rollback_quietly() {
+  try {
+    writer_db_->query(kRollback).execute();
+  } catch (const StoreError&) {
+    // No transaction was open (BEGIN failed, or SQLite rolled back after the failure).
+  }
 }
 
 bool SqliteStore::run_group(Transaction& tx, std::vector<WriteUnit>& group,
@@ -221,16 +312,181 @@ bool SqliteStore::run_group(Transaction& tx, std::vector<WriteUnit>& group,
   return true;
 }
 
-void SqliteStore::writer_loop() {
+void SqliteStore::run_write_group(Transaction& tx, std::vector<WriteUnit>& group,
+                                  std::vector<domain::Status>& statuses,
+                                  const std::function<void()>& listener) {
+  // The oldest unit decides how long the group may wait for another process's lock.
+  lock_deadline_ = group.front().queued_at + options_.lock_timeout;
+  writing_since_ms_.store(steady_ms(), std::memory_order_relaxed);
+  statuses.assign(group.size(), domain::Status());
+  bool committed = false;
+  try {
+    // Optimistic first: the usual group has no failing unit, and a savepoint per unit costs
+    // the writer about 15 %. If a unit fails, the attempt is rolled back and the group runs
+    // again with a savepoint per unit, so the failing unit rolls back alone. (Units may run
+    // more than once: domain/store.hpp.)
+    if (!run_group(tx, group, statuses, false)) run_group(tx, group, statuses, true);
+    committed = true;
+    set_write_problem({});
+  } catch (const StoreError& error) {
+    log::error("write group failed", {{"units", group.size()}, {"error", error.what()}});
+    rollback_quietly();
+    read_only_failure_ = (error.code() & 0xff) == SQLITE_READONLY;
+    domain::Error failure = storage_error(error.code());
+    for (auto& status : statuses) status = failure;
+    set_write_problem(error.what());
+  } catch (const std::exception& error) {
+    log::error("write group failed", {{"units", group.size()}, {"error", error.what()}});
+    rollback_quietly();
+    for (auto& status : statuses) status = internal_error();
+    set_write_problem(error.what());
+  }
+  writing_since_ms_.store(0, std::memory_order_relaxed);
+  units_.fetch_add(group.size(), std::memory_order_relaxed);
+  if (committed) commits_.fetch_add(1, std::memory_order_relaxed);
+  bool email_queued = tx.take_email_enqueued();
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    complete(std::move(group[i].done), std::move(statuses[i]), group[i].direct);
+  }
+  if (committed && email_queued && listener) listener();
+}
+
+void SqliteStore::probe() {
   Connection& db = *writer_db_;
-  Transaction tx(db);
+  // A quarter of the interval: an idle service notices a lock taken elsewhere within 1.25
+  // intervals, and a probe never delays a request that arrives meanwhile by more than that.
+  lock_deadline_ = Clock::now() + options_.probe_interval / 4;
+  writing_since_ms_.store(steady_ms(), std::memory_order_relaxed);
+  try {
+    db.query(kBegin).execute();
+    db.query(kProbe).bind(1, static_cast<std::int64_t>(std::time(nullptr))).execute();
+    db.query(kCommit).execute();
+    set_write_problem({});
+  } catch (const StoreError& error) {
+    rollback_quietly();
+    read_only_failure_ = (error.code() & 0xff) == SQLITE_READONLY;
+    set_write_problem(error.what());
+  }
+  writing_since_ms_.store(0, std::memory_order_relaxed);
+}
+
+void SqliteStore::keep_wal_bounded() {
+  if (wal_pages_ < wal_restart_pages_) {
+    if (copier_.joinable() && wal_pages_ >= next_copy_pages_) {
+      next_copy_pages_ = wal_pages_ + wal_copy_step_pages_;
+      {
+        std::lock_guard lock(copier_mutex_);
+        copy_due_ = true;
+      }
+      copier_ready_.notify_one();
+    }
+    return;
+  }
+  auto now = Clock::now();
+  if (now < next_checkpoint_) return;
+  // The copier is copying: let it finish rather than wait for it (the next group tries again),
+  // unless the log has grown to twice its threshold meanwhile; then the writer waits.
+  std::unique_lock checkpoint(checkpoint_mutex_, std::defer_lock);
+  if (wal_pages_ >= 2 * wal_restart_pages_) {
+    checkpoint.lock();
+  } else if (!checkpoint.try_lock()) {
+    return;
+  }
+  // RESTART: copy every frame back into the database file, sync it, and wait (briefly) for
+  // readers still using the log, so that the next commit starts the log from its beginning.
+  lock_deadline_ = now + kCheckpointWait;
+  int log_pages = 0;
+  int copied = 0;
+  int code = sqlite3_wal_checkpoint_v2(writer_db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                       &log_pages, &copied);
+  if (code == SQLITE_OK) {
+    log::debug(
+        "WAL restarted",
+        {{"wal_pages", log_pages},
+         {"ms",
+          static_cast<std::int64_t>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - now).count())}});
+    wal_pages_ = 0;
+    next_copy_pages_ = wal_copy_step_pages_;
+    checkpoints_postponed_ = 0;
+    set_checkpoint_problem({});
+    return;
+  }
+  if ((code & 0xff) == SQLITE_BUSY) {
+    // A long read (ours or another process's) still uses the log, or another process holds the
+    // write lock: what could be copied was, and the log grows until it lets go. Tried again
+    // after 100 ms, 200 ms, ... at most every second, so that a storm of long reads does not
+    // stall the writer half of the time.
+    if (checkpoints_postponed_ == 0) {
+      log::warn("WAL checkpoint postponed: another connection is using the log",
+                {{"wal_pages", log_pages}, {"copied_pages", copied}});
+    }
+    next_checkpoint_ = now + std::min<Clock::duration>(
+                                 kCheckpointRetry * (1 << std::min(checkpoints_postponed_, 4)),
+                                 std::chrono::seconds(1));
+    ++checkpoints_postponed_;
+    return;
+  }
+  next_checkpoint_ = now + kCheckpointRetry;
+  set_checkpoint_problem(sqlite3_errmsg(writer_db_->handle()));
+}
+
+void SqliteStore::configure_writer() {
+  writer_db_->exec("PRAGMA journal_size_limit = " + std::to_string(options_.wal_restart_bytes));
+  // The hook replaces SQLite's automatic checkpoint: keep_wal_bounded() does it instead.
+  sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_wal_commit, this);
+  sqlite3_busy_handler(writer_db_->handle(), &SqliteStore::on_busy, this);
+}
+
+bool SqliteStore::reopen_if_writable(std::unique_ptr<Connection>& db) {
+  // SQLite opens a file it may not write read-only, and the handle stays so: only a new one
+  // sees that the file became writable.
+  if (sqlite3_db_readonly(db->handle(), "main") != 1) return false;
+  try {
+    auto fresh = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
+    if (sqlite3_db_readonly(fresh->handle(), "main") != 0) return false;
+    db = std::move(fresh);
+    return true;
+  } catch (const StoreError& error) {
+    log::debug("the database file is still not writable", {{"error", error.what()}});
+    return false;
+  }
+}
+
+bool SqliteStore::after_write_failure(std::unique_ptr<Transaction>& tx) {
+  if (!read_only_failure_) return false;
+  read_only_failure_ = false;
+  auto now = Clock::now();
+  if (now < next_reopen_) return false;
+  next_reopen_ = now + std::chrono::milliseconds(500);
+  tx.reset();
+  bool reopened = reopen_if_writable(writer_db_);
+  if (reopened) {
+    configure_writer();
+    log::info("the database file is writable again: the writer reopened it");
+  }
+  tx = std::make_unique<Transaction>(*writer_db_);
+  return reopened;
+}
+
+void SqliteStore::writer_loop() {
+  auto tx = std::make_unique<Transaction>(*writer_db_);
   std::vector<WriteUnit> group;
   std::vector<domain::Status> statuses;
   for (;;) {
     std::function<void()> listener;
     {
       std::unique_lock lock(write_mutex_);
-      write_ready_.wait(lock, [this] { return stopping_ || !write_queue_.empty(); });
+      auto has_work = [this] { return stopping_ || !write_queue_.empty(); };
+      if (options_.probe_interval.count() <= 0) {
+        write_ready_.wait(lock, has_work);
+      } else if (!write_ready_.wait_for(lock, options_.probe_interval, has_work)) {
+        lock.unlock();
+        probe();
+        keep_wal_bounded();
+        if (after_write_failure(tx)) probe();  // the file became writable: say so at once
+        continue;
+      }
       if (write_queue_.empty()) return;  // stopping, and everything queued is done
       std::size_t take = std::min(write_queue_.size(), options_.max_group);
       group.clear();
@@ -240,32 +496,9 @@ void SqliteStore::writer_loop() {
       }
       listener = email_listener_;
     }
-
-    statuses.assign(group.size(), domain::Status());
-    bool committed = false;
-    try {
-      // Optimistic first: the usual group has no failing unit, and a savepoint per unit costs
-      // the writer about 15 %. If a unit fails, the attempt is rolled back and the group runs
-      // again with a savepoint per unit, so the failing unit rolls back alone. (Units may run
-      // more than once: domain/store.hpp.)
-      if (!run_group(tx, group, statuses, false)) run_group(tx, group, statuses, true);
-      committed = true;
-    } catch (const std::exception& error) {
-      log::error("write group failed", {{"units", group.size()}, {"error", error.what()}});
-      try {
-        db.query(kRollback).execute();
-      } catch (const std::exception&) {
-        // No transaction was open (BEGIN failed); nothing to undo.
-      }
-      for (auto& status : statuses) status = internal_error();
-    }
-    units_.fetch_add(group.size(), std::memory_order_relaxed);
-    if (committed) commits_.fetch_add(1, std::memory_order_relaxed);
-    bool email_queued = tx.take_email_enqueued();
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      complete(std::move(group[i].done), std::move(statuses[i]), group[i].direct);
-    }
-    if (committed && email_queued && listener) listener();
+    run_write_group(*tx, group, statuses, listener);
+    keep_wal_bounded();
+    after_write_failure(tx);
   }
 }
 
@@ -298,11 +531,19 @@ void SqliteStore::reader_loop(int index) {
       db.query(kBeginRead).execute();
       status = run_unit(unit.work, tx);
       db.query(kCommit).execute();
+    } catch (const StoreError& error) {
+      log::error("read failed", {{"error", error.what()}});
+      try {
+        db.query(kRollback).execute();
+      } catch (const StoreError&) {
+        // No transaction was open; nothing to undo.
+      }
+      status = storage_error(error.code());
     } catch (const std::exception& error) {
       log::error("read failed", {{"error", error.what()}});
       try {
         db.query(kRollback).execute();
-      } catch (const std::exception&) {
+      } catch (const StoreError&) {
         // No transaction was open; nothing to undo.
       }
       status = internal_error();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -36,9 +37,22 @@ struct WriterStats {
 // without savepoints and, only if some unit failed, run again with a SAVEPOINT per unit. The
 // group size follows the load: one unit when idle, hundreds under pressure.
 //
-// Checkpoints: the WAL is copied back into the database file by a thread of its own (PASSIVE
-// checkpoints once the WAL holds 1000 pages), not inside the writer's commit as SQLite's
-// auto-checkpoint would, so commits never wait for it.
+// Storage failures: a transient one (is_transient_failure: the lock held by another process
+// for `lock_timeout` counted from the oldest unit's arrival, a full disk, a read-only file, an
+// I/O error) rolls the whole group back and completes every unit with kUnavailable; any other
+// failure of the transaction completes them with kInternal. Nothing of a failed group is kept.
+//
+// The WAL stays bounded: each time it grows by an eighth of `wal_restart_bytes`, a copier thread
+// copies it into the database file (PASSIVE, beside the writer); once a commit leaves more than
+// `wal_restart_bytes` in the log, the writer checkpoints the rest (SQLITE_CHECKPOINT_RESTART)
+// before it takes the next group, so the next commit writes from the start of the file again,
+// and journal_size_limit truncates the file back to that size. The log therefore peaks at
+// `wal_restart_bytes` plus one group's pages (twice that if the copier was busy copying), unless
+// another process keeps a read transaction open across the restart.
+//
+// Readiness (check_ready): the outcome of the last write, a write that has waited more than
+// `stall_limit` (locked), and the last checkpoint; while idle the writer makes a small probe
+// write every `probe_interval`, so readiness follows the store without traffic.
 //
 // Reads: `readers` threads, each with its own read-only connection; every read unit runs in one
 // snapshot. Reads queue fairly (FairQueue): organizations take turns, and the reads of one
@@ -56,6 +70,18 @@ class SqliteStore final : public domain::Store {
     int readers = 2;
     std::size_t max_group = 512;
     std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
+    // How long a write waits for the database's write lock when another process holds it.
+    std::chrono::milliseconds lock_timeout{5000};
+    // The WAL's restart threshold and the size its file is truncated back to.
+    std::int64_t wal_restart_bytes = std::int64_t{64} << 20;
+    // Each time the WAL grows by an eighth of wal_restart_bytes (8 MiB by default), a thread
+    // of its own copies it into the database file (PASSIVE, beside the writer), so that the
+    // writer's RESTART has little left to copy. False: the writer copies everything itself.
+    bool wal_copier = true;
+    // An idle writer probes this often; zero: never.
+    std::chrono::milliseconds probe_interval{1000};
+    // A write (or probe) that has waited this long makes the store not ready.
+    std::chrono::milliseconds stall_limit{1000};
   };
 
   // Opens the file and applies pending migrations. Throws StoreError if it cannot.
@@ -67,6 +93,8 @@ class SqliteStore final : public domain::Store {
   void read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) override;
   domain::Status write_and_wait(domain::WriteWork work) override;
   domain::Status read_and_wait(domain::ReadWork work) override;
+  // Not ready while the last write or checkpoint failed or a write is stuck waiting; otherwise
+  // checks on a reader that the schema is at this binary's version.
   void check_ready(domain::Completion done) override;
 
   // Called on the writer thread after a commit that queued an email.
@@ -75,10 +103,13 @@ class SqliteStore final : public domain::Store {
   WriterStats writer_stats() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   struct WriteUnit {
     domain::WriteWork work;
     domain::Completion done;
     bool direct = false;  // run `done` on the store's thread instead of posting it
+    Clock::time_point queued_at;
   };
   struct ReadUnit {
     domain::ReadWork work;
@@ -94,21 +125,48 @@ class SqliteStore final : public domain::Store {
   void enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant);
 
   void writer_loop();
-  void checkpoint_loop();
-  // SQLite's WAL hook: runs on the writer after each commit with the WAL's size in pages.
-  static int on_wal_commit(void* self, ::sqlite3* db, const char* name, int pages);
+  // Runs one group of units and completes them.
+  void run_write_group(Transaction& tx, std::vector<WriteUnit>& group,
+                       std::vector<domain::Status>& statuses,
+                       const std::function<void()>& listener);
   // Runs `group` in one transaction and commits it. Without `savepoints`, the first failing
   // unit rolls everything back and false is returned; with them, a failing unit rolls back
   // alone. Throws StoreError when storage fails.
   bool run_group(Transaction& tx, std::vector<WriteUnit>& group,
                  std::vector<domain::Status>& statuses, bool savepoints);
+  // The idle writer's probe: one small write, recorded as the last write's outcome.
+  void probe();
+  // The writer connection's settings: journal_size_limit, WAL hook, busy handler.
+  void configure_writer();
+  // Replaces `db` with a new read-write connection if `db` was opened read-only (the file was
+  // not writable then) and the file is writable now; true if it did.
+  bool reopen_if_writable(std::unique_ptr<Connection>& db);
+  // After a write that failed because the file is read-only: tries (at most twice a second) to
+  // reopen the writer's connection, and rebuilds `tx` on whichever connection it then has; true
+  // if the writer now has a writable connection.
+  bool after_write_failure(std::unique_ptr<Transaction>& tx);
+  // Checkpoints and restarts the WAL when it has passed wal_restart_bytes; between restarts,
+  // asks the copier for a PASSIVE checkpoint every eighth of that.
+  void keep_wal_bounded();
+  // The copier thread: PASSIVE checkpoints on its own connection when asked.
+  void copier_loop();
+  void rollback_quietly();
+  // SQLite's WAL hook: runs on the writer after each commit with the WAL's size in pages.
+  static int on_wal_commit(void* self, ::sqlite3* db, const char* name, int pages);
+  // SQLite's busy handler on the writer's connection: waits for the lock until lock_deadline_.
+  static int on_busy(void* self, int attempts);
+
+  // Readiness, written by the writer thread and read by check_ready.
+  void set_write_problem(std::string problem);
+  void set_checkpoint_problem(std::string problem);
+  std::string readiness_problem() const;
+
   void reader_loop(int index);
   void complete(domain::Completion done, domain::Status status, bool direct);
 
   Options options_;
   Post post_;
   std::unique_ptr<Connection> writer_db_;
-  std::unique_ptr<Connection> checkpoint_db_;
   std::vector<std::unique_ptr<Connection>> reader_dbs_;
   std::function<void()> email_listener_;
 
@@ -119,16 +177,38 @@ class SqliteStore final : public domain::Store {
   std::condition_variable read_ready_;
   FairQueue<ReadUnit> read_queue_;
   bool stopping_ = false;  // guarded by both mutexes when set
+
+  // The writer thread's own state.
+  Clock::time_point lock_deadline_;
+  int wal_pages_ = 0;  // frames in the WAL after the last commit
+  int wal_restart_pages_ = 0;
+  Clock::time_point next_checkpoint_;
+  int checkpoints_postponed_ = 0;   // RESTART checkpoints in a row that readers kept waiting
+  bool read_only_failure_ = false;  // the last write failed with SQLITE_READONLY
+  Clock::time_point next_reopen_;
+  int wal_copy_step_pages_ = 0;
+  int next_copy_pages_ = 0;  // ask the copier once the WAL reaches this
+
+  // Held by whoever checkpoints (the writer's RESTART, the copier's PASSIVE): SQLite lets one
+  // connection checkpoint at a time and answers any other SQLITE_BUSY at once.
   std::mutex checkpoint_mutex_;
-  std::condition_variable checkpoint_ready_;
-  bool checkpoint_due_ = false;
-  bool checkpointer_stopping_ = false;
+  std::unique_ptr<Connection> copier_db_;
+  std::mutex copier_mutex_;
+  std::condition_variable copier_ready_;
+  bool copy_due_ = false;
+  bool copier_stopping_ = false;
+  Clock::time_point next_copier_reopen_;  // copier thread only
+  std::thread copier_;
+
+  mutable std::mutex health_mutex_;
+  std::string write_problem_;       // why the last write failed; empty when it succeeded
+  std::string checkpoint_problem_;  // why the last checkpoint failed; empty when it succeeded
+  std::atomic<std::int64_t> writing_since_ms_{0};  // steady-clock ms a write began; 0 when none
 
   std::atomic<std::uint64_t> units_{0};
   std::atomic<std::uint64_t> commits_{0};
 
   std::thread writer_;
-  std::thread checkpointer_;
   std::vector<std::thread> readers_;
 };
 
