@@ -12,9 +12,11 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "api/json_io.hpp"
+#include "api/paged_read.hpp"
 #include "fuzz_check.hpp"
 #include "http/message.hpp"
 
@@ -90,9 +92,15 @@ void check_raw(std::string_view input) {
   http::Request request;
   request.query = std::string(input);
   domain::FieldErrors errors;
-  auto page = api::read_page(request, errors);
-  check(page.num >= 0 && page.num <= 1'000'000'000, "page_num is within its limits");
-  check(page.size >= 1 && page.size <= 100, "page_size is within its limits");
+  auto list = api::read_list_request(request, errors);
+  if (!errors.empty()) return;
+  if (const auto* page = std::get_if<domain::PageRequest>(&list)) {
+    check(page->num >= 0 && page->num <= 1'000'000'000, "page_num is within its limits");
+    check(page->size >= 1 && page->size <= 100, "page_size is within its limits");
+  } else {
+    const auto& cursor = std::get<domain::CursorRequest>(list);
+    check(cursor.limit >= 1 && cursor.limit <= 100, "limit is within its limits");
+  }
 }
 
 void check_round_trip(std::string_view input) {
