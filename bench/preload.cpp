@@ -31,6 +31,7 @@
 // Prints one human line and one machine line starting with "PRELOAD": counts, seconds, the
 // file's size, and the ids of the big and the small website.
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <chrono>
@@ -42,7 +43,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
 #include <vector>
 
 #include "store/migrations.hpp"
@@ -319,10 +319,9 @@ int main(int argc, char** argv) {
        "PRAGMA cache_size = -524288; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;");
 
   const auto t0 = std::chrono::steady_clock::now();
-  const std::int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
   const std::int64_t orgs = memberships / kMembershipsPerOrg;
   // One "tick" (a creation time) per organization, per website and per user, in row-key order,
   // spread over the year before now and ending a day before it.
@@ -382,8 +381,8 @@ int main(int argc, char** argv) {
     if (o % kOrgsPerTransaction == kOrgsPerTransaction - 1 || o == orgs - 1) {
       exec(db, "COMMIT");
       if (orgs >= 1000 && (o / kOrgsPerTransaction) % 4 == 3) {
-        std::fprintf(stderr, "preload: %lld memberships, %.0f s\n",
-                     static_cast<long long>(written), since(t0));
+        std::fprintf(stderr, "preload: %lld memberships, %.0f s\n", static_cast<long long>(written),
+                     since(t0));
       }
     }
   }
@@ -489,7 +488,7 @@ int main(int argc, char** argv) {
     }
   }
   sqlite3_close(db);
-  struct stat st{};
+  struct stat st {};
   stat(path.c_str(), &st);
   std::printf(
       "preload: %lld memberships in %lld organizations (%lld users, %lld websites) in %.1f s "
