@@ -13,7 +13,6 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/rfc7230.hpp>
 #include <cctype>
 #include <utility>
 #include <vector>
@@ -129,24 +128,55 @@ bool is_parse_error(const boost::system::error_code& error) {
          error != asio::error::bad_descriptor && error != asio::error::broken_pipe;
 }
 
+std::string_view trim_whitespace(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 // What is wrong with how a request frames itself (RFC 9112), or nullopt: an HTTP/1.1 request
-// without Host, or any with two, is 400; a transfer coding other than chunked is 501 (the body
-// could not be read).
+// without Host, or any with two, is 400. Transfer-Encoding is judged on its raw value, element
+// by element (Beast's token_list stops at the first byte that is not a token, and its parser
+// takes the body as chunked only when chunked is the last coding): a coding other than chunked
+// is 501; otherwise chunked must be there exactly once (RFC 9112 §6.3: else the body's length is
+// unknown, 400), and in HTTP/1.1 (§6.1: an HTTP/1.0 message with Transfer-Encoding is faulty).
+// Either way the body is not read, so no byte of it is taken for the next request.
 std::optional<ProtocolError> framing_problem(const bhttp::request_header<>& header,
                                              unsigned version) {
   std::size_t hosts = header.count(bhttp::field::host);
   if (hosts > 1) return ProtocolError{400, "a request carries one Host header, not several"};
-  if (hosts == 0 && version >= 11)
+  if (hosts == 0 && version >= 11) {
     return ProtocolError{400, "an HTTP/1.1 request needs a Host header"};
+  }
+  bool transfer_encoding = false;
+  std::size_t chunked = 0;
   for (const auto& field : header) {
     if (field.name() != bhttp::field::transfer_encoding) continue;
-    for (const auto& coding : bhttp::token_list(field.value())) {
+    transfer_encoding = true;
+    std::string_view list = field.value();
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      std::string_view coding = trim_whitespace(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (coding.empty()) continue;
       if (!beast::iequals(coding, "chunked")) {
         return ProtocolError{501, "transfer coding " + std::string(coding) +
                                       " is not supported; send the body with Content-Length "
                                       "or Transfer-Encoding: chunked alone"};
       }
+      ++chunked;
     }
+  }
+  if (!transfer_encoding) return std::nullopt;
+  if (version < 11) {
+    return ProtocolError{400,
+                         "Transfer-Encoding needs HTTP/1.1; send the body with "
+                         "Content-Length"};
+  }
+  if (chunked != 1) {
+    return ProtocolError{400,
+                         "Transfer-Encoding must name chunked exactly once; send "
+                         "Transfer-Encoding: chunked alone, or Content-Length"};
   }
   return std::nullopt;
 }
@@ -164,21 +194,25 @@ Response protocol_error_response(const ProtocolError& error) {
   return response;
 }
 
-RequestReader::RequestReader(const ReaderLimits& limits) {
+RequestReader::RequestReader(const ReaderLimits& limits) : header_limit_(limits.header_limit) {
   parser_.header_limit(static_cast<std::uint32_t>(limits.header_limit));
   parser_.body_limit(limits.body_limit);
 }
 
 HeaderOutcome RequestReader::finish_header(const boost::system::error_code& error,
-                                           const Peer& peer) {
+                                           std::size_t header_bytes, const Peer& peer) {
   HeaderOutcome outcome;
   // A Content-Length over the body limit fails the header read, but the header is parsed: the
   // request is still routed and authenticated, and answered 413 by its handler.
   const bool declared_too_large = error == bhttp::error::body_limit;
-  if (error && !declared_too_large) {
+  // Beast limits the request line and the fields each to the header limit, so a whole header
+  // may pass it: counted here, over both.
+  const bool header_too_large = error == bhttp::error::header_limit ||
+                                ((!error || declared_too_large) && header_bytes > header_limit_);
+  if ((error && !declared_too_large) || header_too_large) {
     outcome.request.request_id = new_request_id();
     outcome.request.client_address = std::string(peer.address);
-    if (error == bhttp::error::header_limit) {
+    if (header_too_large) {
       outcome.kind = HeaderOutcome::Kind::kMalformed;
       outcome.problem = ProtocolError{431, "request headers are too large"};
     } else if (is_parse_error(error)) {
@@ -223,8 +257,8 @@ ReadOutcome read_request(ByteStream& stream, beast::flat_buffer& buffer, const R
   RequestReader reader(limits);
   ReadOutcome outcome;
   boost::system::error_code error;
-  bhttp::read_header(stream, buffer, reader.parser(), error);
-  outcome.head = reader.finish_header(error, peer);
+  std::size_t header_bytes = bhttp::read_header(stream, buffer, reader.parser(), error);
+  outcome.head = reader.finish_header(error, header_bytes, peer);
   const bool request = outcome.head.kind == HeaderOutcome::Kind::kRequest;
   if (request && !outcome.head.problem && !outcome.head.body_too_large && !reader.complete()) {
     bhttp::read(stream, buffer, reader.parser(), error);

@@ -91,11 +91,16 @@ class RequestReader {
   // problem, body_too_large or an answer the caller gives first.
   Parser& parser() { return parser_; }
 
-  // Judges the header read that ended with `error`. For a request: method, target (an
+  // Judges the header read that ended with `error`, which handed `header_bytes` to the parser
+  // (what Beast's read_header returns). A header over the limit is 431 however its bytes are
+  // split between the request line and the fields (Beast's parser limits each on its own).
+  // For a request: method, target (an
   // absolute-form target is reduced to its path and query), path ("/" if empty), query, headers
-  // (names lower-cased, in order), request_id (a sane incoming x-request-id, else a fresh one),
+  // (names lower-cased, in the order received, except that Beast keeps a repeated name's fields
+  // together, after its first), request_id (a sane incoming x-request-id, else a fresh one),
   // client_address (the peer, or the client a trusted proxy's X-Forwarded-For names).
-  HeaderOutcome finish_header(const boost::system::error_code& error, const Peer& peer);
+  HeaderOutcome finish_header(const boost::system::error_code& error, std::size_t header_bytes,
+                              const Peer& peer);
 
   // Judges the body read that ended with `error`, and moves the body into `request`.
   BodyOutcome finish_body(const boost::system::error_code& error, Request& request);
@@ -107,6 +112,7 @@ class RequestReader {
   bool keep_alive() const { return parser_.get().keep_alive(); }
 
  private:
+  std::size_t header_limit_;
   Parser parser_;
 };
 

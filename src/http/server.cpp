@@ -382,10 +382,11 @@ class Server::Impl {
       RequestReader reader(ReaderLimits{options_.header_limit, options_.body_limit});
       reading_expires_after(connection, options_.header_timeout);
       boost::system::error_code header_error;
-      co_await bhttp::async_read_header(stream, buffer, reader.parser(), with_error(header_error));
+      std::size_t header_bytes = co_await bhttp::async_read_header(stream, buffer, reader.parser(),
+                                                                   with_error(header_error));
       const Peer peer{connection.peer,
                       connection.peer_is_proxy ? &options_.trusted_proxies : nullptr};
-      HeaderOutcome head = reader.finish_header(header_error, peer);
+      HeaderOutcome head = reader.finish_header(header_error, header_bytes, peer);
       if (head.kind == HeaderOutcome::Kind::kClosed) co_return;
       if (head.kind == HeaderOutcome::Kind::kMalformed) {
         // (Named locals, not temporaries, across co_await: GCC 12 destroys such temporaries

@@ -110,6 +110,56 @@ TEST(RequestReader, ATransferCodingOtherThanChunkedIs501AndTheBodyIsNotRead) {
   EXPECT_NE(response.body.find(R"(,"code":"not_implemented"})"), std::string::npos);
 }
 
+TEST(RequestReader, ATransferCodingThatIsNotAPlainTokenIs501) {
+  // Beast's own parser reads "chunked\xd1" as chunked; a proxy in front may not.
+  auto read =
+      read_one("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\xd1\r\n\r\n0\r\n\r\n");
+  ASSERT_TRUE(read.head.problem);
+  EXPECT_EQ(read.head.problem->status, 501);
+  EXPECT_EQ(read.head.problem->message.rfind("transfer coding chunked\xd1 is not supported", 0),
+            0u);
+  EXPECT_FALSE(read.body);
+  EXPECT_FALSE(read.keep_alive);
+}
+
+TEST(RequestReader, ChunkedMustBeTheOnlyCodingExactlyOnce) {
+  // Beast takes "chunked, chunked" (chunked not last) as no body at all, so the chunked body
+  // would be read as the next request.
+  std::string smuggling =
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+      "1f\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n";
+  auto outcomes = read_all(smuggling);
+  ASSERT_EQ(outcomes.size(), 1u);
+  ASSERT_TRUE(outcomes[0].head.problem);
+  EXPECT_EQ(outcomes[0].head.problem->status, 400);
+  EXPECT_EQ(outcomes[0].head.problem->message,
+            "Transfer-Encoding must name chunked exactly once; send Transfer-Encoding: chunked "
+            "alone, or Content-Length");
+  EXPECT_FALSE(outcomes[0].keep_alive);
+  // An empty Transfer-Encoding names no coding: the length is unknown even with Content-Length.
+  auto empty = read_one(
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n"
+      "Content-Length: 3\r\n\r\nabc");
+  ASSERT_TRUE(empty.head.problem);
+  EXPECT_EQ(empty.head.problem->status, 400);
+  EXPECT_FALSE(empty.keep_alive);
+  // Empty list elements around the one chunked are allowed (RFC 9110 §5.6.1).
+  auto listed = read_one(
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , Chunked ,\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_FALSE(listed.head.problem);
+  EXPECT_EQ(listed.head.request.body, "hi");
+}
+
+TEST(RequestReader, TransferEncodingInHttp10Is400) {
+  auto read =
+      read_one("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  ASSERT_TRUE(read.head.problem);
+  EXPECT_EQ(read.head.problem->status, 400);
+  EXPECT_EQ(read.head.problem->message,
+            "Transfer-Encoding needs HTTP/1.1; send the body with Content-Length");
+  EXPECT_FALSE(read.body);
+}
+
 TEST(RequestReader, AProtocolErrorMessageIsRepairedToValidUtf8) {
   Response response = protocol_error_response({400, "bad \xff\"byte"});
   EXPECT_EQ(response.body,
@@ -174,6 +224,33 @@ TEST(RequestReader, AHeaderOverTheLimitIs431) {
   EXPECT_EQ(read.head.request.client_address, "192.0.2.9");
   EXPECT_EQ(read.head.request.request_id.size(), 24u);
   EXPECT_EQ(read_one(bytes, ReaderLimits{512, 16}).head.kind, HeadKind::kRequest);
+}
+
+TEST(RequestReader, TheHeaderLimitCountsTheRequestLineAndTheFieldsTogether) {
+  // Beast's parser limits the request line and the field lines each on its own: a 160-byte
+  // target and 160 bytes of fields passed a 256-byte limit together.
+  const ReaderLimits limits{256, 16};
+  const std::string line = "GET /" + std::string(150, 'a') + " HTTP/1.1\r\n";
+  const std::string fields = "Host: x\r\nX-Pad: " + std::string(140, 'b') + "\r\n\r\n";
+  ASSERT_LT(line.size(), 256u);
+  ASSERT_LT(fields.size(), 256u);
+  for (std::size_t piece : {SIZE_MAX, std::size_t{7}, std::size_t{1}}) {
+    auto outcomes = read_all(line + fields + "GET / HTTP/1.1\r\nHost: x\r\n\r\n", piece, limits);
+    ASSERT_EQ(outcomes.size(), 1u) << piece;
+    ASSERT_EQ(outcomes[0].head.kind, HeadKind::kMalformed) << piece;
+    EXPECT_EQ(outcomes[0].head.problem->status, 431);
+    EXPECT_EQ(outcomes[0].head.problem->message, "request headers are too large");
+    EXPECT_FALSE(outcomes[0].keep_alive);
+  }
+  // A header of exactly the limit is read; one byte more is not.
+  auto header = [](std::size_t pad) {
+    return "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(pad, 'c') + "\r\n\r\n";
+  };
+  ASSERT_EQ(header(220).size(), 256u);
+  EXPECT_EQ(read_one(header(220), limits).head.kind, HeadKind::kRequest);
+  auto refused = read_one(header(221), limits);
+  ASSERT_EQ(refused.head.kind, HeadKind::kMalformed);
+  EXPECT_EQ(refused.head.problem->status, 431);
 }
 
 TEST(RequestReader, BytesThatAreNoRequestAre400) {
