@@ -230,7 +230,7 @@ HeaderOutcome RequestReader::finish_header(const boost::system::error_code& erro
   outcome.problem = framing_problem(parser_.get(), outcome.version);
   outcome.body_too_large = declared_too_large;
   outcome.request.body_too_large = declared_too_large;
-  outcome.wants_continue = !declared_too_large && !parser_.is_done() &&
+  outcome.wants_continue = !outcome.problem && !declared_too_large && !parser_.is_done() &&
                            beast::iequals(parser_.get()[bhttp::field::expect], "100-continue");
   return outcome;
 }

@@ -59,7 +59,8 @@ struct HeaderOutcome {
   // Content-Length over the body limit: the body is never read; request.body_too_large is set
   // (the handler answers 413 after its own checks).
   bool body_too_large = false;
-  // The client sent `Expect: 100-continue` and its body is still to be read.
+  // The client sent `Expect: 100-continue` and its body is still to be read (never with a
+  // problem, whose body is not read).
   bool wants_continue = false;
 };
 

@@ -284,6 +284,12 @@ TEST(RequestReader, WantsContinueOnlyWithABodyToCome) {
                    .head.wants_continue);
   EXPECT_FALSE(
       read_one("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}").head.wants_continue);
+  // A request refused for its framing never has its body read, so it wants no 100 Continue.
+  auto refused = read_one(
+      "POST / HTTP/1.1\r\nHost: x\r\nHost: y\r\nExpect: 100-continue\r\n"
+      "Content-Length: 2\r\n\r\n{}");
+  ASSERT_TRUE(refused.head.problem);
+  EXPECT_FALSE(refused.head.wants_continue);
 }
 
 TEST(RequestReader, TheClientOfATrustedProxyIsTheOneItsForwardedForNames) {
