@@ -341,7 +341,9 @@ std::optional<std::vector<std::string>> string_array_field(const json::object& b
 void reject_unknown_fields(const json::object& body, std::initializer_list<std::string_view> known,
                            domain::FieldErrors& errors) {
   for (const auto& entry : body) {
-    if (std::find(known.begin(), known.end(), entry.key()) == known.end()) {
+    if (entry.key().empty()) {
+      errors.add("", "a field name is empty (the key \"\"): remove it");
+    } else if (std::find(known.begin(), known.end(), entry.key()) == known.end()) {
       errors.add(std::string(entry.key()), "is not a known field");
     }
   }

@@ -52,7 +52,8 @@ std::optional<std::string> string_field(const boost::json::object& body, std::st
 std::optional<std::vector<std::string>> string_array_field(const boost::json::object& body,
                                                            std::string_view name,
                                                            domain::FieldErrors& errors);
-// Adds "is not a known field" for every key of `body` not in `known`.
+// Adds "is not a known field" for every key of `body` not in `known`; an empty key ("") is
+// named as such, under the field "".
 void reject_unknown_fields(const boost::json::object& body,
                            std::initializer_list<std::string_view> known,
                            domain::FieldErrors& errors);

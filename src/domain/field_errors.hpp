@@ -35,13 +35,16 @@ class FieldErrors {
   bool empty() const { return errors_.empty(); }
   const std::vector<FieldError>& all() const { return errors_; }
 
-  // One sentence naming every failure: "email must be ...; role must be ...".
+  // One sentence naming every failure: "email must be ...; role must be ...". A failure
+  // without a field name (an empty key) is its message alone.
   std::string summary() const {
     std::string text;
     for (const auto& error : errors_) {
       if (!text.empty()) text += "; ";
-      text += error.field;
-      text += ' ';
+      if (!error.field.empty()) {
+        text += error.field;
+        text += ' ';
+      }
       text += error.message;
     }
     return text;

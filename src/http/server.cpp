@@ -1,6 +1,5 @@
 #include "http/server.hpp"
 
-#include <sodium.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "http/request_reader.hpp"
 #include "log/log.hpp"
 
 namespace invited::http {
@@ -36,89 +36,6 @@ auto with_error(boost::system::error_code& error) {
   return asio::redirect_error(asio::use_awaitable, error);
 }
 
-Method to_method(bhttp::verb verb) {
-  switch (verb) {
-    case bhttp::verb::get:
-      return Method::kGet;
-    case bhttp::verb::head:
-      return Method::kHead;
-    case bhttp::verb::post:
-      return Method::kPost;
-    case bhttp::verb::put:
-      return Method::kPut;
-    case bhttp::verb::patch:
-      return Method::kPatch;
-    case bhttp::verb::delete_:
-      return Method::kDelete;
-    case bhttp::verb::options:
-      return Method::kOptions;
-    default:
-      return Method::kOther;
-  }
-}
-
-// An incoming x-request-id is echoed only if it is short and plain, so it can never smuggle
-// anything into a header or a log line.
-bool is_sane_request_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// A fresh request id: 6 random bytes drawn once per thread, then a per-thread counter, in hex.
-// Unique without a system call per request.
-std::string new_request_id() {
-  thread_local std::array<unsigned char, 12> id = [] {
-    std::array<unsigned char, 12> fresh{};
-    randombytes_buf(fresh.data(), 6);
-    return fresh;
-  }();
-  for (std::size_t i = id.size(); i-- > 6;) {
-    if (++id[i] != 0) break;
-  }
-  char hex[id.size() * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, id.data(), id.size());
-  return hex;
-}
-
-Request to_request(const bhttp::request_parser<bhttp::string_body>& parser) {
-  const auto& message = parser.get();
-  Request request;
-  request.method = to_method(message.method());
-  request.method_text = std::string(message.method_string());
-  request.target = std::string(message.target());
-  // An absolute-form target (GET http://host/path?x HTTP/1.1, RFC 9112 §3.2.2) is served like
-  // its origin form: the path and query are taken from it.
-  std::string_view origin = request.target;
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (origin.size() >= scheme.size() && beast::iequals(origin.substr(0, scheme.size()), scheme)) {
-      origin.remove_prefix(scheme.size());
-      auto path_start = origin.find_first_of("/?");
-      origin =
-          path_start == std::string_view::npos ? std::string_view("/") : origin.substr(path_start);
-      break;
-    }
-  }
-  auto question = origin.find('?');
-  request.path = std::string(origin.substr(0, question));
-  if (request.path.empty()) request.path = "/";
-  if (question != std::string_view::npos) request.query = std::string(origin.substr(question + 1));
-  request.headers.reserve(8);
-  for (const auto& field : message) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    request.headers.emplace_back(std::move(name), std::string(field.value()));
-  }
-  auto incoming_id = request.header("x-request-id");
-  request.request_id = incoming_id && is_sane_request_id(*incoming_id) ? std::string(*incoming_id)
-                                                                       : new_request_id();
-  return request;
-}
-
 // Raises the soft limit on open descriptors to the hard limit, so that `connections` client
 // sockets (plus the database, log and listening descriptors) can be open at once. Warns when
 // the hard limit is too low for that.
@@ -138,27 +55,6 @@ void raise_descriptor_limit(std::size_t connections) {
         {{"nofile", static_cast<std::uint64_t>(limit.rlim_cur)},
          {"max_connections", static_cast<std::uint64_t>(connections)}});
   }
-}
-
-// The JSON error body of an answer the server gives itself (SPEC §3's shape): `bad_request`, or
-// `not_implemented` for 501. The connection closes after it.
-Response protocol_error(int status, std::string_view message) {
-  Response response;
-  response.status = status;
-  response.body = R"({"success":false,"error":")";
-  log::append_json_escaped(response.body, message);
-  response.body += status == 501 ? R"(","code":"not_implemented"})" : R"(","code":"bad_request"})";
-  response.close_connection = true;
-  return response;
-}
-
-// Whether a failed read means the request is malformed (answered 400), as opposed to a timeout
-// or a client that went away (closed without an answer).
-bool is_parse_error(const boost::system::error_code& error) {
-  return error != beast::error::timeout && error != asio::error::operation_aborted &&
-         error != bhttp::error::end_of_stream && error != bhttp::error::partial_message &&
-         error != asio::error::eof && error != asio::error::connection_reset &&
-         error != asio::error::bad_descriptor && error != asio::error::broken_pipe;
 }
 
 // One client connection. Everything here is touched only on the connection's io_context thread.
@@ -484,45 +380,31 @@ class Server::Impl {
       set_phase(shared, Connection::Phase::kReading);
       first = false;
 
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-      parser.body_limit(options_.body_limit);
+      // The reader judges what arrives (http/request_reader.hpp); this loop only reads.
+      RequestReader reader(ReaderLimits{options_.header_limit, options_.body_limit});
       reading_expires_after(connection, options_.header_timeout);
       boost::system::error_code header_error;
-      co_await bhttp::async_read_header(stream, buffer, parser, with_error(header_error));
-      // A Content-Length over the body limit fails the header read, but the header is parsed:
-      // the request is still routed and authenticated, and answered 413 by its handler.
-      const bool declared_too_large = header_error == bhttp::error::body_limit;
-      if (header_error && !declared_too_large) {
+      std::size_t header_bytes = co_await bhttp::async_read_header(stream, buffer, reader.parser(),
+                                                                   with_error(header_error));
+      const Peer peer{connection.peer,
+                      connection.peer_is_proxy ? &options_.trusted_proxies : nullptr};
+      HeaderOutcome head = reader.finish_header(header_error, header_bytes, peer);
+      if (head.kind == HeaderOutcome::Kind::kClosed) co_return;
+      if (head.kind == HeaderOutcome::Kind::kMalformed) {
         // (Named locals, not temporaries, across co_await: GCC 12 destroys such temporaries
         // twice.)
-        Request unparsed;
-        unparsed.request_id = new_request_id();
-        unparsed.client_address = connection.peer;
-        if (header_error == bhttp::error::header_limit) {
-          Response refusal_response = protocol_error(431, "request headers are too large");
-          co_await write(connection, unparsed, std::move(refusal_response), 11, Clock::now());
-        } else if (is_parse_error(header_error)) {
-          Response refusal_response = protocol_error(400, "malformed HTTP request");
-          co_await write(connection, unparsed, std::move(refusal_response), 11, Clock::now());
-        }
+        Response refusal_response = protocol_error_response(*head.problem);
+        co_await write(connection, head.request, std::move(refusal_response), head.version,
+                       Clock::now());
         co_return;
       }
       const auto started = Clock::now();
-      Request request = to_request(parser);
-      const unsigned version = parser.get().version();
-      if (connection.peer_is_proxy) {
-        std::vector<std::string_view> forwarded;
-        for (const auto& [name, value] : request.headers) {
-          if (name == "x-forwarded-for") forwarded.push_back(value);
-        }
-        request.client_address =
-            options_.trusted_proxies.client_address(connection.peer, forwarded);
-        if (refusal == Refusal::kNone && !charge(connection, request.client_address)) {
-          refusal = Refusal::kClientFull;
-        }
-      } else {
-        request.client_address = connection.peer;
+      Request request = std::move(head.request);
+      const unsigned version = head.version;
+      // A proxy's connection is charged to the client its request names.
+      if (connection.peer_is_proxy && refusal == Refusal::kNone &&
+          !charge(connection, request.client_address)) {
+        refusal = Refusal::kClientFull;
       }
 
       // (No co_await inside a conditional expression: GCC 12 miscompiles the temporaries.)
@@ -534,13 +416,11 @@ class Server::Impl {
         early = fallbacks_.unavailable(request, refusal == Refusal::kClientFull
                                                     ? Fallbacks::Unavailable::kClientConnections
                                                     : Fallbacks::Unavailable::kConnections);
-      } else if (auto problem = framing_problem(parser.get(), version)) {
-        early = std::move(*problem);
+      } else if (head.problem) {
+        early = protocol_error_response(*head.problem);
       } else {
         match = router_.match(request.method, request.path);
-        const bool wants_continue =
-            !declared_too_large && !parser.is_done() &&
-            beast::iequals(parser.get()[bhttp::field::expect], "100-continue");
+        const bool wants_continue = head.wants_continue;
         if (wants_continue && match.kind != Router::Match::Kind::kFound) {
           early = unroutable(request, match);
         } else if (wants_continue && match.handler->check_header) {
@@ -558,29 +438,25 @@ class Server::Impl {
       }
 
       bool body_unread = false;
-      if (early || declared_too_large) {
-        request.body_too_large = declared_too_large;
-        body_unread = !parser.is_done();
-      } else if (!parser.is_done()) {
+      if (early || head.body_too_large) {
+        body_unread = !reader.complete();
+      } else if (!reader.complete()) {
         reading_expires_after(connection, options_.body_timeout);
         boost::system::error_code body_error;
-        co_await bhttp::async_read(stream, buffer, parser, with_error(body_error));
-        if (body_error == bhttp::error::body_limit) {
-          request.body_too_large = true;
-          body_unread = true;
-        } else if (body_error) {
-          if (!is_parse_error(body_error)) co_return;  // timeout or the client went away
-          early = protocol_error(400, "malformed request body: " + body_error.message());
-        }
+        co_await bhttp::async_read(stream, buffer, reader.parser(), with_error(body_error));
+        BodyOutcome body = reader.finish_body(body_error, request);
+        if (body.kind == BodyOutcome::Kind::kClosed) co_return;
+        if (body.kind == BodyOutcome::Kind::kTooLarge) body_unread = true;
+        if (body.kind == BodyOutcome::Kind::kMalformed)
+          early = protocol_error_response(*body.problem);
       }
-      if (!request.body_too_large) request.body = std::move(parser.get().body());
-      bool client_keeps_alive = parser.get().keep_alive();
+      bool client_keeps_alive = reader.keep_alive();
 
       Response response;
       set_phase(shared, Connection::Phase::kHandling);
       if (early) {
         response = std::move(*early);
-        body_unread = body_unread || !parser.is_done();
+        body_unread = body_unread || !reader.complete();
       } else {
         response = co_await dispatch(request, std::move(match));
       }
@@ -592,28 +468,6 @@ class Server::Impl {
       if (body_unread) co_await drain(connection);
       if (!keep_alive) co_return;
     }
-  }
-
-  // What is wrong with how a request frames itself (RFC 9112), as the answer, or nullopt:
-  // an HTTP/1.1 request without Host, or with two, is 400; a transfer coding other than chunked
-  // is 501 (the body could not be read).
-  static std::optional<Response> framing_problem(const bhttp::request_header<>& header,
-                                                 unsigned version) {
-    std::size_t hosts = header.count(bhttp::field::host);
-    if (hosts > 1) return protocol_error(400, "a request carries one Host header, not several");
-    if (hosts == 0 && version >= 11)
-      return protocol_error(400, "an HTTP/1.1 request needs a Host header");
-    for (const auto& field : header) {
-      if (field.name() != bhttp::field::transfer_encoding) continue;
-      for (const auto& coding : bhttp::token_list(field.value())) {
-        if (!beast::iequals(coding, "chunked")) {
-          return protocol_error(501, "transfer coding " + std::string(coding) +
-                                         " is not supported; send the body with Content-Length "
-                                         "or Transfer-Encoding: chunked alone");
-        }
-      }
-    }
-    return std::nullopt;
   }
 
   // After refusing a body that was not read, half-close and discard what the client is still

@@ -155,6 +155,17 @@ test('an unknown field is a validation_error naming it', async () => {
   await rejects(valid({ send_email: false }), ['send_email'], { exactFields: ['send_email'] });
 });
 
+test('an empty key is a validation_error that says the field name is empty', async () => {
+  const message = 'a field name is empty (the key ""): remove it';
+  // Alone, it comes first, before the missing required fields.
+  const alone = await rejects({ '': 1 }, ['']);
+  assert.ok(alone.error.startsWith(`${message}; `), alone.error);
+  assert.equal(detailFor(alone, '').message, message);
+  // Beside a valid request it is the only failure, and the whole message.
+  const beside = await rejects(valid({ '': 1 }), [''], { exactFields: [''] });
+  assert.equal(beside.error, message);
+});
+
 test('null for a required field is the same as missing', async () => {
   await rejects(valid({ invite_method: null }), ['invite_method'], { exactFields: ['invite_method'] });
   await rejects(valid({ email: null }), ['email'], { exactFields: ['email'] });

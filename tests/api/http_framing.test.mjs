@@ -1,6 +1,7 @@
 // How requests frame themselves (RFC 9112): Host (none in HTTP/1.1, or two, is 400),
-// absolute-form targets (served), chunked bodies (malformed is 400, other transfer codings 501)
-// and Expect: 100-continue (answered only after the route and key checks). Raw sockets, since
+// absolute-form targets (served), chunked bodies (malformed is 400, other transfer codings 501,
+// chunked not named exactly once 400), the header limit (431, over the request line and fields
+// together) and Expect: 100-continue (answered only after the route and key checks). Raw sockets, since
 // HTTP clients never send these.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,6 +122,58 @@ test('a transfer coding other than chunked is 501 not_implemented', async () => 
   assert.equal(response.json.code, 'not_implemented');
   assert.match(response.json.error, /gzip/);
   assert.deepEqual(tableCounts(service), before);
+});
+
+test('Transfer-Encoding that does not name chunked exactly once is 400, with one answer and nothing written', async () => {
+  const before = tableCounts(service);
+  const body = bulkBody();
+  const head = `POST /api/v1/invites/bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${key}\r\ncontent-type: application/json\r\n`;
+  const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+  for (const [name, bytes] of [
+    // Chunked twice is not chunked as the last coding: the body's length is unknown, and the
+    // chunks must not be read as a next request (a proxy that de-chunks them would disagree).
+    ['chunked twice', `${head}Transfer-Encoding: chunked, chunked\r\n\r\n${chunked}`],
+    // An empty Transfer-Encoding beside Content-Length: the length is not reliable either.
+    ['an empty coding list', `${head}Transfer-Encoding: ,\r\nContent-Length: ${body.length}\r\n\r\n${body}`],
+  ]) {
+    const response = await exchange(bytes);
+    assert.equal(response.status, 400, `${name}: ${response.raw}`);
+    assert.equal(response.json?.code, 'bad_request', `${name}: ${response.raw}`);
+    assert.match(response.json.error, /Transfer-Encoding/, name);
+    assert.equal(response.headers.connection, 'close', name);
+    assert.equal(response.raw.split('HTTP/1.1 ').length - 1, 1, `${name}: one answer: ${response.raw}`);
+  }
+  assert.deepEqual(tableCounts(service), before);
+});
+
+test('a transfer coding with bytes that are not a token is 501, not read as chunked', async () => {
+  const body = bulkBody();
+  const response = await exchange(
+    Buffer.concat([
+      Buffer.from(`POST /api/v1/invites/bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${key}\r\ncontent-type: application/json\r\nTransfer-Encoding: chunked`),
+      Buffer.from([0xd1]),
+      Buffer.from(`\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`),
+    ]),
+  );
+  assert.equal(response.status, 501, response.raw);
+  assert.equal(response.json.code, 'not_implemented');
+  // (exchange() reads bytes as latin1: decode the body as the UTF-8 it is.)
+  const error = JSON.parse(Buffer.from(response.body, 'latin1').toString('utf8')).error;
+  assert.match(error, /^transfer coding chunked\uFFFD is not supported/, 'the byte is named, repaired to U+FFFD');
+});
+
+test('the 16 KiB header limit counts the request line and the fields together: 431', async () => {
+  // A request line that arrives whole in the server's first read, then 15 KiB of fields: each
+  // part is under 16 KiB (the parser limits each on its own), the header is 18 KiB.
+  const line = `GET /healthz?pad=${'a'.repeat(3 * 1024)} HTTP/1.1\r\n`;
+  const fields = (size) => `Host: 127.0.0.1\r\nConnection: close\r\nX-Pad: ${'b'.repeat(size)}\r\n\r\n`;
+  const response = await exchange(line + fields(15 * 1024));
+  assert.equal(response.status, 431, response.raw.slice(0, 300));
+  assert.equal(response.json?.code, 'bad_request');
+  assert.equal(response.headers.connection, 'close');
+  // Within 16 KiB together, the same request is served.
+  const within = await exchange(line + fields(12 * 1024));
+  assert.equal(within.status, 200, within.raw.slice(0, 300));
 });
 
 test('Expect: 100-continue with a bad key is answered 401 before the body is sent', async () => {

@@ -38,7 +38,7 @@ void check_error_body(const http::Response& response, std::string_view code) {
   check(body.contains("details") && body.at("details").is_array() &&
             !body.at("details").as_array().empty(),
         "a validation error lists its fields");
-  // A detail's field is the key as sent, so it may be "" ({"": 1} is "not a known field").
+  // A detail's field is the key as sent, so it may be "" ({"": 1}: "a field name is empty").
   for (const auto& detail : body.at("details").as_array()) {
     check(detail.is_object() && detail.as_object().contains("field") &&
               detail.as_object().at("field").is_string() &&
