@@ -16,7 +16,7 @@ const KINDS = ['bulk-email', 'bulk-direct', 'single', 'resend'];
 const keyed = (service, apiKey, job) =>
   service.api('POST', job.path, { key: apiKey, body: job.body, headers: { 'idempotency-key': job.key } });
 
-// What the database holds for each job, in one sqlite3 run: `effects` counts how many times the
+// What the database holds for each job, in one query: `effects` counts how many times the
 // job has taken effect, read from the rows a run writes (a bulk or single email invite makes a
 // batch, a direct bulk invite makes the user, a resend queues one more email for the batch, whose
 // first email is queued before the streams); `kept` counts

@@ -44,7 +44,7 @@ function walSize(walPath) {
   }
 }
 
-test('sustained bulk writes keep the WAL under its bound: it is checkpointed and restarted over and over', async (t) => {
+test('sqlite: sustained bulk writes keep the WAL under its bound: it is checkpointed and restarted over and over', async (t) => {
   const service = await startService({
     args: GENEROUS_LIMITS,
     env: { INVITED_WAL_RESTART_MIB: String(RESTART_MIB) },
