@@ -202,11 +202,25 @@ export async function startService({ dir = makeTempDir(), args = [], env = {}, l
   }
 }
 
+// Services whose process has not exited. A test file whose tests are over while one still runs
+// (a test failed before stopping it, or forgot to) would keep its process alive, and the whole
+// suite with it: scripts/test runs node --test with --test-force-exit, and here, at exit, such
+// services are killed and the file fails, naming them.
+const running = new Set();
+process.on('exit', () => {
+  if (running.size === 0) return;
+  for (const child of running) child.kill('SIGKILL');
+  process.stderr.write(`invited still running when the test file ended (now killed): ${[...running].map((c) => c.spawnargs.join(' ')).join('; ')}\n`);
+  process.exitCode = 1;
+});
+
 async function startServiceProcess({ dir, args, env, listen, validateResponses }) {
   const child = spawn(BIN, ['serve', '--listen', listen, ...args], {
     env: { ...process.env, ...envFor(dir), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const logs = [];
   let buffered = '';
   const listening = await new Promise((resolve, reject) => {
