@@ -1,7 +1,8 @@
 // The black-box harness's database adapter (tests/support/database.mjs) on PostgreSQL, the store
 // whose pass cannot run the service yet: the database of a service folder, SQL through psql, the
-// row counts, the foreign-key check, the bytes at rest and the write lock, against a real cluster
-// of this process's own. (On SQLite the whole black-box suite exercises it.) The template is built
+// row counts, the foreign-key check, the bytes at rest and the write lock, against a real cluster:
+// the run's (INVITED_TEST_PG_DIR, started by scripts/test) or one of this process's own. (On
+// SQLite the whole black-box suite exercises it.) The template is built
 // from src/store/postgres/migrations/ with psql here; the PostgreSQL pass builds it with
 // `invited migrate`.
 import { after, before, test } from 'node:test';
@@ -16,7 +17,6 @@ let db; // the adapter, loaded with INVITED_TEST_STORE=postgres
 let pg;
 
 before(async () => {
-  delete process.env.INVITED_TEST_PG_DIR; // a cluster of this process's own
   process.env.INVITED_TEST_STORE = 'postgres';
   // A module instance of its own: the one service.mjs loaded reads the store of this process.
   db = await import('../support/database.mjs?store=postgres');
@@ -29,7 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  await pg?.stop();
+  await pg?.stop(); // only a cluster of this process's own
 });
 
 test('a service folder gets a database of its own, copied from the migrated template and kept for the folder', () => {
