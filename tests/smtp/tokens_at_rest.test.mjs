@@ -66,6 +66,9 @@ test('emails queued while the SMTP server refuses them leave no token at rest in
     intervalMs: 20,
     what: 'two refused attempts per queued email',
   });
+  // An attempt is counted when its email is claimed, before it is sent: wait until the server
+  // has seen those attempts too, before it is stopped.
+  await refusing.waitForArrivals(2 * addresses.length);
   const whileQueued = bytesAtRest(service);
   const copied = STORE === 'sqlite' ? /-wal$/ : /^relation outbox_emails$/;
   assert.ok(whileQueued.some((f) => copied.test(f.what)), `${copied} is part of the copy`);

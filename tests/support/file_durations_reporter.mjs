@@ -1,8 +1,8 @@
 // How long each test file of a pass ran.
 //
 // As a node --test reporter (--test-reporter=./tests/support/file_durations_reporter.mjs): after
-// each top-level test, a line "SECONDS<TAB>FILE" with the time since the file's first event (its
-// tests registered, before its `before` hooks). Written as it goes, since --test-force-exit ends
+// each top-level test, a line "SECONDS<TAB>FILE" with the time since the file was dequeued (it
+// got its turn, before its `before` hooks). Written as it goes, since --test-force-exit ends
 // the runner without waiting for a reporter's last words.
 // As a script: `node tests/support/file_durations_reporter.mjs REPORT [N]` prints the N (10)
 // slowest files of such a report, slowest first.
@@ -14,7 +14,8 @@ export default async function* fileDurations(source) {
   for await (const event of source) {
     const file = event.data?.file;
     if (!file) continue;
-    if (!firstSeen.has(file)) firstSeen.set(file, performance.now());
+    // Every file's tests are enqueued when the run starts; a file starts when it is dequeued.
+    if (!firstSeen.has(file) && event.type !== 'test:enqueue') firstSeen.set(file, performance.now());
     if ((event.type === 'test:pass' || event.type === 'test:fail') && event.data.nesting === 0) {
       const seconds = (performance.now() - firstSeen.get(file)) / 1000;
       yield `${seconds.toFixed(1)}\t${file.replace(`${process.cwd()}/`, '')}\n`;
