@@ -5,10 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWithOrg } from '../support/service.mjs';
+import { execute, uuidEquals } from '../support/database.mjs';
 import { GENEROUS_LIMITS, uniqueEmail, bulkOk, count, q, uuidSql, waitFor, assertError, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
 import { parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
@@ -29,7 +29,7 @@ after(async () => {
 async function invite(email, ids, extra = {}) {
   const results = await bulkOk(service, key, { invite_method: 'email', email, website_ids: ids, ...extra });
   assert.ok(results.every((r) => r.success), JSON.stringify(results));
-  const batchEmail = `FROM outbox_emails o JOIN invites i ON i.batch_pk = o.batch_pk WHERE lower(hex(i.id)) = ${q(results[0].invite_id.replaceAll('-', ''))}`;
+  const batchEmail = `FROM outbox_emails o JOIN invites i ON i.batch_pk = o.batch_pk WHERE ${uuidEquals('i.id', results[0].invite_id)}`;
   await waitFor(() => count(service, `SELECT COUNT(*) ${batchEmail} AND o.status = 1`) === 1, {
     intervalMs: 20,
     what: `the email to ${email}`,
@@ -40,9 +40,9 @@ async function invite(email, ids, extra = {}) {
   return tokenOf(acceptLink(mail));
 }
 
-// A writable sqlite3 run on the test's own database (the service sees it on its next read).
+// A write on the test's own database (the service sees it on its next read).
 function sqlWrite(statement) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(service.dir, 'invited.db'), statement]);
+  execute(service, statement);
 }
 
 const page = async (token) => {

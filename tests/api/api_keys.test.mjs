@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
+import { hexText } from '../support/database.mjs';
 import { GENEROUS_LIMITS, TIMESTAMP_RE, UUID_RE, assertKeys, newId, tableCounts } from '../support/assertions.mjs';
 import { assertPagination, call, createKeyViaApi, expectError, websitesInOrder } from '../support/assertions.mjs';
 
@@ -41,7 +42,7 @@ test('POST /api/v1/api-keys: 201 {key_id, api_key, name, website_ids}; the secre
   assert.deepEqual((await call(service, 'GET', '/api/v1/websites', { key: scoped.api_key })).websites.map((w) => w.id), [sites[0].id, sites[2].id]);
 
   // The database never holds the secret.
-  const dump = service.sql('SELECT hex(key_hash), name FROM api_keys').flat().join('\n');
+  const dump = service.sql(`SELECT ${hexText('key_hash')}, name FROM api_keys`).flat().join('\n');
   assert.ok(!dump.includes(global.api_key) && !dump.includes(scoped.api_key));
   assert.ok(!dump.toLowerCase().includes(Buffer.from(global.api_key).toString('hex').toLowerCase()));
 });

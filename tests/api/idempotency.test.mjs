@@ -4,9 +4,8 @@
 // restart too. (Crashes and several processes: idempotency_exactly_once.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startService } from '../support/service.mjs';
+import { bytesAtRest } from '../support/database.mjs';
 import { GENEROUS_LIMITS, assertError, tableCounts, uniqueEmail } from '../support/assertions.mjs';
 
 let service;
@@ -146,11 +145,9 @@ test('a copy of the database does not reveal a kept response: the secret of a ke
   const created = await post('/api/v1/api-keys', { name: 'sealed key' }, 'sealed-1');
   assert.equal(created.status, 201, created.text);
   const secret = created.body.api_key;
-  // Everything on disk: the database file and its write-ahead log.
-  for (const file of ['invited.db', 'invited.db-wal']) {
-    const path = join(service.dir, file);
-    if (existsSync(path)) assert.ok(!readFileSync(path).includes(Buffer.from(secret)), `${file} holds the secret`);
-  }
+  // Everything the store keeps at rest (SQLite: the database file and its write-ahead log;
+  // PostgreSQL: the pages of the service's tables and indexes).
+  for (const { what, bytes } of bytesAtRest(service)) assert.ok(!bytes.includes(Buffer.from(secret)), `${what} holds the secret`);
   // The caller still gets it back on a retry.
   const again = await post('/api/v1/api-keys', { name: 'sealed key' }, 'sealed-1');
   assert.equal(again.headers.get('idempotent-replayed'), 'true');

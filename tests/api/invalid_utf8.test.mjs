@@ -8,7 +8,7 @@ import { openSync, readFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import net from 'node:net';
-import { BIN, makeTempDir } from '../support/service.mjs';
+import { BIN, envFor, makeTempDir } from '../support/service.mjs';
 import { waitFor } from '../support/assertions.mjs';
 
 const strict = new TextDecoder('utf-8', { fatal: true });
@@ -34,7 +34,7 @@ test('a path with bytes ff fe: the 404 body and every log line are valid UTF-8 J
   const logPath = join(dir, 'stderr.log');
   const fd = openSync(logPath, 'w');
   const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, INVITED_DATABASE: `sqlite://${join(dir, 'invited.db')}`, INVITED_MAIL_DIR: join(dir, 'mail'), INVITED_LOG_LEVEL: 'info' },
+    env: { ...process.env, ...envFor(dir) },
     stdio: ['ignore', 'ignore', fd],
   });
   closeSync(fd);

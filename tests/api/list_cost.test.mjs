@@ -5,7 +5,7 @@
 // member) on the same data does not — the control that shows the data makes a cost that grows
 // with the list visible.
 //
-// Members are seeded by one SQL transaction through the sqlite3 tool, not through the API: 5,000
+// Members are seeded by one SQL transaction (tests/support/database.mjs), not through the API: 5,000
 // direct bulk requests take tens of seconds on the sanitizer build of a loaded 2-core machine,
 // one transaction takes a fraction of a second. The rows are those the service itself writes (a
 // user, and a website or group membership carrying the user's id); a few members are added
@@ -17,6 +17,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
+import { dialect, uuidEquals } from '../support/database.mjs';
 import { GENEROUS_LIMITS, addDirect, call, count, createGroup, q, sqlWrite, uniqueEmail, websitesInOrder } from '../support/assertions.mjs';
 
 const THRESHOLD = 1.5;
@@ -30,19 +31,25 @@ let small;
 // One transaction: `members` users, two in three direct members of `websiteId`, the rest members
 // of `groupId` (a group holding it), granted one second apart up to now.
 function seedMembers(websiteId, groupId, members, tag) {
-  const hex = (uuid) => `X'${uuid.replaceAll('-', '')}'`;
+  const seeded = `u.email_key LIKE ${q(`${tag}%@seed.example`)}`;
+  const users = dialect({
+    sqlite: `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${members - 1})
+      INSERT INTO users(id, email, email_key, created_at)
+      SELECT randomblob(16), ${q(tag)} || i || '@seed.example', ${q(tag)} || i || '@seed.example',
+             CAST(strftime('%s', 'now') AS INTEGER) - ${members} + i FROM n`,
+    postgres: `INSERT INTO users(id, email, email_key, created_at)
+      SELECT gen_random_uuid(), ${q(tag)} || i || '@seed.example', ${q(tag)} || i || '@seed.example',
+             CAST(extract(epoch FROM now()) AS bigint) - ${members} + i FROM generate_series(0, ${members - 1}) AS n(i)`,
+  });
   sqlWrite(service, `
     BEGIN;
-    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${members - 1})
-    INSERT INTO users(id, email, email_key, created_at)
-      SELECT randomblob(16), ${q(tag)} || i || '@seed.example', ${q(tag)} || i || '@seed.example',
-             CAST(strftime('%s', 'now') AS INTEGER) - ${members} + i FROM n;
+    ${users};
     INSERT INTO website_members(website_pk, user_pk, role, created_at, user_id)
       SELECT w.pk, u.pk, 1, u.created_at, u.id FROM users u, websites w
-      WHERE w.id = ${hex(websiteId)} AND u.email_key LIKE ${q(`${tag}%@seed.example`)} AND u.pk % 3 != 0;
+      WHERE ${uuidEquals('w.id', websiteId)} AND ${seeded} AND u.pk % 3 <> 0;
     INSERT INTO group_members(group_pk, user_pk, role, created_at, user_id)
       SELECT g.pk, u.pk, 1, u.created_at, u.id FROM users u, website_groups g
-      WHERE g.id = ${hex(groupId)} AND u.email_key LIKE ${q(`${tag}%@seed.example`)} AND u.pk % 3 = 0;
+      WHERE ${uuidEquals('g.id', groupId)} AND ${seeded} AND u.pk % 3 = 0;
     COMMIT;`);
 }
 
@@ -96,7 +103,7 @@ async function medians(query, rounds) {
 }
 
 test('the seeded lists hold what they should (and answer the contract)', async () => {
-  const bigMembers = count(service, `SELECT COUNT(*) FROM website_members m JOIN websites w ON w.pk = m.website_pk WHERE w.id = X'${big.id.replaceAll('-', '')}'`);
+  const bigMembers = count(service, `SELECT COUNT(*) FROM website_members m JOIN websites w ON w.pk = m.website_pk WHERE ${uuidEquals('w.id', big.id)}`);
   assert.ok(bigMembers > 3000, `${bigMembers} direct members`);
   const bigPage = await call(service, 'GET', `/api/v1/websites/${big.id}/members?page_size=1`, { key });
   assert.equal(bigPage.total, 5000 + 2 + 2);  // seeded, two through the API, owner and staff

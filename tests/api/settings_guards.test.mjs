@@ -21,7 +21,9 @@ after(async () => {
 });
 
 // Runs the binary with `args` in a fresh folder; returns {status, stderr, dir} and whether it
-// created the database (a refused setting must stop it before that).
+// created the database (a refused setting must stop it before that). On a SQLite database in a
+// folder that does not exist yet, on both passes: whether anything was written is then whether
+// the folder exists. (The settings are checked before any store is opened, whichever it is.)
 function run(args, env = {}) {
   const dir = makeTempDir();
   const result = spawnSync(BIN, args, {

@@ -3,12 +3,11 @@
 // already handed to the store is answered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import net from 'node:net';
 import { startWithOrg } from '../support/service.mjs';
 import { waitFor } from '../support/assertions.mjs';
+import { holdWriteLock } from '../support/database.mjs';
 
 // Bytes the kernel holds for the server side of the connection from `clientPort` that the
 // service has not read yet (/proc/net/tcp rx_queue), or undefined while there is no such socket.
@@ -41,24 +40,6 @@ function send(port, text) {
   return { socket, answer, connected };
 }
 
-// Holds SQLite's write lock on the service's database (BEGIN IMMEDIATE in the sqlite3 tool)
-// until release() is called.
-async function holdWriteLock(dbPath) {
-  const child = spawn('sqlite3', [dbPath], { stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdout.setEncoding('utf8');
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stdin.write(".timeout 5000\nBEGIN IMMEDIATE;\nSELECT 'locked';\n");
-  await waitFor(() => out.includes('locked'), { what: 'the write lock' });
-  return {
-    release() {
-      child.stdin.end('COMMIT;\n.quit\n');
-    },
-  };
-}
-
 test('SIGTERM with a client still sending its body: exit 0 within 10 s, the request in the store is answered', async () => {
   const { service, key } = await startWithOrg({ websiteCount: 0 });
   // The key is cached by a first request, so the next one goes straight to the store.
@@ -72,7 +53,7 @@ test('SIGTERM with a client still sending its body: exit 0 within 10 s, the requ
   await slow.connected;
 
   // A request that waits in the store: the database's write lock is held elsewhere.
-  const lock = await holdWriteLock(join(service.dir, 'invited.db'));
+  const lock = await holdWriteLock(service);
   const body = JSON.stringify({ url: 'https://in-flight.example.com', name: 'In flight' });
   const inFlight = send(
     service.port,
@@ -86,9 +67,10 @@ test('SIGTERM with a client still sending its body: exit 0 within 10 s, the requ
   const signalled = performance.now();
   service.child.kill('SIGTERM');
   await waitFor(() => service.logs.some((l) => l.includes('"shutting down"')), { what: 'the shutdown to begin' });
-  lock.release();
+  const released = lock.release();
 
   const answered = await inFlight.answer;
+  await released;
   assert.match(answered.text, /^HTTP\/1\.1 201 /, `the request in the store is answered: ${answered.text.slice(0, 200)}`);
   assert.match(answered.text, /\r\nconnection: close\r\n/i);
 

@@ -56,8 +56,8 @@ async function snapshotOfA() {
   const get = (path) => call(service, 'GET', path, { key: A.key });
   return {
     websites: await get('/api/v1/websites?page_size=100'),
-    rows: service.sql(`SELECT ${uuidSql('id')}, url, name, created_at, coalesce(deleted_at, 'live') FROM websites WHERE org_pk = (SELECT pk FROM organizations WHERE ${uuidSql('id')} = ${q(A.org.org_id)}) ORDER BY pk`),
-    inviteRows: service.sql(`SELECT ${uuidSql('id')}, status, expires_at, coalesce(closed_at, '-') FROM invites WHERE org_pk = (SELECT pk FROM organizations WHERE ${uuidSql('id')} = ${q(A.org.org_id)}) ORDER BY pk`),
+    rows: service.sql(`SELECT ${uuidSql('id')}, url, name, created_at, coalesce(CAST(deleted_at AS TEXT), 'live') FROM websites WHERE org_pk = (SELECT pk FROM organizations WHERE ${uuidSql('id')} = ${q(A.org.org_id)}) ORDER BY pk`),
+    inviteRows: service.sql(`SELECT ${uuidSql('id')}, status, expires_at, coalesce(CAST(closed_at AS TEXT), '-') FROM invites WHERE org_pk = (SELECT pk FROM organizations WHERE ${uuidSql('id')} = ${q(A.org.org_id)}) ORDER BY pk`),
     website: await get(`/api/v1/websites/${A.sites[0].id}`),
     groups: await get('/api/v1/groups?page_size=100'),
     group: await get(`/api/v1/groups/${A.group.id}`),

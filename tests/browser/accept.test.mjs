@@ -7,11 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, q, assertError, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, uniqueEmail, bulkOk, q, assertError, sqlWrite, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
 import { startSmtpSink, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
 const CHROMIUM = process.env.INVITED_CHROMIUM ?? '/usr/bin/chromium';
@@ -265,10 +264,7 @@ test('hostile names render as text: no script runs, no markup from a name', asyn
 test('an expired link shows a clear 410 page', async () => {
   const email = uniqueEmail('browser.expired');
   const link = await invitedLink(key, email, [websites[0].id, websites[1].id]);
-  execFileSync('sqlite3', [
-    '-cmd', '.timeout 5000', join(service.dir, 'invited.db'),
-    `UPDATE invite_batches SET expires_at = 0 WHERE pk IN (SELECT batch_pk FROM invites WHERE email_key = lower(${q(email)}))`,
-  ]);
+  sqlWrite(service, `UPDATE invite_batches SET expires_at = 0 WHERE pk IN (SELECT batch_pk FROM invites WHERE email_key = lower(${q(email)}))`);
   const { context, page, problems } = await openPage();
   try {
     const response = await page.goto(link);

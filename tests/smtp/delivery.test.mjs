@@ -35,7 +35,7 @@ async function orgWithWebsites(service, n) {
 
 const outboxRows = (service) =>
   service
-    .sql(`SELECT to_address, status, attempts, claimed_until IS NOT NULL, ${uuidSql('message_id')}, coalesce(last_error, '') FROM outbox_emails ORDER BY pk`)
+    .sql(`SELECT to_address, status, attempts, CAST(claimed_until IS NOT NULL AS INTEGER), ${uuidSql('message_id')}, coalesce(last_error, '') FROM outbox_emails ORDER BY pk`)
     .map(([to, status, attempts, claimed, messageId, lastError]) => ({
       to, status: Number(status), attempts: Number(attempts), claimed: claimed === '1', messageId, lastError,
     }));

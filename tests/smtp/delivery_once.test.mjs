@@ -8,10 +8,9 @@
 //   10 s, the attempt is given back, and the email goes out once after the restart.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { startService } from '../support/service.mjs';
+import { holdWriteLock } from '../support/database.mjs';
 import { GENEROUS_LIMITS, uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
 import { startSmtpSink, freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
@@ -52,33 +51,12 @@ async function queueEmails(service, key, websites, addresses) {
 
 const outboxRows = (service) =>
   service
-    .sql(`SELECT ${uuidSql('message_id')}, status, attempts, claimed_until IS NOT NULL FROM outbox_emails ORDER BY pk`)
+    .sql(`SELECT ${uuidSql('message_id')}, status, attempts, CAST(claimed_until IS NOT NULL AS INTEGER) FROM outbox_emails ORDER BY pk`)
     .map(([messageId, status, attempts, claimed]) => ({
       messageId: `<${messageId}@127.0.0.1>`, status: Number(status), attempts: Number(attempts), claimed: claimed === '1',
     }));
 
 const allSent = (service) => service.sql('SELECT delivery FROM invite_batches').every(([d]) => d === '1');
-
-// Another process holding SQLite's write lock (sqlite3 in BEGIN EXCLUSIVE): until release(),
-// every write of the service waits for its busy timeout and then fails.
-async function holdWriteLock(dbPath) {
-  const child = spawn('sqlite3', ['-cmd', '.timeout 10000', dbPath], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = once(child, 'exit');
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk) => { output += chunk; });
-  child.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
-  await waitFor(() => output.includes('locked'), { intervalMs: 20, what: `the write lock (sqlite3 said: ${output})` });
-  return {
-    async release() {
-      child.stdin.end('COMMIT;\n');
-      const [code] = await exited;
-      assert.equal(code, 0, `sqlite3 holding the lock: ${output}`);
-    },
-  };
-}
 
 const loggedMessages = (service) =>
   service.logs.flatMap((line) => {
@@ -102,7 +80,7 @@ test('a delivery that cannot be recorded stops the worker until it is recorded: 
   await smtp.waitForArrivals(1);
   const claimed = outboxRows(service).map((r) => [r.status, r.attempts, r.claimed]);
   assert.deepEqual(claimed, [[0, 1, true], [0, 0, false], [0, 0, false]], 'the email in hand was claimed, its attempt counted, before it was sent');
-  const lock = await holdWriteLock(join(service.dir, 'invited.db'));
+  const lock = await holdWriteLock(service);
   try {
     smtp.release();
     await smtp.waitForMessages(1);

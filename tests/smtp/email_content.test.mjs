@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startService } from '../support/service.mjs';
+import { hexText } from '../support/database.mjs';
 import { GENEROUS_LIMITS, uniqueEmail, bulk, bulkOk, newId, count, uuidSql, q, waitFor, assertError, tableCounts } from '../support/assertions.mjs';
 import { startSmtpSink, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
@@ -94,9 +95,9 @@ test('one email per email-mode request: every target with name, URL and role, an
   assert.deepEqual([...textLinks], [token]);
   assert.ok(mail.html.includes(`href="${link}"`), 'the HTML part links the accept URL');
 
-  // The token is stored hashed only (tests/smtp/tokens_at_rest.test.mjs reads the files' bytes).
+  // The token is stored hashed only (tests/smtp/tokens_at_rest.test.mjs reads the bytes the store keeps at rest).
   const hash = createHash('sha256').update(token).digest('hex');
-  assert.equal(count(service, `SELECT COUNT(*) FROM invite_batches WHERE hex(token_hash) = upper(${q(hash)})`), 1);
+  assert.equal(count(service, `SELECT COUNT(*) FROM invite_batches WHERE ${hexText('token_hash')} = upper(${q(hash)})`), 1);
 
   // The link opens a page that lists the same websites (its origin is checked in the next test).
   const page = await service.fetch(new URL(link).pathname + new URL(link).search);

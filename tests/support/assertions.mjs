@@ -2,9 +2,8 @@
 // fixtures (websites, groups, keys, members, invitations and their tokens), pagination probes and
 // condition polling (never fixed sleeps: every wait has a condition and a deadline).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { execute, tableCounts as countRows, uuidText } from './database.mjs';
 
 // Limits high enough that a test file never trips them by accident; the rate-limit tests start
 // their own services with small limits. (Not 0: 0 switches the limit and its headers off.)
@@ -96,9 +95,8 @@ export async function createWebsites(service, key, count, prefix = 'site') {
 // SQL string literal.
 export const q = (text) => `'${String(text).replaceAll("'", "''")}'`;
 
-// A 16-byte UUID blob column as canonical text.
-export const uuidSql = (column) =>
-  `lower(substr(hex(${column}),1,8)||'-'||substr(hex(${column}),9,4)||'-'||substr(hex(${column}),13,4)||'-'||substr(hex(${column}),17,4)||'-'||substr(hex(${column}),21,12))`;
+// A uuid column as canonical text, on the store under test (tests/support/database.mjs).
+export const uuidSql = uuidText;
 
 export function count(service, query) {
   return Number(service.sql(query)[0][0]);
@@ -108,7 +106,7 @@ export function count(service, query) {
 export function usersByEmail(service, email) {
   return service
     .sql(
-      `SELECT ${uuidSql('id')}, email, email_key, coalesce(first_name, '<null>'), coalesce(last_name, '<null>'), email_verified FROM users WHERE lower(trim(email)) = lower(trim(${q(email)}))`,
+      `SELECT ${uuidSql('id')}, email, email_key, coalesce(first_name, '<null>'), coalesce(last_name, '<null>'), CAST(email_verified AS INTEGER) FROM users WHERE lower(trim(email)) = lower(trim(${q(email)}))`,
     )
     .map(([id, addr, key, first, last, verified]) => ({
       id, email: addr, email_key: key, first_name: first, last_name: last, email_verified: Number(verified),
@@ -216,14 +214,10 @@ export function mailsTo(mails, email) {
   return mails.map(parseMail).filter((m) => (m.headers.to ?? '').toLowerCase().includes(email.toLowerCase()));
 }
 
-// Row counts of every table, like service.tableCounts(), but in one sqlite3 run (fast enough to
-// take before and after every rejected request).
+// Row counts of every table (tests/support/database.mjs), in one query: fast enough to take
+// before and after every rejected request.
 export function tableCounts(service) {
-  const tables = service.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r[0]);
-  const query = tables.map((t) => `SELECT ${q(t)}, COUNT(*) FROM ${t}`).join(' UNION ALL ');
-  const counts = {};
-  for (const [table, n] of service.sql(query)) counts[table] = Number(n);
-  return counts;
+  return countRows(service);
 }
 
 // One HTTP/1.1 request over a plain socket, sent the way a careful client does: the body goes out
@@ -310,10 +304,10 @@ export async function latestToken(service, email) {
   return tokens[0];
 }
 
-// A write on the test's own database through the sqlite3 tool (the service sees it on its next
-// read; the busy timeout waits for the service's writer if it holds the lock).
+// A write on the test's own database (tests/support/database.mjs; the service sees it on its next
+// read; on SQLite a busy timeout waits for the service's writer if it holds the lock).
 export function sqlWrite(service, statement) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(service.dir, 'invited.db'), statement], { encoding: 'utf8' });
+  execute(service, statement);
 }
 
 // service.api with a status assertion; returns the body.

@@ -139,6 +139,37 @@ export class PostgresCluster {
     return name;
   }
 
+  // templateDatabase() for callers that cannot wait asynchronously (the black-box harness's
+  // database of a service folder is made on first use, inside synchronous helpers): `setup` is
+  // synchronous, and a rename that waits for the setup's connections to close retries after a
+  // short pause (a blocking one: there is nothing else this process could do meanwhile).
+  templateDatabaseSync(name, setup) {
+    if (!NAME_RE.test(name)) throw new Error(`bad template name ${name}`);
+    if (this.databaseExists(name)) return name;
+    const build = this.freshDatabase();
+    try {
+      setup(build);
+    } catch (error) {
+      this.dropDatabase(build.name);
+      throw error;
+    }
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      try {
+        this.sql('postgres', `ALTER DATABASE ${build.name} RENAME TO ${name}`);
+        return name;
+      } catch (error) {
+        const code = sqlstateOf(error);
+        if (code === '42P04' || code === '23505') {
+          this.dropDatabase(build.name); // another builder won
+          return name;
+        }
+        if (code !== '55006' || Date.now() > deadline) throw error;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    }
+  }
+
   // Stops and removes the cluster if this process started it; idempotent.
   async stop() {
     if (!this.owned || this.stopped) return;
@@ -159,6 +190,25 @@ export async function startPostgres() {
   const dir = mkdtempSync(join(tmpdir(), 'invited-test-pg-'));
   try {
     await run(PG_CLUSTER, ['start', dir]);
+  } catch (error) {
+    throw new Error(`the PostgreSQL test cluster did not start: ${error.stderr ?? error.message}`);
+  }
+  const cluster = new PostgresCluster(dir, true);
+  owned.add(cluster);
+  return cluster;
+}
+
+// startPostgres() for synchronous callers: the run's cluster, or one this process starts now
+// (5-13 s) and removes when it exits.
+export function startPostgresSync() {
+  const shared = process.env.INVITED_TEST_PG_DIR;
+  if (shared) {
+    if (!existsSync(join(shared, 'url'))) throw new Error(`INVITED_TEST_PG_DIR=${shared} holds no cluster`);
+    return new PostgresCluster(shared, false);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'invited-test-pg-'));
+  try {
+    execFileSync(PG_CLUSTER, ['start', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     throw new Error(`the PostgreSQL test cluster did not start: ${error.stderr ?? error.message}`);
   }

@@ -1,5 +1,5 @@
-// Starts the real `invited` binary for black-box tests: a temporary folder with its own SQLite
-// database and mail folder, a free port chosen by the kernel (--listen 127.0.0.1:0, the port is
+// Starts the real `invited` binary for black-box tests: a temporary folder with its own database
+// (on the store INVITED_TEST_STORE selects: see tests/support/database.mjs) and mail folder, a free port chosen by the kernel (--listen 127.0.0.1:0, the port is
 // read from the "listening" log line), and helpers to call it over HTTP. With `smtpUrl` it
 // delivers email over SMTP, on a port chosen beforehand so that its --public-url (which
 // --smtp-url requires) is its own address.
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { responseValidatorFor } from './openapi.mjs';
+import { danglingReferences, databaseUrlFor, query, tableCounts } from './database.mjs';
 
 export const BIN = process.env.INVITED_BIN ?? new URL('../../build/invited', import.meta.url).pathname;
 
@@ -27,9 +28,11 @@ export function runCommand(dir, args, extraEnv = {}) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-function envFor(dir) {
+// The settings of a service on the folder `dir`: its database (SQLite: DIR/invited.db;
+// PostgreSQL: a database of its own, kept for the folder) and its mail folder.
+export function envFor(dir) {
   return {
-    INVITED_DATABASE: `sqlite://${join(dir, 'invited.db')}`,
+    INVITED_DATABASE: databaseUrlFor(dir),
     INVITED_MAIL_DIR: join(dir, 'mail'),
     INVITED_LOG_LEVEL: 'info',
   };
@@ -150,21 +153,15 @@ export class Service {
     return names.map((n) => readFileSync(join(folder, n), 'utf8'));
   }
 
-  // Read-only SQL against the service's database through the sqlite3 command-line tool, to prove
-  // what was (not) written. Returns rows as arrays of strings.
-  sql(query) {
-    const out = execFileSync('sqlite3', ['-readonly', '-separator', '\t', join(this.dir, 'invited.db'), query], {
-      encoding: 'utf8',
-    });
-    return out.trim() === '' ? [] : out.trim().split('\n').map((line) => line.split('\t'));
+  // Read-only SQL against the service's database (tests/support/database.mjs), to prove what was
+  // (not) written. Returns rows as arrays of strings.
+  sql(sql) {
+    return query(this, sql);
   }
 
   // Row counts of every table: a fingerprint of everything the service has written.
   tableCounts() {
-    const tables = this.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((r) => r[0]);
-    const counts = {};
-    for (const table of tables) counts[table] = Number(this.sql(`SELECT COUNT(*) FROM ${table}`)[0][0]);
-    return counts;
+    return tableCounts(this);
   }
 
   // SIGTERM and wait; returns the exit code. Then checks the referential integrity of everything
@@ -174,7 +171,7 @@ export class Service {
       this.child.kill(signal);
       await this.exited;
     }
-    const orphans = this.sql('PRAGMA foreign_key_check');
+    const orphans = danglingReferences(this);
     if (orphans.length > 0) {
       throw new Error(`rows with dangling references in ${this.dir}: ${JSON.stringify(orphans)}`);
     }
@@ -205,11 +202,25 @@ export async function startService({ dir = makeTempDir(), args = [], env = {}, l
   }
 }
 
+// Services whose process has not exited. A test file whose tests are over while one still runs
+// (a test failed before stopping it, or forgot to) would keep its process alive, and the whole
+// suite with it: scripts/test runs node --test with --test-force-exit, and here, at exit, such
+// services are killed and the file fails, naming them.
+const running = new Set();
+process.on('exit', () => {
+  if (running.size === 0) return;
+  for (const child of running) child.kill('SIGKILL');
+  process.stderr.write(`invited still running when the test file ended (now killed): ${[...running].map((c) => c.spawnargs.join(' ')).join('; ')}\n`);
+  process.exitCode = 1;
+});
+
 async function startServiceProcess({ dir, args, env, listen, validateResponses }) {
   const child = spawn(BIN, ['serve', '--listen', listen, ...args], {
     env: { ...process.env, ...envFor(dir), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const logs = [];
   let buffered = '';
   const listening = await new Promise((resolve, reject) => {

@@ -115,7 +115,7 @@ function rowsOf(service, email) {
 
 const direct = (websites, email) => ({ invite_method: 'direct', email, website_ids: websites.map((w) => w.id) });
 
-test('another process holding the write lock: writes answer 503 with Retry-After after about 5 s, /readyz follows both ways, nothing is half-written', async () => {
+test('sqlite: another process holding the write lock: writes answer 503 with Retry-After after about 5 s, /readyz follows both ways, nothing is half-written', async () => {
   const service = await startService({ args: GENEROUS_LIMITS });
   let lock;
   try {
@@ -160,7 +160,7 @@ test('another process holding the write lock: writes answer 503 with Retry-After
   }
 });
 
-test('a full disk: writes answer 503 with Retry-After and keep nothing, /readyz turns 503, and both recover once space is freed, without a restart', async () => {
+test('sqlite: a full disk: writes answer 503 with Retry-After and keep nothing, /readyz turns 503, and both recover once space is freed, without a restart', async () => {
   requireRoot('the full-disk test');
   const disk = mountTmpfs('24m');
   let service;
@@ -211,7 +211,7 @@ test('a full disk: writes answer 503 with Retry-After and keep nothing, /readyz 
   }
 });
 
-test('a read-only database file: writes answer 503 with Retry-After, /readyz 503, reads still answer; once writable, both recover without a restart', async () => {
+test('sqlite: a read-only database file: writes answer 503 with Retry-After, /readyz 503, reads still answer; once writable, both recover without a restart', async () => {
   requireRoot('the read-only test');
   const disk = mountTmpfs('16m');
   const dbPath = join(disk.dir, 'invited.db');

@@ -31,7 +31,7 @@ function migrateProcess(dir) {
   });
 }
 
-test('a second serve on the same database refuses, naming the file and what to do; migrate and admin work meanwhile; a killed server leaves no lock behind', async () => {
+test('sqlite: a second serve on the same database refuses, naming the file and what to do; migrate and admin work meanwhile; a killed server leaves no lock behind', async () => {
   const first = await startService();
   let killed = false;
   try {
@@ -67,7 +67,7 @@ test('a second serve on the same database refuses, naming the file and what to d
   }
 });
 
-test('two servers started together on a fresh database: one serves, the other refuses', async () => {
+test('sqlite: two servers started together on a fresh database: one serves, the other refuses', async () => {
   const dir = makeTempDir();
   const outcomes = await Promise.allSettled([startService({ dir }), startService({ dir })]);
   const served = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
@@ -82,7 +82,7 @@ test('two servers started together on a fresh database: one serves, the other re
   }
 });
 
-test('migrations started at once by several processes apply each step exactly once', async () => {
+test('sqlite: migrations started at once by several processes apply each step exactly once', async () => {
   const dir = makeTempDir();
   const results = await Promise.all([1, 2, 3, 4].map(() => migrateProcess(dir)));
   for (const { code, output } of results) assert.equal(code, 0, output);
