@@ -1202,7 +1202,7 @@ TEST(SqliteStore, ConcurrentWritesAreAllDurable) {
   TempDatabase file;
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;
-  WriterStats stats;
+  StoreStats stats;
   {
     SqliteStore store(options_for(file), run_inline());
     std::vector<std::thread> threads;
@@ -1233,7 +1233,7 @@ TEST(SqliteStore, ConcurrentWritesAreAllDurable) {
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(failures.load(), 0);
     EXPECT_EQ(count_users_in(store), kThreads * kPerThread);
-    stats = store.writer_stats();
+    stats = store.stats();
   }
   EXPECT_EQ(stats.units, static_cast<std::uint64_t>(kThreads * kPerThread));
   EXPECT_GE(stats.commits, 1u);
@@ -1273,7 +1273,7 @@ TEST(SqliteStore, QueuedUnitsCommitAsOneGroup) {
   std::promise<domain::Status> gate_done;
   store.write(gate.unit(), [&](domain::Status status) { gate_done.set_value(status); });
   gate.wait_entered();
-  auto before = store.writer_stats();
+  auto before = store.stats();
 
   std::vector<std::promise<domain::Status>> done(kUnits);
   for (int i = 0; i < kUnits; ++i) {
@@ -1289,7 +1289,7 @@ TEST(SqliteStore, QueuedUnitsCommitAsOneGroup) {
   EXPECT_TRUE(gate_done.get_future().get().ok());
   for (auto& promise : done) EXPECT_TRUE(promise.get_future().get().ok());
 
-  auto after = store.writer_stats();
+  auto after = store.stats();
   EXPECT_EQ(after.units - before.units, static_cast<std::uint64_t>(kUnits) + 1);
   // The gate's group, then every unit queued behind it in one more.
   EXPECT_EQ(after.commits - before.commits, 2u);
@@ -1314,7 +1314,7 @@ TEST(SqliteStore, FailingUnitRollsBackAloneWithinItsGroup) {
   std::promise<domain::Status> gate_done;
   store.write(gate.unit(), [&](domain::Status status) { gate_done.set_value(status); });
   gate.wait_entered();
-  auto before = store.writer_stats();
+  auto before = store.stats();
 
   auto make_invite = [&](domain::WriteTx& tx, std::string_view key) {
     Pk batch = tx.insert_batch(domain::NewBatch{.id = Uuid::v4(),
@@ -1388,7 +1388,7 @@ TEST(SqliteStore, FailingUnitRollsBackAloneWithinItsGroup) {
   EXPECT_EQ(statuses[4].error().code, domain::ErrorCode::kInternal);
   EXPECT_TRUE(statuses[5].ok());
 
-  auto after = store.writer_stats();
+  auto after = store.stats();
   EXPECT_EQ(after.commits - before.commits, 2u);  // the gate, then all six together
 
   std::vector<std::int64_t> counts;
