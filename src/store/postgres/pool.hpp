@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "domain/result.hpp"
+#include "store/fair_queue.hpp"
 #include "store/postgres/connection.hpp"
 
 namespace invited::store::postgres {
@@ -78,14 +79,23 @@ class ConnectionPool {
   using Post = std::function<void(std::function<void()>)>;
   using Job = std::function<domain::Status(Connection&)>;
   using Completion = std::function<void(domain::Status)>;
+  using Tenant = FairQueue<int>::Tenant;
+  // Units queued for no tenant in particular (writes, key lookups): not limited.
+  static constexpr Tenant kShared = FairQueue<int>::kShared;
 
   ConnectionPool(PoolOptions options, Post post);
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // Queues `job`; `done` is posted with its outcome. Never blocks.
-  void run(Access access, Job job, Completion done);
+  // Queues `job`; `done` is posted with its outcome. Never blocks. Queued units are taken
+  // fairly (FairQueue): tenants take turns, and the units of one `tenant` (an organization's
+  // row key) hold at most size - 1 connections at once (at least 1), so one tenant's burst of
+  // long reads leaves a connection for everyone else.
+  void run(Access access, Job job, Completion done) {
+    run(access, kShared, std::move(job), std::move(done));
+  }
+  void run(Access access, Tenant tenant, Job job, Completion done);
   // The same, waiting for the outcome on the calling thread (`done` is not posted). For
   // background workers and commands: never call it from the event loop.
   domain::Status run_and_wait(Access access, Job job);
@@ -102,7 +112,7 @@ class ConnectionPool {
     bool direct;  // run `done` on the pool's thread instead of posting it
   };
 
-  void enqueue(Unit unit);
+  void enqueue(Tenant tenant, Unit unit);
   void worker_loop();
   void watchdog_loop();
   domain::Status run_unit(std::unique_ptr<Connection>& connection, Unit& unit);
@@ -116,7 +126,7 @@ class ConnectionPool {
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable watchdog_wake_;
-  std::deque<Unit> queue_;
+  FairQueue<Unit> queue_;  // in deadline order within each tenant's lane
   bool stopping_ = false;
 
   std::atomic<std::uint64_t> units_{0};
@@ -143,6 +153,10 @@ class Pool {
 
   void run(Access access, Work work, ConnectionPool::Completion done) {
     pool_.run(access, wrap(std::move(work)), std::move(done));
+  }
+  void run(Access access, ConnectionPool::Tenant tenant, Work work,
+           ConnectionPool::Completion done) {
+    pool_.run(access, tenant, wrap(std::move(work)), std::move(done));
   }
   domain::Status run_and_wait(Access access, Work work) {
     return pool_.run_and_wait(access, wrap(std::move(work)));

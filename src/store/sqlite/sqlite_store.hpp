@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "domain/store.hpp"
-#include "store/sqlite/fair_queue.hpp"
+#include "store/fair_queue.hpp"
 
 struct sqlite3;
 
