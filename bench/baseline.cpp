@@ -3,7 +3,8 @@
 // Runs, straight through the SQLite C API and single-threaded, exactly the statements the
 // service's writer runs for one POST /api/v1/invites/bulk {"invite_method":"direct"} with a fresh
 // email and 50 live websites (src/domain/bulk_invite.cpp run_bulk_invite, the SQL of
-// src/store/sqlite/transaction.cpp, the transaction shape of src/store/sqlite/sqlite_store.cpp):
+// src/store/sqlite/{tenancy,users,memberships,invites}.cpp, the transaction shape of
+// src/store/sqlite/sqlite_store.cpp):
 //
 //   BEGIN IMMEDIATE                                  once per group of N requests
 //     (SAVEPOINT unit                                per request, only with --savepoint: the

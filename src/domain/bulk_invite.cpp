@@ -34,7 +34,7 @@ std::optional<std::string> validate_name(std::string_view field,
 }
 
 // The row key of the target if the principal may invite to it.
-std::optional<Pk> resolve_target(WriteTx& tx, const Principal& principal, TargetKind kind,
+std::optional<Pk> resolve_target(TenancyReadTx& tx, const Principal& principal, TargetKind kind,
                                  const Uuid& id) {
   if (kind == TargetKind::kOrganization) {
     return id == principal.org_id ? std::optional(principal.org_pk) : std::nullopt;
@@ -137,7 +137,7 @@ Status check_bulk_invite_scope(const Principal& principal, const BulkInviteReque
   return {};
 }
 
-BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
+BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                   const BulkInviteRequest& request, const InvitePolicy& policy,
                                   Instant now) {
   const Email& email = request.email;
@@ -145,17 +145,18 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
   BulkInviteOutcome outcome;
   outcome.results.reserve(request.target_ids.size());
 
-  std::optional<UserRef> user = tx.find_user(email.key());
+  std::optional<UserRef> user = tx.users.find_user(email.key());
   const bool organization_member =
-      user && tx.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
-  const bool may_have_pending = tx.has_pending_invites(principal.org_pk, email.key());
+      user &&
+      tx.memberships.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
+  const bool may_have_pending = tx.invites.has_pending_invites(principal.org_pk, email.key());
   std::optional<Pk> batch_pk;
   const UnixSeconds expires_at = seconds + static_cast<UnixSeconds>(policy.expiry_days) * 86400;
 
   for (const Uuid& target_id : request.target_ids) {
     TargetResult& result = outcome.results.emplace_back(
         TargetResult{.target_id = target_id, .outcome = TargetOutcome::kNotFound, .id = {}});
-    auto target_pk = resolve_target(tx, principal, request.kind, target_id);
+    auto target_pk = resolve_target(tx.tenancy, principal, request.kind, target_id);
     if (!target_pk) continue;  // kNotFound
     const Target target{request.kind, *target_pk};
     if (organization_member) {
@@ -165,60 +166,60 @@ BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
 
     if (request.method == InviteMethod::kDirect) {
       if (!user) {
-        user = tx.insert_user_if_absent(NewUser{.id = Uuid::v7(now.unix_ms),
-                                                .email_address = email.address(),
-                                                .email_key = email.key(),
-                                                .first_name = request.first_name,
-                                                .last_name = request.last_name,
-                                                .email_verified = false,
-                                                .created_at = seconds});
+        user = tx.users.insert_user_if_absent(NewUser{.id = Uuid::v7(now.unix_ms),
+                                                      .email_address = email.address(),
+                                                      .email_key = email.key(),
+                                                      .first_name = request.first_name,
+                                                      .last_name = request.last_name,
+                                                      .email_verified = false,
+                                                      .created_at = seconds});
       }
-      if (!tx.add_membership_if_absent(target, user->pk, request.role, seconds)) {
+      if (!tx.memberships.add_membership_if_absent(target, user->pk, request.role, seconds)) {
         result.outcome = TargetOutcome::kAlreadyMember;
         continue;
       }
       if (may_have_pending) {
-        tx.close_pending_invites(target, email.key(), InviteStatus::kAccepted, seconds);
+        tx.invites.close_pending_invites(target, email.key(), InviteStatus::kAccepted, seconds);
       }
       result.outcome = TargetOutcome::kAdded;
       result.id = user->id;
       continue;
     }
 
-    if (user && tx.has_membership(target, user->pk)) {
+    if (user && tx.memberships.has_membership(target, user->pk)) {
       result.outcome = TargetOutcome::kAlreadyMember;
       continue;
     }
     if (may_have_pending) {
-      tx.close_pending_invites(target, email.key(), InviteStatus::kRevoked, seconds);
+      tx.invites.close_pending_invites(target, email.key(), InviteStatus::kRevoked, seconds);
     }
     if (!batch_pk) {
       // No token yet: the claim that sends the email mints it (domain/outbox.hpp).
-      batch_pk = tx.insert_batch(NewBatch{.id = Uuid::v7(now.unix_ms),
-                                          .org_pk = principal.org_pk,
-                                          .email_address = email.address(),
-                                          .first_name = request.first_name,
-                                          .last_name = request.last_name,
-                                          .created_at = seconds,
-                                          .expires_at = expires_at});
+      batch_pk = tx.invites.insert_batch(NewBatch{.id = Uuid::v7(now.unix_ms),
+                                                  .org_pk = principal.org_pk,
+                                                  .email_address = email.address(),
+                                                  .first_name = request.first_name,
+                                                  .last_name = request.last_name,
+                                                  .created_at = seconds,
+                                                  .expires_at = expires_at});
     }
     result.outcome = TargetOutcome::kInvited;
     result.id = Uuid::v7(now.unix_ms);
-    tx.insert_invite(NewInvite{.id = result.id,
-                               .org_pk = principal.org_pk,
-                               .batch_pk = *batch_pk,
-                               .email_key = email.key(),
-                               .target = target,
-                               .role = request.role,
-                               .created_at = seconds,
-                               .expires_at = expires_at});
+    tx.invites.insert_invite(NewInvite{.id = result.id,
+                                       .org_pk = principal.org_pk,
+                                       .batch_pk = *batch_pk,
+                                       .email_key = email.key(),
+                                       .target = target,
+                                       .role = request.role,
+                                       .created_at = seconds,
+                                       .expires_at = expires_at});
   }
 
   if (batch_pk) {
-    tx.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
-                              .batch_pk = *batch_pk,
-                              .to_address = email.address(),
-                              .created_at = seconds});
+    tx.outbox.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
+                                     .batch_pk = *batch_pk,
+                                     .to_address = email.address(),
+                                     .created_at = seconds});
   }
   return outcome;
 }

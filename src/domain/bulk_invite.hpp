@@ -1,5 +1,6 @@
 #pragma once
 
+#include <concepts>
 #include <optional>
 #include <string>
 #include <vector>
@@ -7,10 +8,14 @@
 #include "domain/clock.hpp"
 #include "domain/email.hpp"
 #include "domain/field_errors.hpp"
+#include "domain/invite_store.hpp"
+#include "domain/membership_store.hpp"
+#include "domain/outbox_store.hpp"
 #include "domain/principal.hpp"
 #include "domain/result.hpp"
-#include "domain/store.hpp"
+#include "domain/tenancy_store.hpp"
 #include "domain/types.hpp"
+#include "domain/user_store.hpp"
 #include "domain/uuid.hpp"
 
 namespace invited::domain {
@@ -93,11 +98,29 @@ struct InvitePolicy {
   int expiry_days = 7;  // 1..30
 };
 
+// The topics of one write transaction that the invite plan uses: it looks targets up, finds or
+// creates the user, adds memberships, replaces pending invites and queues the email. Made from
+// any transaction that has them all (a domain::WriteTx, or a test's fake of just these).
+struct InvitePlanTx {
+  template <typename Tx>
+  requires std::derived_from<Tx, TenancyReadTx> && std::derived_from<Tx, UserWriteTx> &&
+      std::derived_from<Tx, MembershipWriteTx> && std::derived_from<Tx, InviteWriteTx> &&
+      std::derived_from<Tx, EmailQueueTx>
+      InvitePlanTx(Tx& tx)  // NOLINT(google-explicit-constructor): a view of `tx`
+      : tenancy(tx), users(tx), memberships(tx), invites(tx), outbox(tx) {}
+
+  TenancyReadTx& tenancy;
+  UserWriteTx& users;
+  MembershipWriteTx& memberships;
+  InviteWriteTx& invites;
+  EmailQueueTx& outbox;
+};
+
 // Runs a validated, authorized request inside one write transaction: finds or creates the user
-// (direct), adds memberships or creates pending invites (email) with one batch, one token and
-// one queued email. Writes nothing when no target succeeds. `tx` must be a fresh transaction;
-// the caller commits it.
-BulkInviteOutcome run_bulk_invite(WriteTx& tx, const Principal& principal,
+// (direct), adds memberships or creates pending invites (email) with one batch and one queued
+// email (whose claim mints the token). Writes nothing when no target succeeds. `tx` must be a
+// fresh transaction; the caller commits it.
+BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                   const BulkInviteRequest& request, const InvitePolicy& policy,
                                   Instant now);
 

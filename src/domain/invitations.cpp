@@ -34,7 +34,7 @@ Error refuse(ErrorCode code, const Refusal& refusal) {
 Error unknown_token() { return refuse(ErrorCode::kNotFound, kUnknown); }
 
 // The batch the token opens, or why it does not open one.
-Result<Batch> check_token(ReadTx& tx, std::string_view token, Instant now) {
+Result<Batch> check_token(InvitationReadTx& tx, std::string_view token, Instant now) {
   if (token.empty() || token.size() > kMaxTokenLength) return unknown_token();
   SecretHash hash = hash_secret(token);
   auto batch = tx.find_batch_by_token(hash);
@@ -57,7 +57,7 @@ std::string_view refusal_title(const Error& error) {
   return {};
 }
 
-Result<OpenInvitation> open_invitation(ReadTx& tx, std::string_view token, Instant now) {
+Result<OpenInvitation> open_invitation(InvitationReadTx& tx, std::string_view token, Instant now) {
   auto batch = check_token(tx, token, now);
   if (!batch) return batch.error();
   return OpenInvitation{*batch, tx.load_invitation(batch->pk)};

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "domain/clock.hpp"
+#include "domain/invitation_store.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/store.hpp"
@@ -26,7 +27,7 @@ struct OpenInvitation {
   Invitation invitation;  // organization, recipient, expiry, pending targets
 };
 
-Result<OpenInvitation> open_invitation(ReadTx& tx, std::string_view token, Instant now);
+Result<OpenInvitation> open_invitation(InvitationReadTx& tx, std::string_view token, Instant now);
 
 // A short title for a token error of this file ("Invitation expired", ...), for pages; empty
 // for any other error.

@@ -15,7 +15,7 @@ std::optional<TargetKind> parse_target_kind(std::string_view text) {
 }
 
 // The invite of the principal's organization with this id, if the principal may see it.
-Result<InviteRecord> visible_invite(WriteTx& tx, const Principal& principal, const Uuid& id) {
+Result<InviteRecord> visible_invite(InviteReadTx& tx, const Principal& principal, const Uuid& id) {
   auto invite = tx.find_invite(principal.org_pk, id);
   if (!invite || !can_see_invite(principal, *invite)) return invite_not_found();
   return *invite;
@@ -87,7 +87,7 @@ bool can_see_invite(const Principal& principal, const InviteRecord& invite) {
   return invite.kind == TargetKind::kWebsite && principal.can_reach_website(invite.target_pk);
 }
 
-Result<InviteRecord> revoke_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
+Result<InviteRecord> revoke_invite(InviteWriteTx& tx, const Principal& principal, const Uuid& id,
                                    Instant now) {
   auto invite = visible_invite(tx, principal, id);
   if (!invite) return invite.error();

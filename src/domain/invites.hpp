@@ -6,6 +6,7 @@
 #include "domain/bulk_invite.hpp"
 #include "domain/clock.hpp"
 #include "domain/field_errors.hpp"
+#include "domain/invite_store.hpp"
 #include "domain/principal.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
@@ -32,7 +33,7 @@ Status single_invite_status(const BulkInviteRequest& request, const TargetResult
 
 // DELETE /api/v1/invites/{id}: revokes a pending invite (kConflict in any other state,
 // kNotFound if the organization has no such invite). Returns the invite as it is now.
-Result<InviteRecord> revoke_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
+Result<InviteRecord> revoke_invite(InviteWriteTx& tx, const Principal& principal, const Uuid& id,
                                    Instant now);
 
 // POST /api/v1/invites/{id}/resend: a new expiry for the still-pending invites of the invite's

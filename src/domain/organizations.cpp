@@ -58,7 +58,7 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
   return created;
 }
 
-Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now) {
+Result<ApiKey> revoke_api_key(ApiKeyWriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now) {
   auto key = tx.find_api_key_by_id(org_pk, key_id);
   if (!key) return Error{ErrorCode::kNotFound, "API key not found"};
   if (!key->revoked_at) {

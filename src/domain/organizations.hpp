@@ -37,7 +37,7 @@ Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyReque
 
 // Revokes a key of `org_pk` (idempotent). It stops working on the next request. kNotFound if
 // the organization has no such key.
-Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now);
+Result<ApiKey> revoke_api_key(ApiKeyWriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now);
 
 struct NewOrganization {
   Organization organization;

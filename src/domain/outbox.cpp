@@ -38,7 +38,7 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
   return outcome;
 }
 
-void record_delivery(WriteTx& tx, const DeliveryOutcome& outcome) {
+void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome) {
   switch (outcome.kind) {
     case DeliveryOutcome::Kind::kSent:
       tx.mark_email_sent(outcome.email_pk, outcome.at.seconds());

@@ -64,6 +64,6 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
                             const RetryPolicy& policy, Instant now);
 
 // Writes `outcome` and ends the claim.
-void record_delivery(WriteTx& tx, const DeliveryOutcome& outcome);
+void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome);
 
 }  // namespace invited::domain

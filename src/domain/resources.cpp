@@ -140,7 +140,7 @@ std::optional<GroupPatch> validate_group_patch(
   return patch;
 }
 
-std::vector<Pk> resolve_websites(WriteTx& tx, Pk org_pk, std::string_view field,
+std::vector<Pk> resolve_websites(TenancyReadTx& tx, Pk org_pk, std::string_view field,
                                  const std::vector<Uuid>& ids, FieldErrors& errors) {
   std::vector<Pk> pks;
   pks.reserve(ids.size());
@@ -164,8 +164,8 @@ Error unknown_websites() { return {ErrorCode::kValidation, "unknown website ids"
 
 }  // namespace
 
-Result<Group> create_group(WriteTx& tx, Pk org_pk, const NewGroupRequest& request, Instant now,
-                           FieldErrors& errors) {
+Result<Group> create_group(TenancyWriteTx& tx, Pk org_pk, const NewGroupRequest& request,
+                           Instant now, FieldErrors& errors) {
   auto website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
   if (!errors.empty()) return unknown_websites();
   auto id = Uuid::v7(now.unix_ms);
@@ -175,8 +175,8 @@ Result<Group> create_group(WriteTx& tx, Pk org_pk, const NewGroupRequest& reques
   return *group;
 }
 
-Result<Group> patch_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, const GroupPatch& patch,
-                          FieldErrors& errors) {
+Result<Group> patch_group(TenancyWriteTx& tx, Pk org_pk, const Uuid& group_id,
+                          const GroupPatch& patch, FieldErrors& errors) {
   auto group_pk = tx.find_group_pk(org_pk, group_id);
   if (!group_pk) return group_not_found();
   auto add = resolve_websites(tx, org_pk, "add_website_ids", patch.add_website_ids, errors);
@@ -212,7 +212,7 @@ Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, I
   return *website;
 }
 
-Result<Website> restore_website(WriteTx& tx, Pk org_pk, const Uuid& website_id) {
+Result<Website> restore_website(TenancyWriteTx& tx, Pk org_pk, const Uuid& website_id) {
   auto website = tx.find_website_including_deleted(org_pk, website_id);
   if (!website) return website_not_found();
   if (website->deleted_at) {

@@ -54,18 +54,18 @@ std::optional<GroupPatch> validate_group_patch(
 
 // Row keys of live websites of `org_pk` for `ids`; an unknown id is reported as
 // `field[i]` "is not a website of this organization".
-std::vector<Pk> resolve_websites(WriteTx& tx, Pk org_pk, std::string_view field,
+std::vector<Pk> resolve_websites(TenancyReadTx& tx, Pk org_pk, std::string_view field,
                                  const std::vector<Uuid>& ids, FieldErrors& errors);
 
 // Creates a group of `org_pk`. kValidation (with `errors` filled) if a website id is unknown.
-Result<Group> create_group(WriteTx& tx, Pk org_pk, const NewGroupRequest& request, Instant now,
-                           FieldErrors& errors);
+Result<Group> create_group(TenancyWriteTx& tx, Pk org_pk, const NewGroupRequest& request,
+                           Instant now, FieldErrors& errors);
 
 // Applies a patch: renames, adds websites (already present ones are ignored), removes websites
 // (absent ones are ignored). kNotFound for an unknown group; kValidation (with `errors` filled)
 // if an id to add is not a live website of the organization.
-Result<Group> patch_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, const GroupPatch& patch,
-                          FieldErrors& errors);
+Result<Group> patch_group(TenancyWriteTx& tx, Pk org_pk, const Uuid& group_id,
+                          const GroupPatch& patch, FieldErrors& errors);
 
 // Deletes the group: it disappears from lists and its members lose the access it gave them.
 // kNotFound if it does not exist (or was already deleted).
@@ -74,7 +74,7 @@ Status delete_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, Instant now);
 // Soft-deletes a website (idempotent: deleting a deleted website succeeds) or restores one
 // (idempotent too). kNotFound if the organization has no such website.
 Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, Instant now);
-Result<Website> restore_website(WriteTx& tx, Pk org_pk, const Uuid& website_id);
+Result<Website> restore_website(TenancyWriteTx& tx, Pk org_pk, const Uuid& website_id);
 
 // The ids of a list field: each must be a UUID and appear once; failures are reported as
 // `field[i]`.

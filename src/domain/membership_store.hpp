@@ -1,0 +1,34 @@
+#pragma once
+
+#include <optional>
+
+#include "domain/records.hpp"
+
+namespace invited::domain {
+
+// Storage of direct memberships: at most one (user, target, role) per user and target, where a
+// target is an organization, a website or a group. Part of a unit of work (domain/store.hpp).
+class MembershipReadTx {
+ public:
+  virtual ~MembershipReadTx() = default;
+
+  virtual bool has_membership(Target target, Pk user_pk) = 0;
+  virtual std::optional<Role> membership_role(Target target, Pk user_pk) = 0;
+  // The member row of `user_pk` on `target` (direct membership only).
+  virtual std::optional<Member> find_member(Target target, Pk user_pk) = 0;
+  // Whether the user holds any membership in the organization (itself, a website or a group).
+  virtual bool has_any_membership(Pk org_pk, Pk user_pk) = 0;
+};
+
+class MembershipWriteTx : public virtual MembershipReadTx {
+ public:
+  // Adds the membership unless the user already has one on `target`; true if it was added.
+  // The store's uniqueness constraint decides, so concurrent callers see exactly one `true`.
+  virtual bool add_membership_if_absent(Target target, Pk user_pk, Role role, UnixSeconds now) = 0;
+  virtual void set_membership_role(Target target, Pk user_pk, Role role) = 0;
+  // True if a membership was removed.
+  virtual bool delete_membership(Target target, Pk user_pk) = 0;
+  virtual int count_organization_owners(Pk org_pk) = 0;
+};
+
+}  // namespace invited::domain

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "domain/records.hpp"
+
+namespace invited::domain {
+
+// Storage of the outbox: invitation emails queued in the unit that created them (EmailQueueTx)
+// and delivered by a worker that claims one at a time (OutboxWriteTx; domain/outbox.hpp). Part
+// of a unit of work (domain/store.hpp).
+
+// The producers' side.
+class EmailQueueTx {
+ public:
+  virtual ~EmailQueueTx() = default;
+
+  // Queues an email; once the unit has committed, the Store tells whoever listens for mail.
+  virtual void enqueue_email(const NewEmail& email) = 0;
+};
+
+// The delivering worker's side.
+class OutboxReadTx {
+ public:
+  virtual ~OutboxReadTx() = default;
+
+  // When (Unix milliseconds) the next queued email that nobody has claimed is due, if any.
+  virtual std::optional<std::int64_t> next_email_due_ms() = 0;
+};
+
+class OutboxWriteTx : public virtual OutboxReadTx {
+ public:
+  // Claims the queued email that has been due longest and that nobody holds (no claim, or one
+  // whose lease ended before `now_ms`): counts its attempt and leases it until
+  // `lease_until_ms` (Unix milliseconds). nullopt if none is due. Safe with several workers: one
+  // email, one claimant (PostgreSQL: FOR UPDATE SKIP LOCKED).
+  virtual std::optional<OutboxEmail> claim_due_email(std::int64_t now_ms,
+                                                     std::int64_t lease_until_ms) = 0;
+  // Outcomes of a claimed attempt; each ends the claim. Sent and failed also set the batch's
+  // delivery state; a retry keeps the email queued until `next_attempt_ms`. An email no longer
+  // queued (a resend cancelled it meanwhile) is left as it is.
+  virtual void mark_email_sent(Pk email_pk, UnixSeconds now) = 0;
+  virtual void mark_email_retry(Pk email_pk, std::int64_t next_attempt_ms,
+                                std::string_view error) = 0;
+  virtual void mark_email_failed(Pk email_pk, std::string_view error, UnixSeconds now) = 0;
+  // The batch has nothing pending any more: the email is dropped unsent.
+  virtual void mark_email_cancelled(Pk email_pk, UnixSeconds now) = 0;
+  // Gives a claim back without counting its attempt (the send was aborted at shutdown).
+  virtual void release_email_claim(Pk email_pk) = 0;
+  // Ends every claim, keeping its attempt counted: for a store whose only worker is starting,
+  // so any claim left was held by a process that is gone. Returns how many were ended.
+  virtual int release_all_email_claims() = 0;
+};
+
+}  // namespace invited::domain

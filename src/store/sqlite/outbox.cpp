@@ -1,0 +1,111 @@
+// The outbox topic (domain/outbox_store.hpp).
+#include "store/sqlite/transaction.hpp"
+
+namespace invited::store::sqlite {
+
+using domain::Pk;
+using domain::UnixSeconds;
+
+std::optional<std::int64_t> Transaction::next_email_due_ms() {
+  // An email someone holds is due again when its lease ends.
+  static constexpr const char* kNext =
+      "SELECT MIN(max(next_attempt_ms, coalesce(claimed_until, 0))) "
+      "FROM outbox_emails WHERE status = 0";
+  auto row = db_.query(kNext);
+  if (!row.step() || row.is_null(0)) return std::nullopt;
+  return row.int64(0);
+}
+
+void Transaction::enqueue_email(const domain::NewEmail& email) {
+  static constexpr const char* kInsert =
+      "INSERT INTO outbox_emails(message_id, batch_pk, to_address, next_attempt_ms, created_at) "
+      "VALUES (?1, ?2, ?3, ?4 * 1000, ?4)";
+  auto row = db_.query(kInsert);
+  row.bind(1, email.message_id)
+      .bind(2, email.batch_pk)
+      .bind(3, email.to_address)
+      .bind(4, email.created_at)
+      .execute();
+  email_enqueued_ = true;
+}
+
+std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
+                                                                std::int64_t lease_until_ms) {
+  // One statement picks and claims, so no other claimant can come between; the writer runs units
+  // one at a time anyway. (PostgreSQL: the inner SELECT takes FOR UPDATE SKIP LOCKED.)
+  static constexpr const char* kClaim =
+      "UPDATE outbox_emails SET attempts = attempts + 1, claimed_until = ?2 "
+      "WHERE pk = (SELECT pk FROM outbox_emails INDEXED BY outbox_emails_due "
+      "  WHERE status = 0 AND next_attempt_ms <= ?1 "
+      "    AND (claimed_until IS NULL OR claimed_until <= ?1) "
+      "  ORDER BY next_attempt_ms, pk LIMIT 1) "
+      "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at";
+  auto row = db_.query(kClaim);
+  row.bind(1, now_ms).bind(2, lease_until_ms);
+  if (!row.step()) return std::nullopt;
+  return domain::OutboxEmail{.pk = row.int64(0),
+                             .message_id = row.uuid(1),
+                             .batch_pk = row.int64(2),
+                             .to_address = row.text(3),
+                             .attempts = static_cast<int>(row.int64(4)),
+                             .created_at = row.int64(5)};
+}
+
+void Transaction::set_batch_delivery(Pk email_pk, int delivery) {
+  static constexpr const char* kBatch =
+      "UPDATE invite_batches SET delivery = ?2 "
+      "WHERE pk = (SELECT batch_pk FROM outbox_emails WHERE pk = ?1)";
+  db_.query(kBatch).bind(1, email_pk).bind(2, delivery).execute();
+}
+
+// Every outcome applies only to an email still queued: a resend may have cancelled it (and reset
+// the batch's delivery state for its new email) while it was being sent.
+void Transaction::mark_email_sent(Pk email_pk, UnixSeconds now) {
+  static constexpr const char* kSent =
+      "UPDATE outbox_emails SET status = 1, claimed_until = NULL, sent_at = ?2, last_error = NULL "
+      "WHERE pk = ?1 AND status = 0";
+  if (db_.query(kSent).bind(1, email_pk).bind(2, now).execute() > 0) {
+    set_batch_delivery(email_pk, 1);
+  }
+}
+
+void Transaction::mark_email_retry(Pk email_pk, std::int64_t next_attempt_ms,
+                                   std::string_view error) {
+  static constexpr const char* kRetry =
+      "UPDATE outbox_emails SET claimed_until = NULL, next_attempt_ms = ?2, last_error = ?3 "
+      "WHERE pk = ?1 AND status = 0";
+  db_.query(kRetry).bind(1, email_pk).bind(2, next_attempt_ms).bind(3, error).execute();
+}
+
+void Transaction::mark_email_failed(Pk email_pk, std::string_view error, UnixSeconds now) {
+  static constexpr const char* kFailed =
+      "UPDATE outbox_emails SET status = 2, claimed_until = NULL, last_error = ?2, sent_at = ?3 "
+      "WHERE pk = ?1 AND status = 0";
+  if (db_.query(kFailed).bind(1, email_pk).bind(2, error).bind(3, now).execute() > 0) {
+    set_batch_delivery(email_pk, 2);
+  }
+}
+
+void Transaction::mark_email_cancelled(Pk email_pk, UnixSeconds now) {
+  static constexpr const char* kCancel =
+      "UPDATE outbox_emails SET status = 3, claimed_until = NULL, sent_at = ?2 "
+      "WHERE pk = ?1 AND status = 0";
+  db_.query(kCancel).bind(1, email_pk).bind(2, now).execute();
+}
+
+void Transaction::release_email_claim(Pk email_pk) {
+  static constexpr const char* kRelease =
+      "UPDATE outbox_emails SET attempts = attempts - 1, claimed_until = NULL "
+      "WHERE pk = ?1 AND status = 0 AND claimed_until IS NOT NULL";
+  db_.query(kRelease).bind(1, email_pk).execute();
+}
+
+int Transaction::release_all_email_claims() {
+  // Only queued emails can hold a claim: every other state clears it.
+  static constexpr const char* kRelease =
+      "UPDATE outbox_emails INDEXED BY outbox_emails_due SET claimed_until = NULL "
+      "WHERE status = 0 AND claimed_until IS NOT NULL";
+  return db_.query(kRelease).execute();
+}
+
+}  // namespace invited::store::sqlite
