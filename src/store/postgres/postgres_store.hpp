@@ -18,8 +18,8 @@ namespace invited::store::postgres {
 // (pool.hpp), so the event loop never waits on the database. Each unit runs in one transaction
 // on one connection: writes at SERIALIZABLE (a unit behaves as if it ran alone, the store
 // contract), reads in one REPEATABLE READ READ ONLY snapshot. A unit that loses a serialization
-// race or a deadlock (SQLSTATE 40001, 40P01) is rolled back and run again, up to
-// `max_attempts` runs. Every unit must finish within `timeout` of being handed to the store,
+// race or a deadlock (SQLSTATE 40001, 40P01) is rolled back and run again after a short random
+// pause, up to `max_attempts` runs within the timeout. Every unit must finish within `timeout` of being handed to the store,
 // waiting for a connection included; past it, or when the server cannot be reached, it
 // completes with kUnavailable (the API answers 503 with Retry-After). Completions are handed to
 // `post`, which the owner points at its event loop.
@@ -37,7 +37,11 @@ class PostgresStore final : public domain::Store {
     std::string url;  // libpq URI; its password is never logged
     int pool_size = 8;
     std::chrono::milliseconds timeout{5000};
-    int max_attempts = 5;
+    // Runs of a unit that keeps losing serialization races, the first included. Generous: under
+    // SERIALIZABLE, concurrent requests of one organization collide on the index pages they
+    // read and write (PostgreSQL's predicate locks on B-tree pages), each collision lets at
+    // least one of them commit, and the timeout bounds the whole anyway.
+    int max_attempts = 30;
     std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
     // Apply pending migrations (under the advisory lock) when the store opens. Without, the
     // store opens without connecting: connections open when units need them, and readiness
