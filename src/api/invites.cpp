@@ -103,22 +103,14 @@ void list_invites(Services& services, const CallPtr& call) {
           domain::ReadTx& tx, const domain::ListRequest& requested,
           domain::Page<domain::InviteRecord>& out) {
         const auto& principal = *call->principal;
-        domain::InviteFilter filter{
+        // An id the key cannot see filters everything out, as an unknown id does.
+        const domain::InviteFilter filter{
             .status = status,
             .now = now,
             .email_key = email_key,
-            .website_pk = std::nullopt,
-            .group_pk = std::nullopt,
+            .website_id = website_id,
+            .group_id = group_id,
             .scoped_key_pk = principal.scoped ? std::optional(principal.key_pk) : std::nullopt};
-        // An id the key cannot see filters everything out, as an unknown id would.
-        if (website_id) {
-          auto website = tx.find_website_including_deleted(principal.org_pk, *website_id);
-          filter.website_pk = website ? website->pk : -1;
-        }
-        if (group_id) {
-          auto group = tx.find_group(principal.org_pk, *group_id);
-          filter.group_pk = group ? group->pk : -1;
-        }
         out = tx.list_invites(principal.org_pk, filter, requested);
         return domain::Status();
       },

@@ -1,7 +1,6 @@
 #include "app/commands.hpp"
 
 #include <boost/json.hpp>
-#include <filesystem>
 #include <iostream>
 
 #include "api/authenticator.hpp"
@@ -19,28 +18,24 @@
 #include "mail/folder_transport.hpp"
 #include "mail/outbox_worker.hpp"
 #include "mail/smtp_transport.hpp"
-#include "store/sqlite/connection.hpp"
-#include "store/sqlite/schema.hpp"
-#include "store/sqlite/serve_lock.hpp"
-#include "store/sqlite/sqlite_store.hpp"
+#include "store/open_store.hpp"
 
 namespace invited::app {
 namespace json = boost::json;
 namespace {
 
-using store::sqlite::SqliteStore;
-
-void ensure_parent_directory(const std::string& path) {
-  auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+// What the settings say about the database.
+store::StoreSettings store_settings(const Settings& settings) {
+  return store::StoreSettings{.url = settings.database,
+                              .readers = settings.readers,
+                              .wal_restart_bytes = std::int64_t{settings.wal_restart_mib} << 20};
 }
 
 // A store for commands that run outside the event loop: completions run on the store's thread.
-std::unique_ptr<SqliteStore> open_store_for_command(const Settings& settings) {
-  ensure_parent_directory(settings.sqlite_path);
-  return std::make_unique<SqliteStore>(
-      SqliteStore::Options{.path = settings.sqlite_path, .readers = 1},
-      [](std::function<void()> task) { task(); });
+std::unique_ptr<store::ServiceStore> open_store_for_command(const Settings& settings) {
+  store::StoreSettings options = store_settings(settings);
+  options.readers = 1;
+  return store::open(options, [](std::function<void()> task) { task(); });
 }
 
 // The bare address inside `Name <address>`, or the whole text.
@@ -60,8 +55,8 @@ std::unique_ptr<mail::Transport> make_transport(const Settings& settings) {
   return std::make_unique<mail::FolderTransport>(settings.mail_dir);
 }
 
-void write_metrics(std::string& out, const SqliteStore& store, const mail::OutboxWorker& outbox,
-                   const http::Server& server) {
+void write_metrics(std::string& out, const store::ServiceStore& store,
+                   const mail::OutboxWorker& outbox, const http::Server& server) {
   auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
     out += "# HELP ";
     out += name;
@@ -75,7 +70,7 @@ void write_metrics(std::string& out, const SqliteStore& store, const mail::Outbo
     out += std::to_string(value);
     out += '\n';
   };
-  auto writer = store.writer_stats();
+  auto writer = store.stats();
   auto mail = outbox.stats();
   auto http = server.stats();
   counter("invited_http_requests_total", "HTTP requests answered.", http.requests);
@@ -85,9 +80,8 @@ void write_metrics(std::string& out, const SqliteStore& store, const mail::Outbo
       "# HELP invited_http_open_connections Open client connections.\n"
       "# TYPE invited_http_open_connections gauge\ninvited_http_open_connections " +
       std::to_string(http.open_connections) + "\n";
-  counter("invited_store_write_units_total", "Write units run by the SQLite writer.", writer.units);
-  counter("invited_store_commits_total", "Group commits made by the SQLite writer.",
-          writer.commits);
+  counter("invited_store_write_units_total", "Write units run by the store.", writer.units);
+  counter("invited_store_commits_total", "Transactions committed by the store.", writer.commits);
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
@@ -98,9 +92,10 @@ void write_metrics(std::string& out, const SqliteStore& store, const mail::Outbo
 int serve(const Settings& configured) {
   Settings settings = configured;
   try {
-    ensure_parent_directory(settings.sqlite_path);
-    // One serving process per database file; refused before anything else is opened.
-    store::sqlite::ServeLock serve_lock(settings.sqlite_path);
+    const store::StoreSettings database = store_settings(settings);
+    // Refused before anything else is opened while another process serves a database that its
+    // engine serves from one process only.
+    auto serve_claim = store::claim_for_serving(database);
     http::Router router;
     http::ServerOptions server_options;
     server_options.address = settings.listen_host;
@@ -117,22 +112,20 @@ int serve(const Settings& configured) {
       settings.public_url = default_public_url(settings, port);
     }
 
-    SqliteStore store(
-        SqliteStore::Options{.path = settings.sqlite_path,
-                             .readers = settings.readers,
-                             .wal_restart_bytes = std::int64_t{settings.wal_restart_mib} << 20},
-        [&server](std::function<void()> task) { server.post(std::move(task)); });
+    auto opened = store::open(
+        database, [&server](std::function<void()> task) { server.post(std::move(task)); });
+    store::ServiceStore& store = *opened;
 
     auto transport = make_transport(settings);
-    mail::OutboxWorker outbox(store, *transport,
-                              mail::OutboxOptions{.public_url = settings.public_url,
-                                                  .from = settings.mail_from,
-                                                  .from_address = bare_address(settings.mail_from),
-                                                  .message_id_host = settings.public_host,
-                                                  .max_attempts = settings.mail_max_attempts,
-                                                  .retry_seconds = settings.mail_retry_seconds,
-                                                  // SQLite: this process is the only worker.
-                                                  .release_claims_on_start = true});
+    mail::OutboxWorker outbox(
+        store, *transport,
+        mail::OutboxOptions{.public_url = settings.public_url,
+                            .from = settings.mail_from,
+                            .from_address = bare_address(settings.mail_from),
+                            .message_id_host = settings.public_host,
+                            .max_attempts = settings.mail_max_attempts,
+                            .retry_seconds = settings.mail_retry_seconds,
+                            .release_claims_on_start = serve_claim->sole_server()});
     store.on_email_queued([&outbox] { outbox.notify(); });
 
     api::Authenticator authenticator(store, std::chrono::seconds(2));
@@ -158,7 +151,7 @@ int serve(const Settings& configured) {
     outbox.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
-                            {"database", settings.sqlite_path},
+                            {"database", store::describe_database(settings.database)},
                             {"mail", transport->name()},
                             {"public_url", settings.public_url}});
     server.run();
@@ -175,11 +168,9 @@ int serve(const Settings& configured) {
 
 int migrate(const Settings& settings) {
   try {
-    ensure_parent_directory(settings.sqlite_path);
-    store::sqlite::Connection db(settings.sqlite_path, store::sqlite::Connection::Mode::kReadWrite);
-    int applied = store::sqlite::migrate(db);
-    std::cout << json::serialize(json::object{
-                     {"applied", applied}, {"schema_version", store::sqlite::schema_version(db)}})
+    auto result = store::migrate(store_settings(settings));
+    std::cout << json::serialize(json::object{{"applied", result.applied},
+                                              {"schema_version", result.schema_version}})
               << "\n";
     return 0;
   } catch (const std::exception& error) {

@@ -4,6 +4,7 @@
 
 #include "app/address_settings.hpp"
 #include "http/client_address.hpp"
+#include "store/open_store.hpp"
 
 namespace invited::app {
 
@@ -62,7 +63,7 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_THREADS")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  app.add_option("--readers", s.readers, "SQLite reader connections")
+  app.add_option("--readers", s.readers, "reader connections (SQLite only)")
       ->envname("INVITED_READERS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -85,7 +86,8 @@ void add_settings(CLI::App& app, Settings& s) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--wal-restart-mib", s.wal_restart_mib,
-                 "MiB in the SQLite WAL after which it is checkpointed and restarted")
+                 "MiB in the write-ahead log after which it is checkpointed and restarted "
+                 "(SQLite only)")
       ->envname("INVITED_WAL_RESTART_MIB")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -138,17 +140,7 @@ std::string finish(Settings& s) {
   auto proxies = http::TrustedProxies::parse(s.trusted_proxies);
   if (auto* error = std::get_if<std::string>(&proxies)) return *error;
 
-  constexpr std::string_view kSqlite = "sqlite://";
-  if (s.database.rfind(kSqlite, 0) == 0) {
-    s.sqlite_path = s.database.substr(kSqlite.size());
-    if (s.sqlite_path.empty()) return "--database sqlite:// needs a file path";
-  } else if (s.database.rfind("postgresql://", 0) == 0 || s.database.rfind("postgres://", 0) == 0) {
-    return "--database postgresql:// is not supported by this build yet; use "
-           "sqlite:///path/file.db";
-  } else {
-    return "--database must start with sqlite:// (got " + s.database + ")";
-  }
-  return {};
+  return store::check_database_url(s.database);
 }
 
 }  // namespace invited::app

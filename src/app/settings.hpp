@@ -26,18 +26,17 @@ struct Settings {
   int mail_max_attempts = 8;
   double mail_retry_seconds = 30;                  // first retry delay; doubles on each attempt
   int threads = 0;                                 // HTTP threads; 0: one per core
-  int readers = 2;                                 // SQLite reader connections
+  int readers = 2;                                 // reader connections (SQLite only)
   std::int64_t max_connections = 10000;            // open connections in all
   std::int64_t max_connections_per_client = 1000;  // 0: no per-client bound
   std::string trusted_proxies;                     // CIDR list; empty: trust no proxy
   std::int64_t token_limit_per_minute = 30;        // per client address; 0: off
-  int wal_restart_mib = 64;  // the WAL is checkpointed and restarted past this size
+  int wal_restart_mib = 64;  // SQLite only: the WAL is checkpointed and restarted past this size
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)
   std::uint16_t listen_port = 0;
   std::string listen_url_host;         // host of the default public URL (see default_public_url)
-  std::string sqlite_path;             // empty for a non-SQLite database
   bool public_url_is_default = false;  // then serve() fills in the port it actually bound
   std::string public_host;             // the public URL's host: Message-ID and From domain
   // smtp:// to a host other than this machine's loopback, without smtp_allow_plaintext: the

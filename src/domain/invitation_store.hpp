@@ -19,9 +19,13 @@ class InvitationReadTx {
   virtual std::optional<Batch> find_batch_by_token(const SecretHash& token_hash) = 0;
   // Whether `token_hash` was a token of a batch before a resend retired it.
   virtual bool is_retired_token(const SecretHash& token_hash) = 0;
-  // Every invite of the batch, oldest first.
+  // Every invite of the batch, in the order of its request's targets. (All were inserted by the
+  // one unit that made the batch, in that order; a store may keep that order by row key, which
+  // one transaction draws in increasing order on any engine; across units row keys are no time
+  // order.)
   virtual std::vector<BatchInvite> batch_invites(Pk batch_pk) = 0;
-  // The batch as an email shows it: organization, recipient, expiry, pending invites.
+  // The batch as an email shows it: organization, recipient, expiry, pending invites (in the
+  // order of batch_invites).
   virtual Invitation load_invitation(Pk batch_pk) = 0;
 };
 

@@ -205,8 +205,11 @@ struct InviteFilter {
   std::optional<InviteStatus> status;  // kPending and kExpired are told apart by `now`
   UnixSeconds now = 0;
   std::optional<std::string> email_key;
-  std::optional<Pk> website_pk;
-  std::optional<Pk> group_pk;
+  // Only invites to this website of the organization, deleted or not; an id that names none
+  // matches nothing.
+  std::optional<Uuid> website_id;
+  // Only invites to this live group of the organization; an id that names none matches nothing.
+  std::optional<Uuid> group_id;
   std::optional<Pk> scoped_key_pk;  // only website invites within this key's allowlist
 };
 

@@ -30,6 +30,34 @@ namespace invited::domain {
 // only on storage failure (the unit then rolls back and the caller answers 503 for a transient
 // failure such as a locked database or a full disk, else 500). A transaction object is only
 // ever used from the thread that runs its unit.
+//
+// The isolation contract, which every backend keeps and the domain relies on:
+//
+// 1. A unit of work behaves as if it ran alone: serializable. Whatever it reads stays true
+//    until it commits, so a rule checked by reading and then enforced by writing inside one unit
+//    holds however many units run at once. "An organization keeps at least one owner" counts the
+//    owners, then demotes or removes one; "a token answers once" reads the batch, then marks it
+//    used; a bulk invite reads that a target is live and that the user is no member yet, then
+//    writes. SQLite keeps this by running write units one after another (one writer; a read
+//    unit sees one snapshot). PostgreSQL keeps it at SERIALIZABLE, whose predicate locks
+//    detect two units that would each break the rule only together (two owners removed at
+//    once) and fail one of them with a serialization failure; READ COMMITTED or REPEATABLE READ
+//    would not, and are not allowed for write units.
+// 2. A backend may run a unit again, from the start, in a fresh transaction, after a
+//    serialization failure or a deadlock (what the earlier run wrote is gone). So a unit resets
+//    every result it captures when it starts and acts on nothing outside the database (no email
+//    sent, no in-memory counter bumped) before its completion runs. The completion runs once,
+//    with the outcome of the run that counted.
+// 3. Uniqueness is decided by the database's constraints, never by a read before the insert:
+//    the *_if_absent methods, close-then-insert of pending invites, and
+//    save_idempotent_response say what a conflict does. Under (1) a read first would also be
+//    correct, but the constraint is what makes the loser's answer well-defined.
+// 4. Order across units is never row-key order: with concurrent writers, keys are drawn in one
+//    order and committed in another. "Oldest first" means a stored time and then an id (UUIDv7
+//    ids are made in time order); only rows written by one unit (a batch's invites) may keep
+//    their insertion order by key.
+//
+// Racing requests test (1) through the API on every backend: tests/api/concurrent_rules.test.mjs.
 
 // Everything a read unit may do: the read half of every topic.
 class ReadTx : public virtual TenancyReadTx,
@@ -62,9 +90,9 @@ using ReadWork = std::function<Status(ReadTx&)>;
 // For writes it runs only after the outcome is durable (committed or rolled back).
 using Completion = std::function<void(Status)>;
 
-// Runs units of work against the database. Thread-safe; never blocks the caller. A unit may be
-// run more than once (a backend may retry after a serialization failure), so it must reset any
-// result it captures when it starts. Completions run on the executor the Store was given.
+// Runs units of work against the database, each under the isolation contract above (a unit
+// may run more than once, so it resets any result it captures when it starts). Thread-safe;
+// never blocks the caller. Completions run on the executor the Store was given.
 class Store {
  public:
   virtual ~Store() = default;

@@ -22,7 +22,7 @@ struct OutboxOptions {
   std::string message_id_host;
   int max_attempts = 8;
   double retry_seconds = 30;  // delay before the 2nd attempt; doubles after each failure
-  // This worker is the store's only one (SQLite: one process serves the file), so a claim found
+  // This worker is the store's only one (store::ServeClaim::sole_server), so a claim found
   // at start was held by a process that is gone: release it at once instead of waiting for its
   // lease to run out. A store shared by several workers leaves this off.
   bool release_claims_on_start = false;

@@ -132,6 +132,19 @@ test('GET /api/v1/invites: newest first, filters by status, email (case-insensit
     assert.deepEqual(await ids(`email=${encodeURIComponent(carol)}&status=pending`), []);
     await assertPagination(svc, k, `/api/v1/invites?email=${encodeURIComponent(alice)}`, 'invites', 2);
 
+    // A deleted website still filters its invites (revoked by the deletion); a deleted group, or
+    // another organization's website, filters everything out.
+    const [gone] = await websitesInOrder(svc, k, 1, 'gone');
+    const [d0] = await inviteByEmail(svc, k, uniqueEmail('dave'), [gone.id]);
+    await call(svc, 'DELETE', `/api/v1/websites/${gone.id}`, { key: k });
+    assert.deepEqual((await call(svc, 'GET', `/api/v1/invites?website_id=${gone.id}`, { key: k })).invites.map((i) => [i.id, i.status]), [[d0, 'revoked']]);
+    await call(svc, 'DELETE', `/api/v1/groups/${g.id}`, { key: k });
+    assert.deepEqual(await ids(`group_id=${g.id}`), []);
+    const other = svc.createOrg('Other List Org');
+    const [foreign] = await websitesInOrder(svc, other.api_key, 1, 'foreign');
+    await inviteByEmail(svc, other.api_key, alice, [foreign.id]);
+    assert.deepEqual(await ids(`website_id=${foreign.id}`), []);
+
     await expectError(svc, 'GET', '/api/v1/invites?status=open&email=nope&website_id=1&group_id=x&page_size=0', { key: k }, 400, 'validation_error', {
       exactFields: ['status', 'email', 'website_id', 'group_id', 'page_size'],
     });

@@ -77,6 +77,22 @@ test('--smtp-url must be an smtp:// or smtps:// URL with a host, and a refusal n
   }
 });
 
+test('--database picks the store by its scheme; any other is refused by every subcommand without showing a password', () => {
+  const cases = [
+    ['mysql://root:s3cret@db.example.com/invited', [/must start with sqlite:\/\//, /got a mysql:\/\/ URL/]],
+    ['postgresql://invited:s3cret@db.example.com/invited', [/postgresql:\/\/ is not supported by this build yet/, /sqlite:\/\/\/path\/file\.db/]],
+    ['postgres://invited:s3cret@db.example.com/invited', [/postgresql:\/\/ is not supported by this build yet/]],
+    ['sqlite://', [/sqlite:\/\/ needs a file path/]],
+    ['data/invited.db', [/must start with sqlite:\/\/ \(got data\/invited\.db\)/]],
+  ];
+  for (const [url, says] of cases) {
+    for (const subcommand of [['serve'], ['migrate'], ['admin', 'create-org', '--name', 'Acme']]) {
+      const message = assertRefused([], '--database', says, { env: { INVITED_DATABASE: url }, subcommand });
+      assert.ok(!message.includes('s3cret'), message);
+    }
+  }
+});
+
 test('--public-url must be an absolute http(s) URL with a host, without query, fragment or blanks', () => {
   const example = /such as https:\/\/invites\.example\.com/;
   const cases = [

@@ -383,13 +383,23 @@ TEST_F(SqliteTransaction, HasPendingInvitesIsPerOrganization) {
 }
 
 // The outbox: claim, act, record (domain/outbox.hpp), and tokens minted by the claim.
+// Ids made so that row-key order and id order disagree: each later row gets a smaller id.
+Uuid descending_id(int n) {
+  Uuid::Bytes bytes{};
+  bytes[0] = static_cast<std::uint8_t>(0xf0 - n);
+  bytes[15] = 1;
+  return Uuid(bytes);
+}
+
 class SqliteOutbox : public SqliteTransaction {
  protected:
-  // A batch with one pending invite and its queued email; returns the batch.
+  // A batch with one pending invite and its queued email; returns the batch. Emails queued at
+  // the same second are claimed in the order they were queued: their message ids (UUIDv7) are
+  // made a millisecond apart.
   Pk queue_email(std::string_view address, domain::UnixSeconds at = kNow) {
     Pk batch = insert_batch();
     insert_invite(batch, address, {TargetKind::kWebsite, website.pk});
-    tx->enqueue_email(domain::NewEmail{.message_id = Uuid::v7(at * 1000),
+    tx->enqueue_email(domain::NewEmail{.message_id = Uuid::v7(at * 1000 + queued_++),
                                        .batch_pk = batch,
                                        .to_address = std::string(address),
                                        .created_at = at});
@@ -412,6 +422,9 @@ class SqliteOutbox : public SqliteTransaction {
   static constexpr const char* kOutboxStatus = "SELECT status FROM outbox_emails WHERE pk = ?1";
   static constexpr const char* kBatchDelivery = "SELECT delivery FROM invite_batches WHERE pk = ?1";
   static constexpr std::int64_t kNowMs = kNow * 1000;
+
+ private:
+  std::int64_t queued_ = 0;
 };
 
 TEST_F(SqliteOutbox, AClaimCountsTheAttemptAndKeepsOthersAwayUntilItsLeaseEnds) {
@@ -431,6 +444,26 @@ TEST_F(SqliteOutbox, AClaimCountsTheAttemptAndKeepsOthersAwayUntilItsLeaseEnds) 
   ASSERT_TRUE(again) << "a lease that ended is taken over";
   EXPECT_EQ(again->pk, first->pk);
   EXPECT_EQ(again->attempts, 2);
+}
+
+TEST_F(SqliteOutbox, EmailsDueAtOneMomentAreClaimedInQueueOrderNotRowKeyOrder) {
+  // With several writers, row keys are not in commit order: here the email queued first (the
+  // smaller UUIDv7 message id) has the larger row key.
+  const Uuid queued_first = descending_id(2);
+  const Uuid queued_second = descending_id(1);
+  for (const auto& [id, address] :
+       {std::pair{queued_second, "bob@example.com"}, std::pair{queued_first, "ann@example.com"}}) {
+    Pk batch = insert_batch();
+    insert_invite(batch, address, {TargetKind::kWebsite, website.pk});
+    tx->enqueue_email(domain::NewEmail{
+        .message_id = id, .batch_pk = batch, .to_address = address, .created_at = kNow});
+  }
+  auto first = tx->claim_due_email(kNowMs, kNowMs + 1000);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->message_id, queued_first);
+  auto second = tx->claim_due_email(kNowMs, kNowMs + 1000);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->message_id, queued_second);
 }
 
 TEST_F(SqliteOutbox, OutcomesEndTheClaim) {
@@ -687,12 +720,30 @@ TEST_F(SqliteTransaction, ListWebsiteMembersReportsStrongestRoleAndAccessType) {
 // Lists, both forms (SPEC §5): one order per list, a stored time then an id (never the row
 // key), the same in both forms; cursor pages of any size cover the list once.
 
-// Ids made so that row-key order and id order disagree: each later row gets a smaller id.
-Uuid descending_id(int n) {
-  Uuid::Bytes bytes{};
-  bytes[0] = static_cast<std::uint8_t>(0xf0 - n);
-  bytes[15] = 1;
-  return Uuid(bytes);
+TEST_F(SqliteTransaction, GroupAndKeyWebsitesAreInWebsiteOrderNotRowKeyOrder) {
+  // The website made later (by time) has the smaller row key, as a concurrent writer may leave it.
+  auto later = tx->insert_website(org.pk, descending_id(1), "https://later.example", "L", kNow + 5);
+  auto earlier =
+      tx->insert_website(org.pk, descending_id(2), "https://earlier.example", "E", kNow - 5);
+  const std::vector<Uuid> website_order{earlier.id, website.id, later.id};
+
+  Uuid group_id = Uuid::v4();
+  tx->insert_group(org.pk, group_id, "G", {later.pk, earlier.pk, website.pk}, kNow);
+  EXPECT_EQ(tx->find_group(org.pk, group_id)->website_ids, website_order);
+
+  auto key = tx->insert_api_key(domain::NewApiKey{.id = Uuid::v4(),
+                                                  .org_pk = org.pk,
+                                                  .name = "scoped",
+                                                  .hash = domain::hash_secret("secret"),
+                                                  .scoped = true,
+                                                  .website_pks = {later.pk, earlier.pk, website.pk},
+                                                  .created_at = kNow});
+  auto found = tx->find_api_key_by_id(org.pk, key.id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->website_ids, website_order);
+  EXPECT_TRUE(std::is_sorted(found->website_pks.begin(), found->website_pks.end()))
+      << "row keys stay sorted for Principal's lookup";
+  EXPECT_EQ(found->website_pks.size(), 3u);
 }
 
 TEST_F(SqliteTransaction, ListsOrderByTimeThenIdInBothForms) {
@@ -1202,7 +1253,7 @@ TEST(SqliteStore, ConcurrentWritesAreAllDurable) {
   TempDatabase file;
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;
-  WriterStats stats;
+  StoreStats stats;
   {
     SqliteStore store(options_for(file), run_inline());
     std::vector<std::thread> threads;
@@ -1233,7 +1284,7 @@ TEST(SqliteStore, ConcurrentWritesAreAllDurable) {
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(failures.load(), 0);
     EXPECT_EQ(count_users_in(store), kThreads * kPerThread);
-    stats = store.writer_stats();
+    stats = store.stats();
   }
   EXPECT_EQ(stats.units, static_cast<std::uint64_t>(kThreads * kPerThread));
   EXPECT_GE(stats.commits, 1u);
@@ -1273,7 +1324,7 @@ TEST(SqliteStore, QueuedUnitsCommitAsOneGroup) {
   std::promise<domain::Status> gate_done;
   store.write(gate.unit(), [&](domain::Status status) { gate_done.set_value(status); });
   gate.wait_entered();
-  auto before = store.writer_stats();
+  auto before = store.stats();
 
   std::vector<std::promise<domain::Status>> done(kUnits);
   for (int i = 0; i < kUnits; ++i) {
@@ -1289,7 +1340,7 @@ TEST(SqliteStore, QueuedUnitsCommitAsOneGroup) {
   EXPECT_TRUE(gate_done.get_future().get().ok());
   for (auto& promise : done) EXPECT_TRUE(promise.get_future().get().ok());
 
-  auto after = store.writer_stats();
+  auto after = store.stats();
   EXPECT_EQ(after.units - before.units, static_cast<std::uint64_t>(kUnits) + 1);
   // The gate's group, then every unit queued behind it in one more.
   EXPECT_EQ(after.commits - before.commits, 2u);
@@ -1314,7 +1365,7 @@ TEST(SqliteStore, FailingUnitRollsBackAloneWithinItsGroup) {
   std::promise<domain::Status> gate_done;
   store.write(gate.unit(), [&](domain::Status status) { gate_done.set_value(status); });
   gate.wait_entered();
-  auto before = store.writer_stats();
+  auto before = store.stats();
 
   auto make_invite = [&](domain::WriteTx& tx, std::string_view key) {
     Pk batch = tx.insert_batch(domain::NewBatch{.id = Uuid::v4(),
@@ -1388,7 +1439,7 @@ TEST(SqliteStore, FailingUnitRollsBackAloneWithinItsGroup) {
   EXPECT_EQ(statuses[4].error().code, domain::ErrorCode::kInternal);
   EXPECT_TRUE(statuses[5].ok());
 
-  auto after = store.writer_stats();
+  auto after = store.stats();
   EXPECT_EQ(after.commits - before.commits, 2u);  // the gate, then all six together
 
   std::vector<std::int64_t> counts;

@@ -1,4 +1,5 @@
 // The API keys topic (domain/api_key_store.hpp).
+#include <algorithm>
 #include <string>
 
 #include "store/sqlite/list_page.hpp"
@@ -98,13 +99,14 @@ domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk,
 void Transaction::load_key_websites(domain::ApiKey& key) {
   static constexpr const char* kKeyWebsites =
       "SELECT w.pk, w.id FROM api_key_websites kw JOIN websites w ON w.pk = kw.website_pk "
-      "WHERE kw.key_pk = ?1 ORDER BY w.pk";
+      "WHERE kw.key_pk = ?1 ORDER BY w.created_at, w.id";
   auto rows = db_.query(kKeyWebsites);
   rows.bind(1, key.pk);
   while (rows.step()) {
     key.website_pks.push_back(rows.int64(0));
     key.website_ids.push_back(rows.uuid(1));
   }
+  std::sort(key.website_pks.begin(), key.website_pks.end());  // domain::Principal looks them up
 }
 
 domain::ApiKey Transaction::insert_api_key(const domain::NewApiKey& key) {

@@ -49,7 +49,7 @@ std::vector<domain::BatchInvite> Transaction::batch_invites(Pk batch_pk) {
       "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "
       "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "
       "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
-      "WHERE i.batch_pk = ?1 ORDER BY i.pk";
+      "WHERE i.batch_pk = ?1 ORDER BY i.pk";  // the request's order (invitation_store.hpp)
   std::vector<domain::BatchInvite> invites;
   auto rows = db_.query(kInvites);
   rows.bind(1, batch_pk);
@@ -82,7 +82,7 @@ domain::Invitation Transaction::load_invitation(Pk batch_pk) {
       "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "
       "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk "
       "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
-      "WHERE i.batch_pk = ?1 AND i.status = 0 ORDER BY i.pk";
+      "WHERE i.batch_pk = ?1 AND i.status = 0 ORDER BY i.pk";  // the request's order
   domain::Invitation invitation;
   invitation.batch_pk = batch_pk;
   {

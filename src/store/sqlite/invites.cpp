@@ -42,12 +42,15 @@ domain::InviteRecord read_invite(const Cursor& row) {
                               .expires_at = row.int64(11)};
 }
 
-// ?1 org, ?2 email key, ?3 website pk, ?4 group pk, ?5 scoped key pk, ?6 status, ?7 now; a NULL
-// parameter switches its filter off.
+// ?1 org, ?2 email key, ?3 website id, ?4 group id, ?5 scoped key pk, ?6 status, ?7 now; a NULL
+// parameter switches its filter off. An id that names no website (deleted or not) or no live
+// group of the organization makes its subquery NULL, which matches no invite.
 #define INVITED_INVITE_FILTER                                                                    \
   "WHERE b.org_pk = ?1 AND (?2 IS NULL OR i.email_key = ?2) "                                    \
-  "AND (?3 IS NULL OR (i.target_kind = 1 AND i.target_pk = ?3)) "                                \
-  "AND (?4 IS NULL OR (i.target_kind = 2 AND i.target_pk = ?4)) "                                \
+  "AND (?3 IS NULL OR (i.target_kind = 1 AND i.target_pk = "                                     \
+  "  (SELECT pk FROM websites WHERE id = ?3 AND org_pk = ?1))) "                                 \
+  "AND (?4 IS NULL OR (i.target_kind = 2 AND i.target_pk = "                                     \
+  "  (SELECT pk FROM website_groups WHERE id = ?4 AND org_pk = ?1 AND deleted_at IS NULL))) "    \
   "AND (?5 IS NULL OR (i.target_kind = 1 AND i.target_pk IN "                                    \
   "  (SELECT website_pk FROM api_key_websites WHERE key_pk = ?5))) "                             \
   "AND (?6 IS NULL OR (CASE WHEN i.status = 0 AND i.expires_at <= ?7 THEN 3 ELSE i.status END) " \
@@ -56,8 +59,8 @@ domain::InviteRecord read_invite(const Cursor& row) {
 void bind_invite_filter(Cursor& row, Pk org_pk, const domain::InviteFilter& filter) {
   row.bind(1, org_pk);
   if (filter.email_key) row.bind(2, *filter.email_key);
-  row.bind(3, filter.website_pk);
-  row.bind(4, filter.group_pk);
+  if (filter.website_id) row.bind(3, *filter.website_id);
+  if (filter.group_id) row.bind(4, *filter.group_id);
   row.bind(5, filter.scoped_key_pk);
   if (filter.status) row.bind(6, static_cast<int>(*filter.status));
   row.bind(7, filter.now);

@@ -32,13 +32,15 @@ void Transaction::enqueue_email(const domain::NewEmail& email) {
 std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
                                                                 std::int64_t lease_until_ms) {
   // One statement picks and claims, so no other claimant can come between; the writer runs units
-  // one at a time anyway. (PostgreSQL: the inner SELECT takes FOR UPDATE SKIP LOCKED.)
+  // one at a time anyway. (PostgreSQL: the inner SELECT takes FOR UPDATE SKIP LOCKED.) Due
+  // longest first; among emails due at the same millisecond, the one queued first (message ids
+  // are UUIDv7, ordered by the time they were made), never the row key.
   static constexpr const char* kClaim =
       "UPDATE outbox_emails SET attempts = attempts + 1, claimed_until = ?2 "
       "WHERE pk = (SELECT pk FROM outbox_emails INDEXED BY outbox_emails_due "
       "  WHERE status = 0 AND next_attempt_ms <= ?1 "
       "    AND (claimed_until IS NULL OR claimed_until <= ?1) "
-      "  ORDER BY next_attempt_ms, pk LIMIT 1) "
+      "  ORDER BY next_attempt_ms, message_id LIMIT 1) "
       "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at";
   auto row = db_.query(kClaim);
   row.bind(1, now_ms).bind(2, lease_until_ms);

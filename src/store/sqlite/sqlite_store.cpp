@@ -160,7 +160,7 @@ void SqliteStore::on_email_queued(std::function<void()> listener) {
   email_listener_ = std::move(listener);
 }
 
-WriterStats SqliteStore::writer_stats() const { return {units_.load(), commits_.load()}; }
+StoreStats SqliteStore::stats() const { return {units_.load(), commits_.load()}; }
 
 void SqliteStore::complete(domain::Completion done, domain::Status status, bool direct) {
   if (direct) return done(status);

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "domain/store.hpp"
 #include "store/fair_queue.hpp"
+#include "store/service_store.hpp"
 
 struct sqlite3;
 
@@ -21,12 +21,6 @@ namespace invited::store::sqlite {
 
 class Connection;
 class Transaction;
-
-// Counters for /metrics and the group-commit benchmark. Monotonic since start.
-struct WriterStats {
-  std::uint64_t units = 0;    // write units run
-  std::uint64_t commits = 0;  // transactions committed (one per group)
-};
 
 // domain::Store on one SQLite file.
 //
@@ -61,9 +55,9 @@ struct WriterStats {
 // the owner points at its event loop.
 //
 // Thread-safe. The destructor finishes every queued unit before it returns.
-class SqliteStore final : public domain::Store {
+class SqliteStore final : public ServiceStore {
  public:
-  using Post = std::function<void(std::function<void()>)>;
+  using Post = store::Post;
 
   struct Options {
     std::string path;
@@ -98,9 +92,10 @@ class SqliteStore final : public domain::Store {
   void check_ready(domain::Completion done) override;
 
   // Called on the writer thread after a commit that queued an email.
-  void on_email_queued(std::function<void()> listener);
+  void on_email_queued(std::function<void()> listener) override;
 
-  WriterStats writer_stats() const;
+  // Units run and commits made by the writer (one commit per group).
+  StoreStats stats() const override;
 
  private:
   using Clock = std::chrono::steady_clock;

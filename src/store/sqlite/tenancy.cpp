@@ -127,7 +127,7 @@ domain::Page<domain::Website> Transaction::list_websites(Pk org_pk, std::optiona
 std::vector<Uuid> Transaction::group_website_ids(Pk group_pk) {
   static constexpr const char* kWebsites =
       "SELECT w.id FROM group_websites gw JOIN websites w ON w.pk = gw.website_pk "
-      "WHERE gw.group_pk = ?1 AND w.deleted_at IS NULL ORDER BY w.pk";
+      "WHERE gw.group_pk = ?1 AND w.deleted_at IS NULL ORDER BY w.created_at, w.id";
   std::vector<Uuid> ids;
   auto rows = db_.query(kWebsites);
   rows.bind(1, group_pk);
