@@ -1,4 +1,5 @@
 // API keys: hashed secrets, optionally scoped to an allowlist of websites.
+#include <algorithm>
 #include <unordered_map>
 
 #include "store/postgres/list_page.hpp"
@@ -13,7 +14,7 @@ using domain::Uuid;
 
 namespace {
 
-#define INVITED_KEY_COLUMNS                                                       \
+#define INVITED_KEY_COLUMNS                                                          \
   "SELECT k.pk, k.id, k.org_pk, o.id, k.name, k.scoped, k.created_at, k.revoked_at " \
   "FROM api_keys k JOIN organizations o ON o.pk = k.org_pk "
 
@@ -37,7 +38,7 @@ void Transaction::load_key_websites(std::vector<domain::ApiKey>& keys) {
       "api_keys_websites",
       "SELECT kw.key_pk, w.pk, w.id FROM api_key_websites kw "
       "JOIN websites w ON w.pk = kw.website_pk WHERE kw.key_pk = ANY ($1) "
-      "ORDER BY kw.key_pk, w.pk"};
+      "ORDER BY kw.key_pk, w.created_at, w.id"};
   std::vector<Pk> scoped;
   std::unordered_map<Pk, domain::ApiKey*> by_pk;
   for (auto& key : keys) {
@@ -52,6 +53,8 @@ void Transaction::load_key_websites(std::vector<domain::ApiKey>& keys) {
     key.website_pks.push_back(rows.int64(row, 1));
     key.website_ids.push_back(rows.uuid(row, 2));
   }
+  // domain::Principal looks the row keys up by binary search.
+  for (auto& [pk, key] : by_pk) std::sort(key->website_pks.begin(), key->website_pks.end());
 }
 
 std::optional<domain::ApiKey> Transaction::find_api_key(const domain::SecretHash& hash) {
@@ -76,10 +79,9 @@ std::optional<domain::ApiKey> Transaction::find_api_key_by_id(Pk org_pk, const U
 domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk,
                                                         const domain::ListRequest& request) {
   // $1 org, ($2, $3) the position to start after, $4 limit, $5 offset.
-  static constexpr Statement kList{
-      "api_keys_list", INVITED_KEY_COLUMNS
-      "WHERE k.org_pk = $1 AND (k.created_at, k.id) > ($2, $3) "
-      "ORDER BY k.created_at, k.id LIMIT $4 OFFSET $5"};
+  static constexpr Statement kList{"api_keys_list", INVITED_KEY_COLUMNS
+                                   "WHERE k.org_pk = $1 AND (k.created_at, k.id) > ($2, $3) "
+                                   "ORDER BY k.created_at, k.id LIMIT $4 OFFSET $5"};
   static constexpr Statement kCount{"api_keys_count",
                                     "SELECT count(*) FROM api_keys WHERE org_pk = $1"};
   static constexpr Statement kLocate{

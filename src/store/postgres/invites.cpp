@@ -24,17 +24,19 @@ namespace {
   "LEFT JOIN organizations o ON i.target_kind = 0 AND o.pk = i.target_pk "
 // An organization's invites, newest first, walked through its batches (migration 0004): batches
 // by (created_at, id) from their index, each batch's invites (at most 50) by id.
-#define INVITED_ORG_INVITES \
-  "FROM invite_batches b JOIN invites i ON i.batch_pk = b.pk "
-// $1 org, $2 email key, $3 website pk, $4 group pk, $5 scoped key pk, $6 status, $7 now; a NULL
-// parameter switches its filter off.
-#define INVITED_INVITE_FILTER                                                                   \
-  "WHERE b.org_pk = $1 AND ($2::text IS NULL OR i.email_key = $2) "                             \
-  "AND ($3::int8 IS NULL OR (i.target_kind = 1 AND i.target_pk = $3)) "                         \
-  "AND ($4::int8 IS NULL OR (i.target_kind = 2 AND i.target_pk = $4)) "                         \
-  "AND ($5::int8 IS NULL OR (i.target_kind = 1 AND i.target_pk IN "                             \
-  "  (SELECT website_pk FROM api_key_websites WHERE key_pk = $5))) "                            \
-  "AND ($6::int8 IS NULL OR (CASE WHEN i.status = 0 AND i.expires_at <= $7 THEN 3 "            \
+#define INVITED_ORG_INVITES "FROM invite_batches b JOIN invites i ON i.batch_pk = b.pk "
+// $1 org, $2 email key, $3 website id, $4 group id, $5 scoped key pk, $6 status, $7 now; a NULL
+// parameter switches its filter off. An id that names no website (deleted or not) or no live
+// group of the organization makes its subquery NULL, which matches no invite.
+#define INVITED_INVITE_FILTER                                                                 \
+  "WHERE b.org_pk = $1 AND ($2::text IS NULL OR i.email_key = $2) "                           \
+  "AND ($3::uuid IS NULL OR (i.target_kind = 1 AND i.target_pk = "                            \
+  "  (SELECT pk FROM websites WHERE id = $3 AND org_pk = $1))) "                              \
+  "AND ($4::uuid IS NULL OR (i.target_kind = 2 AND i.target_pk = "                            \
+  "  (SELECT pk FROM website_groups WHERE id = $4 AND org_pk = $1 AND deleted_at IS NULL))) " \
+  "AND ($5::int8 IS NULL OR (i.target_kind = 1 AND i.target_pk IN "                           \
+  "  (SELECT website_pk FROM api_key_websites WHERE key_pk = $5))) "                          \
+  "AND ($6::int8 IS NULL OR (CASE WHEN i.status = 0 AND i.expires_at <= $7 THEN 3 "           \
   "  ELSE i.status END) = $6) "
 
 domain::InviteRecord read_invite(const Result& rows, int row) {
@@ -53,7 +55,7 @@ domain::InviteRecord read_invite(const Result& rows, int row) {
 }
 
 Params& add_invite_filter(Params& params, Pk org_pk, const domain::InviteFilter& filter) {
-  params.add(org_pk).add(filter.email_key).add(filter.website_pk).add(filter.group_pk);
+  params.add(org_pk).add(filter.email_key).add(filter.website_id).add(filter.group_id);
   params.add(filter.scoped_key_pk);
   if (filter.status) {
     params.add(code(*filter.status));
@@ -144,12 +146,9 @@ void Transaction::close_pending_invites(domain::Target target, std::string_view 
       "invites_close_pending",
       "UPDATE invites SET status = CASE WHEN expires_at <= $5 THEN 3 ELSE $4 END, closed_at = $5 "
       "WHERE email_key = $1 AND target_kind = $2 AND target_pk = $3 AND status = 0"};
-  db_.query(kClose, Params()
-                        .add(email_key)
-                        .add(code(target.kind))
-                        .add(target.pk)
-                        .add(code(status))
-                        .add(now));
+  db_.query(
+      kClose,
+      Params().add(email_key).add(code(target.kind)).add(target.pk).add(code(status)).add(now));
 }
 
 void Transaction::insert_invite(const domain::NewInvite& invite) {
@@ -170,10 +169,9 @@ void Transaction::insert_invite(const domain::NewInvite& invite) {
 }
 
 void Transaction::revoke_pending_invites(domain::Target target, UnixSeconds now) {
-  static constexpr Statement kRevoke{
-      "invites_revoke_pending",
-      "UPDATE invites SET status = $3, closed_at = $4 "
-      "WHERE target_kind = $1 AND target_pk = $2 AND status = 0"};
+  static constexpr Statement kRevoke{"invites_revoke_pending",
+                                     "UPDATE invites SET status = $3, closed_at = $4 "
+                                     "WHERE target_kind = $1 AND target_pk = $2 AND status = 0"};
   db_.query(kRevoke, Params()
                          .add(code(target.kind))
                          .add(target.pk)

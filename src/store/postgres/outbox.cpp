@@ -34,14 +34,16 @@ std::optional<std::int64_t> Transaction::next_email_due_ms() {
 std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
                                                                 std::int64_t lease_until_ms) {
   // One statement picks and claims. With several workers (processes), each takes a different
-  // email: rows another transaction has locked are skipped, not waited for.
+  // email: rows another transaction has locked are skipped, not waited for. Due longest first;
+  // among emails due at the same millisecond, the one queued first (message ids are UUIDv7,
+  // ordered by the time they were made), never the row key.
   static constexpr Statement kClaim{
       "outbox_claim",
       "UPDATE outbox_emails SET attempts = attempts + 1, claimed_until = $2 "
       "WHERE pk = (SELECT pk FROM outbox_emails "
       "  WHERE status = 0 AND next_attempt_ms <= $1 "
       "    AND (claimed_until IS NULL OR claimed_until <= $1) "
-      "  ORDER BY next_attempt_ms, pk LIMIT 1 FOR UPDATE SKIP LOCKED) "
+      "  ORDER BY next_attempt_ms, message_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
       "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at"};
   Result rows = db_.query(kClaim, Params().add(now_ms).add(lease_until_ms));
   if (rows.rows() == 0) return std::nullopt;
@@ -110,10 +112,9 @@ void Transaction::release_email_claim(Pk email_pk) {
 
 int Transaction::release_all_email_claims() {
   // Only queued emails can hold a claim: every other state clears it.
-  static constexpr Statement kRelease{
-      "outbox_release_all_claims",
-      "UPDATE outbox_emails SET claimed_until = NULL "
-      "WHERE status = 0 AND claimed_until IS NOT NULL"};
+  static constexpr Statement kRelease{"outbox_release_all_claims",
+                                      "UPDATE outbox_emails SET claimed_until = NULL "
+                                      "WHERE status = 0 AND claimed_until IS NOT NULL"};
   return static_cast<int>(db_.query(kRelease).affected());
 }
 

@@ -27,8 +27,7 @@ domain::Website read_website(const Result& rows, int row) {
 }
 
 domain::Organization read_organization(const Result& rows) {
-  return domain::Organization{rows.int64(0, 0), rows.uuid(0, 1), rows.text(0, 2),
-                              rows.int64(0, 3)};
+  return domain::Organization{rows.int64(0, 0), rows.uuid(0, 1), rows.text(0, 2), rows.int64(0, 3)};
 }
 
 domain::Group read_group(const Result& rows, int row) {
@@ -61,9 +60,8 @@ std::optional<domain::Organization> Transaction::find_organization_by_id(const U
 }
 
 std::optional<domain::Website> Transaction::find_website(Pk org_pk, const Uuid& id) {
-  static constexpr Statement kFind{
-      "tenancy_find_website",
-      INVITED_WEBSITE_COLUMNS "WHERE w.id = $1 AND w.org_pk = $2 AND w.deleted_at IS NULL"};
+  static constexpr Statement kFind{"tenancy_find_website", INVITED_WEBSITE_COLUMNS
+                                   "WHERE w.id = $1 AND w.org_pk = $2 AND w.deleted_at IS NULL"};
   Result rows = db_.query(kFind, Params().add(id).add(org_pk));
   if (rows.rows() == 0) return std::nullopt;
   return read_website(rows, 0);
@@ -91,15 +89,13 @@ domain::Page<domain::Website> Transaction::list_websites(Pk org_pk, std::optiona
                                                          const domain::ListRequest& request) {
   // $1 org, ($2, $3) the position to start after, $4 limit, $5 offset, $6 the scoped key.
   static constexpr Statement kList{
-      "tenancy_list_websites",
-      INVITED_WEBSITE_COLUMNS
+      "tenancy_list_websites", INVITED_WEBSITE_COLUMNS
       "WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND (w.created_at, w.id) > ($2, $3) "
       "ORDER BY w.created_at, w.id LIMIT $4 OFFSET $5"};
   // A scoped key's websites are read through its allowlist (at most 1,000), whatever the
   // organization's size.
   static constexpr Statement kListAllowed{
-      "tenancy_list_allowed_websites",
-      INVITED_WEBSITE_COLUMNS
+      "tenancy_list_allowed_websites", INVITED_WEBSITE_COLUMNS
       "JOIN api_key_websites kw ON kw.website_pk = w.pk AND kw.key_pk = $6 "
       "WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND (w.created_at, w.id) > ($2, $3) "
       "ORDER BY w.created_at, w.id LIMIT $4 OFFSET $5"};
@@ -143,7 +139,8 @@ void Transaction::load_group_websites(std::vector<domain::Group>& groups) {
   static constexpr Statement kWebsites{
       "tenancy_group_websites",
       "SELECT gw.group_pk, w.id FROM group_websites gw JOIN websites w ON w.pk = gw.website_pk "
-      "WHERE gw.group_pk = ANY ($1) AND w.deleted_at IS NULL ORDER BY gw.group_pk, w.pk"};
+      "WHERE gw.group_pk = ANY ($1) AND w.deleted_at IS NULL "
+      "ORDER BY gw.group_pk, w.created_at, w.id"};
   std::vector<Pk> group_pks;
   std::unordered_map<Pk, domain::Group*> by_pk;
   for (auto& group : groups) {
