@@ -48,6 +48,11 @@ PostgresStore::PostgresStore(Options options, Post post)
 
 PostgresStore::~PostgresStore() = default;
 
+StoreStats PostgresStore::stats() const {
+  PoolStats pool = pool_.stats();
+  return StoreStats{.units = pool.units, .commits = pool.commits};
+}
+
 void PostgresStore::on_email_queued(std::function<void()> listener) {
   email_listener_ = std::move(listener);
 }
@@ -102,8 +107,7 @@ domain::Status PostgresStore::write_and_wait(domain::WriteWork work) {
 }
 
 domain::Status PostgresStore::read_and_wait(domain::ReadWork work) {
-  return pool_.run_and_wait(Access::kReadOnly,
-                            [&work](Transaction& tx) { return work(tx); });
+  return pool_.run_and_wait(Access::kReadOnly, [&work](Transaction& tx) { return work(tx); });
 }
 
 void PostgresStore::check_ready(domain::Completion done) {

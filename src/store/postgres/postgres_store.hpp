@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
-#include "domain/store.hpp"
 #include "store/postgres/pool.hpp"
 #include "store/postgres/transaction.hpp"
+#include "store/service_store.hpp"
 
 namespace invited::store::postgres {
 
@@ -19,17 +19,17 @@ namespace invited::store::postgres {
 // on one connection: writes at SERIALIZABLE (a unit behaves as if it ran alone, the store
 // contract), reads in one REPEATABLE READ READ ONLY snapshot. A unit that loses a serialization
 // race or a deadlock (SQLSTATE 40001, 40P01) is rolled back and run again after a short random
-// pause, up to `max_attempts` runs within the timeout. Every unit must finish within `timeout` of being handed to the store,
-// waiting for a connection included; past it, or when the server cannot be reached, it
-// completes with kUnavailable (the API answers 503 with Retry-After). Completions are handed to
-// `post`, which the owner points at its event loop.
+// pause, up to `max_attempts` runs within the timeout. Every unit must finish within `timeout` of
+// being handed to the store, waiting for a connection included; past it, or when the server cannot
+// be reached, it completes with kUnavailable (the API answers 503 with Retry-After). Completions
+// are handed to `post`, which the owner points at its event loop.
 //
 // Reads for one organization (read_for) queue fairly: organizations take turns, and one
 // organization's reads hold at most pool_size - 1 connections at once.
 //
 // Thread-safe. The destructor finishes every queued unit (or lets it time out) before it
 // returns.
-class PostgresStore final : public domain::Store {
+class PostgresStore final : public ServiceStore {
  public:
   using Post = std::function<void(std::function<void()>)>;
 
@@ -64,8 +64,11 @@ class PostgresStore final : public domain::Store {
   // the server writable (not a standby in recovery).
   void check_ready(domain::Completion done) override;
 
-  // Called after a write unit that queued an email has committed.
-  void on_email_queued(std::function<void()> listener);
+  // Called after a write unit that queued an email has committed (on the executor for write(),
+  // on the waiting thread for write_and_wait()).
+  void on_email_queued(std::function<void()> listener) override;
+  // Units run (reads included) and transactions committed.
+  StoreStats stats() const override;
 
   PoolStats pool_stats() const { return pool_.stats(); }
 
