@@ -48,11 +48,10 @@ bool Transaction::save_idempotent_response(Pk org_pk, std::string_view key,
 
 int Transaction::prune_idempotent_responses(UnixSeconds not_before, int limit) {
   // Oldest first through idempotent_responses_by_age, so a pass touches only expired rows.
-  static constexpr Statement kPrune{
-      "idempotency_prune",
-      "DELETE FROM idempotent_responses WHERE (org_pk, key) IN ("
-      "SELECT org_pk, key FROM idempotent_responses "
-      "WHERE created_at < $1 ORDER BY created_at LIMIT $2)"};
+  static constexpr Statement kPrune{"idempotency_prune",
+                                    "DELETE FROM idempotent_responses WHERE (org_pk, key) IN ("
+                                    "SELECT org_pk, key FROM idempotent_responses "
+                                    "WHERE created_at < $1 ORDER BY created_at LIMIT $2)"};
   return static_cast<int>(db_.query(kPrune, Params().add(not_before).add(limit)).affected());
 }
 

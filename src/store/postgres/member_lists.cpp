@@ -16,26 +16,25 @@ namespace {
 // Everyone who reaches website $2 of organization $1, one row per user: the strongest role
 // (ties go to the most direct access: website, then group, then organization) and, as the
 // row's time, the earliest grant through any path. The list orders by (since, user id).
-#define INVITED_WEBSITE_ACCESS_CTE                                                            \
-  "WITH grants(user_pk, role, access, created_at) AS ("                                       \
-  "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = $2"          \
-  "  UNION ALL"                                                                               \
-  "  SELECT gm.user_pk, gm.role, 1, gm.created_at FROM group_members gm"                      \
-  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk"                                   \
-  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.deleted_at IS NULL"                  \
-  "    WHERE gw.website_pk = $2"                                                              \
-  "  UNION ALL"                                                                               \
-  "  SELECT user_pk, role, 0, created_at FROM organization_members WHERE org_pk = $1"         \
-  "), best AS ("                                                                              \
-  "  SELECT DISTINCT ON (user_pk) user_pk, role, access,"                                     \
-  "    min(created_at) OVER (PARTITION BY user_pk) AS since"                                  \
-  "  FROM grants ORDER BY user_pk, role DESC, access DESC, created_at"                        \
+#define INVITED_WEBSITE_ACCESS_CTE                                                    \
+  "WITH grants(user_pk, role, access, created_at) AS ("                               \
+  "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = $2"  \
+  "  UNION ALL"                                                                       \
+  "  SELECT gm.user_pk, gm.role, 1, gm.created_at FROM group_members gm"              \
+  "    JOIN group_websites gw ON gw.group_pk = gm.group_pk"                           \
+  "    JOIN website_groups g ON g.pk = gm.group_pk AND g.deleted_at IS NULL"          \
+  "    WHERE gw.website_pk = $2"                                                      \
+  "  UNION ALL"                                                                       \
+  "  SELECT user_pk, role, 0, created_at FROM organization_members WHERE org_pk = $1" \
+  "), best AS ("                                                                      \
+  "  SELECT DISTINCT ON (user_pk) user_pk, role, access,"                             \
+  "    min(created_at) OVER (PARTITION BY user_pk) AS since"                          \
+  "  FROM grants ORDER BY user_pk, role DESC, access DESC, created_at"                \
   ") "
 
 // $3/$4 the position to start after, $5 limit, $6 offset.
 constexpr Statement kListWebsiteMembers{
-    "member_lists_website",
-    INVITED_WEBSITE_ACCESS_CTE
+    "member_lists_website", INVITED_WEBSITE_ACCESS_CTE
     "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, b.role, b.access, "
     "b.since FROM best b JOIN users u ON u.pk = b.user_pk WHERE (b.since, u.id) > ($3, $4) "
     "ORDER BY b.since, u.id LIMIT $5 OFFSET $6"};
@@ -98,19 +97,24 @@ domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk web
 domain::Page<domain::Member> Transaction::list_direct_members(domain::Target target,
                                                               const domain::ListRequest& request) {
   // $1 target, ($2, $3) the position to start after, $4 limit, $5 offset.
-#define INVITED_DIRECT_MEMBERS(table, key, access)                                 \
-  INVITED_MEMBER_COLUMNS(access)                                                   \
-  " FROM " table " m JOIN users u ON u.pk = m.user_pk "                            \
-  "WHERE m." key " = $1 AND (m.created_at, m.user_id) > ($2, $3) "                 \
+#define INVITED_DIRECT_MEMBERS(table, key, access)  \
+  INVITED_MEMBER_COLUMNS(access)                    \
+  " FROM " table                                    \
+  " m JOIN users u ON u.pk = m.user_pk "            \
+  "WHERE m." key                                    \
+  " = $1 AND (m.created_at, m.user_id) > ($2, $3) " \
   "ORDER BY m.created_at, m.user_id LIMIT $4 OFFSET $5"
   // The member's place: their membership, else the one they held when they were removed.
-#define INVITED_LOCATE_MEMBER(table, key, kind)                                               \
-  "SELECT created_at, user_id FROM ("                                                         \
-  "  SELECT 0 AS removed, m.created_at, m.user_id FROM users u JOIN " table " m "             \
-  "    ON m." key " = $2 AND m.user_pk = u.pk WHERE u.id = $1"                                \
-  "  UNION ALL"                                                                               \
-  "  SELECT 1, r.created_at, u.id FROM users u JOIN removed_memberships r "                   \
-  "    ON r.target_kind = " kind " AND r.target_pk = $2 AND r.user_pk = u.pk WHERE u.id = $1" \
+#define INVITED_LOCATE_MEMBER(table, key, kind)                             \
+  "SELECT created_at, user_id FROM ("                                       \
+  "  SELECT 0 AS removed, m.created_at, m.user_id FROM users u JOIN " table \
+  " m "                                                                     \
+  "    ON m." key                                                           \
+  " = $2 AND m.user_pk = u.pk WHERE u.id = $1"                              \
+  "  UNION ALL"                                                             \
+  "  SELECT 1, r.created_at, u.id FROM users u JOIN removed_memberships r " \
+  "    ON r.target_kind = " kind                                            \
+  " AND r.target_pk = $2 AND r.user_pk = u.pk WHERE u.id = $1"              \
   ") AS places ORDER BY removed LIMIT 1"
   struct Statements {
     Statement list;
@@ -122,8 +126,7 @@ domain::Page<domain::Member> Transaction::list_direct_members(domain::Target tar
       {"member_lists_group_count", "SELECT count(*) FROM group_members WHERE group_pk = $1"},
       {"member_lists_group_locate", INVITED_LOCATE_MEMBER("group_members", "group_pk", "2")}};
   static constexpr Statements kOrganization{
-      {"member_lists_organization",
-       INVITED_DIRECT_MEMBERS("organization_members", "org_pk", "0")},
+      {"member_lists_organization", INVITED_DIRECT_MEMBERS("organization_members", "org_pk", "0")},
       {"member_lists_organization_count",
        "SELECT count(*) FROM organization_members WHERE org_pk = $1"},
       {"member_lists_organization_locate",
@@ -161,23 +164,22 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
   // the most direct access), in website order. An organization member reaches every live
   // website; anyone else those of their direct and group memberships, read through the user's
   // own memberships. ($2, $3) the position to start after, $4 limit, $5 offset.
-#define INVITED_USER_WEBSITES                                                               \
+#define INVITED_USER_WEBSITES                                                                     \
   "WITH org_role AS (SELECT role FROM organization_members WHERE org_pk = $1 AND user_pk = $6), " \
-  "reached AS ("                                                                            \
-  "  SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"                        \
-  "    WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND EXISTS (SELECT 1 FROM org_role)"    \
-  "  UNION"                                                                                 \
-  "  SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"                        \
-  "    WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM org_role)" \
-  "    AND w.pk IN (SELECT website_pk FROM website_members WHERE user_pk = $6"              \
-  "      UNION SELECT gw.website_pk FROM group_members gm"                                  \
-  "      JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = $1"                     \
-  "        AND g.deleted_at IS NULL"                                                        \
-  "      JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = $6)"        \
+  "reached AS ("                                                                                  \
+  "  SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"                              \
+  "    WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND EXISTS (SELECT 1 FROM org_role)"          \
+  "  UNION"                                                                                       \
+  "  SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"                              \
+  "    WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM org_role)"      \
+  "    AND w.pk IN (SELECT website_pk FROM website_members WHERE user_pk = $6"                    \
+  "      UNION SELECT gw.website_pk FROM group_members gm"                                        \
+  "      JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = $1"                           \
+  "        AND g.deleted_at IS NULL"                                                              \
+  "      JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = $6)"              \
   ") "
   static constexpr Statement kList{
-      "member_lists_user_websites",
-      INVITED_USER_WEBSITES
+      "member_lists_user_websites", INVITED_USER_WEBSITES
       "SELECT r.id, r.url, r.name, best.role, best.access FROM reached r "
       "CROSS JOIN LATERAL (SELECT role, access FROM ("
       "    SELECT role, 0 AS access FROM org_role"
@@ -188,9 +190,8 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
       "    UNION ALL SELECT role, 2 FROM website_members WHERE website_pk = r.pk AND user_pk = $6"
       "  ) AS paths ORDER BY role DESC, access DESC LIMIT 1) AS best "
       "WHERE (r.created_at, r.id) > ($2, $3) ORDER BY r.created_at, r.id LIMIT $4 OFFSET $5"};
-  static constexpr Statement kCount{
-      "member_lists_user_websites_count",
-      INVITED_USER_WEBSITES "SELECT count(*) FROM reached"};  // $2 to $5 unused
+  static constexpr Statement kCount{"member_lists_user_websites_count", INVITED_USER_WEBSITES
+                                    "SELECT count(*) FROM reached"};  // $2 to $5 unused
 #undef INVITED_USER_WEBSITES
   // Any website of the organization keeps its place, reached by the user or not.
   static constexpr Statement kLocate{
@@ -201,13 +202,9 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
       [&](const Uuid& id) { return position_of(db_.query(kLocate, Params().add(id).add(org_pk))); },
       [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
           std::vector<domain::UserWebsite>& items) {
-        Result rows = db_.query(kList, Params()
-                                           .add(org_pk)
-                                           .add(after.time)
-                                           .add(after.id)
-                                           .add(limit)
-                                           .add(offset)
-                                           .add(user_pk));
+        Result rows = db_.query(
+            kList,
+            Params().add(org_pk).add(after.time).add(after.id).add(limit).add(offset).add(user_pk));
         for (int row = 0; row < rows.rows(); ++row) {
           items.push_back(domain::UserWebsite{
               .website_id = rows.uuid(row, 0),

@@ -7,8 +7,9 @@ namespace invited::store::postgres {
 
 // The columns of a member row, `access` being the AccessType number of the path (0
 // organization, 1 group, 2 website); m is the membership, u the user.
-#define INVITED_MEMBER_COLUMNS(access)                                                      \
-  "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access "," \
+#define INVITED_MEMBER_COLUMNS(access)                                                 \
+  "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, m.role, " access \
+  ","                                                                                  \
   " m.created_at"
 
 // Reads the columns of INVITED_MEMBER_COLUMNS (or the same columns from another query).

@@ -22,30 +22,30 @@ struct MembershipTable {
 };
 
 // Deleting keeps the membership's place for cursors (migration 0004) in the same statement.
-#define INVITED_MEMBERSHIP_TABLE(name, table, key, access, kind)                                \
-  MembershipTable {                                                                             \
+#define INVITED_MEMBERSHIP_TABLE(name, table, key, access, kind)                                 \
+  MembershipTable {                                                                              \
     {"memberships_exists_" name, "SELECT 1 FROM " table " WHERE " key " = $1 AND user_pk = $2"}, \
-        {"memberships_insert_" name,                                                            \
-         "INSERT INTO " table "(" key                                                           \
-         ", user_pk, role, created_at, user_id) "                                               \
-         "SELECT $1, pk, $3, $4, id FROM users WHERE pk = $2 ON CONFLICT DO NOTHING"},          \
-        {"memberships_role_" name,                                                              \
-         "SELECT role FROM " table " WHERE " key " = $1 AND user_pk = $2"},                     \
-        {"memberships_update_" name,                                                            \
-         "UPDATE " table " SET role = $3 WHERE " key " = $1 AND user_pk = $2"},                 \
-        {"memberships_member_" name, INVITED_MEMBER_COLUMNS(access) " FROM " table              \
-                                                                    " m JOIN users u ON u.pk = " \
-                                                                    "m.user_pk WHERE m." key    \
-                                                                    " = $1 AND m.user_pk = $2"}, \
-        {"memberships_remove_" name,                                                            \
-         "WITH gone AS (DELETE FROM " table " WHERE " key                                       \
-         " = $1 AND user_pk = $2 RETURNING user_pk, created_at), "                              \
-         "kept AS (INSERT INTO removed_memberships(target_kind, target_pk, user_pk, "           \
-         "created_at, removed_at) SELECT " kind                                                 \
-         ", $1, user_pk, created_at, extract(epoch FROM now())::int8 FROM gone "                \
-         "ON CONFLICT (target_kind, target_pk, user_pk) DO UPDATE SET "                         \
-         "created_at = excluded.created_at, removed_at = excluded.removed_at) "                 \
-         "SELECT count(*) FROM gone"},                                                          \
+        {"memberships_insert_" name,                                                             \
+         "INSERT INTO " table "(" key                                                            \
+         ", user_pk, role, created_at, user_id) "                                                \
+         "SELECT $1, pk, $3, $4, id FROM users WHERE pk = $2 ON CONFLICT DO NOTHING"},           \
+        {"memberships_role_" name,                                                               \
+         "SELECT role FROM " table " WHERE " key " = $1 AND user_pk = $2"},                      \
+        {"memberships_update_" name,                                                             \
+         "UPDATE " table " SET role = $3 WHERE " key " = $1 AND user_pk = $2"},                  \
+        {"memberships_member_" name,                                                             \
+         INVITED_MEMBER_COLUMNS(access) " FROM " table                                           \
+                                        " m JOIN users u ON u.pk = "                             \
+                                        "m.user_pk WHERE m." key " = $1 AND m.user_pk = $2"},    \
+        {"memberships_remove_" name,                                                             \
+         "WITH gone AS (DELETE FROM " table " WHERE " key                                        \
+         " = $1 AND user_pk = $2 RETURNING user_pk, created_at), "                               \
+         "kept AS (INSERT INTO removed_memberships(target_kind, target_pk, user_pk, "            \
+         "created_at, removed_at) SELECT " kind                                                  \
+         ", $1, user_pk, created_at, extract(epoch FROM now())::int8 FROM gone "                 \
+         "ON CONFLICT (target_kind, target_pk, user_pk) DO UPDATE SET "                          \
+         "created_at = excluded.created_at, removed_at = excluded.removed_at) "                  \
+         "SELECT count(*) FROM gone"},                                                           \
   }
 
 const MembershipTable kOrganizationMembers =
@@ -76,8 +76,7 @@ bool Transaction::has_membership(domain::Target target, Pk user_pk) {
 }
 
 std::optional<domain::Role> Transaction::membership_role(domain::Target target, Pk user_pk) {
-  Result rows =
-      db_.query(membership_table(target.kind).role, Params().add(target.pk).add(user_pk));
+  Result rows = db_.query(membership_table(target.kind).role, Params().add(target.pk).add(user_pk));
   if (rows.rows() == 0) return std::nullopt;
   return static_cast<domain::Role>(rows.int64(0, 0));
 }
