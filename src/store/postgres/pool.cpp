@@ -28,6 +28,10 @@ constexpr const char* kBeginSerializable = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 constexpr const char* kBeginReadCommitted = "BEGIN ISOLATION LEVEL READ COMMITTED";
 constexpr const char* kBeginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 constexpr const char* kCommit = "COMMIT";
+// The turn of units rerun after repeated serialization failures (PoolOptions::
+// exclusive_from_attempt); next to the migrations' lock ("invited" in ASCII).
+constexpr const char* kTakeTurn = "SELECT pg_advisory_lock(29400750624909669)";
+constexpr const char* kEndTurn = "SELECT pg_advisory_unlock(29400750624909669)";
 constexpr const char* kRollback = "ROLLBACK";
 
 // A random pause before rerunning a unit that lost a race, growing with the attempt, so the
@@ -180,6 +184,17 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       return timed_out();
     }
     bool committing = false;
+    bool exclusive = false;
+    bool short_waits = false;
+    // Ends the turn taken for this run, if any (a lost connection has ended it already).
+    auto end_turn = [&] {
+      if (!exclusive || !connection || !connection->ok()) return;
+      try {
+        connection->exec(kEndTurn);
+      } catch (const PgError&) {
+        connection.reset();
+      }
+    };
     try {
       if (!connection || !connection->ok()) {
         bool replacing = connection != nullptr;
@@ -193,7 +208,18 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
         }
       }
       connection->set_deadline(unit.deadline);
+      if (unit.access == Access::kReadWrite && options_.exclusive_from_attempt > 0 &&
+          attempt >= options_.exclusive_from_attempt) {
+        connection->exec(kTakeTurn);
+        exclusive = true;
+      }
       connection->defer(begin);
+      short_waits =
+          unit.access == Access::kReadWrite && !exclusive && options_.conflict_wait.count() > 0;
+      if (short_waits) {
+        connection->defer("SET LOCAL lock_timeout = " +
+                          std::to_string(options_.conflict_wait.count()));
+      }
       domain::Status status = unit.job(*connection);
       if (connection->has_deferred()) {
         // The unit sent nothing: no transaction was opened.
@@ -205,11 +231,16 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       } else {
         connection->exec(kRollback);
       }
+      end_turn();
       return status;
     } catch (const PgError& error) {
       abandon_transaction(connection);
+      end_turn();
       bool time_left = Clock::now() < unit.deadline;
-      switch (error.kind()) {
+      // A run that gave up waiting for another unit's row (its short lock_timeout) lost a race.
+      FailureKind kind =
+          short_waits && error.sqlstate() == "55P03" ? FailureKind::kRetry : error.kind();
+      switch (kind) {
         case FailureKind::kRetry:
           if (attempt < options_.max_attempts && time_left) {
             retries_.fetch_add(1, std::memory_order_relaxed);
@@ -246,6 +277,7 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       return timed_out();
     } catch (const std::exception& error) {
       abandon_transaction(connection);
+      end_turn();
       log::error("unit of work failed", {{"error", error.what()}});
       return internal_error();
     }

@@ -44,6 +44,19 @@ struct PoolOptions {
   // Runs of one unit, the first included, when it loses a serialization race (40001, 40P01)
   // or finds its connection lost before COMMIT was sent.
   int max_attempts = 5;
+  // From this run on, a unit that keeps losing serialization races waits for its turn among the
+  // other such units before it begins (a session advisory lock taken before BEGIN, so its
+  // snapshot is taken after the previous holder committed): units that truly conflict (the
+  // same email invited to the same websites twenty times at once) then commit one after another
+  // instead of failing each other until they run out of attempts. Zero: never.
+  int exclusive_from_attempt = 3;
+  // How long a write run before its exclusive turn waits for a row another unit holds (a
+  // pending invite, a membership) before it gives up and runs again (SET LOCAL lock_timeout).
+  // At SERIALIZABLE such a wait nearly always ends in a serialization failure once the holder
+  // commits, and two units waiting on each other would otherwise wait for PostgreSQL's deadlock
+  // check (deadlock_timeout, 1 s) before one of them is failed. Runs in their exclusive turn
+  // wait as long as the unit's timeout allows. Zero: no such limit.
+  std::chrono::milliseconds conflict_wait{50};
   Isolation isolation = Isolation::kSerializable;
   std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
 };
@@ -63,7 +76,8 @@ struct PoolStats {
 // returns an Error. The outcome goes to `done`, through `post`.
 //
 // Failures become Status values, never exceptions: a serialization failure or deadlock reruns
-// the whole unit (up to max_attempts, with a short random pause), so a unit must reset whatever
+// the whole unit (up to max_attempts, with a short random pause; from exclusive_from_attempt on,
+// one such rerun at a time), so a unit must reset whatever
 // it captures when it starts; a connection lost before COMMIT reconnects and reruns the unit
 // (one lost during COMMIT is not rerun: its outcome is unknown); a passed deadline, an
 // unreachable server or exhausted attempts give kUnavailable; anything else (a bug in the SQL,
