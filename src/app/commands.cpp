@@ -28,13 +28,16 @@ namespace {
 store::StoreSettings store_settings(const Settings& settings) {
   return store::StoreSettings{.url = settings.database,
                               .readers = settings.readers,
-                              .wal_restart_bytes = std::int64_t{settings.wal_restart_mib} << 20};
+                              .wal_restart_bytes = std::int64_t{settings.wal_restart_mib} << 20,
+                              .pool_size = settings.db_pool_size,
+                              .timeout_ms = settings.db_timeout_ms};
 }
 
 // A store for commands that run outside the event loop: completions run on the store's thread.
 std::unique_ptr<store::ServiceStore> open_store_for_command(const Settings& settings) {
   store::StoreSettings options = store_settings(settings);
   options.readers = 1;
+  options.pool_size = 1;
   return store::open(options, [](std::function<void()> task) { task(); });
 }
 

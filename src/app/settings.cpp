@@ -67,6 +67,17 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_READERS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--db-pool-size", s.db_pool_size,
+                 "PostgreSQL connections, one thread each (PostgreSQL only)")
+      ->envname("INVITED_DB_POOL_SIZE")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--db-timeout-ms", s.db_timeout_ms,
+                 "PostgreSQL: how long a request may wait for the database, connecting and "
+                 "queueing included, before it answers 503 (PostgreSQL only)")
+      ->envname("INVITED_DB_TIMEOUT_MS")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
   app.add_option("--max-connections", s.max_connections,
                  "open connections in all; past 90 % the longest-idle ones are closed first")
       ->envname("INVITED_MAX_CONNECTIONS")

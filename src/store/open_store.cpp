@@ -5,6 +5,7 @@
 
 #include "store/engine.hpp"
 #include "store/postgres/connection_url.hpp"
+#include "store/postgres/postgres_engine.hpp"
 #include "store/sqlite/sqlite_engine.hpp"
 
 namespace invited::store {
@@ -22,11 +23,7 @@ EngineOrError engine_for(const StoreSettings& settings) {
     return sqlite::make_engine(std::move(path), settings);
   }
   if (postgres::is_connection_url(url)) {
-    // The PostgreSQL store plugs in here: return its Engine (--db-pool-size and friends join
-    // StoreSettings).
-    return std::string(
-        "--database postgresql:// is not supported by this build yet; use "
-        "sqlite:///path/file.db");
+    return postgres::make_engine(std::string(url), settings);
   }
   // Only the scheme of a URL is repeated: the rest may hold a password.
   auto scheme_end = url.find("://");

@@ -12,10 +12,12 @@ namespace invited::store {
 // What the settings say about the database (README, "Settings").
 struct StoreSettings {
   // --database: sqlite:///absolute/path.db or sqlite://./relative.db; postgresql://... (and
-  // postgres://) names a PostgreSQL database, refused until that store is built in.
+  // postgres://): a libpq URI naming a PostgreSQL database.
   std::string url;
   int readers = 2;  // SQLite only: reader connections (threads)
   std::int64_t wal_restart_bytes = std::int64_t{64} << 20;  // SQLite only: the WAL's bound
+  int pool_size = 8;      // PostgreSQL only: connections (threads)
+  int timeout_ms = 5000;  // PostgreSQL only: a unit's bound, queueing and connecting included
 };
 
 // The only way the rest of the program reaches a database: each function picks the engine from

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { BIN, makeTempDir, startService, freePort, nonLoopbackIPv4 } from '../support/service.mjs';
 import { GENEROUS_LIMITS, uniqueEmail, bulkOk, waitFor } from '../support/assertions.mjs';
 import { parseMail, acceptLink } from '../support/smtp.mjs';
+import { startPostgres } from '../support/postgres.mjs';
 
 const running = [];
 let external; // a non-loopback IPv4 address of this machine, added for the test if need be
@@ -82,8 +83,6 @@ test('--smtp-url must be an smtp:// or smtps:// URL with a host, and a refusal n
 test('--database picks the store by its scheme; any other is refused by every subcommand without showing a password', () => {
   const cases = [
     ['mysql://root:s3cret@db.example.com/invited', [/must start with sqlite:\/\//, /got a mysql:\/\/ URL/]],
-    ['postgresql://invited:s3cret@db.example.com/invited', [/postgresql:\/\/ is not supported by this build yet/, /sqlite:\/\/\/path\/file\.db/]],
-    ['postgres://invited:s3cret@db.example.com/invited', [/postgresql:\/\/ is not supported by this build yet/]],
     ['sqlite://', [/sqlite:\/\/ needs a file path/]],
     ['data/invited.db', [/must start with sqlite:\/\/ \(got data\/invited\.db\)/]],
   ];
@@ -92,6 +91,33 @@ test('--database picks the store by its scheme; any other is refused by every su
       const message = assertRefused([], '--database', says, { env: { INVITED_DATABASE: url }, subcommand });
       assert.ok(!message.includes('s3cret'), message);
     }
+  }
+});
+
+test('--database postgresql:// migrates a PostgreSQL database; an unreachable one fails without showing the password', async () => {
+  const pg = await startPostgres();
+  try {
+    const db = pg.freshDatabase();
+    for (const url of [db.url, db.url.replace('postgresql://', 'postgres://')]) {
+      const migrated = spawnSync(BIN, ['migrate'], { env: { ...process.env, INVITED_DATABASE: url }, encoding: 'utf8', timeout: 60000 });
+      assert.equal(migrated.status, 0, migrated.stderr);
+      const out = JSON.parse(migrated.stdout.trim());
+      assert.equal(out.schema_version, Number(pg.sql(db.name, 'SELECT max(version) FROM schema_migrations')[0][0]));
+      // The second run finds nothing left to do.
+      if (url !== db.url) assert.equal(out.applied, 0);
+    }
+    assert.ok(pg.sql(db.name, "SELECT to_regclass('invites_one_pending') IS NOT NULL")[0][0] === 't');
+    // Nothing listens on port 1: refused at once, the URL shown with its password masked.
+    const down = spawnSync(BIN, ['migrate'], {
+      env: { ...process.env, INVITED_DATABASE: 'postgresql://invited:s3cret@127.0.0.1:1/invited' },
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    assert.equal(down.status, 1, down.stderr);
+    assert.match(down.stderr, /cannot connect to postgresql:\/\/invited:\*\*\*@127\.0\.0\.1:1\/invited/);
+    assert.ok(!down.stderr.includes('s3cret'), down.stderr);
+  } finally {
+    await pg.stop();
   }
 });
 

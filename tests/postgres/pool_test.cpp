@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <string>
@@ -188,6 +189,44 @@ TEST_F(PoolTest, RacingUnitsAllCommitThroughRetries) {
   // Every read-then-write counted: none lost an update to a concurrent one.
   EXPECT_EQ(counter("b"), kUnits);
   EXPECT_GT(pool.stats().retries, 0u);
+}
+
+TEST_F(PoolTest, UnitsWaitingOnEachOthersRowsRunAgainWithoutWaitingForTheDeadlockCheck) {
+  // Two units update the same two rows in opposite orders, each holding its first row when it
+  // asks for the second: a deadlock. A short lock wait (conflict_wait) fails one of them at once
+  // and it runs again, instead of both waiting for PostgreSQL's deadlock check (1 s).
+  ASSERT_EQ(connect(url_)->query_once("SHOW deadlock_timeout").text(0, 0), "1s");
+  Pool<CounterTx> pool(options(2), loop_.post());
+  std::atomic<int> first_runs{0};
+  std::mutex mutex;
+  std::condition_variable both_hold;
+  int holding = 0;
+  auto crosswise = [&](const std::string& first, const std::string& second) {
+    return [&, first, second](CounterTx& tx) {
+      tx.add_one(first);
+      if (first_runs.fetch_add(1) < 2) {
+        std::unique_lock lock(mutex);
+        ++holding;
+        both_hold.notify_all();
+        both_hold.wait_for(lock, std::chrono::seconds(3), [&] { return holding >= 2; });
+      }
+      tx.add_one(second);
+      return domain::Status();
+    };
+  };
+  auto started = Clock::now();
+  std::promise<domain::Status> one;
+  std::promise<domain::Status> two;
+  pool.run(Access::kReadWrite, crosswise("a", "b"),
+           [&](domain::Status status) { one.set_value(status); });
+  pool.run(Access::kReadWrite, crosswise("b", "a"),
+           [&](domain::Status status) { two.set_value(status); });
+  EXPECT_TRUE(one.get_future().get().ok());
+  EXPECT_TRUE(two.get_future().get().ok());
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(900));
+  EXPECT_EQ(counter("a"), 2);
+  EXPECT_EQ(counter("b"), 2);
+  EXPECT_GE(pool.stats().retries, 1u);
 }
 
 TEST_F(PoolTest, ReconnectsAfterTheConnectionIsLost) {

@@ -5,10 +5,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/schema.hpp"
 #include "test_cluster.hpp"
 
 namespace invited::store::postgres {
@@ -41,10 +46,11 @@ class SchemaTest : public ::testing::Test {
 TEST_F(SchemaTest, MigratesAnEmptyDatabaseToTheLatestVersionOnce) {
   EXPECT_EQ(schema_version(*db_), 0);
   ASSERT_GE(latest_schema_version(), 1);
-  EXPECT_EQ(migrate(*db_), latest_schema_version());
+  EXPECT_EQ(migrate(*db_), static_cast<int>(postgres_migrations().size()));
   EXPECT_EQ(schema_version(*db_), latest_schema_version());
   EXPECT_EQ(migrate(*db_), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"), latest_schema_version());
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"),
+            static_cast<std::int64_t>(postgres_migrations().size()));
   EXPECT_EQ(db_->query_once("SELECT name FROM schema_migrations WHERE version = 1").text(0, 0),
             "0001_initial");
 }
@@ -165,7 +171,7 @@ TEST_F(SchemaTest, ConcurrentProcessesApplyTheRealMigrationsOnce) {
     ASSERT_NE(WEXITSTATUS(status), 100) << "a migrating process failed";
     applied += WEXITSTATUS(status);
   }
-  EXPECT_EQ(applied, latest_schema_version());
+  EXPECT_EQ(applied, static_cast<int>(postgres_migrations().size()));
   EXPECT_EQ(schema_version(*db_), latest_schema_version());
 }
 
@@ -193,6 +199,119 @@ TEST_F(SchemaTest, RefusesADatabaseNewerThanTheBinary) {
   } catch (const PgError& error) {
     EXPECT_NE(std::string(error.what()).find("newer than this binary"), std::string::npos);
   }
+}
+
+// Tables and their columns, by name, of a migrated SQLite file.
+std::map<std::string, std::set<std::string>> sqlite_columns() {
+  auto path = std::filesystem::temp_directory_path() /
+              ("invited-schema-twin-" + std::to_string(::getpid()) + ".db");
+  std::map<std::string, std::set<std::string>> columns;
+  {
+    sqlite::Connection db(path.string(), sqlite::Connection::Mode::kReadWrite);
+    sqlite::migrate(db);
+    static constexpr const char* kColumns =
+        "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
+        "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'";
+    sqlite::Cursor rows = db.query(kColumns);
+    while (rows.step()) columns[rows.text(0)].insert(rows.text(1));
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  return columns;
+}
+
+TEST_F(SchemaTest, MigrationsAreNumberedLikeSqlites) {
+  // Each PostgreSQL migration is the twin of the SQLite migration of the same number.
+  std::vector<int> sqlite_versions;
+  std::vector<int> postgres_versions;
+  for (const Migration& migration : sqlite_migrations())
+    sqlite_versions.push_back(migration.version);
+  for (const Migration& migration : postgres_migrations()) {
+    postgres_versions.push_back(migration.version);
+  }
+  EXPECT_EQ(postgres_versions, sqlite_versions);
+  EXPECT_EQ(latest_schema_version(), sqlite::latest_schema_version());
+}
+
+TEST_F(SchemaTest, LatestSchemaHasTheTablesAndColumnsOfTheSqliteSchema) {
+  migrate(*db_);
+  std::map<std::string, std::set<std::string>> postgres;
+  Result rows = db_->query_once(
+      "SELECT table_name::text, column_name::text FROM information_schema.columns "
+      "WHERE table_schema = current_schema() AND table_name <> 'schema_migrations'");
+  for (int row = 0; row < rows.rows(); ++row) postgres[rows.text(row, 0)].insert(rows.text(row, 1));
+  EXPECT_EQ(postgres, sqlite_columns());
+  // The token left the outbox (0003); the membership rows carry the user's id (0004).
+  EXPECT_EQ(postgres["outbox_emails"].count("token"), 0u);
+  EXPECT_EQ(postgres["outbox_emails"].count("claimed_until"), 1u);
+  EXPECT_EQ(postgres["website_members"].count("user_id"), 1u);
+}
+
+TEST_F(SchemaTest, LatestSchemaHasTheIndexesOfTheSqliteSchema) {
+  migrate(*db_);
+  for (const char* index :
+       {"invite_batches_by_previous_token", "organization_members_by_time",
+        "website_members_by_time", "group_members_by_time", "websites_live_by_time",
+        "website_groups_live_by_time", "api_keys_by_time", "invite_batches_by_time",
+        "invites_pending_by_target", "invites_one_pending"}) {
+    EXPECT_TRUE(
+        db_->query_once("SELECT to_regclass($1) IS NOT NULL", Params().add(index)).boolean(0, 0))
+        << index;
+  }
+  // 0004 replaced the batches' row-key index by the time-ordered one.
+  EXPECT_TRUE(db_->query_once("SELECT to_regclass('invite_batches_by_org') IS NULL").boolean(0, 0));
+  // The partial indexes hold only what they say.
+  EXPECT_NE(db_->query_once("SELECT pg_get_indexdef('invites_pending_by_target'::regclass)")
+                .text(0, 0)
+                .find("WHERE (status = 0)"),
+            std::string::npos);
+  EXPECT_NE(db_->query_once("SELECT pg_get_indexdef('websites_live_by_time'::regclass)")
+                .text(0, 0)
+                .find("WHERE (deleted_at IS NULL)"),
+            std::string::npos);
+}
+
+TEST_F(SchemaTest, LaterMigrationsKeepTheRowsOfEarlierOnes) {
+  // A database at version 1 with a membership and a queued email with its plain token moves to
+  // the latest version: the membership gains its user's id, the token is erased.
+  migrate(*db_, postgres_migrations().first(1));
+  db_->exec(
+      "INSERT INTO organizations(id, name, created_at) VALUES (gen_random_uuid(), 'o', 0);"
+      "INSERT INTO users(id, email, email_key, created_at) "
+      "  VALUES ('00000000-0000-7000-8000-000000000001', 'a@x.io', 'a@x.io', 0);"
+      "INSERT INTO organization_members VALUES (1, 1, 3, 5);"
+      "INSERT INTO invite_batches(id, org_pk, email, token_hash, created_at, expires_at) "
+      "  VALUES (gen_random_uuid(), 1, 'a@x.io', '\\x01', 0, 10);"
+      "INSERT INTO outbox_emails(message_id, batch_pk, to_address, token, next_attempt_ms, "
+      "  created_at) VALUES (gen_random_uuid(), 1, 'a@x.io', 'plain-token', 0, 0)");
+  EXPECT_EQ(migrate(*db_), static_cast<int>(postgres_migrations().size()) - 1);
+  EXPECT_EQ(db_->query_once("SELECT user_id::text FROM organization_members").text(0, 0),
+            "00000000-0000-7000-8000-000000000001");
+  EXPECT_EQ(count("SELECT count(*) FROM outbox_emails WHERE claimed_until IS NULL"), 1);
+  EXPECT_EQ(count("SELECT probes FROM write_probe WHERE id = 1"), 0);
+}
+
+TEST_F(SchemaTest, LaterTablesDecideUniquenessLikeSqlite) {
+  migrate(*db_);
+  auto refused = [&](const std::string& sql) {
+    try {
+      db_->exec(sql);
+    } catch (const PgError& error) {
+      return error.kind() != FailureKind::kUnavailable;
+    }
+    return false;
+  };
+  db_->exec(
+      "INSERT INTO users(id, email, email_key, created_at) "
+      "  VALUES (gen_random_uuid(), 'a@x.io', 'a@x.io', 0);"
+      "INSERT INTO removed_memberships VALUES (1, 7, 1, 0, 5)");
+  // One removed membership per (target, user); a removed membership of a user that does not
+  // exist is refused (foreign key).
+  EXPECT_TRUE(refused("INSERT INTO removed_memberships VALUES (1, 7, 1, 1, 6)"));
+  db_->exec("INSERT INTO removed_memberships VALUES (2, 7, 1, 1, 6)");
+  EXPECT_TRUE(refused("INSERT INTO removed_memberships VALUES (1, 8, 99, 1, 6)"));
+  // The write probe is one row.
+  EXPECT_TRUE(refused("INSERT INTO write_probe VALUES (2, 0, 0)"));
+  EXPECT_EQ(count("SELECT count(*) FROM write_probe"), 1);
 }
 
 }  // namespace

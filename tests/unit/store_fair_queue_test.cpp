@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/sqlite/fair_queue.hpp"
+#include "store/fair_queue.hpp"
 
 namespace invited::store::sqlite {
 namespace {

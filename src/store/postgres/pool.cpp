@@ -1,6 +1,8 @@
 #include "store/postgres/pool.hpp"
 
+#include <algorithm>
 #include <future>
+#include <optional>
 #include <random>
 
 #include "log/log.hpp"
@@ -26,6 +28,10 @@ constexpr const char* kBeginSerializable = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 constexpr const char* kBeginReadCommitted = "BEGIN ISOLATION LEVEL READ COMMITTED";
 constexpr const char* kBeginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 constexpr const char* kCommit = "COMMIT";
+// The turn of units rerun after repeated serialization failures (PoolOptions::
+// exclusive_from_attempt); next to the migrations' lock ("invited" in ASCII).
+constexpr const char* kTakeTurn = "SELECT pg_advisory_lock(29400750624909669)";
+constexpr const char* kEndTurn = "SELECT pg_advisory_unlock(29400750624909669)";
 constexpr const char* kRollback = "ROLLBACK";
 
 // A random pause before rerunning a unit that lost a race, growing with the attempt, so the
@@ -41,7 +47,9 @@ void back_off(int attempt, Clock::time_point deadline) {
 }  // namespace
 
 ConnectionPool::ConnectionPool(PoolOptions options, Post post)
-    : options_(std::move(options)), post_(std::move(post)) {
+    : options_(std::move(options)),
+      post_(std::move(post)),
+      queue_(static_cast<std::size_t>(std::max(1, options_.size - 1))) {
   for (int i = 0; i < options_.size; ++i) workers_.emplace_back([this] { worker_loop(); });
   watchdog_ = std::thread([this] { watchdog_loop(); });
 }
@@ -67,13 +75,13 @@ void ConnectionPool::complete(Unit& unit, domain::Status status) {
   post_([done = std::move(unit.done), status = std::move(status)]() { done(status); });
 }
 
-void ConnectionPool::enqueue(Unit unit) {
+void ConnectionPool::enqueue(Tenant tenant, Unit unit) {
   domain::Status refusal;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < options_.max_queued) {
       bool was_empty = queue_.empty();
-      queue_.push_back(std::move(unit));
+      queue_.push(tenant, std::move(unit));
       work_ready_.notify_one();
       if (was_empty) watchdog_wake_.notify_one();
       return;
@@ -84,15 +92,16 @@ void ConnectionPool::enqueue(Unit unit) {
   complete(unit, refusal);
 }
 
-void ConnectionPool::run(Access access, Job job, Completion done) {
-  enqueue({access, std::move(job), std::move(done), Clock::now() + options_.timeout, false});
+void ConnectionPool::run(Access access, Tenant tenant, Job job, Completion done) {
+  enqueue(tenant,
+          {access, std::move(job), std::move(done), Clock::now() + options_.timeout, false});
 }
 
 domain::Status ConnectionPool::run_and_wait(Access access, Job job) {
   std::promise<domain::Status> outcome;
-  enqueue({access, std::move(job),
-           [&outcome](domain::Status status) { outcome.set_value(std::move(status)); },
-           Clock::now() + options_.timeout, true});
+  enqueue(kShared, {access, std::move(job),
+                    [&outcome](domain::Status status) { outcome.set_value(std::move(status)); },
+                    Clock::now() + options_.timeout, true});
   return outcome.get_future().get();
 }
 
@@ -103,17 +112,21 @@ void ConnectionPool::watchdog_loop() {
       watchdog_wake_.wait(lock);
       continue;
     }
-    // Units queue in deadline order (one timeout for all), so the front expires first.
-    Clock::time_point front = queue_.front().deadline;
-    if (Clock::now() < front) {
+    // Each tenant's units queue in deadline order (one timeout for all), so the fronts of the
+    // lanes expire first.
+    Clock::time_point front = *queue_.min_front([](const Unit& unit) { return unit.deadline; });
+    Clock::time_point now = Clock::now();
+    if (now < front) {
       watchdog_wake_.wait_until(lock, front);
       continue;
     }
-    Unit unit = std::move(queue_.front());
-    queue_.pop_front();
+    std::vector<Unit> expired =
+        queue_.take_expired([now](const Unit& unit) { return unit.deadline <= now; });
     lock.unlock();
-    timeouts_.fetch_add(1, std::memory_order_relaxed);
-    complete(unit, timed_out());
+    for (Unit& unit : expired) {
+      timeouts_.fetch_add(1, std::memory_order_relaxed);
+      complete(unit, timed_out());
+    }
     lock.lock();
   }
 }
@@ -121,15 +134,28 @@ void ConnectionPool::watchdog_loop() {
 void ConnectionPool::worker_loop() {
   std::unique_ptr<Connection> connection;
   for (;;) {
-    Unit unit;
+    std::optional<std::pair<Tenant, Unit>> next;
     {
       std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      unit = std::move(queue_.front());
-      queue_.pop_front();
+      // Units of a tenant at its limit wait for one of its running units to finish.
+      work_ready_.wait(lock, [this, &next] {
+        if (stopping_ && queue_.empty()) return true;
+        next = queue_.pop();
+        return next.has_value();
+      });
+      if (!next) {
+        work_ready_.notify_all();  // stopping, and everything queued is done: so are the others
+        return;
+      }
+      if (queue_.has_runnable()) work_ready_.notify_one();
     }
+    Unit& unit = next->second;
     domain::Status status = run_unit(connection, unit);
+    {
+      std::lock_guard lock(mutex_);
+      queue_.finished(next->first);
+      if (queue_.has_runnable()) work_ready_.notify_one();
+    }
     complete(unit, std::move(status));
   }
 }
@@ -158,6 +184,17 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       return timed_out();
     }
     bool committing = false;
+    bool exclusive = false;
+    bool short_waits = false;
+    // Ends the turn taken for this run, if any (a lost connection has ended it already).
+    auto end_turn = [&] {
+      if (!exclusive || !connection || !connection->ok()) return;
+      try {
+        connection->exec(kEndTurn);
+      } catch (const PgError&) {
+        connection.reset();
+      }
+    };
     try {
       if (!connection || !connection->ok()) {
         bool replacing = connection != nullptr;
@@ -171,7 +208,18 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
         }
       }
       connection->set_deadline(unit.deadline);
+      if (unit.access == Access::kReadWrite && options_.exclusive_from_attempt > 0 &&
+          attempt >= options_.exclusive_from_attempt) {
+        connection->exec(kTakeTurn);
+        exclusive = true;
+      }
       connection->defer(begin);
+      short_waits =
+          unit.access == Access::kReadWrite && !exclusive && options_.conflict_wait.count() > 0;
+      if (short_waits) {
+        connection->defer("SET LOCAL lock_timeout = " +
+                          std::to_string(options_.conflict_wait.count()));
+      }
       domain::Status status = unit.job(*connection);
       if (connection->has_deferred()) {
         // The unit sent nothing: no transaction was opened.
@@ -183,11 +231,16 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       } else {
         connection->exec(kRollback);
       }
+      end_turn();
       return status;
     } catch (const PgError& error) {
       abandon_transaction(connection);
+      end_turn();
       bool time_left = Clock::now() < unit.deadline;
-      switch (error.kind()) {
+      // A run that gave up waiting for another unit's row (its short lock_timeout) lost a race.
+      FailureKind kind =
+          short_waits && error.sqlstate() == "55P03" ? FailureKind::kRetry : error.kind();
+      switch (kind) {
         case FailureKind::kRetry:
           if (attempt < options_.max_attempts && time_left) {
             retries_.fetch_add(1, std::memory_order_relaxed);
@@ -224,6 +277,7 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       return timed_out();
     } catch (const std::exception& error) {
       abandon_transaction(connection);
+      end_turn();
       log::error("unit of work failed", {{"error", error.what()}});
       return internal_error();
     }

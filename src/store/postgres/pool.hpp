@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "domain/result.hpp"
+#include "store/fair_queue.hpp"
 #include "store/postgres/connection.hpp"
 
 namespace invited::store::postgres {
@@ -43,6 +44,19 @@ struct PoolOptions {
   // Runs of one unit, the first included, when it loses a serialization race (40001, 40P01)
   // or finds its connection lost before COMMIT was sent.
   int max_attempts = 5;
+  // From this run on, a unit that keeps losing serialization races waits for its turn among the
+  // other such units before it begins (a session advisory lock taken before BEGIN, so its
+  // snapshot is taken after the previous holder committed): units that truly conflict (the
+  // same email invited to the same websites twenty times at once) then commit one after another
+  // instead of failing each other until they run out of attempts. Zero: never.
+  int exclusive_from_attempt = 3;
+  // How long a write run before its exclusive turn waits for a row another unit holds (a
+  // pending invite, a membership) before it gives up and runs again (SET LOCAL lock_timeout).
+  // At SERIALIZABLE such a wait nearly always ends in a serialization failure once the holder
+  // commits, and two units waiting on each other would otherwise wait for PostgreSQL's deadlock
+  // check (deadlock_timeout, 1 s) before one of them is failed. Runs in their exclusive turn
+  // wait as long as the unit's timeout allows. Zero: no such limit.
+  std::chrono::milliseconds conflict_wait{50};
   Isolation isolation = Isolation::kSerializable;
   std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
 };
@@ -62,7 +76,8 @@ struct PoolStats {
 // returns an Error. The outcome goes to `done`, through `post`.
 //
 // Failures become Status values, never exceptions: a serialization failure or deadlock reruns
-// the whole unit (up to max_attempts, with a short random pause), so a unit must reset whatever
+// the whole unit (up to max_attempts, with a short random pause; from exclusive_from_attempt on,
+// one such rerun at a time), so a unit must reset whatever
 // it captures when it starts; a connection lost before COMMIT reconnects and reruns the unit
 // (one lost during COMMIT is not rerun: its outcome is unknown); a passed deadline, an
 // unreachable server or exhausted attempts give kUnavailable; anything else (a bug in the SQL,
@@ -78,14 +93,23 @@ class ConnectionPool {
   using Post = std::function<void(std::function<void()>)>;
   using Job = std::function<domain::Status(Connection&)>;
   using Completion = std::function<void(domain::Status)>;
+  using Tenant = FairQueue<int>::Tenant;
+  // Units queued for no tenant in particular (writes, key lookups): not limited.
+  static constexpr Tenant kShared = FairQueue<int>::kShared;
 
   ConnectionPool(PoolOptions options, Post post);
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // Queues `job`; `done` is posted with its outcome. Never blocks.
-  void run(Access access, Job job, Completion done);
+  // Queues `job`; `done` is posted with its outcome. Never blocks. Queued units are taken
+  // fairly (FairQueue): tenants take turns, and the units of one `tenant` (an organization's
+  // row key) hold at most size - 1 connections at once (at least 1), so one tenant's burst of
+  // long reads leaves a connection for everyone else.
+  void run(Access access, Job job, Completion done) {
+    run(access, kShared, std::move(job), std::move(done));
+  }
+  void run(Access access, Tenant tenant, Job job, Completion done);
   // The same, waiting for the outcome on the calling thread (`done` is not posted). For
   // background workers and commands: never call it from the event loop.
   domain::Status run_and_wait(Access access, Job job);
@@ -102,7 +126,7 @@ class ConnectionPool {
     bool direct;  // run `done` on the pool's thread instead of posting it
   };
 
-  void enqueue(Unit unit);
+  void enqueue(Tenant tenant, Unit unit);
   void worker_loop();
   void watchdog_loop();
   domain::Status run_unit(std::unique_ptr<Connection>& connection, Unit& unit);
@@ -116,7 +140,7 @@ class ConnectionPool {
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable watchdog_wake_;
-  std::deque<Unit> queue_;
+  FairQueue<Unit> queue_;  // in deadline order within each tenant's lane
   bool stopping_ = false;
 
   std::atomic<std::uint64_t> units_{0};
@@ -143,6 +167,10 @@ class Pool {
 
   void run(Access access, Work work, ConnectionPool::Completion done) {
     pool_.run(access, wrap(std::move(work)), std::move(done));
+  }
+  void run(Access access, ConnectionPool::Tenant tenant, Work work,
+           ConnectionPool::Completion done) {
+    pool_.run(access, tenant, wrap(std::move(work)), std::move(done));
   }
   domain::Status run_and_wait(Access access, Work work) {
     return pool_.run_and_wait(access, wrap(std::move(work)));

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "store/fair_queue.hpp"
 #include "store/service_store.hpp"
-#include "store/sqlite/fair_queue.hpp"
 
 struct sqlite3;
 

@@ -6,8 +6,9 @@
 #include <optional>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
-namespace invited::store::sqlite {
+namespace invited::store {
 
 // Units of work queued per tenant, handed to a pool of workers in turns: each pop takes the
 // next unit of the next tenant in round-robin order, so a tenant with one unit queued waits for
@@ -67,6 +68,41 @@ class FairQueue {
     return false;
   }
 
+  // The smallest `key(unit)` among the units at the front of each tenant's lane: with units
+  // pushed in the order of `key` (e.g. their deadlines, when every unit has the same timeout),
+  // the smallest of the whole queue. Nullopt when empty.
+  template <typename Key>
+  auto min_front(Key key) const -> std::optional<decltype(key(std::declval<const Unit&>()))> {
+    std::optional<decltype(key(std::declval<const Unit&>()))> least;
+    for (const auto& [tenant, lane] : lanes_) {
+      auto value = key(lane.front());
+      if (!least || value < *least) least = value;
+    }
+    return least;
+  }
+
+  // Removes and returns, from the front of each lane, the units for which `expired(unit)` holds
+  // (for units pushed in deadline order: every unit whose deadline has passed). They never
+  // count as running.
+  template <typename Expired>
+  std::vector<Unit> take_expired(Expired expired) {
+    std::vector<Unit> taken;
+    for (auto lane = lanes_.begin(); lane != lanes_.end();) {
+      while (!lane->second.empty() && expired(lane->second.front())) {
+        taken.push_back(std::move(lane->second.front()));
+        lane->second.pop_front();
+        --size_;
+      }
+      if (lane->second.empty()) {
+        std::erase(turns_, lane->first);
+        lane = lanes_.erase(lane);
+      } else {
+        ++lane;
+      }
+    }
+    return taken;
+  }
+
   void finished(Tenant tenant) {
     auto it = running_.find(tenant);
     if (it != running_.end() && --it->second == 0) running_.erase(it);
@@ -80,4 +116,4 @@ class FairQueue {
   std::unordered_map<Tenant, std::size_t> running_;
 };
 
-}  // namespace invited::store::sqlite
+}  // namespace invited::store

@@ -1,0 +1,133 @@
+#include "store/postgres/postgres_store.hpp"
+
+#include <utility>
+
+#include "log/log.hpp"
+#include "store/postgres/schema.hpp"
+
+namespace invited::store::postgres {
+namespace {
+
+PoolOptions pool_options(const PostgresStore::Options& options) {
+  return PoolOptions{.url = options.url,
+                     .size = options.pool_size,
+                     .timeout = options.timeout,
+                     .max_attempts = options.max_attempts,
+                     .isolation = Isolation::kSerializable,
+                     .max_queued = options.max_queued};
+}
+
+// Migrates the database and checks its version: at start, before any unit runs.
+void open_database(const PostgresStore::Options& options) {
+  if (!options.migrate) return;
+  Connection db(Connection::Options{.url = options.url}, Clock::now() + options.timeout);
+  // The lock may be held by another instance migrating a big database: wait longer for it.
+  db.set_deadline(Clock::now() + std::max(options.timeout, std::chrono::milliseconds(60000)));
+  migrate(db);
+  db.set_deadline(Clock::now() + options.timeout);
+  int version = schema_version(db);
+  if (version > latest_schema_version()) {
+    throw PgError(FailureKind::kInternal, "",
+                  "database schema version " + std::to_string(version) +
+                      " is newer than this binary (" + std::to_string(latest_schema_version()) +
+                      "); upgrade invited");
+  }
+  log::info("database opened", {{"database", db.masked_url()}, {"schema_version", version}});
+}
+
+constexpr Statement kReadiness{
+    "store_readiness",
+    "SELECT coalesce((SELECT max(version) FROM schema_migrations), 0)::int8, "
+    "pg_is_in_recovery()"};
+
+}  // namespace
+
+PostgresStore::PostgresStore(Options options, Post post)
+    : options_((open_database(options), std::move(options))),
+      pool_(pool_options(options_), std::move(post)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+StoreStats PostgresStore::stats() const {
+  PoolStats pool = pool_.stats();
+  return StoreStats{.units = pool.units, .commits = pool.commits};
+}
+
+void PostgresStore::on_email_queued(std::function<void()> listener) {
+  email_listener_ = std::move(listener);
+}
+
+domain::Status PostgresStore::run_write(const domain::WriteWork& work, Transaction& tx,
+                                        bool& email_queued) {
+  domain::Status status = work(tx);
+  // Set on every run: a run that lost a race and was repeated counts no more.
+  email_queued = status.ok() && tx.take_email_enqueued();
+  return status;
+}
+
+domain::Completion PostgresStore::after_write(std::shared_ptr<bool> email_queued,
+                                              domain::Completion done) {
+  // The listener is copied: the completion may run on the executor after the store is gone.
+  return [listener = email_listener_, email_queued = std::move(email_queued),
+          done = std::move(done)](domain::Status status) {
+    if (status.ok() && *email_queued && listener) listener();
+    done(std::move(status));
+  };
+}
+
+void PostgresStore::write(domain::WriteWork work, domain::Completion done) {
+  auto email_queued = std::make_shared<bool>(false);
+  pool_.run(
+      Access::kReadWrite,
+      [this, work = std::move(work), email_queued](Transaction& tx) {
+        return run_write(work, tx, *email_queued);
+      },
+      after_write(email_queued, std::move(done)));
+}
+
+void PostgresStore::read(domain::ReadWork work, domain::Completion done) {
+  pool_.run(
+      Access::kReadOnly, [work = std::move(work)](Transaction& tx) { return work(tx); },
+      std::move(done));
+}
+
+void PostgresStore::read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) {
+  pool_.run(
+      Access::kReadOnly, tenant, [work = std::move(work)](Transaction& tx) { return work(tx); },
+      std::move(done));
+}
+
+domain::Status PostgresStore::write_and_wait(domain::WriteWork work) {
+  bool email_queued = false;
+  domain::Status status = pool_.run_and_wait(
+      Access::kReadWrite,
+      [this, &work, &email_queued](Transaction& tx) { return run_write(work, tx, email_queued); });
+  if (status.ok() && email_queued && email_listener_) email_listener_();
+  return status;
+}
+
+domain::Status PostgresStore::read_and_wait(domain::ReadWork work) {
+  return pool_.run_and_wait(Access::kReadOnly, [&work](Transaction& tx) { return work(tx); });
+}
+
+void PostgresStore::check_ready(domain::Completion done) {
+  pool_.run(
+      Access::kReadOnly,
+      [](Transaction& tx) -> domain::Status {
+        Result row = tx.connection().query(kReadiness);
+        auto version = static_cast<int>(row.int64(0, 0));
+        if (version != latest_schema_version()) {
+          return domain::Error{domain::ErrorCode::kUnavailable,
+                               "database schema is at version " + std::to_string(version) +
+                                   ", expected " + std::to_string(latest_schema_version())};
+        }
+        if (row.boolean(0, 1)) {
+          return domain::Error{domain::ErrorCode::kUnavailable,
+                               "the database is a standby in recovery: it cannot be written"};
+        }
+        return {};
+      },
+      std::move(done));
+}
+
+}  // namespace invited::store::postgres

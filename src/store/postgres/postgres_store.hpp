@@ -1,0 +1,85 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "store/postgres/pool.hpp"
+#include "store/postgres/transaction.hpp"
+#include "store/service_store.hpp"
+
+namespace invited::store::postgres {
+
+// domain::Store on a PostgreSQL database (docs/postgres.md).
+//
+// Units of work run on a pool of `pool_size` connections, each owned by a dedicated thread
+// (pool.hpp), so the event loop never waits on the database. Each unit runs in one transaction
+// on one connection: writes at SERIALIZABLE (a unit behaves as if it ran alone, the store
+// contract), reads in one REPEATABLE READ READ ONLY snapshot. A unit that loses a serialization
+// race or a deadlock (SQLSTATE 40001, 40P01) is rolled back and run again after a short random
+// pause, up to `max_attempts` runs within the timeout. Every unit must finish within `timeout` of
+// being handed to the store, waiting for a connection included; past it, or when the server cannot
+// be reached, it completes with kUnavailable (the API answers 503 with Retry-After). Completions
+// are handed to `post`, which the owner points at its event loop.
+//
+// Reads for one organization (read_for) queue fairly: organizations take turns, and one
+// organization's reads hold at most pool_size - 1 connections at once.
+//
+// Thread-safe. The destructor finishes every queued unit (or lets it time out) before it
+// returns.
+class PostgresStore final : public ServiceStore {
+ public:
+  using Post = std::function<void(std::function<void()>)>;
+
+  struct Options {
+    std::string url;  // libpq URI; its password is never logged
+    int pool_size = 8;
+    std::chrono::milliseconds timeout{5000};
+    // Runs of a unit that keeps losing serialization races, the first included. Generous: under
+    // SERIALIZABLE, concurrent requests of one organization collide on the index pages they
+    // read and write (PostgreSQL's predicate locks on B-tree pages), each collision lets at
+    // least one of them commit, and the timeout bounds the whole anyway.
+    int max_attempts = 30;
+    std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
+    // Apply pending migrations (under the advisory lock) when the store opens. Without, the
+    // store opens without connecting: connections open when units need them, and readiness
+    // reports a schema that is not at this binary's version.
+    bool migrate = true;
+  };
+
+  // With `migrate`, connects (within the timeout) and applies pending migrations; refuses
+  // (throws PgError) a database that cannot be reached (kUnavailable) or whose schema is newer
+  // than this binary (kInternal).
+  PostgresStore(Options options, Post post);
+  ~PostgresStore() override;
+
+  void write(domain::WriteWork work, domain::Completion done) override;
+  void read(domain::ReadWork work, domain::Completion done) override;
+  void read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) override;
+  domain::Status write_and_wait(domain::WriteWork work) override;
+  domain::Status read_and_wait(domain::ReadWork work) override;
+  // Ready when a read unit finds the server answering, the schema at this binary's version and
+  // the server writable (not a standby in recovery).
+  void check_ready(domain::Completion done) override;
+
+  // Called after a write unit that queued an email has committed (on the executor for write(),
+  // on the waiting thread for write_and_wait()).
+  void on_email_queued(std::function<void()> listener) override;
+  // Units run (reads included) and transactions committed.
+  StoreStats stats() const override;
+
+  PoolStats pool_stats() const { return pool_.stats(); }
+
+ private:
+  // Runs `work` on a Transaction and notes whether it queued an email, for the listener.
+  domain::Status run_write(const domain::WriteWork& work, Transaction& tx, bool& email_queued);
+  domain::Completion after_write(std::shared_ptr<bool> email_queued, domain::Completion done);
+
+  Options options_;
+  Pool<Transaction> pool_;
+  std::function<void()> email_listener_;
+};
+
+}  // namespace invited::store::postgres
