@@ -9,7 +9,9 @@
 namespace invited::app {
 
 void add_settings(CLI::App& app, Settings& s) {
-  app.add_option("--database", s.database, "sqlite:///path/file.db or sqlite://./relative.db")
+  app.add_option("--database", s.database,
+                 "sqlite:///path/file.db, sqlite://./relative.db or "
+                 "postgresql://user:password@host:port/dbname")
       ->envname("INVITED_DATABASE")
       ->capture_default_str();
   app.add_option("--listen", s.listen,
