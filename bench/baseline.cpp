@@ -54,70 +54,14 @@
 #include <string_view>
 #include <vector>
 
+#include "sqlite_statement.hpp"
 #include "store/migrations.hpp"
 
 namespace {
 
-[[noreturn]] void die(sqlite3* db, const char* what) {
-  std::fprintf(stderr, "baseline: %s: %s\n", what, db ? sqlite3_errmsg(db) : "?");
-  std::exit(1);
-}
-
-void exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::fprintf(stderr, "baseline: %s: %s\n", sql, message ? message : "?");
-    std::exit(1);
-  }
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
-      die(db, sql);
-    }
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Stmt& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-  }
-  Stmt& bind_blob(int i, const unsigned char* v, int n) {
-    sqlite3_bind_blob(stmt_, i, v, n, SQLITE_STATIC);
-    return *this;
-  }
-  Stmt& bind_null(int i) {
-    sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  // True when a row came back; dies on an error.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) die(db_, sqlite3_sql(stmt_));
-    return false;
-  }
-  std::int64_t int64(int column) { return sqlite3_column_int64(stmt_, column); }
-  void reset() { sqlite3_reset(stmt_); }
-  // Runs to completion and resets.
-  void run() {
-    while (step()) {
-    }
-    reset();
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+using bench::die;
+using bench::exec;
+using Stmt = bench::Statement<bench::Binding::kBorrowed>;
 
 using Bytes16 = unsigned char[16];
 

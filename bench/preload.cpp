@@ -45,79 +45,13 @@
 #include <string_view>
 #include <vector>
 
+#include "sqlite_statement.hpp"
 #include "store/migrations.hpp"
-
 namespace {
 
-[[noreturn]] void die(sqlite3* db, const char* what) {
-  std::fprintf(stderr, "preload: %s: %s\n", what, db ? sqlite3_errmsg(db) : "?");
-  std::exit(1);
-}
-
-void exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::fprintf(stderr, "preload: %s: %s\n", sql, message ? message : "?");
-    std::exit(1);
-  }
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
-      die(db, sql);
-    }
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Stmt& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind_blob(int i, const unsigned char* v, int n) {
-    sqlite3_bind_blob(stmt_, i, v, n, SQLITE_TRANSIENT);
-    return *this;
-  }
-  // True when a row came back; dies on an error.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) die(db_, sqlite3_sql(stmt_));
-    return false;
-  }
-  std::int64_t int64(int column) { return sqlite3_column_int64(stmt_, column); }
-  const unsigned char* blob(int column) {
-    return static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, column));
-  }
-  int bytes(int column) { return sqlite3_column_bytes(stmt_, column); }
-  sqlite3_stmt* raw() { return stmt_; }
-  void reset() { sqlite3_reset(stmt_); }
-  // Runs to completion and resets; dies unless exactly `changes` rows changed (-1: any).
-  void run(int changes = 1) {
-    while (step()) {
-    }
-    reset();
-    if (changes >= 0 && sqlite3_changes(db_) != changes) die(db_, "unexpected change count");
-  }
-  // Steps once, returns column 0 (RETURNING pk), resets.
-  std::int64_t returning() {
-    if (!step()) die(db_, "no row returned");
-    std::int64_t value = int64(0);
-    reset();
-    return value;
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+using bench::die;
+using bench::exec;
+using Stmt = bench::Statement<bench::Binding::kCopied>;
 
 using Id = std::array<unsigned char, 16>;
 
@@ -354,7 +288,7 @@ int main(int argc, char** argv) {
         .bind(2, org_pk)
         .bind_blob(3, key_hash.data(), 32)
         .bind(4, org_s)
-        .run();
+        .run(1);
     const std::string domain = "org" + std::to_string(o) + ".preload.example";
     for (int w = 0; w < kWebsitesPerOrg; ++w) {
       const std::string url = "https://site" + std::to_string(w) + "." + domain;
@@ -374,7 +308,7 @@ int main(int argc, char** argv) {
             .bind(3, kViewer)
             .bind(4, joined[u])
             .bind_blob(5, users[u].id.data(), 16)
-            .run();
+            .run(1);
       }
     }
     written += kMembershipsPerOrg;
@@ -433,7 +367,7 @@ int main(int argc, char** argv) {
                             .bind(3, target.label + " group")
                             .bind(4, s)
                             .returning();
-      load.group_website.bind(1, target.group_pk).bind(2, target.website_pk).run();
+      load.group_website.bind(1, target.group_pk).bind(2, target.website_pk).run(1);
     }
     // 10 organization members, who reach both websites.
     for (int i = 0; i < 10; ++i) {
@@ -444,7 +378,7 @@ int main(int argc, char** argv) {
           .bind(3, kViewer)
           .bind(4, s)
           .bind_blob(5, user.id.data(), 16)
-          .run();
+          .run(1);
     }
     // Two thirds direct members, one third members of the group that holds the website.
     for (auto& target : targets) {
@@ -457,7 +391,7 @@ int main(int argc, char** argv) {
             .bind(3, kViewer)
             .bind(4, s)
             .bind_blob(5, user.id.data(), 16)
-            .run();
+            .run(1);
       }
     }
     exec(db, "COMMIT");
