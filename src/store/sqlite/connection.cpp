@@ -2,8 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace invited::store::sqlite {
 namespace {
@@ -188,7 +191,7 @@ Connection::Connection(const std::string& path, Mode mode) {
     throw StoreError(code, message);
   }
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   // Page cache: 32 MiB for the writer, 8 MiB for each reader (their queries are point lookups
   // and short pages), so memory stays bounded whatever the size of the database.
   //
@@ -202,9 +205,30 @@ Connection::Connection(const std::string& path, Mode mode) {
   // in the page that held it, so it leaves the file and the WAL with the next write of that page.
   exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;");
   if (mode == Mode::kReadWrite) {
-    exec("PRAGMA cache_size = -32768; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+    exec("PRAGMA cache_size = -32768;");
+    switch_to_wal();
+    exec("PRAGMA synchronous = FULL;");
   } else {
     exec("PRAGMA cache_size = -8192; PRAGMA query_only = ON;");
+  }
+}
+
+void Connection::switch_to_wal() {
+  // Switching a new file to WAL needs the file to itself for a moment, and SQLite answers BUSY
+  // at once (its busy handler is not called here) when another process opens the same new file
+  // at that instant, e.g. `invited migrate` started twice. Retry within the busy timeout.
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    try {
+      exec("PRAGMA journal_mode = WAL;");
+      return;
+    } catch (const StoreError& error) {
+      if ((error.code() & 0xff) != SQLITE_BUSY || Clock::now() >= deadline) throw;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20'000));
   }
 }
 

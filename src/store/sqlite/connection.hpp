@@ -126,6 +126,11 @@ class Connection {
   sqlite3* handle() const { return db_; }
 
  private:
+  // How long a statement waits for another connection's lock before answering BUSY.
+  static constexpr int kBusyTimeoutMs = 5000;
+
+  void switch_to_wal();
+
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<Statement>> statements_;
 };
