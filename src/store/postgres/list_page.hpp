@@ -21,6 +21,8 @@ struct ListPosition {
   std::int64_t time = 0;
   domain::Uuid id;
 
+  auto operator<=>(const ListPosition&) const = default;
+
   // Before every item of a list in ascending order (every stored time is greater).
   static ListPosition before_first() { return {std::numeric_limits<std::int64_t>::min(), {}}; }
 };

@@ -1,10 +1,12 @@
 // Member lists: who reaches a website, a group's and an organization's members, and the
 // websites one user reaches.
 #include <utility>
+#include <variant>
 
 #include "store/postgres/list_page.hpp"
 #include "store/postgres/member_rows.hpp"
 #include "store/postgres/transaction.hpp"
+#include "store/postgres/website_access.hpp"
 
 namespace invited::store::postgres {
 
@@ -13,9 +15,12 @@ using domain::Uuid;
 
 namespace {
 
-// Everyone who reaches website $2 of organization $1, one row per user: the strongest role
-// (ties go to the most direct access: website, then group, then organization) and, as the
-// row's time, the earliest grant through any path. The list orders by (since, user id).
+// The page form of a website's member list: everyone who reaches website $2 of organization
+// $1, one row per user: the strongest role (ties go to the most direct access: website, then
+// group, then organization) and, as the row's time, the earliest grant through any path. Ranks
+// every member, so its cost grows with the list (as the page form's total does anyway); the
+// cursor form walks the indexes instead (website_access.cpp) and yields the same rows in the
+// same order.
 #define INVITED_WEBSITE_ACCESS_CTE                                                    \
   "WITH grants(user_pk, role, access, created_at) AS ("                               \
   "  SELECT user_pk, role, 2, created_at FROM website_members WHERE website_pk = $2"  \
@@ -32,59 +37,35 @@ namespace {
   "  FROM grants ORDER BY user_pk, role DESC, access DESC, created_at"                \
   ") "
 
-// $3/$4 the position to start after, $5 limit, $6 offset.
+// $3 limit, $4 offset.
 constexpr Statement kListWebsiteMembers{
     "member_lists_website", INVITED_WEBSITE_ACCESS_CTE
     "SELECT u.id, u.email, u.first_name, u.last_name, u.email_verified, b.role, b.access, "
-    "b.since FROM best b JOIN users u ON u.pk = b.user_pk WHERE (b.since, u.id) > ($3, $4) "
-    "ORDER BY b.since, u.id LIMIT $5 OFFSET $6"};
+    "b.since FROM best b JOIN users u ON u.pk = b.user_pk "
+    "ORDER BY b.since, u.id LIMIT $3 OFFSET $4"};
 constexpr Statement kCountWebsiteMembers{"member_lists_website_count",
                                          INVITED_WEBSITE_ACCESS_CTE "SELECT count(*) FROM best"};
 #undef INVITED_WEBSITE_ACCESS_CTE
-
-// Where user $3 stands in the member list of website $2 of organization $1: the earliest grant
-// that reaches the website now, else (a member removed since they were listed) the earliest
-// grant among the removed memberships that gave access (exact when one membership gave it).
-constexpr Statement kLocateWebsiteMember{
-    "member_lists_website_locate",
-    "SELECT coalesce("
-    "  (SELECT min(created_at) FROM ("
-    "     SELECT created_at FROM website_members WHERE website_pk = $2 AND user_pk = u.pk"
-    "     UNION ALL"
-    "     SELECT gm.created_at FROM group_members gm"
-    "       JOIN group_websites gw ON gw.group_pk = gm.group_pk AND gw.website_pk = $2"
-    "       JOIN website_groups g ON g.pk = gm.group_pk AND g.deleted_at IS NULL"
-    "       WHERE gm.user_pk = u.pk"
-    "     UNION ALL"
-    "     SELECT created_at FROM organization_members WHERE org_pk = $1 AND user_pk = u.pk"
-    "   ) AS now_held),"
-    "  (SELECT min(created_at) FROM removed_memberships r WHERE r.user_pk = u.pk AND ("
-    "     (r.target_kind = 1 AND r.target_pk = $2) OR (r.target_kind = 0 AND r.target_pk = $1)"
-    "     OR (r.target_kind = 2 AND r.target_pk IN "
-    "       (SELECT group_pk FROM group_websites WHERE website_pk = $2))))"
-    "), u.id FROM users u WHERE u.id = $3"};
 
 }  // namespace
 
 domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk website_pk,
                                                                const domain::ListRequest& request) {
+  const bool numbered = std::holds_alternative<domain::PageRequest>(request);
   return read_list<domain::Member>(
       request, ListPosition::before_first(),
-      [&](const Uuid& user_id) -> std::optional<ListPosition> {
-        Result rows =
-            db_.query(kLocateWebsiteMember, Params().add(org_pk).add(website_pk).add(user_id));
-        if (rows.rows() == 0 || rows.is_null(0, 0)) return std::nullopt;
-        return ListPosition{rows.int64(0, 0), rows.uuid(0, 1)};
-      },
+      [&](const Uuid& user_id) { return locate_website_member(db_, org_pk, website_pk, user_id); },
       [&](const ListPosition& after, std::int64_t limit, std::int64_t offset,
           std::vector<domain::Member>& items) {
-        Result rows = db_.query(kListWebsiteMembers, Params()
-                                                         .add(org_pk)
-                                                         .add(website_pk)
-                                                         .add(after.time)
-                                                         .add(after.id)
-                                                         .add(limit)
-                                                         .add(offset));
+        if (!numbered) {
+          // The cursor form walks the membership indexes (website_access.cpp).
+          for (auto& member : walk_website_members(db_, org_pk, website_pk, after, limit)) {
+            items.push_back(std::move(member));
+          }
+          return;
+        }
+        Result rows = db_.query(kListWebsiteMembers,
+                                Params().add(org_pk).add(website_pk).add(limit).add(offset));
         for (int row = 0; row < rows.rows(); ++row) items.push_back(read_member(rows, row));
       },
       [&] {
@@ -162,24 +143,34 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
     Pk org_pk, Pk user_pk, const domain::ListRequest& request) {
   // The websites user $6 reaches in organization $1, each with the strongest role (ties go to
   // the most direct access), in website order. An organization member reaches every live
-  // website; anyone else those of their direct and group memberships, read through the user's
-  // own memberships. ($2, $3) the position to start after, $4 limit, $5 offset.
-#define INVITED_USER_WEBSITES                                                                     \
-  "WITH org_role AS (SELECT role FROM organization_members WHERE org_pk = $1 AND user_pk = $6), " \
-  "reached AS ("                                                                                  \
-  "  SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"                              \
-  "    WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND EXISTS (SELECT 1 FROM org_role)"          \
-  "  UNION"                                                                                       \
-  "  SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"                              \
-  "    WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM org_role)"      \
-  "    AND w.pk IN (SELECT website_pk FROM website_members WHERE user_pk = $6"                    \
-  "      UNION SELECT gw.website_pk FROM group_members gm"                                        \
-  "      JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = $1"                           \
-  "        AND g.deleted_at IS NULL"                                                              \
-  "      JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = $6)"              \
-  ") "
+  // website: the organization's websites, read from websites_live_by_time after the position
+  // and cut at the limit (a seek and a walk of one page, whatever the organization's size).
+  // Anyone else reaches those of their direct and group memberships, read through the user's
+  // own memberships and sorted: that costs what the user holds, never what the organization
+  // holds. Only one of the two branches returns rows. ($2, $3) the position to start after,
+  // $4 limit, $5 offset.
+#define INVITED_ORG_ROLE            \
+  "WITH org_role AS MATERIALIZED (" \
+  "  SELECT role FROM organization_members WHERE org_pk = $1 AND user_pk = $6) "
+#define INVITED_HELD_WEBSITES                                                                \
+  "w.pk IN (SELECT website_pk FROM website_members WHERE user_pk = $6"                       \
+  "  UNION SELECT gw.website_pk FROM group_members gm"                                       \
+  "  JOIN website_groups g ON g.pk = gm.group_pk AND g.org_pk = $1 AND g.deleted_at IS NULL" \
+  "  JOIN group_websites gw ON gw.group_pk = gm.group_pk WHERE gm.user_pk = $6) "            \
+  "AND w.org_pk = $1 AND w.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM org_role) "
   static constexpr Statement kList{
-      "member_lists_user_websites", INVITED_USER_WEBSITES
+      "member_lists_user_websites", INVITED_ORG_ROLE
+      ", reached AS ("
+      "  (SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w"
+      "   WHERE w.org_pk = $1 AND w.deleted_at IS NULL AND (w.created_at, w.id) > ($2, $3)"
+      "   AND EXISTS (SELECT 1 FROM org_role)"
+      "   ORDER BY w.created_at, w.id LIMIT $4 OFFSET $5)"
+      "  UNION ALL"
+      "  (SELECT w.pk, w.id, w.url, w.name, w.created_at FROM websites w "
+      "WHERE " INVITED_HELD_WEBSITES
+      "AND (w.created_at, w.id) > ($2, $3)"
+      "   ORDER BY w.created_at, w.id LIMIT $4 OFFSET $5)"
+      ") "
       "SELECT r.id, r.url, r.name, best.role, best.access FROM reached r "
       "CROSS JOIN LATERAL (SELECT role, access FROM ("
       "    SELECT role, 0 AS access FROM org_role"
@@ -189,10 +180,14 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
       "      WHERE gw.website_pk = r.pk"
       "    UNION ALL SELECT role, 2 FROM website_members WHERE website_pk = r.pk AND user_pk = $6"
       "  ) AS paths ORDER BY role DESC, access DESC LIMIT 1) AS best "
-      "WHERE (r.created_at, r.id) > ($2, $3) ORDER BY r.created_at, r.id LIMIT $4 OFFSET $5"};
-  static constexpr Statement kCount{"member_lists_user_websites_count", INVITED_USER_WEBSITES
-                                    "SELECT count(*) FROM reached"};  // $2 to $5 unused
-#undef INVITED_USER_WEBSITES
+      "ORDER BY r.created_at, r.id"};
+  static constexpr Statement kCount{
+      "member_lists_user_websites_count", INVITED_ORG_ROLE
+      "SELECT CASE WHEN EXISTS (SELECT 1 FROM org_role) THEN"
+      "  (SELECT count(*) FROM websites WHERE org_pk = $1 AND deleted_at IS NULL)"
+      "  ELSE (SELECT count(*) FROM websites w WHERE " INVITED_HELD_WEBSITES ") END"};
+#undef INVITED_ORG_ROLE
+#undef INVITED_HELD_WEBSITES
   // Any website of the organization keeps its place, reached by the user or not.
   static constexpr Statement kLocate{
       "member_lists_user_websites_locate",
@@ -215,11 +210,11 @@ domain::Page<domain::UserWebsite> Transaction::list_user_websites(
         }
       },
       [&] {
-        auto start = ListPosition::before_first();
-        return db_
-            .query(kCount,
-                   Params().add(org_pk).add(start.time).add(start.id).add(0).add(0).add(user_pk))
-            .int64(0, 0);
+        // $2 to $5 unused: NULLs of their types.
+        Params params;
+        params.add(org_pk).add_null(Type::kInt8).add_null(Type::kUuid);
+        params.add_null(Type::kInt8).add_null(Type::kInt8).add(user_pk);
+        return db_.query(kCount, params).int64(0, 0);
       });
 }
 
