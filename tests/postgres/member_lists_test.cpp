@@ -378,5 +378,78 @@ TEST_F(PostgresMemberLists, FirstCursorPageReadsAboutAPageWhateverTheListsLength
   EXPECT_GT(big_numbered, 3000) << "control: " << report;
 }
 
+TEST_F(PostgresMemberLists, UserWebsitesFollowWebsiteOrderAndAMembersPageReadsOnePage) {
+  std::vector<domain::Website> sites = {website};
+  for (int i = 0; i < 4; ++i) {
+    sites.push_back(tx->insert_website(org.pk, Uuid::v4(), "https://u.example", "U", kNow + i));
+  }
+  Pk group = tx->insert_group(org.pk, Uuid::v4(), "G", {sites[1].pk, sites[2].pk}, kNow);
+  auto member = user("member@example.com");
+  grant(TargetKind::kOrganization, org.pk, member, Role::kViewer, kNow);
+  grant(TargetKind::kWebsite, sites[3].pk, member, Role::kAdmin, kNow);
+  auto outsider = user("outsider@example.com");
+  grant(TargetKind::kGroup, group, outsider, Role::kViewer, kNow);
+  grant(TargetKind::kWebsite, sites[2].pk, outsider, Role::kAdmin, kNow);
+  grant(TargetKind::kWebsite, sites[4].pk, outsider, Role::kViewer, kNow);
+  auto website_id = [](const domain::UserWebsite& w) { return w.website_id; };
+  auto ids = [&](const std::vector<domain::UserWebsite>& list) {
+    std::vector<Uuid> out;
+    for (const auto& w : list) out.push_back(w.website_id);
+    return out;
+  };
+  auto in_order = [](std::vector<domain::Website> list) {
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.created_at, a.id) < std::pair(b.created_at, b.id);
+    });
+    std::vector<Uuid> out;
+    for (const auto& w : list) out.push_back(w.id);
+    return out;
+  };
+
+  // An organization member reaches every website; the direct admin role shows where it wins.
+  auto page = tx->list_user_websites(org.pk, member.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, 5);
+  EXPECT_EQ(ids(page.items), in_order(sites));
+  auto walked = walk_cursor<domain::UserWebsite>(
+      [&](const domain::ListRequest& r) { return tx->list_user_websites(org.pk, member.pk, r); },
+      website_id, 2);
+  EXPECT_EQ(ids(walked), in_order(sites));
+  for (const auto& w : walked) {
+    bool direct = w.website_id == sites[3].id;
+    EXPECT_EQ(w.role, direct ? Role::kAdmin : Role::kViewer);
+    EXPECT_EQ(w.access_type, direct ? AccessType::kWebsite : AccessType::kOrganization);
+  }
+  // Anyone else: their direct and group websites, once each, strongest role.
+  auto expected = in_order({sites[1], sites[2], sites[4]});
+  page = tx->list_user_websites(org.pk, outsider.pk, domain::PageRequest{0, 100});
+  EXPECT_EQ(page.total, 3);
+  EXPECT_EQ(ids(page.items), expected);
+  walked = walk_cursor<domain::UserWebsite>(
+      [&](const domain::ListRequest& r) { return tx->list_user_websites(org.pk, outsider.pk, r); },
+      website_id, 1);
+  ASSERT_EQ(ids(walked), expected);
+  EXPECT_EQ(walked[1].role, Role::kAdmin);
+  EXPECT_EQ(walked[1].access_type, AccessType::kWebsite);
+
+  // An organization member's first page of 10 reads about a page, not the organization's 800
+  // websites.
+  db->query_once(
+      "INSERT INTO websites(id, org_pk, url, name, created_at) "
+      "SELECT gen_random_uuid(), $1, 'https://many.example', 'M', $2 + i "
+      "FROM generate_series(1, 800) AS n(i)",
+      Params().add(org.pk).add(kNow));
+  db->query_once("ANALYZE");
+  db->query_once("BEGIN");
+  std::int64_t before = entries_read(*db);
+  auto first = tx->list_user_websites(org.pk, member.pk, domain::CursorRequest{10, std::nullopt});
+  std::int64_t read = entries_read(*db) - before;
+  db->query_once("COMMIT");
+  EXPECT_EQ(first.items.size(), 10u);
+  EXPECT_TRUE(first.has_more);
+  std::cout << "[ entries  ] first page of 10 of an organization member's 805 websites: " << read
+            << "\n";
+  EXPECT_LT(read, 200);
+}
+
 }  // namespace
 }  // namespace invited::store::postgres
