@@ -9,7 +9,10 @@
 // service's --database stays valid across the restart.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startService } from '../support/service.mjs';
 import { holdWriteLock, useOwnCluster } from '../support/database.mjs';
 import { PG_CLUSTER } from '../support/postgres.mjs';
@@ -22,8 +25,10 @@ before(() => {
   cluster = useOwnCluster();
 });
 
-const stopPostgres = (mode) => execFileSync(PG_CLUSTER, ['stop', cluster.dir, '--mode', mode], { stdio: ['ignore', 'ignore', 'pipe'] });
-const startPostgres = () => execFileSync(PG_CLUSTER, ['start', cluster.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+// Asynchronous, so the service's answers are taken in (and timed) while pg_ctl waits.
+const run = promisify(execFile);
+const stopPostgres = (mode) => run(PG_CLUSTER, ['stop', cluster.dir, '--mode', mode]);
+const startPostgres = () => run(PG_CLUSTER, ['start', cluster.dir]);
 
 function assertUnavailable(response) {
   const body = assertError(response, 503, 'unavailable');
@@ -82,7 +87,9 @@ function requestsNeedingTheDatabase(service, key, websites) {
 
 for (const mode of ['fast', 'immediate']) {
   test(`postgres: PostgreSQL stopped (${mode} shutdown) under a running service: requests answer 503 with Retry-After within 5 s and write nothing, /readyz 503 within 2 s; within 5 s of the restart the same process serves again`, async (t) => {
-    const service = await startService({ args: GENEROUS_LIMITS });
+    // A store timeout well above 5 s: the answers below come from the server's going away,
+    // not from a deadline passing.
+    const service = await startService({ args: [...GENEROUS_LIMITS, '--db-timeout-ms', '15000'] });
     try {
       const org = service.createOrg(`Outage Org ${mode}`);
       const key = org.api_key;
@@ -102,14 +109,14 @@ for (const mode of ['fast', 'immediate']) {
       });
 
       const stoppedAt = Date.now();
-      stopPostgres(mode);
-      lock.kill();
-      const stopMs = Date.now() - stoppedAt;
-      const afterStop = Date.now();
-
+      const stopped = stopPostgres(mode).then(() => Date.now() - stoppedAt);
       const held = await inFlight;
+      const heldAfter = Date.now() - stoppedAt;
       assertUnavailable(held.response);
-      assert.ok(Date.now() - afterStop <= 5000, `the write in flight answered ${Date.now() - afterStop} ms after the stop`);
+      assert.ok(heldAfter <= 5000, `the write in flight answered ${heldAfter} ms after the stop began`);
+      const stopMs = await stopped;
+      lock.kill();
+      const afterStop = Date.now();
 
       await waitFor(async () => (await readyStatus(service)) === 503, {
         timeoutMs: 2000, intervalMs: 20, what: '/readyz to answer 503 once PostgreSQL stopped',
@@ -133,7 +140,7 @@ for (const mode of ['fast', 'immediate']) {
       assert.equal((await service.api('GET', '/healthz')).status, 200);
 
       const startedAt = Date.now();
-      startPostgres();
+      await startPostgres();
       const startMs = Date.now() - startedAt;
       const upAt = Date.now();
       // Each try a fresh address: a try refused while the server comes up must write nothing.
@@ -153,7 +160,7 @@ for (const mode of ['fast', 'immediate']) {
       });
       const readyAfter = Date.now() - upAt;
       assert.equal((await service.api('GET', '/api/v1/invites?limit=5', { key })).status, 200);
-      t.diagnostic(`pg_ctl stop ${stopMs} ms; in-flight write answered 503 after ${held.ms} ms; /readyz 503 ${notReadyAfter} ms after the stop; slowest refused request ${Math.max(...answers.map((a) => a.ms))} ms; pg_ctl start ${startMs} ms; first write ${writesAfter} ms and /readyz 200 ${readyAfter} ms after it`);
+      t.diagnostic(`pg_ctl stop ${stopMs} ms; in-flight write answered 503 ${heldAfter} ms after the stop began; /readyz 503 ${notReadyAfter} ms after the stop; slowest refused request ${Math.max(...answers.map((a) => a.ms))} ms; pg_ctl start ${startMs} ms; first write ${writesAfter} ms and /readyz 200 ${readyAfter} ms after it`);
 
       // Nothing of a refused request is there; the acknowledged ones are, whole.
       for (const { email, what } of [{ email: inFlightEmail, what: 'the write in flight' }, ...requests.filter((r) => r.email)]) {
@@ -164,11 +171,74 @@ for (const mode of ['fast', 'immediate']) {
       }
       assert.deepEqual(rowsOf(service, before), { users: 1, members: 3, invites: 0, batches: 0 });
     } finally {
-      startPostgres(); // whatever failed, the next test and stop()'s reference check need it
+      await startPostgres(); // whatever failed, the next test and stop()'s reference check need it
       assert.equal(await service.stop(), 0);
     }
   });
 }
+
+// The server's processes: the postmaster (first line of postmaster.pid) and its children.
+function serverPids() {
+  const postmaster = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+    .split('\n').map((line) => Number(line.trim())).filter((pid) => pid > 0);
+  return [postmaster, ...children];
+}
+
+test('postgres: PostgreSQL frozen (every server process stopped with SIGSTOP: a hung server, a network partition): requests answer 503 within the store timeout, never hang, /readyz 503 within 2 s; serving again within 5 s of SIGCONT', async (t) => {
+  const timeoutMs = 5000; // the default --db-timeout-ms
+  const service = await startService({ args: GENEROUS_LIMITS });
+  let frozen = [];
+  const thaw = () => {
+    for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    frozen = [];
+  };
+  try {
+    const org = service.createOrg('Frozen Org');
+    const key = org.api_key;
+    const websites = await createWebsites(service, key, 3, 'frozen');
+    assert.equal((await bulk(service, key, direct(websites, uniqueEmail('before')))).status, 200);
+    assert.equal(await readyStatus(service), 200);
+
+    frozen = serverPids();
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    const frozenAt = Date.now();
+    const requests = [
+      ...requestsNeedingTheDatabase(service, key, websites),
+      ...requestsNeedingTheDatabase(service, key, websites),
+    ];
+    const answersPending = Promise.all(requests.map((r) => timed(r.run)));
+    // /readyz while every connection of the pool waits on the frozen server.
+    const readyz = await timed(() => service.api('GET', '/readyz'));
+    assertUnavailable(readyz.response);
+    assert.ok(readyz.ms <= 2000, `/readyz answered after ${readyz.ms} ms`);
+    const answers = await answersPending;
+    answers.forEach(({ response, ms }, i) => {
+      assertUnavailable(response);
+      assert.ok(ms <= timeoutMs + 1000, `${requests[i].what} answered after ${ms} ms (timeout ${timeoutMs} ms)`);
+    });
+    assert.equal((await service.api('GET', '/healthz')).status, 200);
+    const frozenFor = Date.now() - frozenAt;
+
+    thaw();
+    const thawedAt = Date.now();
+    await waitFor(async () => {
+      const response = await bulk(service, key, direct(websites, uniqueEmail('thawed')));
+      return response.status === 200;
+    }, { timeoutMs: 5000, intervalMs: 50, what: 'a write to succeed once PostgreSQL runs again' });
+    await waitFor(async () => (await readyStatus(service)) === 200, {
+      timeoutMs: 5000, intervalMs: 50, what: '/readyz to answer 200 once PostgreSQL runs again',
+    });
+    const servingAfter = Date.now() - thawedAt;
+    for (const { email, what } of requests.filter((r) => r.email)) {
+      assert.deepEqual(rowsOf(service, email), { users: 0, members: 0, invites: 0, batches: 0 }, `${what} (${email}) left rows behind`);
+    }
+    t.diagnostic(`/readyz 503 after ${readyz.ms} ms; refused requests after ${answers.map((a) => a.ms).sort((a, b) => a - b).join(', ')} ms; frozen for ${frozenFor} ms; serving again ${servingAfter} ms after SIGCONT`);
+  } finally {
+    thaw();
+    assert.equal(await service.stop(), 0);
+  }
+});
 
 test('postgres: another client holding the write lock: writes answer 503 with Retry-After after the store timeout and keep nothing, reads go on, and writes succeed once it is released', async (t) => {
   const timeoutMs = 1000;

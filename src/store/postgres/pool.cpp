@@ -93,8 +93,12 @@ void ConnectionPool::enqueue(Tenant tenant, Unit unit) {
 }
 
 void ConnectionPool::run(Access access, Tenant tenant, Job job, Completion done) {
-  enqueue(tenant,
-          {access, std::move(job), std::move(done), Clock::now() + options_.timeout, false});
+  run(access, tenant, options_.timeout, std::move(job), std::move(done));
+}
+
+void ConnectionPool::run(Access access, Tenant tenant, std::chrono::milliseconds timeout, Job job,
+                         Completion done) {
+  enqueue(tenant, {access, std::move(job), std::move(done), Clock::now() + timeout, false});
 }
 
 domain::Status ConnectionPool::run_and_wait(Access access, Job job) {
