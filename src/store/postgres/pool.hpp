@@ -149,6 +149,9 @@ class ConnectionPool {
   std::condition_variable work_ready_;
   std::condition_variable watchdog_wake_;
   FairQueue<Unit> queue_;  // in deadline order within each tenant's lane
+  // When the watchdog wakes next unless woken: the earliest deadline queued when it went to
+  // sleep (max() while the queue is empty).
+  Clock::time_point watchdog_until_ = Clock::time_point::max();
   bool stopping_ = false;
 
   std::atomic<std::uint64_t> units_{0};
