@@ -306,6 +306,56 @@ TEST_F(PoolTest, SlowUnitFailsAsUnavailableAtItsDeadlineAndThePoolRecovers) {
   EXPECT_EQ(counter("a"), 1);
 }
 
+TEST_F(PoolTest, ProbeWithAShorterTimeoutFailsAtItsOwnDeadlineBehindQueuedUnits) {
+  PoolOptions settings = options(1);
+  settings.timeout = std::chrono::milliseconds(3000);
+  Pool<CounterTx> pool(settings, loop_.post());
+  auto locker = connect(url_);
+  locker->exec("BEGIN; LOCK TABLE counters IN ACCESS EXCLUSIVE MODE");
+
+  // The only connection waits for the lock; two more units queue behind it with the pool's
+  // deadline, so the watchdog sleeps until theirs.
+  std::vector<std::promise<domain::Status>> slow(3);
+  for (auto& outcome : slow) {
+    pool.run(
+        Access::kReadWrite,
+        [](CounterTx& tx) {
+          tx.add_one("a");
+          return domain::Status();
+        },
+        [&outcome](domain::Status status) { outcome.set_value(status); });
+  }
+  // Once the first unit waits for the lock, the watchdog has long gone to sleep.
+  auto observer = connect(url_);
+  auto until = Clock::now() + std::chrono::seconds(2);
+  while (observer
+             ->query_once("SELECT count(*) FROM pg_locks WHERE relation = 'counters'::regclass "
+                          "AND NOT granted")
+             .int64(0, 0) == 0) {
+    ASSERT_LT(Clock::now(), until) << "the first unit never waited for the lock";
+  }
+  auto started = Clock::now();
+  std::promise<domain::Status> probe;
+  std::atomic<bool> probe_ran{false};
+  pool.run(
+      Access::kReadOnly, ConnectionPool::kProbes, std::chrono::milliseconds(300),
+      [&](CounterTx&) {
+        probe_ran = true;
+        return domain::Status();
+      },
+      [&](domain::Status status) { probe.set_value(status); });
+  domain::Status probe_status = probe.get_future().get();
+  auto waited = Clock::now() - started;
+  locker->exec("ROLLBACK");
+  for (auto& outcome : slow) outcome.get_future().get();
+
+  ASSERT_FALSE(probe_status.ok());
+  EXPECT_EQ(probe_status.error().code, domain::ErrorCode::kUnavailable);
+  EXPECT_FALSE(probe_ran);
+  EXPECT_GE(waited, std::chrono::milliseconds(300));
+  EXPECT_LT(waited, std::chrono::milliseconds(1000));  // not the queued units' 3 s
+}
+
 TEST_F(PoolTest, UnreachableDatabaseIsUnavailableWithoutWaitingForTheTimeout) {
   PoolOptions settings = options(1);
   settings.url = "postgresql://u:p@127.0.0.1:1/db";

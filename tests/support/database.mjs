@@ -10,6 +10,7 @@
 //   danglingReferences(target) rows whose foreign key points at nothing (checked after every stop)
 //   bytesAtRest(target)        what the store keeps at rest, as bytes (secrets never in clear)
 //   holdWriteLock(target)      another client holding the write lock until release()
+//   useOwnCluster()            PostgreSQL: a cluster of this process's own (tests that stop it)
 //   uuidText(column), hexText(column), dialect({sqlite, postgres}): where the SQL differs
 //
 // `target` is a Service (tests/support/service.mjs) or its folder.
@@ -77,6 +78,19 @@ function postgresCluster() {
 export function testCluster() {
   if (STORE !== 'postgres') throw new Error('testCluster() is for INVITED_TEST_STORE=postgres');
   return postgresCluster();
+}
+
+// For tests that stop and start PostgreSQL under a running service
+// (storage_faults.postgres.test.mjs): this process's databases go on a cluster of its own,
+// started now (5-13 s) and removed when the process exits, never on the run's shared one, whose
+// stop would break every test running beside. Call it before any service folder gets its
+// database. Returns the cluster (its `dir` is what `scripts/pg-cluster stop`/`start` take; a
+// restart keeps its port, so the services' URLs stay valid).
+export function useOwnCluster() {
+  if (STORE !== 'postgres') throw new Error('useOwnCluster() is for INVITED_TEST_STORE=postgres');
+  if (cluster) throw new Error('useOwnCluster() must come before the first database of this process');
+  cluster = startPostgresSync({ own: true });
+  return cluster;
 }
 
 // The template every fresh database is copied from: the schema `invited migrate` makes, named

@@ -199,9 +199,10 @@ export async function startPostgres() {
 }
 
 // startPostgres() for synchronous callers: the run's cluster, or one this process starts now
-// (5-13 s) and removes when it exits.
-export function startPostgresSync() {
-  const shared = process.env.INVITED_TEST_PG_DIR;
+// (5-13 s) and removes when it exits. `own`: one of this process's own even when the run has a
+// shared one (for tests that stop and start the server).
+export function startPostgresSync({ own = false } = {}) {
+  const shared = own ? undefined : process.env.INVITED_TEST_PG_DIR;
   if (shared) {
     if (!existsSync(join(shared, 'url'))) throw new Error(`INVITED_TEST_PG_DIR=${shared} holds no cluster`);
     return new PostgresCluster(shared, false);

@@ -80,10 +80,12 @@ void ConnectionPool::enqueue(Tenant tenant, Unit unit) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < options_.max_queued) {
-      bool was_empty = queue_.empty();
+      // The watchdog sleeps until the earliest deadline it knew of: wake it for an earlier one
+      // (a probe's shorter deadline, or the first unit of an empty queue).
+      bool sooner = unit.deadline < watchdog_until_;
       queue_.push(tenant, std::move(unit));
       work_ready_.notify_one();
-      if (was_empty) watchdog_wake_.notify_one();
+      if (sooner) watchdog_wake_.notify_one();
       return;
     }
     refusal = stopping_ ? unavailable("the service is shutting down")
@@ -93,8 +95,12 @@ void ConnectionPool::enqueue(Tenant tenant, Unit unit) {
 }
 
 void ConnectionPool::run(Access access, Tenant tenant, Job job, Completion done) {
-  enqueue(tenant,
-          {access, std::move(job), std::move(done), Clock::now() + options_.timeout, false});
+  run(access, tenant, options_.timeout, std::move(job), std::move(done));
+}
+
+void ConnectionPool::run(Access access, Tenant tenant, std::chrono::milliseconds timeout, Job job,
+                         Completion done) {
+  enqueue(tenant, {access, std::move(job), std::move(done), Clock::now() + timeout, false});
 }
 
 domain::Status ConnectionPool::run_and_wait(Access access, Job job) {
@@ -109,6 +115,7 @@ void ConnectionPool::watchdog_loop() {
   std::unique_lock lock(mutex_);
   while (!(stopping_ && queue_.empty())) {
     if (queue_.empty()) {
+      watchdog_until_ = Clock::time_point::max();
       watchdog_wake_.wait(lock);
       continue;
     }
@@ -117,6 +124,7 @@ void ConnectionPool::watchdog_loop() {
     Clock::time_point front = *queue_.min_front([](const Unit& unit) { return unit.deadline; });
     Clock::time_point now = Clock::now();
     if (now < front) {
+      watchdog_until_ = front;
       watchdog_wake_.wait_until(lock, front);
       continue;
     }

@@ -96,6 +96,8 @@ class ConnectionPool {
   using Tenant = FairQueue<int>::Tenant;
   // Units queued for no tenant in particular (writes, key lookups): not limited.
   static constexpr Tenant kShared = FairQueue<int>::kShared;
+  // The lane of probes (run with a timeout of their own).
+  static constexpr Tenant kProbes = -2;
 
   ConnectionPool(PoolOptions options, Post post);
   ~ConnectionPool();
@@ -110,6 +112,12 @@ class ConnectionPool {
     run(access, kShared, std::move(job), std::move(done));
   }
   void run(Access access, Tenant tenant, Job job, Completion done);
+  // The same with a deadline of its own, `timeout` from now instead of the pool's: for probes
+  // that must answer sooner than a unit may take (readiness). Give such units a lane of their
+  // own (kProbes): a lane's units must share one timeout, and behind other units a probe would
+  // wait for a connection as long as they may.
+  void run(Access access, Tenant tenant, std::chrono::milliseconds timeout, Job job,
+           Completion done);
   // The same, waiting for the outcome on the calling thread (`done` is not posted). For
   // background workers and commands: never call it from the event loop.
   domain::Status run_and_wait(Access access, Job job);
@@ -141,6 +149,9 @@ class ConnectionPool {
   std::condition_variable work_ready_;
   std::condition_variable watchdog_wake_;
   FairQueue<Unit> queue_;  // in deadline order within each tenant's lane
+  // When the watchdog wakes next unless woken: the earliest deadline queued when it went to
+  // sleep (max() while the queue is empty).
+  Clock::time_point watchdog_until_ = Clock::time_point::max();
   bool stopping_ = false;
 
   std::atomic<std::uint64_t> units_{0};
@@ -171,6 +182,10 @@ class Pool {
   void run(Access access, ConnectionPool::Tenant tenant, Work work,
            ConnectionPool::Completion done) {
     pool_.run(access, tenant, wrap(std::move(work)), std::move(done));
+  }
+  void run(Access access, ConnectionPool::Tenant tenant, std::chrono::milliseconds timeout,
+           Work work, ConnectionPool::Completion done) {
+    pool_.run(access, tenant, timeout, wrap(std::move(work)), std::move(done));
   }
   domain::Status run_and_wait(Access access, Work work) {
     return pool_.run_and_wait(access, wrap(std::move(work)));

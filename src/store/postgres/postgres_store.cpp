@@ -1,5 +1,6 @@
 #include "store/postgres/postgres_store.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "log/log.hpp"
@@ -39,6 +40,11 @@ constexpr Statement kReadiness{
     "store_readiness",
     "SELECT coalesce((SELECT max(version) FROM schema_migrations), 0)::int8, "
     "pg_is_in_recovery()"};
+
+// How long readiness waits for a connection and the server's answer: /readyz must answer within
+// 2 s even when every connection waits on a server that stopped answering (a hung server, a
+// network partition), where a unit would take the whole --db-timeout-ms.
+constexpr std::chrono::milliseconds kReadinessTimeout{1000};
 
 }  // namespace
 
@@ -112,7 +118,7 @@ domain::Status PostgresStore::read_and_wait(domain::ReadWork work) {
 
 void PostgresStore::check_ready(domain::Completion done) {
   pool_.run(
-      Access::kReadOnly,
+      Access::kReadOnly, ConnectionPool::kProbes, std::min(options_.timeout, kReadinessTimeout),
       [](Transaction& tx) -> domain::Status {
         Result row = tx.connection().query(kReadiness);
         auto version = static_cast<int>(row.int64(0, 0));

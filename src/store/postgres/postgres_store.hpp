@@ -61,7 +61,9 @@ class PostgresStore final : public ServiceStore {
   domain::Status write_and_wait(domain::WriteWork work) override;
   domain::Status read_and_wait(domain::ReadWork work) override;
   // Ready when a read unit finds the server answering, the schema at this binary's version and
-  // the server writable (not a standby in recovery).
+  // the server writable (not a standby in recovery). The probe has a lane and a deadline of its
+  // own (1 s, or the timeout if shorter): it answers within that even when every connection
+  // waits on a server that stopped answering.
   void check_ready(domain::Completion done) override;
 
   // Called after a write unit that queued an email has committed (on the executor for write(),
