@@ -163,6 +163,18 @@ function sqlite(dir, sql, { readOnly, maxBuffer }) {
   );
 }
 
+// Read-only SQL on the SQLite database file `file`, whatever the store under test: for tests that
+// move data from one store to the other (tests/api/copy_to.postgres.test.mjs reads its SQLite
+// source with it). Rows as arrays of strings; NULL reads as ''.
+export function querySqliteFile(file, sql) {
+  return rowsOf(
+    execFileSync('sqlite3', ['-readonly', '-separator', '\t', file, sql], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
 // Read-only SQL against the service's database, to prove what was (not) written. Rows as arrays
 // of strings; NULL reads as ''.
 export function query(target, sql) {
