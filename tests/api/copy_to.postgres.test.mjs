@@ -157,11 +157,16 @@ test('postgres: a SQLite database copied with admin copy-to serves the same orga
     const scopes = { key, scopedKey: scoped.api_key, siteIds, deletedSiteId: siteIds[3], groupId: group.id };
     const before = await everythingReadable(source, scopes);
     const betaWebsites = await call(source, 'GET', '/api/v1/websites', { key: beta.api_key });
+    const cluster = testCluster();
+    const database = cluster.freshDatabase();
+    // Not while a service serves the file: what it wrote after the snapshot would be lost.
+    const whileServing = copyTo(sourceUrl, database.url);
+    assert.equal(whileServing.status, 1, whileServing.stdout);
+    assert.match(whileServing.stderr, /is already serving the database .*source\.db .*stop it before copying/);
+    assert.deepEqual(cluster.sql(database.name, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"), []);
     assert.equal(await source.stop(), 0);
 
     // --- copy into a fresh PostgreSQL database (no schema yet: the copy migrates it) -----------
-    const cluster = testCluster();
-    const database = cluster.freshDatabase();
     const sourceCounts = sqliteCounts(sourceFile);
     const copy = copyTo(sourceUrl, database.url);
     assert.equal(copy.status, 0, copy.stderr);
@@ -299,4 +304,29 @@ test('postgres: copy-to with a bad source or target URL says what to fix, and ne
   }
   // Nothing was written to the target by any of them.
   assert.deepEqual(cluster.sql(target.name, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"), []);
+});
+
+test('postgres: copy-to refuses a SQLite schema with a table it does not know or a column the PostgreSQL schema lacks, naming what to change', async () => {
+  const sourceDir = makeTempDir('copy-source-');
+  const sourceFile = join(sourceDir, 'source.db');
+  const sourceUrl = `sqlite://${sourceFile}`;
+  migrateSqlite(sourceUrl);
+  const made = spawnSync(BIN, ['admin', 'create-org', '--name', 'Drifted'], { env: { ...process.env, INVITED_DATABASE: sourceUrl }, encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const cluster = testCluster();
+  const target = cluster.freshDatabase();
+
+  // A table a later migration adds (events, webhook endpoints) and nobody added to the copy.
+  querySqliteFile(sourceFile, 'CREATE TABLE events (pk INTEGER PRIMARY KEY, body TEXT)', { write: true });
+  const unknownTable = copyTo(sourceUrl, target.url);
+  assert.equal(unknownTable.status, 1, unknownTable.stdout);
+  assert.match(unknownTable.stderr, /the SQLite schema has tables copy-to does not know \(events\): add each to copied_tables\(\) in src\/store\/copied_tables\.cpp/);
+
+  // A column one store's migration added and its twin did not.
+  querySqliteFile(sourceFile, 'DROP TABLE events; ALTER TABLE websites ADD COLUMN color TEXT', { write: true });
+  const extraColumn = copyTo(sourceUrl, target.url);
+  assert.equal(extraColumn.status, 1, extraColumn.stdout);
+  assert.match(extraColumn.stderr, /table websites has columns on one side only \(color only in the SQLite schema\)/);
+  // The target got the schema (it had none) but no row: the copy's transaction rolled back.
+  assert.deepEqual(cluster.sql(target.name, 'SELECT count(*) FROM organizations'), [['0']]);
 });

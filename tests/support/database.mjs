@@ -163,12 +163,13 @@ function sqlite(dir, sql, { readOnly, maxBuffer }) {
   );
 }
 
-// Read-only SQL on the SQLite database file `file`, whatever the store under test: for tests that
-// move data from one store to the other (tests/api/copy_to.postgres.test.mjs reads its SQLite
-// source with it). Rows as arrays of strings; NULL reads as ''.
-export function querySqliteFile(file, sql) {
+// SQL on the SQLite database file `file`, whatever the store under test: for tests that move data
+// from one store to the other (tests/api/copy_to.postgres.test.mjs reads its SQLite source with
+// it, and with `write` changes its schema the way a forgotten migration twin would). Read-only
+// unless `write`. Rows as arrays of strings; NULL reads as ''.
+export function querySqliteFile(file, sql, { write = false } = {}) {
   return rowsOf(
-    execFileSync('sqlite3', ['-readonly', '-separator', '\t', file, sql], {
+    execFileSync('sqlite3', [...(write ? [] : ['-readonly']), '-separator', '\t', file, sql], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

@@ -31,7 +31,10 @@ std::string quoted(const std::string& name) {
 class SqliteTableExport final : public TableExport {
  public:
   explicit SqliteTableExport(const std::string& path)
-      : lock_(checked(path)), db_(path, Connection::Mode::kReadOnly) {
+      : lock_(checked(path),
+              "stop it before copying, so that nothing it writes after the copy's snapshot is "
+              "lost"),
+        db_(path, Connection::Mode::kReadOnly) {
     // A deferred read transaction: its snapshot is taken by the first read (the version just
     // below) and every later read of this object sees that same snapshot.
     db_.exec("BEGIN");
