@@ -27,23 +27,40 @@ std::int64_t Connection::copy_in(std::string_view sql,
   }
   PQclear(started);
 
+  // Set when the server ended the COPY early (it refused a row, say): the rest of the data is
+  // dropped, and the server's error is read below.
+  bool ended_by_server = false;
+  // Whether a failed PQputCopyData/PQputCopyEnd means the COPY ended (the connection is fine)
+  // rather than a broken connection.
+  auto ended_early = [this] { return PQstatus(conn_) == CONNECTION_OK && PQisBusy(conn_) == 0; };
   // Queues `bytes` (PQputCopyData answers 0 while libpq's buffer is full), then sends them.
-  const CopySend put = [this](std::string_view bytes) {
+  const CopySend put = [&](std::string_view bytes) {
+    if (ended_by_server) return;
     while (true) {
       int queued = PQputCopyData(conn_, bytes.data(), static_cast<int>(bytes.size()));
       if (queued == 1) break;
-      if (queued < 0) fail_connection("cannot send to the database");
+      if (queued < 0) {
+        if (!ended_early()) fail_connection("cannot send to the database");
+        ended_by_server = true;
+        return;
+      }
       wait(/*writable=*/true);
       if (PQconsumeInput(conn_) == 0) fail_connection("the database connection was lost");
     }
     flush();
+    // Reads what the server sent meanwhile, so an error ends the sending at once.
+    if (PQconsumeInput(conn_) == 0) fail_connection("the database connection was lost");
   };
   // Ends the COPY: with `error` the server cancels it, failing the transaction.
-  auto end = [this](const char* error) {
+  auto end = [&](const char* error) {
+    if (ended_by_server) return;
     while (true) {
       int done = PQputCopyEnd(conn_, error);
       if (done == 1) break;
-      if (done < 0) fail_connection("cannot send to the database");
+      if (done < 0) {
+        if (!ended_early()) fail_connection("cannot send to the database");
+        return;
+      }
       wait(/*writable=*/true);
       if (PQconsumeInput(conn_) == 0) fail_connection("the database connection was lost");
     }
