@@ -34,10 +34,13 @@ void check_tables_known(const std::vector<std::string>& schema, const std::strin
     if (!known.contains(table)) unknown.push_back(table);
   }
   if (!unknown.empty()) {
-    throw std::runtime_error("the " + store + " schema has tables copy-to does not know (" +
-                             joined(unknown) +
-                             "): add each to copied_tables() in src/store/copied_tables.cpp, or "
-                             "to tables_not_copied() with the reason");
+    throw std::runtime_error(
+        "the " + store + " schema has tables copy-to does not know (" + joined(unknown) +
+        "): add each to copied_tables() in src/store/copied_tables.cpp, or "
+        "to tables_not_copied() with the reason" +
+        (store == "PostgreSQL" ? " (or, if they belong to another application, give copy-to "
+                                 "a database of its own)"
+                               : ""));
   }
 }
 
