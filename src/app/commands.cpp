@@ -18,6 +18,7 @@
 #include "mail/folder_transport.hpp"
 #include "mail/outbox_worker.hpp"
 #include "mail/smtp_transport.hpp"
+#include "store/copy_between_stores.hpp"
 #include "store/open_store.hpp"
 
 namespace invited::app {
@@ -261,6 +262,22 @@ int create_key(const Settings& settings, const std::string& org_id, const std::s
     return 0;
   } catch (const std::exception& error) {
     std::cerr << "invited admin create-key: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+int copy_to(const Settings& settings, const std::string& target_url) {
+  try {
+    auto report = store::copy_between_stores(store_settings(settings), target_url);
+    json::object copied;
+    for (const auto& table : report.tables) copied[table.name] = table.rows;
+    std::cout << json::serialize(json::object{{"copied", std::move(copied)},
+                                              {"schema_version", report.schema_version},
+                                              {"target", report.target}})
+              << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited admin copy-to: " << error.what() << "\n";
     return 1;
   }
 }

@@ -22,4 +22,9 @@ int create_org(const Settings& settings, const std::string& name,
 int create_key(const Settings& settings, const std::string& org_id, const std::string& name,
                const std::vector<std::string>& website_ids);
 
+// Copies the SQLite database of --database into the empty PostgreSQL database `target_url`;
+// prints {"copied": {table: rows, ...}, "schema_version", "target"} (the target without its
+// password).
+int copy_to(const Settings& settings, const std::string& target_url);
+
 }  // namespace invited::app

@@ -43,6 +43,18 @@ int main(int argc, char** argv) {
   create_key->add_option("--website", key_websites,
                          "scope the key to this website id (repeatable); none: a global key");
 
+  std::string copy_target;
+  auto* copy_to = admin->add_subcommand(
+      "copy-to",
+      "copy every row of the SQLite database of --database into an empty PostgreSQL database "
+      "(migrating it first), in one transaction; stop the service first");
+  copy_to
+      ->add_option("TARGET_URL", copy_target,
+                   "postgresql://user:password@host:port/dbname of an empty database (or "
+                   "INVITED_COPY_TARGET, which keeps the password off the command line)")
+      ->envname("INVITED_COPY_TARGET")
+      ->required();
+
   CLI11_PARSE(app, argc, argv);
 
   invited::log::Level level;
@@ -60,5 +72,6 @@ int main(int argc, char** argv) {
   if (*migrate) return invited::app::migrate(settings);
   if (*create_org) return invited::app::create_org(settings, org_name, owner_email);
   if (*create_key) return invited::app::create_key(settings, key_org, key_name, key_websites);
+  if (*copy_to) return invited::app::copy_to(settings, copy_target);
   return 2;
 }

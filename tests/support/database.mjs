@@ -177,6 +177,19 @@ function sqlite(dir, sql, { readOnly, maxBuffer }) {
   );
 }
 
+// SQL on the SQLite database file `file`, whatever the store under test: for tests that move data
+// from one store to the other (tests/api/copy_to.postgres.test.mjs reads its SQLite source with
+// it, and with `write` changes its schema the way a forgotten migration twin would). Read-only
+// unless `write`. Rows as arrays of strings; NULL reads as ''.
+export function querySqliteFile(file, sql, { write = false } = {}) {
+  return rowsOf(
+    execFileSync('sqlite3', [...(write ? [] : ['-readonly']), '-separator', '\t', file, sql], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
 // Read-only SQL against the service's database, to prove what was (not) written. Rows as arrays
 // of strings; NULL reads as ''.
 export function query(target, sql) {

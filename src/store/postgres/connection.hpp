@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -74,6 +76,13 @@ class Connection {
   // Runs SQL that is not worth preparing (run once): unnamed statement, binary parameters and
   // results.
   Result query_once(std::string_view sql, const Params& params = {});
+
+  // Runs `sql`, one COPY ... FROM STDIN statement: `write` is called once and sends the data
+  // through the function it is given (any number of calls, each sending the bytes at once).
+  // Returns the rows the server copied. If `write` throws, the COPY is cancelled (which fails
+  // the transaction around it) and the exception passes on. Defined in copy_in.cpp.
+  using CopySend = std::function<void(std::string_view bytes)>;
+  std::int64_t copy_in(std::string_view sql, const std::function<void(const CopySend&)>& write);
 
   // Holds `sql` (no parameters, e.g. "BEGIN ISOLATION LEVEL SERIALIZABLE") and sends it in
   // front of the next round trip, so opening a transaction costs no round trip of its own. A

@@ -11,7 +11,7 @@
 
 namespace invited::store::sqlite {
 
-ServeLock::ServeLock(const std::string& database_path) {
+ServeLock::ServeLock(const std::string& database_path, const char* advice) {
   const std::string lock_path = database_path + ".lock";
   fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
@@ -22,10 +22,13 @@ ServeLock::ServeLock(const std::string& database_path) {
   ::close(fd_);
   fd_ = -1;
   if (error == EWOULDBLOCK) {
-    throw StoreError(0, "another `invited serve` is already serving the database " + database_path +
-                            " (it holds " + lock_path +
-                            "); stop that process first, or give this one its own --database. "
-                            "`invited migrate` and `invited admin` work while it serves");
+    throw StoreError(
+        0, "another `invited serve` is already serving the database " + database_path +
+               " (it holds " + lock_path + "); " +
+               (advice != nullptr ? std::string(advice)
+                                  : "stop that process first, or give this one its own "
+                                    "--database. `invited migrate` and `invited admin` work "
+                                    "while it serves"));
   }
   throw StoreError(0, "cannot lock " + lock_path + ": " + std::strerror(error));
 }

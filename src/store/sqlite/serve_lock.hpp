@@ -14,8 +14,9 @@ namespace invited::store::sqlite {
 class ServeLock {
  public:
   // Takes the lock without waiting. Throws StoreError naming the database and what to do when
-  // another process holds it, or when the lock file cannot be opened.
-  explicit ServeLock(const std::string& database_path);
+  // another process holds it (`advice`, when given, replaces the advice for `invited serve`), or
+  // when the lock file cannot be opened.
+  explicit ServeLock(const std::string& database_path, const char* advice = nullptr);
   ~ServeLock();
   ServeLock(const ServeLock&) = delete;
   ServeLock& operator=(const ServeLock&) = delete;

@@ -1,0 +1,38 @@
+#include "store/copied_tables.hpp"
+
+namespace invited::store {
+
+std::span<const char* const> copied_tables() {
+  static constexpr const char* kTables[] = {
+      "organizations",
+      "users",
+      "websites",
+      "website_groups",
+      "group_websites",
+      "organization_members",
+      "website_members",
+      "group_members",
+      "removed_memberships",
+      "api_keys",
+      "api_key_websites",
+      "invite_batches",
+      "retired_tokens",
+      "invites",
+      "outbox_emails",
+      "idempotent_responses",
+  };
+  return kTables;
+}
+
+std::span<const TableNotCopied> tables_not_copied() {
+  static constexpr TableNotCopied kTables[] = {
+      {"write_probe",
+       "the readiness probe's one row, made by each store's migrations; its counter means "
+       "nothing to another database"},
+      {"schema_migrations",
+       "PostgreSQL's record of applied migrations, written when the target is migrated"},
+  };
+  return kTables;
+}
+
+}  // namespace invited::store
