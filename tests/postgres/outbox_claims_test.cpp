@@ -40,9 +40,8 @@ class OutboxClaimsTest : public ::testing::Test {
   }
 
   // One instance serving the test's database.
-  std::unique_ptr<PostgresStore> instance(
-      std::chrono::milliseconds check_every = 1000ms,
-      std::chrono::milliseconds renew_claims_for = 120000ms) {
+  std::unique_ptr<PostgresStore> instance(std::chrono::milliseconds check_every = 1000ms,
+                                          std::chrono::milliseconds renew_claims_for = 120000ms) {
     return std::make_unique<PostgresStore>(
         PostgresStore::Options{.url = url_,
                                .pool_size = 2,
@@ -65,10 +64,11 @@ class OutboxClaimsTest : public ::testing::Test {
                                                            .last_name = std::nullopt,
                                                            .created_at = 1,
                                                            .expires_at = 100});
-                      tx.enqueue_email(domain::NewEmail{.message_id = domain::Uuid::v7(domain::now().unix_ms),
-                                                        .batch_pk = batch,
-                                                        .to_address = "a@x.io",
-                                                        .created_at = 1});
+                      tx.enqueue_email(
+                          domain::NewEmail{.message_id = domain::Uuid::v7(domain::now().unix_ms),
+                                           .batch_pk = batch,
+                                           .to_address = "a@x.io",
+                                           .created_at = 1});
                       return {};
                     })
                     .ok());
@@ -182,8 +182,8 @@ TEST_F(OutboxClaimsTest, ClaimWhoseLeaseEndedIsTakenFromALiveInstance) {
   ClaimRow row = claim_row(claimed->pk);
   ASSERT_TRUE(row.claimed_until);
   if (row.db_now_ms < *row.claimed_until) EXPECT_FALSE(claim(*b)) << "taken before its lease ended";
-  ASSERT_TRUE(eventually([&] { return claim_row(claimed->pk).db_now_ms > *row.claimed_until; },
-                         5000ms));
+  ASSERT_TRUE(
+      eventually([&] { return claim_row(claimed->pk).db_now_ms > *row.claimed_until; }, 5000ms));
   auto taken = claim(*b);
   ASSERT_TRUE(taken) << "an ended lease kept its email";
   EXPECT_EQ(taken->pk, claimed->pk);
@@ -210,8 +210,7 @@ TEST_F(OutboxClaimsTest, LeaseIsRenewedWhileTheInstanceLivesAndTheSendLasts) {
   ASSERT_TRUE(a->write_and_wait([&](domain::WriteTx& tx) {
                  tx.mark_email_retry(claimed->pk, 1000, "try again");
                  return domain::Status();
-               })
-                  .ok());
+               }).ok());
   ClaimRow ended = claim_row(claimed->pk);
   EXPECT_EQ(ended.claimed_by, std::nullopt);
   EXPECT_EQ(ended.claimed_until, std::nullopt);

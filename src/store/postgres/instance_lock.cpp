@@ -64,11 +64,11 @@ void InstanceLock::acquire() {
   held_.store(false);
   backend_pid_.store(0);
   connection_.reset();
-  auto connection = std::make_unique<Connection>(
-      Connection::Options{.url = options_.url,
-                          .statement_timeout = options_.timeout,
-                          .application_name = "invited instance lock"},
-      Clock::now() + options_.timeout);
+  auto connection =
+      std::make_unique<Connection>(Connection::Options{.url = options_.url,
+                                                       .statement_timeout = options_.timeout,
+                                                       .application_name = "invited instance lock"},
+                                   Clock::now() + options_.timeout);
   connection->set_deadline(Clock::now() + options_.timeout);
   for (int draw = 0; draw < kDraws; ++draw) {
     std::int64_t id = random_id();

@@ -115,10 +115,10 @@ void Transaction::set_batch_delivery(Pk email_pk, int delivery) {
 // the batch's delivery state for its new email) while it was being sent.
 void Transaction::mark_email_sent(Pk email_pk, UnixSeconds now) {
   end_claim(email_pk);
-  static constexpr Statement kSent{
-      "outbox_mark_sent",
-      "UPDATE outbox_emails SET status = 1, claimed_by = NULL, claimed_until = NULL, sent_at = $2, last_error = NULL "
-      "WHERE pk = $1 AND status = 0"};
+  static constexpr Statement kSent{"outbox_mark_sent",
+                                   "UPDATE outbox_emails SET status = 1, claimed_by = NULL, "
+                                   "claimed_until = NULL, sent_at = $2, last_error = NULL "
+                                   "WHERE pk = $1 AND status = 0"};
   if (db_.query(kSent, Params().add(email_pk).add(now)).affected() > 0) {
     set_batch_delivery(email_pk, 1);
   }
@@ -127,19 +127,19 @@ void Transaction::mark_email_sent(Pk email_pk, UnixSeconds now) {
 void Transaction::mark_email_retry(Pk email_pk, std::int64_t next_attempt_ms,
                                    std::string_view error) {
   end_claim(email_pk);
-  static constexpr Statement kRetry{
-      "outbox_mark_retry",
-      "UPDATE outbox_emails SET claimed_by = NULL, claimed_until = NULL, next_attempt_ms = $2, last_error = $3 "
-      "WHERE pk = $1 AND status = 0"};
+  static constexpr Statement kRetry{"outbox_mark_retry",
+                                    "UPDATE outbox_emails SET claimed_by = NULL, claimed_until = "
+                                    "NULL, next_attempt_ms = $2, last_error = $3 "
+                                    "WHERE pk = $1 AND status = 0"};
   db_.query(kRetry, Params().add(email_pk).add(next_attempt_ms).add(error));
 }
 
 void Transaction::mark_email_failed(Pk email_pk, std::string_view error, UnixSeconds now) {
   end_claim(email_pk);
-  static constexpr Statement kFailed{
-      "outbox_mark_failed",
-      "UPDATE outbox_emails SET status = 2, claimed_by = NULL, claimed_until = NULL, last_error = $2, sent_at = $3 "
-      "WHERE pk = $1 AND status = 0"};
+  static constexpr Statement kFailed{"outbox_mark_failed",
+                                     "UPDATE outbox_emails SET status = 2, claimed_by = NULL, "
+                                     "claimed_until = NULL, last_error = $2, sent_at = $3 "
+                                     "WHERE pk = $1 AND status = 0"};
   if (db_.query(kFailed, Params().add(email_pk).add(error).add(now)).affected() > 0) {
     set_batch_delivery(email_pk, 2);
   }
@@ -165,9 +165,10 @@ void Transaction::release_email_claim(Pk email_pk) {
 
 int Transaction::release_all_email_claims() {
   // Only queued emails can hold a claim: every other state clears it.
-  static constexpr Statement kRelease{"outbox_release_all_claims",
-                                      "UPDATE outbox_emails SET claimed_by = NULL, claimed_until = NULL "
-                                      "WHERE status = 0 AND claimed_until IS NOT NULL"};
+  static constexpr Statement kRelease{
+      "outbox_release_all_claims",
+      "UPDATE outbox_emails SET claimed_by = NULL, claimed_until = NULL "
+      "WHERE status = 0 AND claimed_until IS NOT NULL"};
   return static_cast<int>(db_.query(kRelease).affected());
 }
 
