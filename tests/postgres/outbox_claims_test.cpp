@@ -181,7 +181,9 @@ TEST_F(OutboxClaimsTest, ClaimWhoseLeaseEndedIsTakenFromALiveInstance) {
   ASSERT_TRUE(claimed);
   ClaimRow row = claim_row(claimed->pk);
   ASSERT_TRUE(row.claimed_until);
-  if (row.db_now_ms < *row.claimed_until) EXPECT_FALSE(claim(*b)) << "taken before its lease ended";
+  if (row.db_now_ms + 500 < *row.claimed_until) {
+    EXPECT_FALSE(claim(*b)) << "taken before its lease ended";
+  }
   ASSERT_TRUE(
       eventually([&] { return claim_row(claimed->pk).db_now_ms > *row.claimed_until; }, 5000ms));
   auto taken = claim(*b);

@@ -1,6 +1,7 @@
 #include "store/postgres/instance_lock.hpp"
 
 #include <random>
+#include <set>
 #include <vector>
 
 #include "log/log.hpp"
@@ -21,7 +22,8 @@ constexpr Statement kRenew{
     "UPDATE outbox_emails e "
     "SET claimed_until = (extract(epoch FROM clock_timestamp()) * 1000)::int8 + r.lease_ms "
     "FROM unnest($1::int8[], $2::int8[]) AS r(pk, lease_ms) "
-    "WHERE e.pk = r.pk AND e.claimed_by = $3 AND e.status = 0 AND e.claimed_until IS NOT NULL"};
+    "WHERE e.pk = r.pk AND e.claimed_by = $3 AND e.status = 0 AND e.claimed_until IS NOT NULL "
+    "RETURNING e.pk"};
 
 // A random id for a new lock: positive, never zero.
 std::int64_t random_id() {
@@ -87,9 +89,9 @@ void InstanceLock::acquire() {
 void InstanceLock::renew_claims() {
   std::vector<std::int64_t> pks;
   std::vector<std::int64_t> leases;
+  const Clock::time_point now = Clock::now();
   {
     std::lock_guard lock(mutex_);
-    Clock::time_point now = Clock::now();
     for (auto it = claims_.begin(); it != claims_.end();) {
       Claim& claim = it->second;
       if (now - claim.claimed_at >= options_.renew_claims_for) {
@@ -111,7 +113,19 @@ void InstanceLock::renew_claims() {
     connection_->query(kPing);
     return;
   }
-  connection_->query(kRenew, Params().add(pks).add(leases).add(id_.load()));
+  Result renewed = connection_->query(kRenew, Params().add(pks).add(leases).add(id_.load()));
+  // A claim not renewed is no longer this instance's (its outcome was recorded, its unit was
+  // rolled back and run again, or it was taken after this instance lost its lock): forget it.
+  std::set<domain::Pk> kept;
+  for (int row = 0; row < renewed.rows(); ++row) kept.insert(renewed.int64(row, 0));
+  std::lock_guard lock(mutex_);
+  for (domain::Pk pk : pks) {
+    auto it = claims_.find(pk);
+    // (Unless claimed again since the renewal began.)
+    if (it != claims_.end() && !kept.contains(pk) && it->second.claimed_at <= now) {
+      claims_.erase(it);
+    }
+  }
 }
 
 void InstanceLock::run(std::stop_token stop) {
