@@ -22,9 +22,12 @@ namespace invited::domain {
 // the batch's token (the replaced one stays valid as the previous token). Nothing but updates:
 // a claim adds no rows.
 
-// How long a claim keeps other workers away from its email. Longer than any send may take (the
-// SMTP transport gives up after 60 s), so it ends early only for a worker that died.
-inline constexpr std::int64_t kEmailLeaseMs = 5 * 60 * 1000;
+// How long a claim keeps other workers away from its email. A store shared by several
+// instances (PostgreSQL) also frees a claim at once when its instance dies, and renews the lease
+// while the instance lives and the send lasts (the SMTP transport gives up after 60 s); the lease
+// alone frees the email of an instance that hangs with its connection open. SQLite has one
+// worker, which ends every claim left when it starts.
+inline constexpr std::int64_t kEmailLeaseMs = 30 * 1000;
 
 struct ClaimedEmail {
   OutboxEmail email;       // attempts includes this one

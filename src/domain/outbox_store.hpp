@@ -26,7 +26,8 @@ class OutboxReadTx {
  public:
   virtual ~OutboxReadTx() = default;
 
-  // When (Unix milliseconds) the next queued email that nobody has claimed is due, if any.
+  // When (Unix milliseconds) the next queued email that nobody has claimed is due, if any; sooner
+  // after a claim_due_email of this unit that was paused (see there).
   virtual std::optional<std::int64_t> next_email_due_ms() = 0;
 };
 
@@ -35,7 +36,11 @@ class OutboxWriteTx : public virtual OutboxReadTx {
   // Claims the queued email that has been due longest and that nobody holds (no claim, or one
   // whose lease ended before `now_ms`): counts its attempt and leases it until
   // `lease_until_ms` (Unix milliseconds). nullopt if none is due. Safe with several workers: one
-  // email, one claimant (PostgreSQL: FOR UPDATE SKIP LOCKED).
+  // email, one claimant (PostgreSQL: FOR UPDATE SKIP LOCKED). A store served by several
+  // instances (PostgreSQL) claims in the name of this instance, holds a claim while that
+  // instance lives and for lease_until_ms - now_ms on the database's clock, renews the lease
+  // while the instance lives, and claims nothing while it cannot prove this instance alive (then
+  // next_email_due_ms says when to ask again).
   virtual std::optional<OutboxEmail> claim_due_email(std::int64_t now_ms,
                                                      std::int64_t lease_until_ms) = 0;
   // Outcomes of a claimed attempt; each ends the claim. Sent and failed also set the batch's

@@ -243,6 +243,8 @@ TEST_F(SchemaTest, LatestSchemaHasTheTablesAndColumnsOfTheSqliteSchema) {
   // The token left the outbox (0003); the membership rows carry the user's id (0004).
   EXPECT_EQ(postgres["outbox_emails"].count("token"), 0u);
   EXPECT_EQ(postgres["outbox_emails"].count("claimed_until"), 1u);
+  // A claim names its instance (0008).
+  EXPECT_EQ(postgres["outbox_emails"].count("claimed_by"), 1u);
   EXPECT_EQ(postgres["website_members"].count("user_id"), 1u);
 }
 
@@ -287,6 +289,7 @@ TEST_F(SchemaTest, LaterMigrationsKeepTheRowsOfEarlierOnes) {
   EXPECT_EQ(db_->query_once("SELECT user_id::text FROM organization_members").text(0, 0),
             "00000000-0000-7000-8000-000000000001");
   EXPECT_EQ(count("SELECT count(*) FROM outbox_emails WHERE claimed_until IS NULL"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox_emails WHERE claimed_by IS NULL"), 1);
   EXPECT_EQ(count("SELECT probes FROM write_probe WHERE id = 1"), 0);
 }
 

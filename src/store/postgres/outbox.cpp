@@ -1,11 +1,20 @@
 // The outbox: emails written in the request's transaction, claimed and delivered by the mail
 // worker (domain/outbox.hpp).
+#include <algorithm>
+
 #include "store/postgres/transaction.hpp"
 
 namespace invited::store::postgres {
 
 using domain::Pk;
 using domain::UnixSeconds;
+
+namespace {
+
+// While this instance does not hold its lock, its worker asks again this often.
+constexpr std::int64_t kPausedClaimRetryMs = 500;
+
+}  // namespace
 
 void Transaction::enqueue_email(const domain::NewEmail& email) {
   static constexpr Statement kInsert{
@@ -21,14 +30,18 @@ void Transaction::enqueue_email(const domain::NewEmail& email) {
 }
 
 std::optional<std::int64_t> Transaction::next_email_due_ms() {
-  // An email someone holds is due again when its lease ends.
+  // An email someone holds is due again when its lease ends (or at once, when its claimant dies:
+  // a worker that is asleep then notices at the end of the lease at the latest).
   static constexpr Statement kNext{
       "outbox_next_due",
       "SELECT min(greatest(next_attempt_ms, coalesce(claimed_until, 0))) "
       "FROM outbox_emails WHERE status = 0"};
   Result rows = db_.query(kNext);
-  if (rows.rows() == 0 || rows.is_null(0, 0)) return std::nullopt;
-  return rows.int64(0, 0);
+  std::optional<std::int64_t> due;
+  if (rows.rows() > 0 && !rows.is_null(0, 0)) due = rows.int64(0, 0);
+  // Claiming paused (this instance without its lock): ask again soon, whatever is due.
+  if (due && claims_paused_until_ms_) due = std::min(*due, *claims_paused_until_ms_);
+  return due;
 }
 
 std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
@@ -37,22 +50,57 @@ std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now
   // email: rows another transaction has locked are skipped, not waited for. Due longest first;
   // among emails due at the same millisecond, the one queued first (message ids are UUIDv7,
   // ordered by the time they were made), never the row key.
+  //
+  // A claim names its instance ($3, claimed_by) and is held while both its lease (on the
+  // database's clock) runs and its instance lives (instance_lock.hpp): an email whose claimant
+  // no longer holds its lock is free at once. A shared transaction lock on a claimant's id is
+  // granted exactly when nobody holds the exclusive session lock its instance keeps; the test
+  // never blocks and ends with the transaction. This instance claims nothing unless the same
+  // test on its own id fails, i.e. its own lock is held: `instance.alive`, false when its
+  // lock's connection was lost (its claims may be someone else's by now). The first column
+  // says which; the others are the claimed email, if any.
   static constexpr Statement kClaim{
       "outbox_claim",
-      "UPDATE outbox_emails SET attempts = attempts + 1, claimed_until = $2 "
-      "WHERE pk = (SELECT pk FROM outbox_emails "
-      "  WHERE status = 0 AND next_attempt_ms <= $1 "
-      "    AND (claimed_until IS NULL OR claimed_until <= $1) "
-      "  ORDER BY next_attempt_ms, message_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-      "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at"};
-  Result rows = db_.query(kClaim, Params().add(now_ms).add(lease_until_ms));
-  if (rows.rows() == 0) return std::nullopt;
-  return domain::OutboxEmail{.pk = rows.int64(0, 0),
-                             .message_id = rows.uuid(0, 1),
-                             .batch_pk = rows.int64(0, 2),
-                             .to_address = rows.text(0, 3),
-                             .attempts = static_cast<int>(rows.int64(0, 4)),
-                             .created_at = rows.int64(0, 5)};
+      "WITH instance AS MATERIALIZED ("
+      "  SELECT NOT pg_try_advisory_xact_lock_shared($3) AS alive, "
+      "    (extract(epoch FROM clock_timestamp()) * 1000)::int8 AS now_ms), "
+      "picked AS ("
+      "  SELECT pk FROM outbox_emails "
+      "  WHERE (SELECT alive FROM instance) AND status = 0 AND next_attempt_ms <= $1 "
+      "    AND (claimed_until IS NULL OR claimed_until <= (SELECT now_ms FROM instance) "
+      "      OR (claimed_by IS NOT NULL AND claimed_by <> $3 "
+      "        AND pg_try_advisory_xact_lock_shared(claimed_by))) "
+      "  ORDER BY next_attempt_ms, message_id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+      "claimed AS ("
+      "  UPDATE outbox_emails e SET attempts = e.attempts + 1, claimed_by = $3, "
+      "    claimed_until = (SELECT now_ms FROM instance) + $2 "
+      "  FROM picked WHERE e.pk = picked.pk "
+      "  RETURNING e.pk, e.message_id, e.batch_pk, e.to_address, e.attempts, e.created_at) "
+      "SELECT instance.alive, claimed.* FROM instance LEFT JOIN claimed ON true"};
+  claims_paused_until_ms_.reset();
+  if (instance_ == nullptr || !instance_->held_or_wait()) {
+    claims_paused_until_ms_ = now_ms + kPausedClaimRetryMs;
+    return std::nullopt;
+  }
+  const std::int64_t lease_ms = std::max<std::int64_t>(1, lease_until_ms - now_ms);
+  Result rows = db_.query(kClaim, Params().add(now_ms).add(lease_ms).add(instance_->id()));
+  if (!rows.boolean(0, 0)) {
+    claims_paused_until_ms_ = now_ms + kPausedClaimRetryMs;
+    return std::nullopt;
+  }
+  if (rows.is_null(0, 1)) return std::nullopt;
+  domain::OutboxEmail email{.pk = rows.int64(0, 1),
+                            .message_id = rows.uuid(0, 2),
+                            .batch_pk = rows.int64(0, 3),
+                            .to_address = rows.text(0, 4),
+                            .attempts = static_cast<int>(rows.int64(0, 5)),
+                            .created_at = rows.int64(0, 6)};
+  instance_->note_claim(email.pk, lease_ms);
+  return email;
+}
+
+void Transaction::end_claim(Pk email_pk) {
+  if (instance_ != nullptr) instance_->note_claim_ended(email_pk);
 }
 
 void Transaction::set_batch_delivery(Pk email_pk, int delivery) {
@@ -66,10 +114,11 @@ void Transaction::set_batch_delivery(Pk email_pk, int delivery) {
 // Every outcome applies only to an email still queued: a resend may have cancelled it (and reset
 // the batch's delivery state for its new email) while it was being sent.
 void Transaction::mark_email_sent(Pk email_pk, UnixSeconds now) {
-  static constexpr Statement kSent{
-      "outbox_mark_sent",
-      "UPDATE outbox_emails SET status = 1, claimed_until = NULL, sent_at = $2, last_error = NULL "
-      "WHERE pk = $1 AND status = 0"};
+  end_claim(email_pk);
+  static constexpr Statement kSent{"outbox_mark_sent",
+                                   "UPDATE outbox_emails SET status = 1, claimed_by = NULL, "
+                                   "claimed_until = NULL, sent_at = $2, last_error = NULL "
+                                   "WHERE pk = $1 AND status = 0"};
   if (db_.query(kSent, Params().add(email_pk).add(now)).affected() > 0) {
     set_batch_delivery(email_pk, 1);
   }
@@ -77,44 +126,49 @@ void Transaction::mark_email_sent(Pk email_pk, UnixSeconds now) {
 
 void Transaction::mark_email_retry(Pk email_pk, std::int64_t next_attempt_ms,
                                    std::string_view error) {
-  static constexpr Statement kRetry{
-      "outbox_mark_retry",
-      "UPDATE outbox_emails SET claimed_until = NULL, next_attempt_ms = $2, last_error = $3 "
-      "WHERE pk = $1 AND status = 0"};
+  end_claim(email_pk);
+  static constexpr Statement kRetry{"outbox_mark_retry",
+                                    "UPDATE outbox_emails SET claimed_by = NULL, claimed_until = "
+                                    "NULL, next_attempt_ms = $2, last_error = $3 "
+                                    "WHERE pk = $1 AND status = 0"};
   db_.query(kRetry, Params().add(email_pk).add(next_attempt_ms).add(error));
 }
 
 void Transaction::mark_email_failed(Pk email_pk, std::string_view error, UnixSeconds now) {
-  static constexpr Statement kFailed{
-      "outbox_mark_failed",
-      "UPDATE outbox_emails SET status = 2, claimed_until = NULL, last_error = $2, sent_at = $3 "
-      "WHERE pk = $1 AND status = 0"};
+  end_claim(email_pk);
+  static constexpr Statement kFailed{"outbox_mark_failed",
+                                     "UPDATE outbox_emails SET status = 2, claimed_by = NULL, "
+                                     "claimed_until = NULL, last_error = $2, sent_at = $3 "
+                                     "WHERE pk = $1 AND status = 0"};
   if (db_.query(kFailed, Params().add(email_pk).add(error).add(now)).affected() > 0) {
     set_batch_delivery(email_pk, 2);
   }
 }
 
 void Transaction::mark_email_cancelled(Pk email_pk, UnixSeconds now) {
+  end_claim(email_pk);
   static constexpr Statement kCancel{
       "outbox_mark_cancelled",
-      "UPDATE outbox_emails SET status = 3, claimed_until = NULL, sent_at = $2 "
+      "UPDATE outbox_emails SET status = 3, claimed_by = NULL, claimed_until = NULL, sent_at = $2 "
       "WHERE pk = $1 AND status = 0"};
   db_.query(kCancel, Params().add(email_pk).add(now));
 }
 
 void Transaction::release_email_claim(Pk email_pk) {
+  end_claim(email_pk);
   static constexpr Statement kRelease{
       "outbox_release_claim",
-      "UPDATE outbox_emails SET attempts = attempts - 1, claimed_until = NULL "
+      "UPDATE outbox_emails SET attempts = attempts - 1, claimed_by = NULL, claimed_until = NULL "
       "WHERE pk = $1 AND status = 0 AND claimed_until IS NOT NULL"};
   db_.query(kRelease, Params().add(email_pk));
 }
 
 int Transaction::release_all_email_claims() {
   // Only queued emails can hold a claim: every other state clears it.
-  static constexpr Statement kRelease{"outbox_release_all_claims",
-                                      "UPDATE outbox_emails SET claimed_until = NULL "
-                                      "WHERE status = 0 AND claimed_until IS NOT NULL"};
+  static constexpr Statement kRelease{
+      "outbox_release_all_claims",
+      "UPDATE outbox_emails SET claimed_by = NULL, claimed_until = NULL "
+      "WHERE status = 0 AND claimed_until IS NOT NULL"};
   return static_cast<int>(db_.query(kRelease).affected());
 }
 

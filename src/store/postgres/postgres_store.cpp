@@ -50,6 +50,10 @@ constexpr std::chrono::milliseconds kReadinessTimeout{1000};
 
 PostgresStore::PostgresStore(Options options, Post post)
     : options_((open_database(options), std::move(options))),
+      instance_(InstanceLock::Options{.url = options_.url,
+                                      .timeout = options_.timeout,
+                                      .check_every = options_.instance_check_every,
+                                      .renew_claims_for = options_.renew_claims_for}),
       pool_(pool_options(options_), std::move(post)) {}
 
 PostgresStore::~PostgresStore() = default;
@@ -65,6 +69,7 @@ void PostgresStore::on_email_queued(std::function<void()> listener) {
 
 domain::Status PostgresStore::run_write(const domain::WriteWork& work, Transaction& tx,
                                         bool& email_queued) {
+  tx.claim_as(instance_);
   domain::Status status = work(tx);
   // Set on every run: a run that lost a race and was repeated counts no more.
   email_queued = status.ok() && tx.take_email_enqueued();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "store/postgres/instance_lock.hpp"
 #include "store/postgres/pool.hpp"
 #include "store/postgres/transaction.hpp"
 #include "store/service_store.hpp"
@@ -23,6 +24,9 @@ namespace invited::store::postgres {
 // being handed to the store, waiting for a connection included; past it, or when the server cannot
 // be reached, it completes with kUnavailable (the API answers 503 with Retry-After). Completions
 // are handed to `post`, which the owner points at its event loop.
+//
+// Outbox claims are made in the name of this instance (instance_lock.hpp): an email claimed by an
+// instance that died is free at once for the others, not at the end of its lease.
 //
 // Reads for one organization (read_for) queue fairly: organizations take turns, and one
 // organization's reads hold at most pool_size - 1 connections at once.
@@ -47,6 +51,10 @@ class PostgresStore final : public ServiceStore {
     // store opens without connecting: connections open when units need them, and readiness
     // reports a schema that is not at this binary's version.
     bool migrate = true;
+    // The outbox's claims (instance_lock.hpp): how often this instance checks the connection
+    // that holds its lock, and how long after a claim its lease is still renewed.
+    std::chrono::milliseconds instance_check_every{1000};
+    std::chrono::milliseconds renew_claims_for{120000};
   };
 
   // With `migrate`, connects (within the timeout) and applies pending migrations; refuses
@@ -73,6 +81,8 @@ class PostgresStore final : public ServiceStore {
   StoreStats stats() const override;
 
   PoolStats pool_stats() const { return pool_.stats(); }
+  // This instance among those serving the database: the outbox's claims are made in its name.
+  const InstanceLock& instance_lock() const { return instance_; }
 
  private:
   // Runs `work` on a Transaction and notes whether it queued an email, for the listener.
@@ -80,6 +90,7 @@ class PostgresStore final : public ServiceStore {
   domain::Completion after_write(std::shared_ptr<bool> email_queued, domain::Completion done);
 
   Options options_;
+  InstanceLock instance_;  // outlives the pool's units, which claim in its name
   Pool<Transaction> pool_;
   std::function<void()> email_listener_;
 };

@@ -7,6 +7,7 @@
 
 #include "domain/store.hpp"
 #include "store/postgres/connection.hpp"
+#include "store/postgres/instance_lock.hpp"
 
 namespace invited::store::postgres {
 
@@ -142,6 +143,10 @@ class Transaction final : public domain::WriteTx {
 
   Connection& connection() { return db_; }
 
+  // The instance this unit's outbox claims are made for (instance_lock.hpp). Without one, the
+  // unit claims nothing.
+  void claim_as(InstanceLock& instance) { instance_ = &instance; }
+
   // Whether enqueue_email ran since the last call; lets the store wake the mail worker.
   bool take_email_enqueued() {
     bool enqueued = email_enqueued_;
@@ -158,9 +163,14 @@ class Transaction final : public domain::WriteTx {
                                                    const domain::ListRequest& request);
   // Sets the delivery state of the email's batch.
   void set_batch_delivery(domain::Pk email_pk, int delivery);
+  // Stops renewing the lease of a claim this instance made (its outcome is being recorded).
+  void end_claim(domain::Pk email_pk);
 
   Connection& db_;
   bool email_enqueued_ = false;
+  InstanceLock* instance_ = nullptr;
+  // Set when claim_due_email found this instance without its lock: when to ask again.
+  std::optional<std::int64_t> claims_paused_until_ms_;
 };
 
 }  // namespace invited::store::postgres
