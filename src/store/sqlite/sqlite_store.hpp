@@ -106,7 +106,8 @@ class SqliteStore final : public ServiceStore {
   // checks on a reader that the schema is at this binary's version.
   void check_ready(domain::Completion done) override;
 
-  // Called on the writer thread after a commit that queued an email.
+  // Called on the writer thread (on the syncer, with sync_beside_writer: once the commit is on
+  // disk) after a commit that queued an email.
   void on_email_queued(std::function<void()> listener) override;
 
   // Units run and commits made by the writer (one commit per group).
