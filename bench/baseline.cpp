@@ -19,7 +19,9 @@
 //       50 x SELECT pk FROM websites WHERE id = ? AND org_pk = ? AND deleted_at IS NULL
 //            (before the first insert) INSERT INTO users ... ON CONFLICT(email_key) DO NOTHING
 //                                      RETURNING pk
-//            INSERT INTO website_members ... ON CONFLICT DO NOTHING
+//            INSERT INTO website_members ... ON CONFLICT DO NOTHING   with the user's id copied
+//                                                     from users, as the service writes it (the
+//                                                     member lists' order, migration 0004)
 //     (RELEASE unit)
 //   COMMIT                                           durable: WAL, synchronous=FULL
 //
@@ -231,8 +233,9 @@ int main(int argc, char** argv) {
       "INSERT INTO users(id, email, email_key, first_name, last_name, email_verified, created_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(email_key) DO NOTHING RETURNING pk");
   Stmt add_member(db,
-                  "INSERT INTO website_members(website_pk, user_pk, role, created_at) "
-                  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
+                  "INSERT INTO website_members(website_pk, user_pk, role, created_at, user_id) "
+                  "VALUES (?1, ?2, ?3, ?4, (SELECT id FROM users WHERE pk = ?2)) "
+                  "ON CONFLICT DO NOTHING");
 
   const std::string tag = std::to_string(unix_ms());
   long done = 0, commits = 0, added = 0, checkpoints = 0;

@@ -1655,6 +1655,89 @@ domain::WriteWork insert_user_unit(std::string email) {
   };
 }
 
+// While a commit waits for its sync, the writer keeps its next transaction open and adds the
+// units that arrive meanwhile instead of committing each on its own (the commit could not be
+// durable sooner). Completions run inline here, so the first group's completion holds the
+// syncer: the second group stays committed but unsynced while late units arrive one at a time,
+// each after the writer has run the one before. One of them fails and must roll back alone.
+// None of them completes before the syncer has synced their group.
+TEST(SqliteStore, UnitsArrivingDuringASyncJoinTheOpenGroup) {
+  using namespace std::chrono_literals;
+  TempDatabase file;
+  std::promise<void> hold;
+  bool held = true;
+  struct Release {
+    std::promise<void>& hold;
+    bool& held;
+    ~Release() {
+      if (held) hold.set_value();
+    }
+  };
+  SqliteStore store(options_for(file), run_inline());
+  Release release{hold, held};  // destroyed before the store: never leaves the syncer held
+  std::shared_future<void> holding = hold.get_future().share();
+  const auto before = store.stats();
+
+  std::promise<void> first_completing;
+  store.write(insert_user_unit("first@example.com"), [&](domain::Status status) {
+    EXPECT_TRUE(status.ok());
+    first_completing.set_value();
+    holding.wait();
+  });
+  ASSERT_EQ(first_completing.get_future().wait_for(10s), std::future_status::ready);
+  std::promise<domain::Status> second;
+  auto second_done = second.get_future();
+  store.write(insert_user_unit("second@example.com"),
+              [&](domain::Status status) { second.set_value(status); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (store.stats().commits - before.commits < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(store.stats().commits - before.commits, 2u) << "the second group never committed";
+
+  constexpr int kLate = 6;
+  constexpr int kFailing = 3;
+  std::vector<std::promise<void>> ran(kLate);
+  std::vector<std::future<void>> ran_once;
+  auto entered = std::make_unique<std::atomic<bool>[]>(kLate);
+  std::vector<std::promise<domain::Status>> done(kLate);
+  std::vector<std::future<domain::Status>> late_done;
+  for (int i = 0; i < kLate; ++i) {
+    ran_once.push_back(ran[i].get_future());
+    late_done.push_back(done[i].get_future());
+  }
+  for (int i = 0; i < kLate; ++i) {
+    store.write(
+        [&, i](domain::WriteTx& tx) -> domain::Status {
+          insert_user(tx, numbered_email("late", i));
+          if (!entered[i].exchange(true)) ran[i].set_value();  // a unit may run twice
+          if (i == kFailing) return domain::Error{domain::ErrorCode::kConflict, "changed its mind"};
+          return {};
+        },
+        [&done, i](domain::Status status) { done[i].set_value(status); });
+    ASSERT_EQ(ran_once[i].wait_for(10s), std::future_status::ready) << "late unit " << i;
+  }
+  for (auto& future : late_done) EXPECT_EQ(future.wait_for(0s), std::future_status::timeout);
+  EXPECT_EQ(second_done.wait_for(0s), std::future_status::timeout);
+  EXPECT_EQ(store.stats().commits - before.commits, 2u);
+
+  held = false;
+  hold.set_value();
+  EXPECT_TRUE(second_done.get().ok());
+  for (int i = 0; i < kLate; ++i) {
+    auto status = late_done[i].get();
+    if (i == kFailing) {
+      ASSERT_FALSE(status.ok());
+      EXPECT_EQ(status.error().code, domain::ErrorCode::kConflict);
+    } else {
+      EXPECT_TRUE(status.ok()) << "late unit " << i;
+    }
+  }
+  EXPECT_EQ(store.stats().commits - before.commits, 3u);  // the late units: one group
+  EXPECT_EQ(count_users_in(store), 2 + kLate - 1);
+}
+
 TEST(SqliteStore, WriteThatCannotGetTheLockFailsAsUnavailableAfterTheLockTimeout) {
   TempDatabase file;
   auto options = options_for(file);

@@ -1,9 +1,14 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <future>
 #include <optional>
 #include <utility>
@@ -94,6 +99,7 @@ SqliteStore::SqliteStore(Options options, Post post)
     copier_db_ = std::make_unique<Connection>(options_.path, Connection::Mode::kReadWrite);
     copier_ = std::thread([this] { copier_loop(); });
   }
+  if (options_.sync_beside_writer) syncer_ = std::thread([this] { syncer_loop(); });
   writer_ = std::thread([this] { writer_loop(); });
   for (int i = 0; i < options_.readers; ++i) readers_.emplace_back([this, i] { reader_loop(i); });
 }
@@ -106,6 +112,15 @@ SqliteStore::~SqliteStore() {
   write_ready_.notify_all();
   read_ready_.notify_all();
   writer_.join();
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_stopping_ = true;
+    }
+    sync_ready_.notify_all();
+    syncer_.join();  // after it has completed every group the writer handed it
+  }
+  if (wal_fd_ >= 0) ::close(wal_fd_);
   for (auto& reader : readers_) reader.join();
   if (copier_.joinable()) {
     {
@@ -258,8 +273,16 @@ std::string SqliteStore::readiness_problem() const {
              " ms for the database (locked by another process?)";
     }
   }
+  since = syncing_since_ms_.load(std::memory_order_relaxed);
+  if (since != 0) {
+    std::int64_t waited = steady_ms() - since;
+    if (waited >= options_.stall_limit.count()) {
+      return "a sync of the WAL to disk has taken " + std::to_string(waited) + " ms";
+    }
+  }
   std::lock_guard lock(health_mutex_);
   if (!write_problem_.empty()) return "the last write failed: " + write_problem_;
+  if (!sync_problem_.empty()) return "the last sync of the WAL failed: " + sync_problem_;
   if (!checkpoint_problem_.empty()) return "the last WAL checkpoint failed: " + checkpoint_problem_;
   return {};
 }
@@ -292,24 +315,43 @@ void SqliteStore::rollback_quietly() {
   }
 }
 
-bool SqliteStore::run_group(Transaction& tx, std::vector<WriteUnit>& group,
-                            std::vector<domain::Status>& statuses, bool savepoints) {
+void SqliteStore::run_units(Transaction& tx, std::vector<WriteUnit>& group,
+                            std::vector<domain::Status>& statuses, std::size_t from,
+                            bool& savepoints) {
   Connection& db = tx.connection();
-  db.query(kBegin).execute();
-  for (std::size_t i = 0; i < group.size(); ++i) {
+  statuses.resize(group.size());
+  for (std::size_t i = from; i < group.size(); ++i) {
     if (savepoints) db.query(kSavepoint).execute();
     statuses[i] = run_unit(group[i].work, tx);
     if (!statuses[i].ok()) {
       if (!savepoints) {
+        // Optimistic run failed: start over with a savepoint per unit, so that this unit rolls
+        // back alone. (Units may run more than once: domain/store.hpp.)
         db.query(kRollback).execute();
-        return false;
+        db.query(kBegin).execute();
+        savepoints = true;
+        return run_units(tx, group, statuses, 0, savepoints);
       }
       db.query(kRollbackTo).execute();
     }
     if (savepoints) db.query(kRelease).execute();
   }
-  db.query(kCommit).execute();
-  return true;
+}
+
+bool SqliteStore::take_more_while_syncing(std::vector<WriteUnit>& group) {
+  std::unique_lock lock(write_mutex_);
+  for (;;) {
+    if (unsynced_groups_.load() == 0 || stopping_) return false;
+    if (!write_queue_.empty()) {
+      std::size_t take = std::min(write_queue_.size(), options_.max_group - group.size());
+      for (std::size_t i = 0; i < take; ++i) {
+        group.push_back(std::move(write_queue_.front()));
+        write_queue_.pop_front();
+      }
+      return true;
+    }
+    write_ready_.wait(lock);
+  }
 }
 
 void SqliteStore::run_write_group(Transaction& tx, std::vector<WriteUnit>& group,
@@ -318,14 +360,24 @@ void SqliteStore::run_write_group(Transaction& tx, std::vector<WriteUnit>& group
   // The oldest unit decides how long the group may wait for another process's lock.
   lock_deadline_ = group.front().queued_at + options_.lock_timeout;
   writing_since_ms_.store(steady_ms(), std::memory_order_relaxed);
-  statuses.assign(group.size(), domain::Status());
+  statuses.clear();
   bool committed = false;
   try {
     // Optimistic first: the usual group has no failing unit, and a savepoint per unit costs
-    // the writer about 15 %. If a unit fails, the attempt is rolled back and the group runs
-    // again with a savepoint per unit, so the failing unit rolls back alone. (Units may run
-    // more than once: domain/store.hpp.)
-    if (!run_group(tx, group, statuses, false)) run_group(tx, group, statuses, true);
+    // the writer about 15 %.
+    bool savepoints = false;
+    tx.connection().query(kBegin).execute();
+    run_units(tx, group, statuses, 0, savepoints);
+    if (options_.sync_beside_writer) {
+      // The previous commit is still being synced, so this one could not be durable sooner:
+      // let the units that arrive meanwhile join it.
+      while (group.size() < options_.max_group) {
+        std::size_t from = group.size();
+        if (!take_more_while_syncing(group)) break;
+        run_units(tx, group, statuses, from, savepoints);
+      }
+    }
+    tx.connection().query(kCommit).execute();
     committed = true;
     set_write_problem({});
   } catch (const StoreError& error) {
@@ -333,22 +385,97 @@ void SqliteStore::run_write_group(Transaction& tx, std::vector<WriteUnit>& group
     rollback_quietly();
     read_only_failure_ = (error.code() & 0xff) == SQLITE_READONLY;
     domain::Error failure = storage_error(error.code());
-    for (auto& status : statuses) status = failure;
+    statuses.assign(group.size(), failure);
     set_write_problem(error.what());
   } catch (const std::exception& error) {
     log::error("write group failed", {{"units", group.size()}, {"error", error.what()}});
     rollback_quietly();
-    for (auto& status : statuses) status = internal_error();
+    statuses.assign(group.size(), internal_error());
     set_write_problem(error.what());
   }
   writing_since_ms_.store(0, std::memory_order_relaxed);
   units_.fetch_add(group.size(), std::memory_order_relaxed);
   if (committed) commits_.fetch_add(1, std::memory_order_relaxed);
   bool email_queued = tx.take_email_enqueued();
-  for (std::size_t i = 0; i < group.size(); ++i) {
-    complete(std::move(group[i].done), std::move(statuses[i]), group[i].direct);
+  if (committed && options_.sync_beside_writer) {
+    // Completed by the syncer once the WAL is on disk.
+    unsynced_groups_.fetch_add(1);
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_queue_.push_back(CommittedGroup{std::move(group), std::move(statuses),
+                                           email_queued ? listener : std::function<void()>()});
+    }
+    sync_ready_.notify_one();
+  } else {
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      complete(std::move(group[i].done), std::move(statuses[i]), group[i].direct);
+    }
+    if (committed && email_queued && listener) listener();
   }
-  if (committed && email_queued && listener) listener();
+  group.clear();
+  statuses.clear();
+}
+
+std::string SqliteStore::sync_wal() {
+  if (wal_fd_ < 0) {
+    std::string wal = options_.path + "-wal";
+    wal_fd_ = ::open(wal.c_str(), O_RDWR | O_CLOEXEC);
+    if (wal_fd_ < 0) return "open " + wal + ": " + std::strerror(errno);
+    // SQLite syncs the folder when it creates the WAL only in synchronous=FULL: do it once here,
+    // so that the file itself survives a crash.
+    auto folder = std::filesystem::path(options_.path).parent_path();
+    int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+  if (::fdatasync(wal_fd_) != 0)
+    return std::string("fdatasync of the WAL: ") + std::strerror(errno);
+  return {};
+}
+
+void SqliteStore::syncer_loop() {
+  std::vector<CommittedGroup> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mutex_);
+      sync_ready_.wait(lock, [this] { return sync_stopping_ || !sync_queue_.empty(); });
+      if (sync_queue_.empty()) return;  // stopping, and every group handed over is completed
+      batch.swap(sync_queue_);
+    }
+    syncing_since_ms_.store(steady_ms(), std::memory_order_relaxed);
+    std::string problem = sync_wal();
+    syncing_since_ms_.store(0, std::memory_order_relaxed);
+    // The disk is free again: let the writer commit what it has gathered meanwhile.
+    unsynced_groups_.fetch_sub(static_cast<int>(batch.size()));
+    { std::lock_guard lock(write_mutex_); }
+    write_ready_.notify_all();
+    {
+      std::lock_guard lock(health_mutex_);
+      if (problem.empty() && !sync_problem_.empty()) log::info("WAL syncs succeed again");
+      if (!problem.empty() && sync_problem_.empty()) {
+        log::error("WAL sync failed: not ready", {{"error", problem}});
+      }
+      sync_problem_ = problem;
+    }
+    bool email_queued = false;
+    for (auto& group : batch) {
+      for (std::size_t i = 0; i < group.units.size(); ++i) {
+        domain::Status status =
+            problem.empty()
+                ? std::move(group.statuses[i])
+                : domain::Error{domain::ErrorCode::kUnavailable,
+                                "the database could not be written to disk; retry in a moment"};
+        complete(std::move(group.units[i].done), std::move(status), group.units[i].direct);
+      }
+      if (group.listener && problem.empty() && !email_queued) {
+        email_queued = true;
+        group.listener();
+      }
+    }
+    batch.clear();
+  }
 }
 
 void SqliteStore::probe() {
@@ -433,6 +560,8 @@ void SqliteStore::keep_wal_bounded() {
 
 void SqliteStore::configure_writer() {
   writer_db_->exec("PRAGMA journal_size_limit = " + std::to_string(options_.wal_restart_bytes));
+  // The syncer makes each commit durable before its units complete (sync_beside_writer).
+  if (options_.sync_beside_writer) writer_db_->exec("PRAGMA synchronous = NORMAL");
   // The hook replaces SQLite's automatic checkpoint: keep_wal_bounded() does it instead.
   sqlite3_wal_hook(writer_db_->handle(), &SqliteStore::on_wal_commit, this);
   sqlite3_busy_handler(writer_db_->handle(), &SqliteStore::on_busy, this);

@@ -26,10 +26,22 @@ class Transaction;
 //
 // Writes: one writer thread owns the only read-write connection. Units queue up while the
 // previous group commits; the writer then runs every queued unit (up to `max_group`) inside one
-// transaction, commits once with a durable fsync (WAL, synchronous=FULL), and only then
-// completes every unit of the group. A unit that fails rolls back alone: the group is first run
-// without savepoints and, only if some unit failed, run again with a SAVEPOINT per unit. The
-// group size follows the load: one unit when idle, hundreds under pressure.
+// transaction and commits once. A unit that fails rolls back alone: the group is first run
+// without savepoints and, only if some unit failed, run again with a SAVEPOINT per unit (and so
+// are the units added to that group afterwards). The group size follows the load: one unit when
+// idle, hundreds under pressure.
+//
+// Durability beside the writer (`sync_beside_writer`, the default): the writer commits without
+// waiting for the disk (synchronous=NORMAL) and hands the group to a syncer thread, which makes
+// the WAL durable (fdatasync) and only then completes the group's units; one sync covers every
+// group committed before it. Meanwhile the writer already runs the next group, and while a
+// sync is still under way it keeps adding newly queued units to its open transaction instead of
+// committing (the commit could not become durable sooner), so the disk's wait and the writer's
+// work overlap and a group spans one sync. No unit is answered before its writes are on disk.
+// Another connection may read a committed group for up to one sync before it is durable; an
+// operating-system crash or power loss in that window loses it (its units were not answered).
+// A failed sync completes the units waiting on it with kUnavailable. Without
+// `sync_beside_writer`, each commit waits for its fsync (synchronous=FULL) on the writer.
 //
 // Storage failures: a transient one (is_transient_failure: the lock held by another process
 // for `lock_timeout` counted from the oldest unit's arrival, a full disk, a read-only file, an
@@ -76,6 +88,9 @@ class SqliteStore final : public ServiceStore {
     std::chrono::milliseconds probe_interval{1000};
     // A write (or probe) that has waited this long makes the store not ready.
     std::chrono::milliseconds stall_limit{1000};
+    // Commits do not wait for the disk on the writer: a syncer thread makes them durable
+    // before their units complete (see above). False: synchronous=FULL commits on the writer.
+    bool sync_beside_writer = true;
   };
 
   // Opens the file and applies pending migrations. Throws StoreError if it cannot.
@@ -91,7 +106,8 @@ class SqliteStore final : public ServiceStore {
   // checks on a reader that the schema is at this binary's version.
   void check_ready(domain::Completion done) override;
 
-  // Called on the writer thread after a commit that queued an email.
+  // Called on the writer thread (on the syncer, with sync_beside_writer: once the commit is on
+  // disk) after a commit that queued an email.
   void on_email_queued(std::function<void()> listener) override;
 
   // Units run and commits made by the writer (one commit per group).
@@ -119,16 +135,32 @@ class SqliteStore final : public ServiceStore {
   void enqueue_write(WriteUnit unit);
   void enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant);
 
+  // A committed group waiting for its sync (sync_beside_writer).
+  struct CommittedGroup {
+    std::vector<WriteUnit> units;
+    std::vector<domain::Status> statuses;
+    std::function<void()> listener;  // set when the group queued an email
+  };
+
   void writer_loop();
-  // Runs one group of units and completes them.
+  // Runs one group of units in one transaction, commits it, and completes its units (or hands
+  // them to the syncer). `group` and `statuses` are left empty for reuse.
   void run_write_group(Transaction& tx, std::vector<WriteUnit>& group,
                        std::vector<domain::Status>& statuses,
                        const std::function<void()>& listener);
-  // Runs `group` in one transaction and commits it. Without `savepoints`, the first failing
-  // unit rolls everything back and false is returned; with them, a failing unit rolls back
-  // alone. Throws StoreError when storage fails.
-  bool run_group(Transaction& tx, std::vector<WriteUnit>& group,
-                 std::vector<domain::Status>& statuses, bool savepoints);
+  // Runs group[from..] inside the open transaction. Without `savepoints`, a failing unit rolls
+  // the whole transaction back, opens a new one and reruns the group from its first unit with a
+  // SAVEPOINT per unit (and sets `savepoints`); with them, a failing unit rolls back alone.
+  // Throws StoreError when storage fails.
+  void run_units(Transaction& tx, std::vector<WriteUnit>& group,
+                 std::vector<domain::Status>& statuses, std::size_t from, bool& savepoints);
+  // While a sync is under way and the group has room: waits for newly queued units and moves
+  // them into `group`; false once the syncer is idle (commit now), or when stopping.
+  bool take_more_while_syncing(std::vector<WriteUnit>& group);
+  // The syncer thread: makes committed groups durable, then completes their units.
+  void syncer_loop();
+  // fdatasync of the WAL file; the reason when it failed, else empty.
+  std::string sync_wal();
   // The idle writer's probe: one small write, recorded as the last write's outcome.
   void probe();
   // The writer connection's settings: journal_size_limit, WAL hook, busy handler.
@@ -199,6 +231,19 @@ class SqliteStore final : public ServiceStore {
   std::string write_problem_;       // why the last write failed; empty when it succeeded
   std::string checkpoint_problem_;  // why the last checkpoint failed; empty when it succeeded
   std::atomic<std::int64_t> writing_since_ms_{0};  // steady-clock ms a write began; 0 when none
+
+  // The syncer's state (sync_beside_writer).
+  std::mutex sync_mutex_;
+  std::condition_variable sync_ready_;
+  std::vector<CommittedGroup> sync_queue_;
+  bool sync_stopping_ = false;
+  // Groups committed and not yet synced; the writer extends its group while this is not zero.
+  // Lowered by the syncer before it notifies write_ready_ under write_mutex_.
+  std::atomic<int> unsynced_groups_{0};
+  int wal_fd_ = -1;           // the WAL file, opened by the syncer at its first sync
+  std::string sync_problem_;  // why the last sync failed; empty when it succeeded (health_mutex_)
+  std::atomic<std::int64_t> syncing_since_ms_{0};  // steady-clock ms a sync began; 0 when none
+  std::thread syncer_;
 
   std::atomic<std::uint64_t> units_{0};
   std::atomic<std::uint64_t> commits_{0};
