@@ -196,7 +196,7 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                                     .created_at = seconds});
     }
     const std::vector<bool> added = tx.memberships.add_memberships_if_absent(
-        request.kind, found_pks, user->pk, request.role, seconds);
+        request.kind, found_pks, *user, request.role, seconds);
     std::vector<Pk> added_pks;
     for (std::size_t j = 0; j < found.size(); ++j) {
       TargetResult& result = outcome.results[found[j]];

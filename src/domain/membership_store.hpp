@@ -31,11 +31,13 @@ class MembershipWriteTx : public virtual MembershipReadTx {
   // Adds the membership unless the user already has one on `target`; true if it was added.
   // The store's uniqueness constraint decides, so concurrent callers see exactly one `true`.
   virtual bool add_membership_if_absent(Target target, Pk user_pk, Role role, UnixSeconds now) = 0;
-  // The set-based twin: add_membership_if_absent on each of `target_pks` (distinct targets of
-  // kind `kind`) at once; one flag per target in the same order, true where it was added.
+  // The set-based twin: add_membership_if_absent of `user` on each of `target_pks` (distinct
+  // targets of kind `kind`) at once; one flag per target in the same order, true where it was
+  // added. It takes the whole UserRef so that a store need not read the user's row again.
   virtual std::vector<bool> add_memberships_if_absent(TargetKind kind,
-                                                      std::span<const Pk> target_pks, Pk user_pk,
-                                                      Role role, UnixSeconds now) = 0;
+                                                      std::span<const Pk> target_pks,
+                                                      const UserRef& user, Role role,
+                                                      UnixSeconds now) = 0;
   virtual void set_membership_role(Target target, Pk user_pk, Role role) = 0;
   // True if a membership was removed.
   virtual bool delete_membership(Target target, Pk user_pk) = 0;

@@ -141,12 +141,13 @@ class FakeTx final : public TenancyReadTx,
     return flags;
   }
   std::vector<bool> add_memberships_if_absent(TargetKind kind, std::span<const Pk> target_pks,
-                                              Pk user_pk, Role role, UnixSeconds now) override {
+                                              const UserRef& user, Role role,
+                                              UnixSeconds now) override {
     ++membership_adds;
     std::vector<bool> added;
     for (Pk pk : target_pks) {
       added.push_back(
-          memberships.emplace(std::tuple{kind, pk, user_pk}, MembershipRow{role, now}).second);
+          memberships.emplace(std::tuple{kind, pk, user.pk}, MembershipRow{role, now}).second);
     }
     return added;
   }

@@ -22,7 +22,7 @@ struct MembershipTable {
   // The set-based twins: $1 the int8[] of target row keys, $2 the user; each returns the row
   // keys of the targets it found or inserted.
   Statement exists_any;
-  Statement insert_all;  // $3 role, $4 created_at
+  Statement insert_all;  // $3 role, $4 created_at, $5 the user's id (no read of users)
 };
 
 // Deleting keeps the membership's place for cursors (migration 0004) in the same statement.
@@ -55,8 +55,8 @@ struct MembershipTable {
         {"memberships_insert_all_" name,                                                         \
          "INSERT INTO " table "(" key                                                            \
          ", user_pk, role, created_at, user_id) "                                                \
-         "SELECT t.pk, u.pk, $3, $4, u.id FROM unnest($1::int8[]) t(pk) CROSS JOIN users u "     \
-         "WHERE u.pk = $2 ON CONFLICT DO NOTHING RETURNING " key},                               \
+         "SELECT t.pk, $2, $3, $4, $5 FROM unnest($1::int8[]) t(pk) "                            \
+         "ON CONFLICT DO NOTHING RETURNING " key},                                               \
   }
 
 const MembershipTable kOrganizationMembers =
@@ -142,13 +142,17 @@ std::vector<bool> Transaction::find_memberships(domain::TargetKind kind,
 }
 
 std::vector<bool> Transaction::add_memberships_if_absent(domain::TargetKind kind,
-                                                         std::span<const Pk> target_pks, Pk user_pk,
+                                                         std::span<const Pk> target_pks,
+                                                         const domain::UserRef& user,
                                                          domain::Role role, UnixSeconds now) {
-  // One statement for all targets; the primary key decides each, as for one.
+  // One statement for all targets; the primary key decides each, as for one. The user's id
+  // comes as a parameter rather than from a read of users: under SERIALIZABLE that read would
+  // take a predicate lock on the newest page of users' key index, where every concurrent
+  // request inserts its new user, and make concurrent requests fail each other.
   if (target_pks.empty()) return {};
-  return flags_of(target_pks,
-                  db_.query(membership_table(kind).insert_all,
-                            Params().add(target_pks).add(user_pk).add(code(role)).add(now)));
+  Params params;
+  params.add(target_pks).add(user.pk).add(code(role)).add(now).add(user.id);
+  return flags_of(target_pks, db_.query(membership_table(kind).insert_all, params));
 }
 
 void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain::Role role) {

@@ -78,7 +78,7 @@ class Transaction final : public domain::WriteTx {
                                 domain::UnixSeconds now) override;
   std::vector<bool> add_memberships_if_absent(domain::TargetKind kind,
                                               std::span<const domain::Pk> target_pks,
-                                              domain::Pk user_pk, domain::Role role,
+                                              const domain::UserRef& user, domain::Role role,
                                               domain::UnixSeconds now) override;
   void set_membership_role(domain::Target target, domain::Pk user_pk, domain::Role role) override;
   bool delete_membership(domain::Target target, domain::Pk user_pk) override;

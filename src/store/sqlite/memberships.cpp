@@ -116,12 +116,13 @@ std::vector<bool> Transaction::find_memberships(domain::TargetKind kind,
 }
 
 std::vector<bool> Transaction::add_memberships_if_absent(domain::TargetKind kind,
-                                                         std::span<const Pk> target_pks, Pk user_pk,
+                                                         std::span<const Pk> target_pks,
+                                                         const domain::UserRef& user,
                                                          domain::Role role, UnixSeconds now) {
   std::vector<bool> added;
   added.reserve(target_pks.size());
   for (Pk pk : target_pks)
-    added.push_back(add_membership_if_absent({kind, pk}, user_pk, role, now));
+    added.push_back(add_membership_if_absent({kind, pk}, user.pk, role, now));
   return added;
 }
 
