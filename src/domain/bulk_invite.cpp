@@ -162,13 +162,8 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
         TargetResult{.target_id = target_id, .outcome = TargetOutcome::kNotFound, .id = {}});
   }
 
-  std::optional<UserRef> user = tx.users.find_user(email.key());
-  const bool organization_member =
-      user &&
-      tx.memberships.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
-  const bool may_have_pending = tx.invites.has_pending_invites(principal.org_pk, email.key());
-
   // The targets found, as positions in the request and row keys (distinct: the ids are).
+  // First, so that a request none of whose targets exists reads and writes nothing more.
   std::vector<std::size_t> found;
   std::vector<Pk> found_pks;
   {
@@ -180,21 +175,36 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
     }
   }
   if (found.empty()) return outcome;
+
+  // Direct mode finds or creates the user in one step (an upsert) rather than reading first:
+  // a read of the address's place in the users' index before inserting there is what makes two
+  // concurrent units conflict on a serializable backend (domain/store.hpp). A user created just
+  // now (its id is the one proposed) cannot be a member of anything yet.
+  std::optional<UserRef> user;
+  bool created = false;
+  if (request.method == InviteMethod::kDirect) {
+    const Uuid proposed = Uuid::v7(now.unix_ms);
+    user = tx.users.insert_user_if_absent(NewUser{.id = proposed,
+                                                  .email_address = email.address(),
+                                                  .email_key = email.key(),
+                                                  .first_name = request.first_name,
+                                                  .last_name = request.last_name,
+                                                  .email_verified = false,
+                                                  .created_at = seconds});
+    created = user->id == proposed;
+  } else {
+    user = tx.users.find_user(email.key());
+  }
+  const bool organization_member =
+      user && !created &&
+      tx.memberships.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
   if (organization_member) {
     for (std::size_t i : found) outcome.results[i].outcome = TargetOutcome::kAlreadyMember;
     return outcome;
   }
+  const bool may_have_pending = tx.invites.has_pending_invites(principal.org_pk, email.key());
 
   if (request.method == InviteMethod::kDirect) {
-    if (!user) {
-      user = tx.users.insert_user_if_absent(NewUser{.id = Uuid::v7(now.unix_ms),
-                                                    .email_address = email.address(),
-                                                    .email_key = email.key(),
-                                                    .first_name = request.first_name,
-                                                    .last_name = request.last_name,
-                                                    .email_verified = false,
-                                                    .created_at = seconds});
-    }
     const std::vector<bool> added = tx.memberships.add_memberships_if_absent(
         request.kind, found_pks, *user, request.role, seconds);
     std::vector<Pk> added_pks;

@@ -118,9 +118,9 @@ class FakeTx final : public TenancyReadTx,
     return it->second.ref;
   }
   UserRef insert_user_if_absent(const NewUser& user) override {
-    ++user_inserts;
     auto it = users.find(std::string(user.email_key));
     if (it != users.end()) return it->second.ref;
+    ++user_inserts;  // users created (an upsert of an existing user creates none)
     UserRef ref{next_pk_++, user.id};
     users[std::string(user.email_key)] =
         UserRow{ref,
