@@ -1,7 +1,9 @@
 #include "domain/bulk_invite.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "domain/resources.hpp"
 #include "domain/text.hpp"
@@ -33,16 +35,25 @@ std::optional<std::string> validate_name(std::string_view field,
   return name;
 }
 
-// The row key of the target if the principal may invite to it.
-std::optional<Pk> resolve_target(TenancyReadTx& tx, const Principal& principal, TargetKind kind,
-                                 const Uuid& id) {
-  if (kind == TargetKind::kOrganization) {
-    return id == principal.org_id ? std::optional(principal.org_pk) : std::nullopt;
+// Every target of the request at once: the row key of each the principal may invite to, empty
+// for the others, in request order.
+std::vector<std::optional<Pk>> resolve_targets(TenancyReadTx& tx, const Principal& principal,
+                                               const BulkInviteRequest& request) {
+  if (request.kind == TargetKind::kOrganization) {
+    std::vector<std::optional<Pk>> pks;
+    pks.reserve(request.target_ids.size());
+    for (const Uuid& id : request.target_ids) {
+      pks.push_back(id == principal.org_id ? std::optional(principal.org_pk) : std::nullopt);
+    }
+    return pks;
   }
-  if (kind == TargetKind::kGroup) return tx.find_group_pk(principal.org_pk, id);
-  auto website = tx.find_live_website_pk(principal.org_pk, id);
-  if (!website || !principal.can_reach_website(*website)) return std::nullopt;
-  return website;
+  auto pks = tx.find_live_target_pks(principal.org_pk, request.kind, request.target_ids);
+  if (request.kind == TargetKind::kWebsite) {
+    for (auto& pk : pks) {
+      if (pk && !principal.can_reach_website(*pk)) pk.reset();
+    }
+  }
+  return pks;
 }
 
 }  // namespace
@@ -140,87 +151,130 @@ Status check_bulk_invite_scope(const Principal& principal, const BulkInviteReque
 BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                   const BulkInviteRequest& request, const InvitePolicy& policy,
                                   Instant now) {
+  // Set-based: every step asks the store about all targets of the request at once (a handful
+  // of store calls per request whatever its size; on PostgreSQL each is one round trip).
   const Email& email = request.email;
   const UnixSeconds seconds = now.seconds();
   BulkInviteOutcome outcome;
   outcome.results.reserve(request.target_ids.size());
-
-  std::optional<UserRef> user = tx.users.find_user(email.key());
-  const bool organization_member =
-      user &&
-      tx.memberships.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
-  const bool may_have_pending = tx.invites.has_pending_invites(principal.org_pk, email.key());
-  std::optional<Pk> batch_pk;
-  const UnixSeconds expires_at = seconds + static_cast<UnixSeconds>(policy.expiry_days) * 86400;
-
   for (const Uuid& target_id : request.target_ids) {
-    TargetResult& result = outcome.results.emplace_back(
+    outcome.results.push_back(
         TargetResult{.target_id = target_id, .outcome = TargetOutcome::kNotFound, .id = {}});
-    auto target_pk = resolve_target(tx.tenancy, principal, request.kind, target_id);
-    if (!target_pk) continue;  // kNotFound
-    const Target target{request.kind, *target_pk};
-    if (organization_member) {
-      result.outcome = TargetOutcome::kAlreadyMember;
-      continue;
-    }
+  }
 
-    if (request.method == InviteMethod::kDirect) {
-      if (!user) {
-        user = tx.users.insert_user_if_absent(NewUser{.id = Uuid::v7(now.unix_ms),
-                                                      .email_address = email.address(),
-                                                      .email_key = email.key(),
-                                                      .first_name = request.first_name,
-                                                      .last_name = request.last_name,
-                                                      .email_verified = false,
-                                                      .created_at = seconds});
-      }
-      if (!tx.memberships.add_membership_if_absent(target, user->pk, request.role, seconds)) {
+  // The targets found, as positions in the request and row keys (distinct: the ids are).
+  // First, so that a request none of whose targets exists reads and writes nothing more.
+  std::vector<std::size_t> found;
+  std::vector<Pk> found_pks;
+  {
+    auto pks = resolve_targets(tx.tenancy, principal, request);
+    for (std::size_t i = 0; i < pks.size(); ++i) {
+      if (!pks[i]) continue;  // kNotFound
+      found.push_back(i);
+      found_pks.push_back(*pks[i]);
+    }
+  }
+  if (found.empty()) return outcome;
+
+  // Direct mode finds or creates the user in one step (an upsert) rather than reading first:
+  // a read of the address's place in the users' index before inserting there is what makes two
+  // concurrent units conflict on a serializable backend (domain/store.hpp). A user created just
+  // now (its id is the one proposed) cannot be a member of anything yet.
+  std::optional<UserRef> user;
+  bool created = false;
+  if (request.method == InviteMethod::kDirect) {
+    const Uuid proposed = Uuid::v7(now.unix_ms);
+    user = tx.users.insert_user_if_absent(NewUser{.id = proposed,
+                                                  .email_address = email.address(),
+                                                  .email_key = email.key(),
+                                                  .first_name = request.first_name,
+                                                  .last_name = request.last_name,
+                                                  .email_verified = false,
+                                                  .created_at = seconds});
+    created = user->id == proposed;
+  } else {
+    user = tx.users.find_user(email.key());
+  }
+  const bool organization_member =
+      user && !created &&
+      tx.memberships.has_membership({TargetKind::kOrganization, principal.org_pk}, user->pk);
+  if (organization_member) {
+    for (std::size_t i : found) outcome.results[i].outcome = TargetOutcome::kAlreadyMember;
+    return outcome;
+  }
+  const bool may_have_pending = tx.invites.has_pending_invites(principal.org_pk, email.key());
+
+  if (request.method == InviteMethod::kDirect) {
+    const std::vector<bool> added = tx.memberships.add_memberships_if_absent(
+        request.kind, found_pks, *user, request.role, seconds);
+    std::vector<Pk> added_pks;
+    for (std::size_t j = 0; j < found.size(); ++j) {
+      TargetResult& result = outcome.results[found[j]];
+      if (!added[j]) {
         result.outcome = TargetOutcome::kAlreadyMember;
         continue;
       }
-      if (may_have_pending) {
-        tx.invites.close_pending_invites(target, email.key(), InviteStatus::kAccepted, seconds);
-      }
       result.outcome = TargetOutcome::kAdded;
       result.id = user->id;
-      continue;
+      added_pks.push_back(found_pks[j]);
     }
+    if (may_have_pending && !added_pks.empty()) {
+      tx.invites.close_pending_invites_to(request.kind, added_pks, email.key(),
+                                          InviteStatus::kAccepted, seconds);
+    }
+    return outcome;
+  }
 
-    if (user && tx.memberships.has_membership(target, user->pk)) {
-      result.outcome = TargetOutcome::kAlreadyMember;
-      continue;
+  // Email: a pending invite for every found target the user does not hold yet.
+  std::vector<std::size_t> invited;
+  std::vector<Pk> invited_pks;
+  {
+    const std::vector<bool> member =
+        user ? tx.memberships.find_memberships(request.kind, found_pks, user->pk)
+             : std::vector<bool>(found.size(), false);
+    for (std::size_t j = 0; j < found.size(); ++j) {
+      if (member[j]) {
+        outcome.results[found[j]].outcome = TargetOutcome::kAlreadyMember;
+        continue;
+      }
+      invited.push_back(found[j]);
+      invited_pks.push_back(found_pks[j]);
     }
-    if (may_have_pending) {
-      tx.invites.close_pending_invites(target, email.key(), InviteStatus::kRevoked, seconds);
-    }
-    if (!batch_pk) {
-      // No token yet: the claim that sends the email mints it (domain/outbox.hpp).
-      batch_pk = tx.invites.insert_batch(NewBatch{.id = Uuid::v7(now.unix_ms),
-                                                  .org_pk = principal.org_pk,
-                                                  .email_address = email.address(),
-                                                  .first_name = request.first_name,
-                                                  .last_name = request.last_name,
-                                                  .created_at = seconds,
-                                                  .expires_at = expires_at});
-    }
+  }
+  if (invited.empty()) return outcome;
+  if (may_have_pending) {
+    tx.invites.close_pending_invites_to(request.kind, invited_pks, email.key(),
+                                        InviteStatus::kRevoked, seconds);
+  }
+  const UnixSeconds expires_at = seconds + static_cast<UnixSeconds>(policy.expiry_days) * 86400;
+  // No token yet: the claim that sends the email mints it (domain/outbox.hpp).
+  const Pk batch_pk = tx.invites.insert_batch(NewBatch{.id = Uuid::v7(now.unix_ms),
+                                                       .org_pk = principal.org_pk,
+                                                       .email_address = email.address(),
+                                                       .first_name = request.first_name,
+                                                       .last_name = request.last_name,
+                                                       .created_at = seconds,
+                                                       .expires_at = expires_at});
+  std::vector<NewInvite> invites;
+  invites.reserve(invited.size());
+  for (std::size_t j = 0; j < invited.size(); ++j) {
+    TargetResult& result = outcome.results[invited[j]];
     result.outcome = TargetOutcome::kInvited;
     result.id = Uuid::v7(now.unix_ms);
-    tx.invites.insert_invite(NewInvite{.id = result.id,
-                                       .org_pk = principal.org_pk,
-                                       .batch_pk = *batch_pk,
-                                       .email_key = email.key(),
-                                       .target = target,
-                                       .role = request.role,
-                                       .created_at = seconds,
-                                       .expires_at = expires_at});
+    invites.push_back(NewInvite{.id = result.id,
+                                .org_pk = principal.org_pk,
+                                .batch_pk = batch_pk,
+                                .email_key = email.key(),
+                                .target = {request.kind, invited_pks[j]},
+                                .role = request.role,
+                                .created_at = seconds,
+                                .expires_at = expires_at});
   }
-
-  if (batch_pk) {
-    tx.outbox.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
-                                     .batch_pk = *batch_pk,
-                                     .to_address = email.address(),
-                                     .created_at = seconds});
-  }
+  tx.invites.insert_invites(invites);
+  tx.outbox.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
+                                   .batch_pk = batch_pk,
+                                   .to_address = email.address(),
+                                   .created_at = seconds});
   return outcome;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "domain/records.hpp"
@@ -35,6 +36,13 @@ class InviteWriteTx : public virtual InviteReadTx {
   // A batch for the invites of one email-mode request, without a usable token yet.
   virtual Pk insert_batch(const NewBatch& batch) = 0;
   virtual void insert_invite(const NewInvite& invite) = 0;
+  // The set-based twins, for all targets of one request at once: close_pending_invites on each
+  // of `target_pks` (targets of kind `kind`), and insert_invite of each invite, in order (their
+  // row keys follow that order).
+  virtual void close_pending_invites_to(TargetKind kind, std::span<const Pk> target_pks,
+                                        std::string_view email_key, InviteStatus status,
+                                        UnixSeconds now) = 0;
+  virtual void insert_invites(std::span<const NewInvite> invites) = 0;
   // Closes one invite (pending or not) with `status`.
   virtual void close_invite(Pk invite_pk, InviteStatus status, UnixSeconds now) = 0;
   // Revokes every pending invite to `target` (its website or group is being deleted).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -38,6 +39,12 @@ class TenancyReadTx {
   virtual std::optional<Group> find_group(Pk org_pk, const Uuid& id) = 0;
   // Row key of a live group of `org_pk`.
   virtual std::optional<Pk> find_group_pk(Pk org_pk, const Uuid& id) = 0;
+  // Every target of one request at once: the row keys of the live websites (`kind` kWebsite)
+  // or live groups (kGroup) of `org_pk` named by `ids`, one entry per id in the same order,
+  // empty where the id names none (unknown, deleted, or another organization's). The set-based
+  // twin of find_live_website_pk / find_group_pk.
+  virtual std::vector<std::optional<Pk>> find_live_target_pks(Pk org_pk, TargetKind kind,
+                                                              std::span<const Uuid> ids) = 0;
   // Live groups, oldest first (created_at, then id).
   virtual Page<Group> list_groups(Pk org_pk, const ListRequest& request) = 0;
 };

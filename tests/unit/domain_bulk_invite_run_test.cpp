@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -89,18 +90,27 @@ class FakeTx final : public TenancyReadTx,
                                 Role::kViewer, InviteStatus::kPending, 0, 1'000'000'000'000});
   }
 
-  // The operations run_bulk_invite uses.
-  std::optional<Pk> find_live_website_pk(Pk org_pk, const Uuid& id) override {
-    auto it = websites.find(id);
-    if (it == websites.end() || it->second.org_pk != org_pk || it->second.deleted) {
-      return std::nullopt;
+  // The operations run_bulk_invite uses: the set-based ones, and the single ones it still asks
+  // once per request (the user, the organization membership, the pending-invite pre-check, the
+  // batch).
+  std::vector<std::optional<Pk>> find_live_target_pks(Pk org_pk, TargetKind kind,
+                                                      std::span<const Uuid> ids) override {
+    ++target_lookups;
+    std::vector<std::optional<Pk>> pks;
+    for (const Uuid& id : ids) {
+      std::optional<Pk> pk;
+      if (kind == TargetKind::kWebsite) {
+        auto it = websites.find(id);
+        if (it != websites.end() && it->second.org_pk == org_pk && !it->second.deleted) {
+          pk = it->second.pk;
+        }
+      } else if (kind == TargetKind::kGroup) {
+        auto it = groups.find(id);
+        if (it != groups.end() && it->second.org_pk == org_pk) pk = it->second.pk;
+      }
+      pks.push_back(pk);
     }
-    return it->second.pk;
-  }
-  std::optional<Pk> find_group_pk(Pk org_pk, const Uuid& id) override {
-    auto it = groups.find(id);
-    if (it == groups.end() || it->second.org_pk != org_pk) return std::nullopt;
-    return it->second.pk;
+    return pks;
   }
   std::optional<UserRef> find_user(std::string_view email_key) override {
     auto it = users.find(std::string(email_key));
@@ -108,9 +118,9 @@ class FakeTx final : public TenancyReadTx,
     return it->second.ref;
   }
   UserRef insert_user_if_absent(const NewUser& user) override {
-    ++user_inserts;
     auto it = users.find(std::string(user.email_key));
     if (it != users.end()) return it->second.ref;
+    ++user_inserts;  // users created (an upsert of an existing user creates none)
     UserRef ref{next_pk_++, user.id};
     users[std::string(user.email_key)] =
         UserRow{ref,
@@ -124,10 +134,22 @@ class FakeTx final : public TenancyReadTx,
   bool has_membership(Target target, Pk user_pk) override {
     return memberships.count({target.kind, target.pk, user_pk}) > 0;
   }
-  bool add_membership_if_absent(Target target, Pk user_pk, Role role, UnixSeconds now) override {
-    return memberships
-        .emplace(std::tuple{target.kind, target.pk, user_pk}, MembershipRow{role, now})
-        .second;
+  std::vector<bool> find_memberships(TargetKind kind, std::span<const Pk> target_pks,
+                                     Pk user_pk) override {
+    std::vector<bool> flags;
+    for (Pk pk : target_pks) flags.push_back(has_membership({kind, pk}, user_pk));
+    return flags;
+  }
+  std::vector<bool> add_memberships_if_absent(TargetKind kind, std::span<const Pk> target_pks,
+                                              const UserRef& user, Role role,
+                                              UnixSeconds now) override {
+    ++membership_adds;
+    std::vector<bool> added;
+    for (Pk pk : target_pks) {
+      added.push_back(
+          memberships.emplace(std::tuple{kind, pk, user.pk}, MembershipRow{role, now}).second);
+    }
+    return added;
   }
   bool has_pending_invites(Pk org_pk, std::string_view email_key) override {
     ++pending_checks;
@@ -139,13 +161,17 @@ class FakeTx final : public TenancyReadTx,
     }
     return false;
   }
-  void close_pending_invites(Target target, std::string_view email_key, InviteStatus status,
-                             UnixSeconds now) override {
-    closes.push_back({target, std::string(email_key), status, now});
-    for (auto& invite : invites) {
-      if (invite.email_key == email_key && invite.target.kind == target.kind &&
-          invite.target.pk == target.pk && invite.status == InviteStatus::kPending) {
-        invite.status = status;
+  // Records one close per target, in the order given.
+  void close_pending_invites_to(TargetKind kind, std::span<const Pk> target_pks,
+                                std::string_view email_key, InviteStatus status,
+                                UnixSeconds now) override {
+    for (Pk pk : target_pks) {
+      closes.push_back({{kind, pk}, std::string(email_key), status, now});
+      for (auto& invite : invites) {
+        if (invite.email_key == email_key && invite.target.kind == kind && invite.target.pk == pk &&
+            invite.status == InviteStatus::kPending) {
+          invite.status = status;
+        }
       }
     }
   }
@@ -157,14 +183,25 @@ class FakeTx final : public TenancyReadTx,
          batch.last_name ? std::optional<std::string>(*batch.last_name) : std::nullopt});
     return pk;
   }
-  void insert_invite(const NewInvite& invite) override {
-    invites.push_back(InviteRow{invite.id, invite.org_pk, invite.batch_pk,
-                                std::string(invite.email_key), invite.target, invite.role,
-                                InviteStatus::kPending, invite.created_at, invite.expires_at});
+  void insert_invites(std::span<const NewInvite> new_invites) override {
+    ++invite_inserts;
+    for (const NewInvite& invite : new_invites) {
+      invites.push_back(InviteRow{invite.id, invite.org_pk, invite.batch_pk,
+                                  std::string(invite.email_key), invite.target, invite.role,
+                                  InviteStatus::kPending, invite.created_at, invite.expires_at});
+    }
   }
   void enqueue_email(const NewEmail& email) override { emails.push_back(email); }
 
-  // Not used by run_bulk_invite.
+  // Not used by run_bulk_invite: the single-target twins of the set-based operations above,
+  // and what the plan never needs.
+  std::optional<Pk> find_live_website_pk(Pk, const Uuid&) override { unused(); }
+  std::optional<Pk> find_group_pk(Pk, const Uuid&) override { unused(); }
+  bool add_membership_if_absent(Target, Pk, Role, UnixSeconds) override { unused(); }
+  void close_pending_invites(Target, std::string_view, InviteStatus, UnixSeconds) override {
+    unused();
+  }
+  void insert_invite(const NewInvite&) override { unused(); }
   std::optional<Organization> find_organization(Pk) override { unused(); }
   std::optional<Organization> find_organization_by_id(const Uuid&) override { unused(); }
   std::optional<Website> find_website(Pk, const Uuid&) override { unused(); }
@@ -197,6 +234,9 @@ class FakeTx final : public TenancyReadTx,
   std::vector<CloseCall> closes;
   int user_inserts = 0;
   int pending_checks = 0;
+  int target_lookups = 0;
+  int membership_adds = 0;
+  int invite_inserts = 0;
 
  private:
   [[noreturn]] static void unused() {
@@ -299,6 +339,27 @@ TEST_F(RunBulkInvite, DirectCreatesUserOnceAndAddsEveryFoundTarget) {
   EXPECT_TRUE(tx.batches.empty());
   EXPECT_TRUE(tx.invites.empty());
   EXPECT_TRUE(tx.emails.empty());
+}
+
+TEST_F(RunBulkInvite, AsksTheStoreAboutAllTargetsAtOnce) {
+  // Set-based: one lookup of every target, one call adding every membership, one inserting
+  // every invite, however many targets the request names.
+  UserRef user = tx.add_user(kKey);
+  tx.add_pending_invite(kOrg, kKey, {TargetKind::kWebsite, w1});
+  auto direct = run(make_request(InviteMethod::kDirect, {id_of(1), id_of(9), id_of(2), id_of(3)}));
+  EXPECT_EQ(outcomes(direct), (Outcomes{kAdded, kNotFound, kAdded, kAdded}));
+  EXPECT_EQ(tx.target_lookups, 1);
+  EXPECT_EQ(tx.membership_adds, 1);
+  EXPECT_EQ(tx.closes.size(), 3u);  // one call, one record per added target
+
+  auto email = run(make_request(InviteMethod::kEmail, {id_of(11), id_of(12), id_of(13)},
+                                TargetKind::kGroup, "bob@example.com"));
+  EXPECT_EQ(outcomes(email), (Outcomes{kInvited, kInvited, kNotFound}));
+  EXPECT_EQ(tx.target_lookups, 2);
+  EXPECT_EQ(tx.invite_inserts, 1);
+  EXPECT_EQ(tx.invites.size(), 3u);  // the pending one (now accepted) and the two new ones
+  EXPECT_EQ(tx.invites[0].status, InviteStatus::kAccepted);
+  (void)user;
 }
 
 TEST_F(RunBulkInvite, ResultsFollowRequestOrderAndNameTheirTarget) {

@@ -168,6 +168,57 @@ void Transaction::insert_invite(const domain::NewInvite& invite) {
                          .add(invite.expires_at));
 }
 
+void Transaction::close_pending_invites_to(domain::TargetKind kind, std::span<const Pk> target_pks,
+                                           std::string_view email_key, domain::InviteStatus status,
+                                           UnixSeconds now) {
+  static constexpr Statement kClose{
+      "invites_close_pending_to",
+      "UPDATE invites SET status = CASE WHEN expires_at <= $5 THEN 3 ELSE $4 END, closed_at = $5 "
+      "WHERE email_key = $1 AND target_kind = $2 AND target_pk = ANY ($3) AND status = 0"};
+  if (target_pks.empty()) return;
+  db_.query(kClose,
+            Params().add(email_key).add(code(kind)).add(target_pks).add(code(status)).add(now));
+}
+
+void Transaction::insert_invites(std::span<const domain::NewInvite> invites) {
+  // One statement: a column array each, rows inserted in the given order (so their row keys
+  // follow it).
+  static constexpr Statement kInsert{
+      "invites_insert_all",
+      "INSERT INTO invites(id, org_pk, batch_pk, email_key, target_kind, target_pk, role, "
+      "created_at, expires_at) "
+      "SELECT id, org_pk, batch_pk, email_key, target_kind, target_pk, role, created_at, "
+      "expires_at FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::text[], $5::int8[], "
+      "$6::int8[], $7::int8[], $8::int8[], $9::int8[]) WITH ORDINALITY "
+      "AS t(id, org_pk, batch_pk, email_key, target_kind, target_pk, role, created_at, "
+      "expires_at, n) ORDER BY n"};
+  if (invites.empty()) return;
+  std::vector<Uuid> ids;
+  std::vector<std::int64_t> org_pks, batch_pks, kinds, target_pks, roles, created, expires;
+  std::vector<std::string> email_keys;
+  for (const domain::NewInvite& invite : invites) {
+    ids.push_back(invite.id);
+    org_pks.push_back(invite.org_pk);
+    batch_pks.push_back(invite.batch_pk);
+    email_keys.emplace_back(invite.email_key);
+    kinds.push_back(code(invite.target.kind));
+    target_pks.push_back(invite.target.pk);
+    roles.push_back(code(invite.role));
+    created.push_back(invite.created_at);
+    expires.push_back(invite.expires_at);
+  }
+  db_.query(kInsert, Params()
+                         .add(ids)
+                         .add(org_pks)
+                         .add(batch_pks)
+                         .add(email_keys)
+                         .add(kinds)
+                         .add(target_pks)
+                         .add(roles)
+                         .add(created)
+                         .add(expires));
+}
+
 void Transaction::revoke_pending_invites(domain::Target target, UnixSeconds now) {
   static constexpr Statement kRevoke{"invites_revoke_pending",
                                      "UPDATE invites SET status = $3, closed_at = $4 "

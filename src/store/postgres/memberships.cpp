@@ -19,6 +19,10 @@ struct MembershipTable {
   Statement update;  // $3 role
   Statement member;  // the member row (member_rows.hpp)
   Statement remove;  // deletes the row and keeps its place in removed_memberships
+  // The set-based twins: $1 the int8[] of target row keys, $2 the user; each returns the row
+  // keys of the targets it found or inserted.
+  Statement exists_any;
+  Statement insert_all;  // $3 role, $4 created_at, $5 the user's id (no read of users)
 };
 
 // Deleting keeps the membership's place for cursors (migration 0004) in the same statement.
@@ -46,6 +50,13 @@ struct MembershipTable {
          "ON CONFLICT (target_kind, target_pk, user_pk) DO UPDATE SET "                          \
          "created_at = excluded.created_at, removed_at = excluded.removed_at) "                  \
          "SELECT count(*) FROM gone"},                                                           \
+        {"memberships_exists_any_" name,                                                         \
+         "SELECT " key " FROM " table " WHERE " key " = ANY ($1) AND user_pk = $2"},             \
+        {"memberships_insert_all_" name,                                                         \
+         "INSERT INTO " table "(" key                                                            \
+         ", user_pk, role, created_at, user_id) "                                                \
+         "SELECT t.pk, $2, $3, $4, $5 FROM unnest($1::int8[]) t(pk) "                            \
+         "ON CONFLICT DO NOTHING RETURNING " key},                                               \
   }
 
 const MembershipTable kOrganizationMembers =
@@ -105,6 +116,43 @@ bool Transaction::add_membership_if_absent(domain::Target target, Pk user_pk, do
   return db_.query(membership_table(target.kind).insert,
                    Params().add(target.pk).add(user_pk).add(code(role)).add(now))
              .affected() > 0;
+}
+
+namespace {
+
+// One flag per target of `target_pks`: whether its row key is among the first column of `rows`.
+std::vector<bool> flags_of(std::span<const Pk> target_pks, const Result& rows) {
+  std::vector<bool> flags(target_pks.size(), false);
+  for (int row = 0; row < rows.rows(); ++row) {
+    const Pk pk = rows.int64(row, 0);
+    for (std::size_t i = 0; i < target_pks.size(); ++i) {
+      if (target_pks[i] == pk) flags[i] = true;
+    }
+  }
+  return flags;
+}
+
+}  // namespace
+
+std::vector<bool> Transaction::find_memberships(domain::TargetKind kind,
+                                                std::span<const Pk> target_pks, Pk user_pk) {
+  if (target_pks.empty()) return {};
+  return flags_of(target_pks, db_.query(membership_table(kind).exists_any,
+                                        Params().add(target_pks).add(user_pk)));
+}
+
+std::vector<bool> Transaction::add_memberships_if_absent(domain::TargetKind kind,
+                                                         std::span<const Pk> target_pks,
+                                                         const domain::UserRef& user,
+                                                         domain::Role role, UnixSeconds now) {
+  // One statement for all targets; the primary key decides each, as for one. The user's id
+  // comes as a parameter rather than from a read of users: under SERIALIZABLE that read would
+  // take a predicate lock on the newest page of users' key index, where every concurrent
+  // request inserts its new user, and make concurrent requests fail each other.
+  if (target_pks.empty()) return {};
+  Params params;
+  params.add(target_pks).add(user.pk).add(code(role)).add(now).add(user.id);
+  return flags_of(target_pks, db_.query(membership_table(kind).insert_all, params));
 }
 
 void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain::Role role) {

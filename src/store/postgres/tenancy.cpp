@@ -175,6 +175,29 @@ std::optional<Pk> Transaction::find_group_pk(Pk org_pk, const Uuid& id) {
   return rows.int64(0, 0);
 }
 
+std::vector<std::optional<Pk>> Transaction::find_live_target_pks(Pk org_pk, domain::TargetKind kind,
+                                                                 std::span<const Uuid> ids) {
+  // One statement for every target of a request: $2 is the uuid[] of the ids.
+  static constexpr Statement kWebsites{
+      "tenancy_find_live_website_pks",
+      "SELECT id, pk FROM websites WHERE id = ANY ($2) AND org_pk = $1 AND deleted_at IS NULL"};
+  static constexpr Statement kGroups{
+      "tenancy_find_live_group_pks",
+      "SELECT id, pk FROM website_groups WHERE id = ANY ($2) AND org_pk = $1 "
+      "AND deleted_at IS NULL"};
+  std::vector<std::optional<Pk>> pks(ids.size());
+  if (ids.empty() || kind == domain::TargetKind::kOrganization) return pks;
+  Result rows = db_.query(kind == domain::TargetKind::kWebsite ? kWebsites : kGroups,
+                          Params().add(org_pk).add(ids));
+  for (int row = 0; row < rows.rows(); ++row) {
+    const Uuid id = rows.uuid(row, 0);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] == id) pks[i] = rows.int64(row, 1);
+    }
+  }
+  return pks;
+}
+
 domain::Page<domain::Group> Transaction::list_groups(Pk org_pk,
                                                      const domain::ListRequest& request) {
   // $1 org, ($2, $3) the position to start after, $4 limit, $5 offset.

@@ -190,6 +190,18 @@ void Transaction::insert_invite(const domain::NewInvite& invite) {
       .execute();
 }
 
+// In process, the set-based operations are the single statements in a loop (no round trips
+// to save).
+void Transaction::close_pending_invites_to(domain::TargetKind kind, std::span<const Pk> target_pks,
+                                           std::string_view email_key, domain::InviteStatus status,
+                                           UnixSeconds now) {
+  for (Pk pk : target_pks) close_pending_invites({kind, pk}, email_key, status, now);
+}
+
+void Transaction::insert_invites(std::span<const domain::NewInvite> invites) {
+  for (const domain::NewInvite& invite : invites) insert_invite(invite);
+}
+
 void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSeconds now) {
   static constexpr const char* kClose =
       "UPDATE invites SET status = ?2, closed_at = ?3 WHERE pk = ?1";

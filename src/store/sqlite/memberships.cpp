@@ -105,6 +105,27 @@ bool Transaction::add_membership_if_absent(domain::Target target, Pk user_pk, do
   return row.execute() > 0;
 }
 
+// In process, the set-based operations are the single statements in a loop (no round trips
+// to save).
+std::vector<bool> Transaction::find_memberships(domain::TargetKind kind,
+                                                std::span<const Pk> target_pks, Pk user_pk) {
+  std::vector<bool> flags;
+  flags.reserve(target_pks.size());
+  for (Pk pk : target_pks) flags.push_back(has_membership({kind, pk}, user_pk));
+  return flags;
+}
+
+std::vector<bool> Transaction::add_memberships_if_absent(domain::TargetKind kind,
+                                                         std::span<const Pk> target_pks,
+                                                         const domain::UserRef& user,
+                                                         domain::Role role, UnixSeconds now) {
+  std::vector<bool> added;
+  added.reserve(target_pks.size());
+  for (Pk pk : target_pks)
+    added.push_back(add_membership_if_absent({kind, pk}, user.pk, role, now));
+  return added;
+}
+
 void Transaction::set_membership_role(domain::Target target, Pk user_pk, domain::Role role) {
   db_.query(membership_table(target.kind).update_sql)
       .bind(1, target.pk)

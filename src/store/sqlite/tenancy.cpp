@@ -165,6 +165,19 @@ std::optional<Pk> Transaction::find_group_pk(Pk org_pk, const Uuid& id) {
   return row.int64(0);
 }
 
+std::vector<std::optional<Pk>> Transaction::find_live_target_pks(Pk org_pk, domain::TargetKind kind,
+                                                                 std::span<const Uuid> ids) {
+  // In process, a prepared statement per id costs no round trip: the single lookups in a loop.
+  std::vector<std::optional<Pk>> pks;
+  pks.reserve(ids.size());
+  for (const Uuid& id : ids) {
+    pks.push_back(kind == domain::TargetKind::kWebsite ? find_live_website_pk(org_pk, id)
+                  : kind == domain::TargetKind::kGroup ? find_group_pk(org_pk, id)
+                                                       : std::nullopt);
+  }
+  return pks;
+}
+
 domain::Page<domain::Group> Transaction::list_groups(Pk org_pk,
                                                      const domain::ListRequest& request) {
   // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset.

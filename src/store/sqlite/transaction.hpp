@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "domain/store.hpp"
@@ -32,6 +33,8 @@ class Transaction final : public domain::WriteTx {
                                               const domain::ListRequest& request) override;
   std::optional<domain::Group> find_group(domain::Pk org_pk, const domain::Uuid& id) override;
   std::optional<domain::Pk> find_group_pk(domain::Pk org_pk, const domain::Uuid& id) override;
+  std::vector<std::optional<domain::Pk>> find_live_target_pks(
+      domain::Pk org_pk, domain::TargetKind kind, std::span<const domain::Uuid> ids) override;
   domain::Page<domain::Group> list_groups(domain::Pk org_pk,
                                           const domain::ListRequest& request) override;
   domain::Organization insert_organization(const domain::Uuid& id, std::string_view name,
@@ -60,8 +63,15 @@ class Transaction final : public domain::WriteTx {
   std::optional<domain::Role> membership_role(domain::Target target, domain::Pk user_pk) override;
   std::optional<domain::Member> find_member(domain::Target target, domain::Pk user_pk) override;
   bool has_any_membership(domain::Pk org_pk, domain::Pk user_pk) override;
+  std::vector<bool> find_memberships(domain::TargetKind kind,
+                                     std::span<const domain::Pk> target_pks,
+                                     domain::Pk user_pk) override;
   bool add_membership_if_absent(domain::Target target, domain::Pk user_pk, domain::Role role,
                                 domain::UnixSeconds now) override;
+  std::vector<bool> add_memberships_if_absent(domain::TargetKind kind,
+                                              std::span<const domain::Pk> target_pks,
+                                              const domain::UserRef& user, domain::Role role,
+                                              domain::UnixSeconds now) override;
   void set_membership_role(domain::Target target, domain::Pk user_pk, domain::Role role) override;
   bool delete_membership(domain::Target target, domain::Pk user_pk) override;
   int count_organization_owners(domain::Pk org_pk) override;
@@ -87,6 +97,10 @@ class Transaction final : public domain::WriteTx {
                              domain::InviteStatus status, domain::UnixSeconds now) override;
   domain::Pk insert_batch(const domain::NewBatch& batch) override;
   void insert_invite(const domain::NewInvite& invite) override;
+  void close_pending_invites_to(domain::TargetKind kind, std::span<const domain::Pk> target_pks,
+                                std::string_view email_key, domain::InviteStatus status,
+                                domain::UnixSeconds now) override;
+  void insert_invites(std::span<const domain::NewInvite> invites) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
   void revoke_pending_invites(domain::Target target, domain::UnixSeconds now) override;
