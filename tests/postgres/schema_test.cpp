@@ -109,8 +109,11 @@ TEST_F(SchemaTest, InitialSchemaDecidesUniquenessLikeSqlite) {
   // Memberships are unique per (target, user) through their primary keys.
   db_->exec("INSERT INTO organization_members VALUES (1, 1, 3, 0)");
   EXPECT_TRUE(refused("INSERT INTO organization_members VALUES (1, 1, 1, 0)"));
-  // A foreign key refuses a membership of a user who does not exist.
-  EXPECT_THROW(db_->exec("INSERT INTO organization_members VALUES (1, 99, 1, 0)"), PgError);
+  // Foreign keys are not enforced (migration 0009: they cost far more than 5 % of direct
+  // throughput); the test harness checks them after every black-box test instead.
+  EXPECT_EQ(count("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                  "AND connamespace = current_schema()::regnamespace"),
+            0);
 }
 
 TEST_F(SchemaTest, ConcurrentThreadsApplyEachMigrationOnce) {
@@ -307,11 +310,9 @@ TEST_F(SchemaTest, LaterTablesDecideUniquenessLikeSqlite) {
       "INSERT INTO users(id, email, email_key, created_at) "
       "  VALUES (gen_random_uuid(), 'a@x.io', 'a@x.io', 0);"
       "INSERT INTO removed_memberships VALUES (1, 7, 1, 0, 5)");
-  // One removed membership per (target, user); a removed membership of a user that does not
-  // exist is refused (foreign key).
+  // One removed membership per (target, user).
   EXPECT_TRUE(refused("INSERT INTO removed_memberships VALUES (1, 7, 1, 1, 6)"));
   db_->exec("INSERT INTO removed_memberships VALUES (2, 7, 1, 1, 6)");
-  EXPECT_TRUE(refused("INSERT INTO removed_memberships VALUES (1, 8, 99, 1, 6)"));
   // The write probe is one row.
   EXPECT_TRUE(refused("INSERT INTO write_probe VALUES (2, 0, 0)"));
   EXPECT_EQ(count("SELECT count(*) FROM write_probe"), 1);
