@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../store_support/list_walk.hpp"
 #include "domain/email.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/postgres/transaction.hpp"
@@ -25,34 +26,10 @@ using domain::TargetKind;
 using domain::Uuid;
 using testing::connect;
 using testing::TestCluster;
+using testing_support::numbered_email;
+using testing_support::walk_cursor;
 
 constexpr domain::UnixSeconds kNow = 1'800'000'000;
-
-std::string numbered_email(std::string_view prefix, int n) {
-  std::string email(prefix);
-  email += std::to_string(n);
-  email += "@example.com";
-  return email;
-}
-
-// Every item of a list, read in cursor pages of `limit` (SPEC §5), each page checked: full
-// pages say has_more, the last one does not, and no cursor is unknown.
-template <typename T, typename List, typename IdOf>
-std::vector<T> walk_cursor(List list, IdOf id_of, std::int64_t limit) {
-  std::vector<T> all;
-  std::optional<Uuid> after;
-  for (int pages = 0; pages < 100000; ++pages) {
-    domain::Page<T> page = list(domain::ListRequest{domain::CursorRequest{limit, after}});
-    EXPECT_FALSE(page.unknown_cursor);
-    EXPECT_LE(static_cast<std::int64_t>(page.items.size()), limit);
-    all.insert(all.end(), page.items.begin(), page.items.end());
-    if (!page.has_more) break;
-    EXPECT_EQ(static_cast<std::int64_t>(page.items.size()), limit);
-    if (page.items.empty()) break;
-    after = id_of(page.items.back());
-  }
-  return all;
-}
 
 Uuid user_id_of(const domain::Member& member) { return member.user_id; }
 

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "../store_support/list_walk.hpp"
 #include "domain/email.hpp"
 #include "domain/outbox.hpp"
 #include "domain/secret.hpp"
@@ -35,6 +36,8 @@ using domain::Role;
 using domain::Target;
 using domain::TargetKind;
 using domain::Uuid;
+using testing_support::numbered_email;
+using testing_support::walk_cursor;
 
 // A database file in the temporary directory, removed (with its WAL files) afterwards.
 class TempDatabase {
@@ -100,34 +103,6 @@ domain::UserRef insert_user(domain::WriteTx& tx, std::string_view address,
                                                   .last_name = std::nullopt,
                                                   .email_verified = false,
                                                   .created_at = created_at});
-}
-
-// "<prefix><n>@example.com". (Built by appending: GCC 12 at -O3 warns falsely about
-// "literal" + std::string.)
-std::string numbered_email(std::string_view prefix, int n) {
-  std::string email(prefix);
-  email += std::to_string(n);
-  email += "@example.com";
-  return email;
-}
-
-// Every item of a list, read in cursor pages of `limit` (SPEC §5), each page checked: full
-// pages say has_more, the last one does not, and no cursor is unknown.
-template <typename T, typename List, typename IdOf>
-std::vector<T> walk_cursor(List list, IdOf id_of, std::int64_t limit) {
-  std::vector<T> all;
-  std::optional<Uuid> after;
-  for (int pages = 0; pages < 100000; ++pages) {
-    domain::Page<T> page = list(domain::ListRequest{domain::CursorRequest{limit, after}});
-    EXPECT_FALSE(page.unknown_cursor);
-    EXPECT_LE(static_cast<std::int64_t>(page.items.size()), limit);
-    all.insert(all.end(), page.items.begin(), page.items.end());
-    if (!page.has_more) break;
-    EXPECT_EQ(static_cast<std::int64_t>(page.items.size()), limit);
-    if (page.items.empty()) break;
-    after = id_of(page.items.back());
-  }
-  return all;
 }
 
 // The ids of `items`, in order.
