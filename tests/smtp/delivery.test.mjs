@@ -2,29 +2,13 @@
 // server does; a failed send is retried with backoff; an outage ends with every email delivered
 // exactly once; after the last attempt the delivery is `failed`; a restart (clean or a crash)
 // delivers what was queued. Every wait polls a condition with a deadline.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, count, uuidSql, waitFor } from '../support/assertions.mjs';
-import { startSmtpSink, freePort, parseMail, metrics } from '../support/smtp.mjs';
+import { uniqueEmail, bulkOk, count, uuidSql, waitFor } from '../support/assertions.mjs';
+import { freePort, parseMail, metrics } from '../support/smtp.mjs';
+import { peersOfThisFile } from '../support/file_peers.mjs';
 
-// Everything a test starts, stopped (in reverse order) when the file ends, whatever happened.
-const running = [];
-after(async () => {
-  for (const process of running.reverse()) await process.stop();
-});
-
-async function start(options) {
-  const service = await startService({ ...options, args: [...GENEROUS_LIMITS, ...(options.args ?? [])] });
-  running.push(service);
-  return service;
-}
-
-async function sink(options) {
-  const started = await startSmtpSink(options);
-  running.push(started);
-  return started;
-}
+const { start, sink } = peersOfThisFile();
 
 async function orgWithWebsites(service, n) {
   const org = service.createOrg('Acme');

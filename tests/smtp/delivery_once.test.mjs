@@ -6,31 +6,15 @@
 //   message that was in flight arrives twice (with the same Message-ID);
 // - SIGTERM while the server stalls after DATA: the send is aborted, the process exits 0 within
 //   10 s, the attempt is given back, and the email goes out once after the restart.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { startService } from '../support/service.mjs';
 import { holdWriteLock } from '../support/database.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
-import { startSmtpSink, freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
+import { freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { peersOfThisFile } from '../support/file_peers.mjs';
 
-// Everything a test starts, stopped (in reverse order) when the file ends, whatever happened.
-const running = [];
-after(async () => {
-  for (const process of running.reverse()) await process.stop();
-});
-
-async function start(options) {
-  const service = await startService({ ...options, args: [...GENEROUS_LIMITS, ...(options.args ?? [])] });
-  running.push(service);
-  return service;
-}
-
-async function sink(options) {
-  const started = await startSmtpSink(options);
-  running.push(started);
-  return started;
-}
+const { start, sink } = peersOfThisFile();
 
 async function orgWithWebsites(service, n) {
   const org = service.createOrg('Acme');

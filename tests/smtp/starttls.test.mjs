@@ -4,35 +4,18 @@
 // retried and the log says why; loopback servers (local relays, test sinks) are exempt. The real
 // SMTP sink offers no STARTTLS, so it stands for the stripped server here; it listens on an IPv4
 // address of this machine outside 127.0.0.0/8.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startService, nonLoopbackIPv4 } from '../support/service.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, waitFor } from '../support/assertions.mjs';
-import { startSmtpSink } from '../support/smtp.mjs';
+import { nonLoopbackIPv4 } from '../support/service.mjs';
+import { uniqueEmail, bulkOk, waitFor } from '../support/assertions.mjs';
+import { peersOfThisFile } from '../support/file_peers.mjs';
 
-const running = [];
 let external;
+const { start, sink } = peersOfThisFile({ onEnd: () => external?.remove() });
 
 before(() => {
   external = nonLoopbackIPv4();
 });
-
-after(async () => {
-  for (const process of running.reverse()) await process.stop();
-  external?.remove();
-});
-
-async function start(options) {
-  const service = await startService({ ...options, args: [...GENEROUS_LIMITS, ...(options.args ?? [])] });
-  running.push(service);
-  return service;
-}
-
-async function sink(options) {
-  const started = await startSmtpSink(options);
-  running.push(started);
-  return started;
-}
 
 // Queues one invitation email to a fresh address; returns the address.
 async function inviteByEmail(service) {

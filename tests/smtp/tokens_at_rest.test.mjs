@@ -5,29 +5,14 @@
 // bytesAtRest in tests/support/database.mjs) holds a token that is later delivered; a resend
 // retires the current link at once and the next email carries a new one. (An older SQLite
 // database whose outbox kept tokens in clear: tokens_at_rest_upgrade.sqlite.test.mjs.)
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startService } from '../support/service.mjs';
 import { STORE, bytesAtRest } from '../support/database.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, count, waitFor } from '../support/assertions.mjs';
-import { startSmtpSink, freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { uniqueEmail, bulkOk, count, waitFor } from '../support/assertions.mjs';
+import { freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { peersOfThisFile } from '../support/file_peers.mjs';
 
-const running = [];
-after(async () => {
-  for (const process of running.reverse()) await process.stop();
-});
-
-async function start(options) {
-  const service = await startService({ ...options, args: [...GENEROUS_LIMITS, ...(options.args ?? [])] });
-  running.push(service);
-  return service;
-}
-
-async function sink(options) {
-  const started = await startSmtpSink(options);
-  running.push(started);
-  return started;
-}
+const { start, sink } = peersOfThisFile();
 
 function assertNotIn(stored, tokens, when) {
   for (const { what, bytes } of stored) {

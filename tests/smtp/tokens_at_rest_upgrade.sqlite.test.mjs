@@ -2,32 +2,18 @@
 // the migration: queued emails go out with new tokens, a link delivered before the upgrade keeps
 // working, and neither the database file nor its WAL holds an old token afterwards. SQLite only:
 // the PostgreSQL store never had that schema.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startService, runCommand, makeTempDir } from '../support/service.mjs';
-import { GENEROUS_LIMITS, count, waitFor } from '../support/assertions.mjs';
-import { startSmtpSink, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { runCommand, makeTempDir } from '../support/service.mjs';
+import { count, waitFor } from '../support/assertions.mjs';
+import { parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
+import { peersOfThisFile } from '../support/file_peers.mjs';
 
-const running = [];
-after(async () => {
-  for (const process of running.reverse()) await process.stop();
-});
-
-async function start(options) {
-  const service = await startService({ ...options, args: [...GENEROUS_LIMITS, ...(options.args ?? [])] });
-  running.push(service);
-  return service;
-}
-
-async function sink(options) {
-  const started = await startSmtpSink(options);
-  running.push(started);
-  return started;
-}
+const { start, sink } = peersOfThisFile();
 
 // The bytes of the database file, its WAL and its shared-memory index, as they are now.
 function databaseFiles(dir) {
