@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, assertKeys, newId, uniqueEmail } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, assertKeys, newId, uniqueEmail, waitFor } from '../support/assertions.mjs';
 import {
   addDirect, assertCursorPagination, call, createGroup, createKeyViaApi, expectError, inviteByEmail, websitesInOrder,
 } from '../support/assertions.mjs';
@@ -210,7 +210,12 @@ test('invites: cursor pages newest first, with filters; a cursor that no longer 
   const org = freshOrg('Cursor Invites');
   const sites = await websitesInOrder(service, org.key, 3, 'ci');
   for (let i = 0; i < 3; i++) await inviteByEmail(service, org.key, uniqueEmail(`inv${i}`), [sites[i % 3].id, sites[(i + 1) % 3].id]);
-  const page = await call(service, 'GET', '/api/v1/invites?page_size=100', { key: org.key });
+  // The page and cursor forms are compared item by item, `delivery` included: wait until the mail
+  // worker has sent the three emails, so that no delivery changes between the two reads.
+  const page = await waitFor(async () => {
+    const all = await call(service, 'GET', '/api/v1/invites?page_size=100', { key: org.key });
+    return all.invites.every((invite) => invite.delivery !== 'queued') && all;
+  }, { what: 'the three invitation emails sent' });
   assert.equal(page.total, 6);
   const ids = idsOf(page.invites, 'id');
   await assertCursorPagination(service, org.key, '/api/v1/invites', 'invites', 'id', ids);
