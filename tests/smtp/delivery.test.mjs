@@ -44,8 +44,10 @@ test('SMTP outage: requests are acknowledged, sends are retried, and once the se
     assert.ok(results.every((r) => r.success && r.message === 'Invitation sent'));
   }
 
-  // Retries happen while the server is down: every email has been tried at least twice.
-  await waitFor(() => outboxRows(service).every((row) => row.attempts >= 2), { intervalMs: 20, what: 'two attempts per email' });
+  // Retries happen while the server is down: every email has been tried at least twice. `attempts`
+  // counts claims, so a third claim is what proves the second failed attempt was recorded (and
+  // counted in the metrics): waiting for attempts >= 2 could read the second attempt in flight.
+  await waitFor(() => outboxRows(service).every((row) => row.attempts >= 3), { intervalMs: 20, what: 'two failed attempts per email' });
   const down = await metrics(service);
   assert.ok(down.invited_outbox_retried_total >= 2 * requests.length, `retried ${down.invited_outbox_retried_total}`);
   assert.equal(down.invited_outbox_sent_total, 0);
