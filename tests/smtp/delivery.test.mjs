@@ -57,9 +57,11 @@ test('SMTP outage: requests are acknowledged, sends are retried, and once the se
   assert.ok(queued.every((row) => row.status === 0 && row.lastError !== ''), JSON.stringify(queued));
   assert.deepEqual(deliveries(service), [0, 0, 0, 0], 'delivery queued while the server is down');
 
-  // The server comes back on the same port.
+  // The server comes back on the same port. Each failure doubles the wait before the next attempt
+  // (0.1 s, 0.2 s, 0.4 s, ...): on a slow machine an email may have failed a few more times by
+  // now, and its next attempt can be 10 s or more away, so the deadline allows for that.
   const smtp = await sink({ port });
-  await waitFor(() => deliveries(service).every((d) => d === 1), { timeoutMs: 15000, intervalMs: 20, what: 'every batch sent' });
+  await waitFor(() => deliveries(service).every((d) => d === 1), { timeoutMs: 60000, intervalMs: 20, what: 'every batch sent' });
   const sent = outboxRows(service);
   assert.ok(sent.every((row) => row.status === 1 && !row.claimed), JSON.stringify(sent));
 

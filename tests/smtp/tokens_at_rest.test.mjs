@@ -64,9 +64,12 @@ test('emails queued while the SMTP server refuses them leave no token at rest in
   assert.equal(count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0'), addresses.length, 'all still queued');
 
   // A server that accepts takes the port over; each email goes out once, with a link that works.
+  // (Each failure doubles the wait before the next attempt: on a slow machine an email may have
+  // failed several more times while the port was closed, and its next attempt be 10 s or more
+  // away.)
   const smtp = await sink({ port });
   await waitFor(() => service.sql('SELECT delivery FROM invite_batches').every(([d]) => d === '1'), {
-    timeoutMs: 15000,
+    timeoutMs: 60000,
     intervalMs: 20,
     what: 'every email sent',
   });
