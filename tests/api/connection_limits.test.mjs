@@ -13,6 +13,11 @@ import { startService } from '../support/service.mjs';
 
 const HOLDER = new URL('../support/connection_holder.mjs', import.meta.url).pathname;
 const TOTAL_LIMIT = 10000; // http::ServerOptions::max_connections
+// How soon the second client must be served: at once, by closing one of the greedy client's
+// connections, not when a timeout closes them (silent ones after the 10 s header timeout, idle
+// ones after the 60 s keep-alive timeout). 3 s, not less: on a loaded 2-core machine with the
+// sanitizer build the first answer took 200-300 ms, and CI is slower still.
+const SERVED_WITHIN_MS = 3000;
 
 // Starts the holder and resolves with its tally once every connection is settled.
 async function hold(port, count, mode, { localAddress = '127.0.0.1', headerLine } = {}) {
@@ -77,7 +82,7 @@ test('one client holding the whole bound with idle keep-alive connections does n
     assert.ok(holder.tally.ok >= TOTAL_LIMIT * 0.9 - 10, `the greedy client was served: ${JSON.stringify(holder.tally)}`);
     const other = await getFrom(service.port, '/healthz');
     assert.equal(other.status, 200, `second client: ${other.status} ${other.body}`);
-    assert.ok(other.ms < 1000, `second client served in ${other.ms} ms`);
+    assert.ok(other.ms < SERVED_WITHIN_MS, `second client served in ${other.ms} ms`);
     // The room was made by closing idle connections, and the bound still holds.
     const open = await openConnections(service);
     assert.ok(open <= TOTAL_LIMIT, `${open} open connections`);
@@ -99,7 +104,7 @@ test('one client holding the whole bound with silent connections (never a byte) 
     assert.ok(holder.tally.ms < 9000, `the greedy client filled the bound in ${holder.tally.ms} ms, within the header timeout`);
     const other = await getFrom(service.port, '/healthz');
     assert.equal(other.status, 200, `second client: ${other.status} ${other.body}`);
-    assert.ok(other.ms < 1000, `second client served in ${other.ms} ms`);
+    assert.ok(other.ms < SERVED_WITHIN_MS, `second client served in ${other.ms} ms`);
   } finally {
     await holder.release();
     assert.equal(await service.stop(), 0);
