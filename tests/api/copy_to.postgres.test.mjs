@@ -190,8 +190,10 @@ test('postgres: a SQLite database copied with admin copy-to serves the same orga
 
     laterSink = await startSmtpSink();
     target = await startService({ dir: targetDir, smtpUrl: laterSink.url, args: GENEROUS_LIMITS });
-    // The email queued at the move is sent by the PostgreSQL service.
-    const queued = await parseMail((await laterSink.waitForMessageTo('queued@acme-moves.example', { timeoutMs: 20000 })).raw);
+    // The email queued at the move is sent by the PostgreSQL service, at its next attempt: the
+    // source kept failing it until it stopped, each failure doubling the wait (0.2 s, 0.4 s, ...),
+    // so on a slow machine that attempt can be 10 s or more away.
+    const queued = await parseMail((await laterSink.waitForMessageTo('queued@acme-moves.example', { timeoutMs: 60000 })).raw);
     await waitFor(async () => (await call(target, 'GET', '/api/v1/invites?status=pending&limit=100', { key })).invites
       .filter((i) => i.email === 'queued@acme-moves.example').every((i) => i.delivery === 'sent'), { what: 'the queued email to be recorded as sent' });
     // Everything reads back as it did on SQLite, that one email's delivery aside.
