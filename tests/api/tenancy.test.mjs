@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
 import { contractOf } from '../support/openapi.mjs';
-import { GENEROUS_LIMITS, q, tableCounts, uniqueEmail, uuidSql } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, drainedMails, q, tableCounts, uniqueEmail, uuidSql } from '../support/assertions.mjs';
 import { addDirect, call, createGroup, createKeyViaApi, expectError, inviteByEmail, websitesInOrder } from '../support/assertions.mjs';
 
 let service;
@@ -45,6 +45,10 @@ before(async () => {
   B.sites = await websitesInOrder(service, B.key, 1, 'tenant-b');
   B.group = await createGroup(service, B.key, 'B group', [B.sites[0].id]);
   B.scoped = service.createKey(b.org_id, [B.sites[0].id], 'B scoped').api_key;
+  // A's invitation emails are sent before anything of A is read: snapshotOfA() compares A's
+  // invites, `delivery` included, before and after the probes, and the mail worker would
+  // otherwise move it from queued to sent between the two reads.
+  await drainedMails(service);
 });
 
 after(async () => {
