@@ -30,8 +30,10 @@ TEST(Uuid, Version7IsTimeOrderedAndVersioned) {
 // Lists order by (time, id): ids made within one millisecond keep the order they were made in.
 TEST(Uuid, V7IdsOfOneMillisecondIncreaseInTheOrderTheyAreMade) {
   // Later than any millisecond other tests ask for on this thread (an earlier one gets random
-  // bits).
-  constexpr std::int64_t kMs = 4'000'000'000'000;
+  // bits), and than this test's own last run: --gtest_repeat runs it again on the same thread,
+  // whose last id was made at kMs + 10.
+  static std::int64_t runs = 0;
+  const std::int64_t kMs = 4'000'000'000'000 + 1'000 * runs++;
   auto previous = Uuid::v7(kMs);
   for (int i = 0; i < 5000; ++i) {  // past the 12-bit counter: it moves on to the next ms
     auto next = Uuid::v7(kMs);
