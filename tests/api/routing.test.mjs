@@ -60,9 +60,10 @@ test('405 lists exactly the methods of the path, with HEAD wherever GET is', asy
 });
 
 // HEAD next to GET: same status and headers (Content-Length included), no body. /metrics changes
-// from one request to the next (its request counter, the store's writes and idle probes): a
-// counter that gains a digit between the GET and the HEAD changes the length. So its HEAD counts
-// only between two GETs of the same length (the counters only grow, so none gained a digit).
+// from one request to the next (requests answered, connections open, the store's units and
+// commits, the outbox's counters): one that gains a digit between the GET and the HEAD changes
+// the length. So its HEAD counts only between two GETs of the same length (the counters only
+// grow, so none gained a digit).
 async function compareHeadWithGet(path, headers = {}) {
   let get;
   let getBody;
