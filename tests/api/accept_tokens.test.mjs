@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWithOrg } from '../support/service.mjs';
 import { execute, uuidEquals } from '../support/database.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, count, q, uuidSql, waitFor, assertError, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, GENEROUS_LIMITS, uniqueEmail, bulkOk, count, q, uuidSql, waitFor, assertError, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
 import { parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
 let service;
@@ -31,6 +31,7 @@ async function invite(email, ids, extra = {}) {
   assert.ok(results.every((r) => r.success), JSON.stringify(results));
   const batchEmail = `FROM outbox_emails o JOIN invites i ON i.batch_pk = o.batch_pk WHERE ${uuidEquals('i.id', results[0].invite_id)}`;
   await waitFor(() => count(service, `SELECT COUNT(*) ${batchEmail} AND o.status = 1`) === 1, {
+    timeoutMs: MAIL_TIMEOUT_MS,
     intervalMs: 20,
     what: `the email to ${email}`,
   });

@@ -13,7 +13,7 @@ import { BIN, makeTempDir, startService } from '../support/service.mjs';
 import { databaseUrlFor, querySqliteFile, tableCounts, testCluster } from '../support/database.mjs';
 import { acceptLink, parseMail, startSmtpSink, tokenOf } from '../support/smtp.mjs';
 import {
-  GENEROUS_LIMITS,
+  MAIL_TIMEOUT_MS, GENEROUS_LIMITS,
   addDirect,
   call,
   createGroup,
@@ -129,7 +129,7 @@ test('postgres: a SQLite database copied with admin copy-to serves the same orga
     const firstGroupMail = await parseMail((await sink.waitForMessageTo('group-pending@acme-moves.example')).raw);
     const groupInvite = (await call(source, 'GET', '/api/v1/invites?email=group-pending@acme-moves.example', { key })).invites[0];
     await call(source, 'POST', `/api/v1/invites/${groupInvite.id}/resend`, { key });
-    await waitFor(() => sink.messagesTo('group-pending@acme-moves.example').length === 2, { what: 'the resent email' });
+    await waitFor(() => sink.messagesTo('group-pending@acme-moves.example').length === 2, { timeoutMs: MAIL_TIMEOUT_MS, what: 'the resent email' });
     const resentGroupMail = await parseMail(sink.messagesTo('group-pending@acme-moves.example').at(-1).raw);
     assert.notEqual(acceptLink(resentGroupMail), acceptLink(firstGroupMail));
     // A removed member (removed_memberships), a revoked key.
@@ -195,7 +195,7 @@ test('postgres: a SQLite database copied with admin copy-to serves the same orga
     // so on a slow machine that attempt can be 10 s or more away.
     const queued = await parseMail((await laterSink.waitForMessageTo('queued@acme-moves.example', { timeoutMs: 60000 })).raw);
     await waitFor(async () => (await call(target, 'GET', '/api/v1/invites?status=pending&limit=100', { key })).invites
-      .filter((i) => i.email === 'queued@acme-moves.example').every((i) => i.delivery === 'sent'), { what: 'the queued email to be recorded as sent' });
+      .filter((i) => i.email === 'queued@acme-moves.example').every((i) => i.delivery === 'sent'), { timeoutMs: MAIL_TIMEOUT_MS, what: 'the queued email to be recorded as sent' });
     // Everything reads back as it did on SQLite, that one email's delivery aside.
     const after = await everythingReadable(target, scopes);
     const sentSince = JSON.parse(JSON.stringify(before), (name, value) =>

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startService } from '../support/service.mjs';
 import {
-  GENEROUS_LIMITS, count, createWebsites, drainedMails, inviteByEmail, q, uniqueEmail, waitFor,
+  MAIL_TIMEOUT_MS, GENEROUS_LIMITS, count, createWebsites, drainedMails, inviteByEmail, q, uniqueEmail, waitFor,
 } from '../support/assertions.mjs';
 
 const KINDS = ['bulk-email', 'bulk-direct', 'single', 'resend'];
@@ -180,7 +180,7 @@ test('kill -9 with keyed requests in flight: a retry replays what committed and 
     // Each request took effect exactly once: rows and emails (one .eml file per Message-ID).
     // (Dozens of emails to write on a shared, sanitizer-slowed machine: a generous deadline.)
     await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, {
-      timeoutMs: 60000,
+      timeoutMs: MAIL_TIMEOUT_MS,
       what: 'the outbox to drain',
     });
     const mails = service.mails();

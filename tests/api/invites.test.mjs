@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, TIMESTAMP_RE, UUID_RE, assertKeys, drainedMails, newId, tableCounts, uniqueEmail, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, GENEROUS_LIMITS, TIMESTAMP_RE, UUID_RE, assertKeys, drainedMails, newId, tableCounts, uniqueEmail, waitFor } from '../support/assertions.mjs';
 import {
   addDirect, assertPagination, call, createGroup, expectError, inviteByEmail, latestToken, settledMailsFor, sqlWrite, tokensInMail,
   websitesInOrder,
@@ -294,7 +294,7 @@ test('expired invites show status expired (get, list, filter), cannot be revoked
     const resent = await call(svc, 'POST', `/api/v1/invites/${id}/resend`, { key: k });
     assert.equal(resent.invite.status, 'pending');
     assert.ok(Date.parse(resent.invite.expires_at) > Date.now() + 6 * 86400 * 1000);
-    await waitFor(async () => (await settledMailsFor(svc, email)).length === 2, { what: 'the resent email' });
+    await waitFor(async () => (await settledMailsFor(svc, email)).length === 2, { timeoutMs: MAIL_TIMEOUT_MS, what: 'the resent email' });
     const newToken = await latestToken(svc, email);
     assert.notEqual(newToken, oldToken);
     assert.equal((await svc.api('GET', `/invites/accept?token=${oldToken}`)).status, 410);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, assertKeys, newId, uniqueEmail, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, GENEROUS_LIMITS, assertKeys, newId, uniqueEmail, waitFor } from '../support/assertions.mjs';
 import {
   addDirect, assertCursorPagination, call, createGroup, createKeyViaApi, expectError, inviteByEmail, websitesInOrder,
 } from '../support/assertions.mjs';
@@ -215,7 +215,7 @@ test('invites: cursor pages newest first, with filters; a cursor that no longer 
   const page = await waitFor(async () => {
     const all = await call(service, 'GET', '/api/v1/invites?page_size=100', { key: org.key });
     return all.invites.every((invite) => invite.delivery !== 'queued') && all;
-  }, { what: 'the three invitation emails sent' });
+  }, { timeoutMs: MAIL_TIMEOUT_MS, what: 'the three invitation emails sent' });
   assert.equal(page.total, 6);
   const ids = idsOf(page.invites, 'id');
   await assertCursorPagination(service, org.key, '/api/v1/invites', 'invites', 'id', ids);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, makeTempDir, startService, freePort, nonLoopbackIPv4 } from '../support/service.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, GENEROUS_LIMITS, uniqueEmail, bulkOk, waitFor } from '../support/assertions.mjs';
 import { parseMail, acceptLink } from '../support/smtp.mjs';
 import { startPostgres } from '../support/postgres.mjs';
 
@@ -229,7 +229,7 @@ async function emailedLink(service, email) {
       const found = parsed.filter((m) => m.to.value.some((v) => v.address === email));
       return found.length > 0 && found;
     },
-    { what: `the email to ${email}`, intervalMs: 50 },
+    { timeoutMs: MAIL_TIMEOUT_MS, what: `the email to ${email}`, intervalMs: 50 },
   );
   assert.equal(mails.length, 1);
   return acceptLink(mails[0]);

@@ -4,7 +4,7 @@
 // delivers what was queued. Every wait polls a condition with a deadline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueEmail, bulkOk, count, uuidSql, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, count, uuidSql, waitFor } from '../support/assertions.mjs';
 import { freePort, parseMail, metrics } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
 
@@ -47,7 +47,7 @@ test('SMTP outage: requests are acknowledged, sends are retried, and once the se
   // Retries happen while the server is down: every email has been tried at least twice. `attempts`
   // counts claims, so a third claim is what proves the second failed attempt was recorded (and
   // counted in the metrics): waiting for attempts >= 2 could read the second attempt in flight.
-  await waitFor(() => outboxRows(service).every((row) => row.attempts >= 3), { intervalMs: 20, what: 'two failed attempts per email' });
+  await waitFor(() => outboxRows(service).every((row) => row.attempts >= 3), { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'two failed attempts per email' });
   const down = await metrics(service);
   assert.ok(down.invited_outbox_retried_total >= 2 * requests.length, `retried ${down.invited_outbox_retried_total}`);
   assert.equal(down.invited_outbox_sent_total, 0);
@@ -61,7 +61,7 @@ test('SMTP outage: requests are acknowledged, sends are retried, and once the se
   // (0.1 s, 0.2 s, 0.4 s, ...): on a slow machine an email may have failed a few more times by
   // now, and its next attempt can be 10 s or more away, so the deadline allows for that.
   const smtp = await sink({ port });
-  await waitFor(() => deliveries(service).every((d) => d === 1), { timeoutMs: 60000, intervalMs: 20, what: 'every batch sent' });
+  await waitFor(() => deliveries(service).every((d) => d === 1), { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'every batch sent' });
   const sent = outboxRows(service);
   assert.ok(sent.every((row) => row.status === 1 && !row.claimed), JSON.stringify(sent));
 
@@ -90,7 +90,7 @@ test('a server that answers 451 twice: retried, then delivered once', async () =
   const { key, websites } = await orgWithWebsites(service, 1);
   const email = uniqueEmail('busy');
   await bulkOk(service, key, { invite_method: 'email', email, website_ids: [websites[0].id] });
-  await waitFor(() => deliveries(service)[0] === 1, { intervalMs: 20, what: 'the batch to be sent' });
+  await waitFor(() => deliveries(service)[0] === 1, { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'the batch to be sent' });
   const [row] = outboxRows(service);
   assert.equal(row.status, 1);
   assert.equal(row.attempts, 3, 'two refused attempts, then the one that was accepted');
@@ -112,7 +112,7 @@ test('max attempts: with no server and --mail-max-attempts 2 the delivery become
   const results = await bulkOk(service, key, { invite_method: 'email', email, website_ids: websites.map((w) => w.id) });
   assert.ok(results.every((r) => r.success));
 
-  await waitFor(() => deliveries(service)[0] === 2, { intervalMs: 20, what: 'delivery failed' });
+  await waitFor(() => deliveries(service)[0] === 2, { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'delivery failed' });
   const [row] = outboxRows(service);
   assert.equal(row.status, 2, 'outbox row failed');
   assert.equal(row.attempts, 2, 'exactly --mail-max-attempts attempts');
@@ -130,7 +130,7 @@ test('max attempts: with no server and --mail-max-attempts 2 the delivery become
   const fence = uniqueEmail('fence');
   await bulkOk(service, key, { invite_method: 'email', email: fence, website_ids: [websites[0].id] });
   await smtp.waitForMessageTo(fence);
-  await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, { what: 'outbox drained' });
+  await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, { timeoutMs: MAIL_TIMEOUT_MS, what: 'outbox drained' });
   assert.equal(smtp.messagesTo(email).length, 0, 'the failed email stays failed');
   assert.equal(smtp.messages().length, 1);
 });
@@ -147,7 +147,7 @@ for (const [how, signal] of [['a clean stop (SIGTERM)', 'SIGTERM'], ['a crash (S
     await bulkOk(first, key, { invite_method: 'email', email, role: 'admin', website_ids: websites.map((w) => w.id) });
     if (signal === 'SIGTERM') {
       // Stop only once the email has certainly failed to go out at least once.
-      await waitFor(() => outboxRows(first)[0].attempts >= 1, { intervalMs: 20, what: 'a failed attempt' });
+      await waitFor(() => outboxRows(first)[0].attempts >= 1, { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'a failed attempt' });
       assert.equal(await first.stop('SIGTERM'), 0, 'clean exit');
     } else {
       await first.stop('SIGKILL');
@@ -159,7 +159,7 @@ for (const [how, signal] of [['a clean stop (SIGTERM)', 'SIGTERM'], ['a crash (S
     const smtp = await sink();
     const second = await start({ dir: first.dir, smtpUrl: smtp.url, args: ['--mail-retry-seconds', '0.2', '--mail-max-attempts', '50'] });
     await smtp.waitForMessageTo(email);
-    await waitFor(() => deliveries(second)[0] === 1, { intervalMs: 20, what: 'delivery sent after the restart' });
+    await waitFor(() => deliveries(second)[0] === 1, { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'delivery sent after the restart' });
     assert.equal(smtp.messages().length, 1, 'exactly one message');
     const mail = await parseMail(smtp.messages()[0].raw);
     assert.equal(mail.messageId, `<${before.messageId}@127.0.0.1>`, 'the queued message, same Message-ID');

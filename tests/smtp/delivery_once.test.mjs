@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { holdWriteLock } from '../support/database.mjs';
-import { uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
 import { freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
 
@@ -80,7 +80,7 @@ test('a delivery that cannot be recorded stops the worker until it is recorded: 
     await lock.release();
   }
 
-  await waitFor(() => allSent(service), { timeoutMs: 20000, intervalMs: 50, what: 'every email recorded as sent' });
+  await waitFor(() => allSent(service), { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 50, what: 'every email recorded as sent' });
   for (const id of inviteIds) {
     const response = await service.api('GET', `/api/v1/invites/${id}`, { key });
     assert.equal(response.body.invite.delivery, 'sent');
@@ -113,7 +113,7 @@ test('kill -9 in the middle of a run: after the restart every email arrives, onl
   assert.ok(delivered < addresses.length, `the run was cut short (${delivered} delivered before the kill)`);
 
   const third = await start({ dir: first.dir, smtpUrl: smtp.url, args: options });
-  await waitFor(() => allSent(third), { timeoutMs: 20000, intervalMs: 50, what: 'every email recorded as sent' });
+  await waitFor(() => allSent(third), { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 50, what: 'every email recorded as sent' });
   const counts = smtp.deliveriesByMessageId();
   const twice = [...counts].filter(([, n]) => n > 1);
   assert.ok(twice.length <= 1 && twice.every(([, n]) => n === 2), `delivered more than once: ${JSON.stringify(twice)}`);
@@ -144,7 +144,7 @@ test('SIGTERM while the SMTP server stalls after DATA: exit 0 within 10 s, the a
 
   const smtp = await sink();
   const second = await start({ dir: first.dir, smtpUrl: smtp.url, args: options });
-  await waitFor(() => allSent(second), { intervalMs: 20, what: 'the email recorded as sent' });
+  await waitFor(() => allSent(second), { timeoutMs: MAIL_TIMEOUT_MS, intervalMs: 20, what: 'the email recorded as sent' });
   assert.deepEqual([...smtp.deliveriesByMessageId()], [[queued.messageId, 1]], 'delivered once, the same Message-ID');
   const [row] = outboxRows(second);
   assert.deepEqual([row.status, row.attempts, row.claimed], [1, 1, false], 'one attempt in all');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startService } from '../support/service.mjs';
 import { hexText } from '../support/database.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulk, bulkOk, newId, count, uuidSql, q, waitFor, assertError, tableCounts } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, GENEROUS_LIMITS, uniqueEmail, bulk, bulkOk, newId, count, uuidSql, q, waitFor, assertError, tableCounts } from '../support/assertions.mjs';
 import { startSmtpSink, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
 let sink;
@@ -41,6 +41,7 @@ after(async () => {
 // Waits until nothing is queued in the outbox any more (each email sent, failed or cancelled).
 async function outboxDrained() {
   await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, {
+    timeoutMs: MAIL_TIMEOUT_MS,
     intervalMs: 20,
     what: 'the outbox to drain',
   });

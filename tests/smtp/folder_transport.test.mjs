@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWithOrg } from '../support/service.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, count, uuidSql, q, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, GENEROUS_LIMITS, uniqueEmail, bulkOk, count, uuidSql, q, waitFor } from '../support/assertions.mjs';
 import { parseMail, acceptLink } from '../support/smtp.mjs';
 
 const services = [];
@@ -16,6 +16,7 @@ after(async () => {
 
 async function sentFolderMail(service, email) {
   await waitFor(() => count(service, `SELECT COUNT(*) FROM outbox_emails WHERE to_address = ${q(email)} AND status = 1`) === 1, {
+    timeoutMs: MAIL_TIMEOUT_MS,
     intervalMs: 20,
     what: `the email to ${email} to be written`,
   });

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STORE, bytesAtRest } from '../support/database.mjs';
-import { uniqueEmail, bulkOk, count, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, count, waitFor } from '../support/assertions.mjs';
 import { freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
 
@@ -48,6 +48,7 @@ test('emails queued while the SMTP server refuses them leave no token at rest in
     inviteIds.push((await bulkOk(service, key, { invite_method: 'email', email, website_ids: websites.map((w) => w.id) }))[0].invite_id);
   }
   await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0 AND attempts >= 2') === addresses.length, {
+    timeoutMs: MAIL_TIMEOUT_MS,
     intervalMs: 20,
     what: 'two refused attempts per queued email',
   });
@@ -69,7 +70,7 @@ test('emails queued while the SMTP server refuses them leave no token at rest in
   // away.)
   const smtp = await sink({ port });
   await waitFor(() => service.sql('SELECT delivery FROM invite_batches').every(([d]) => d === '1'), {
-    timeoutMs: 60000,
+    timeoutMs: MAIL_TIMEOUT_MS,
     intervalMs: 20,
     what: 'every email sent',
   });
@@ -89,7 +90,7 @@ test('emails queued while the SMTP server refuses them leave no token at rest in
   const replaced = await service.api('POST', '/api/v1/invitations/accept', { body: { token: delivered[0] } });
   assert.equal(replaced.status, 410);
   assert.match(replaced.body.error, /replaced/);
-  await waitFor(() => smtp.messagesTo(addresses[0]).length === 2, { what: 'the resent email' });
+  await waitFor(() => smtp.messagesTo(addresses[0]).length === 2, { timeoutMs: MAIL_TIMEOUT_MS, what: 'the resent email' });
   const [, newToken] = await tokensOfMessagesTo(smtp, addresses[0]);
   assert.ok(newToken && !delivered.includes(newToken) && !refused.includes(newToken), 'the resent email carries a new token');
   const accepted = await service.api('POST', '/api/v1/invitations/accept', { body: { token: newToken } });

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, makeTempDir } from '../support/service.mjs';
-import { count, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, count, waitFor } from '../support/assertions.mjs';
 import { parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
 
@@ -79,6 +79,6 @@ ${statements.join('\n')}
   assert.equal(await pageStatus(service, sentToken), 200, 'the link of the email sent before the upgrade still works');
   const accepted = await service.api('POST', '/api/v1/invitations/accept', { body: { token: first } });
   assert.equal(accepted.status, 200, accepted.text);
-  await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, { what: 'the outbox to drain' });
+  await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, { timeoutMs: MAIL_TIMEOUT_MS, what: 'the outbox to drain' });
   assertNotIn(databaseFiles(dir), [...queuedTokens, first, sentToken], 'after the queued emails were sent');
 });

@@ -130,11 +130,17 @@ export async function waitFor(check, { timeoutMs = 10000, intervalMs = 10, what 
   }
 }
 
+// How long a test waits for the mail worker. It sends one email at a time and runs at nice 10 (a
+// tenth of a contended core): on a loaded machine two dozen queued emails took over 10 s. A
+// generous deadline costs nothing when the mail goes out quickly.
+export const MAIL_TIMEOUT_MS = 60000;
+
 // Waits until the outbox has nothing queued (every email sent or failed), then returns the .eml
 // files. Proves a negative ("no email") without sleeping: once the outbox is drained, a message
 // that is not there will never be written.
 export async function drainedMails(service) {
   await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, {
+    timeoutMs: MAIL_TIMEOUT_MS,
     what: 'the outbox to drain',
   });
   return service.mails();
@@ -290,6 +296,7 @@ export function mailsFor(service, email) {
 // Waits until the outbox has nothing queued, then returns the mails to `email`.
 export async function settledMailsFor(service, email) {
   await waitFor(() => count(service, 'SELECT COUNT(*) FROM outbox_emails WHERE status = 0') === 0, {
+    timeoutMs: MAIL_TIMEOUT_MS,
     what: 'the outbox to drain',
   });
   return mailsFor(service, email);

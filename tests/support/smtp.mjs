@@ -6,7 +6,7 @@
 //   const sink = await startSmtpSink({ host });    // another address of this machine ('::1', ...)
 //   sink.url                                       // smtp://127.0.0.1:PORT for --smtp-url
 //   sink.mailCommands()                            // every MAIL FROM the sink was sent
-//   await sink.waitForMessages(2)                  // polls the folder with a deadline, no sleeps
+//   await sink.waitForMessages(2)                  // polls the folder with a deadline (MAIL_TIMEOUT_MS), no sleeps
 //   const held = await startSmtpSink({ hold: true }) // stalls after DATA until held.release()
 //   sink.arrivals(), sink.deliveriesByMessageId()  // what reached DATA; what was accepted, per id
 //   const mail = await parseMail(message.raw)      // mailparser + the MIME tree (mailsplit)
@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { simpleParser } from 'mailparser';
 import { Splitter } from '@zone-eu/mailsplit';
 import { makeTempDir, freePort } from './service.mjs';
-import { waitFor } from './assertions.mjs';
+import { MAIL_TIMEOUT_MS, waitFor } from './assertions.mjs';
 
 // Debian's interpreter: python3-aiosmtpd belongs to it, not to whatever `python3` is first on PATH.
 export const SINK_PYTHON = process.env.INVITED_SINK_PYTHON ?? '/usr/bin/python3';
@@ -67,7 +67,7 @@ export class SmtpSink {
   }
 
   // Waits until at least `count` messages reached the end of DATA; returns the arrivals.
-  async waitForArrivals(count, { timeoutMs = 10000 } = {}) {
+  async waitForArrivals(count, { timeoutMs = MAIL_TIMEOUT_MS } = {}) {
     await waitFor(() => this.arrivals().length >= count, {
       timeoutMs,
       intervalMs: 20,
@@ -106,7 +106,7 @@ export class SmtpSink {
   }
 
   // Waits (polling every 20 ms, up to timeoutMs) until at least `count` messages arrived.
-  async waitForMessages(count, { timeoutMs = 10000 } = {}) {
+  async waitForMessages(count, { timeoutMs = MAIL_TIMEOUT_MS } = {}) {
     await waitFor(() => this.count() >= count, {
       timeoutMs,
       intervalMs: 20,
@@ -116,7 +116,7 @@ export class SmtpSink {
   }
 
   // Waits until a message whose envelope names `address` as a recipient arrived; returns it.
-  async waitForMessageTo(address, { timeoutMs = 10000 } = {}) {
+  async waitForMessageTo(address, { timeoutMs = MAIL_TIMEOUT_MS } = {}) {
     const wanted = address.toLowerCase();
     const find = () => this.messages().find((m) => m.envelope.rcpt_tos.some((r) => r.toLowerCase() === wanted));
     return waitFor(find, { timeoutMs, intervalMs: 20, what: `a message to ${address} at the SMTP sink` });
