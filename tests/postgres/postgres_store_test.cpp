@@ -238,8 +238,15 @@ TEST_F(PostgresStoreTest, UnitPastItsTimeoutIsUnavailableAndSoIsTheOneWaitingBeh
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().code, domain::ErrorCode::kUnavailable);
   EXPECT_LT(waited, 2000ms) << "the slow statement was not cut at the timeout";
-  // The store recovers: the next unit runs.
-  EXPECT_TRUE(store.read_and_wait([](domain::ReadTx& tx) { return slow_read(tx, 0.01); }).ok());
+  // The store recovers: the next unit runs, on a connection that replaces the one cut at the
+  // timeout. Opening it (TCP, SCRAM) counts against the unit's 400 ms too, which a loaded machine
+  // can pass (that unit then fails at its deadline, as it should): the first of a few to run is
+  // the proof.
+  bool recovered = false;
+  for (int attempt = 0; attempt < 10 && !recovered; ++attempt) {
+    recovered = store.read_and_wait([](domain::ReadTx& tx) { return slow_read(tx, 0.01); }).ok();
+  }
+  EXPECT_TRUE(recovered);
 }
 
 TEST_F(PostgresStoreTest, UnreachableServerIsUnavailableAtOnce) {
