@@ -171,7 +171,10 @@ TEST_F(PostgresStoreTest, RacingUnitsAreSerializedByRerunningTheLoser) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, domain::ErrorCode::kConflict);
   EXPECT_GE(store.pool_stats().retries, 1u);
-  EXPECT_EQ(runs.load(), 3);
+  // The loser ran again at least once. More is allowed (a unit may run more than once,
+  // domain/store.hpp): on a loaded machine a rerun can start while the other unit is still in
+  // flight and lose again (4 runs were seen there).
+  EXPECT_GE(runs.load(), 3);
   EXPECT_EQ(connect(url_)
                 ->query_once("SELECT count(*) FROM organization_members WHERE role = 3")
                 .int64(0, 0),
