@@ -95,9 +95,20 @@ export class Service {
     this.exited = once(child, 'exit');
   }
 
-  // fetch() relative to the service.
-  fetch(path, init = {}) {
-    return fetch(this.url + path, init);
+  // fetch() relative to the service. A request that meets a connection the service had already
+  // closed is sent once more, on a new connection, as HTTP clients do for a reused connection:
+  // the service closes a keep-alive connection after 60 s idle, and undici expires its idle
+  // sockets after 4 s only while this process's event loop runs. A test that blocks the loop for
+  // longer (a synchronous sqlite3 or psql call, a long schema compilation) can find the socket
+  // closed by the service just as it sends on it ("other side closed", nothing of an answer
+  // read). A service that dies instead fails the retry and its exit status (stop()).
+  async fetch(path, init = {}) {
+    try {
+      return await fetch(this.url + path, init);
+    } catch (error) {
+      if (error?.cause?.code !== 'UND_ERR_SOCKET' || !/other side closed/.test(error.cause.message)) throw error;
+      return fetch(this.url + path, init);
+    }
   }
 
   // JSON API call: returns {status, headers, body} with body parsed when it is JSON.
