@@ -257,17 +257,25 @@ TEST_F(SchemaTest, LatestSchemaHasTheIndexesOfTheSqliteSchema) {
        {"invite_batches_by_previous_token", "organization_members_by_time",
         "website_members_by_time", "group_members_by_time", "websites_live_by_time",
         "website_groups_live_by_time", "api_keys_by_time", "invite_batches_by_time",
-        "invites_pending_by_target", "invites_one_pending"}) {
+        "invites_pending_by_email", "invites_one_pending"}) {
     EXPECT_TRUE(
         db_->query_once("SELECT to_regclass($1) IS NOT NULL", Params().add(index)).boolean(0, 0))
         << index;
   }
   // 0004 replaced the batches' row-key index by the time-ordered one.
   EXPECT_TRUE(db_->query_once("SELECT to_regclass('invite_batches_by_org') IS NULL").boolean(0, 0));
-  // The partial indexes hold only what they say.
-  EXPECT_NE(db_->query_once("SELECT pg_get_indexdef('invites_pending_by_target'::regclass)")
+  // 0014: the pending invites are found by address through a hash index, and by target through
+  // the unique index, which leads with the target (SQLite's invites_pending_by_target goes).
+  EXPECT_TRUE(
+      db_->query_once("SELECT to_regclass('invites_pending_by_target') IS NULL").boolean(0, 0));
+  EXPECT_NE(db_->query_once("SELECT pg_get_indexdef('invites_pending_by_email'::regclass)")
                 .text(0, 0)
-                .find("WHERE (status = 0)"),
+                .find("USING hash (email_key) WHERE (status = 0)"),
+            std::string::npos);
+  // The partial indexes hold only what they say.
+  EXPECT_NE(db_->query_once("SELECT pg_get_indexdef('invites_one_pending'::regclass)")
+                .text(0, 0)
+                .find("(target_kind, target_pk, email_key) WHERE (status = 0)"),
             std::string::npos);
   EXPECT_NE(db_->query_once("SELECT pg_get_indexdef('websites_live_by_time'::regclass)")
                 .text(0, 0)
