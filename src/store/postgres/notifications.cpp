@@ -17,8 +17,7 @@ int milliseconds_until(Clock::time_point until) {
 
 }  // namespace
 
-std::vector<Connection::Notification> Connection::wait_for_notifications(
-    Clock::time_point until) {
+std::vector<Connection::Notification> Connection::wait_for_notifications(Clock::time_point until) {
   if (!ok()) fail_connection("the listening connection is closed");
   auto received = [this] {
     std::vector<Notification> notifications;
