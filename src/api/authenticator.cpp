@@ -45,7 +45,7 @@ void Authenticator::authenticate(std::string_view secret, Done done) {
         if (!*found) return done(unauthorized());
         {
           std::lock_guard lock(mutex_);
-          if (generation == generation_) {
+          if (generation == generation_ && ttl_.count() > 0) {
             cache_[hash] = Entry{principal, std::chrono::steady_clock::now() + ttl_};
           }
         }
@@ -58,6 +58,12 @@ void Authenticator::forget(domain::Pk key_pk) {
   ++generation_;
   std::erase_if(cache_,
                 [key_pk](const auto& entry) { return entry.second.principal->key_pk == key_pk; });
+}
+
+void Authenticator::forget_all() {
+  std::lock_guard lock(mutex_);
+  ++generation_;
+  cache_.clear();
 }
 
 }  // namespace invited::api

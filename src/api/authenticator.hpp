@@ -18,8 +18,10 @@ namespace invited::api {
 
 // Turns an `x-api-key` secret into the Principal it stands for. The secret is hashed at once and
 // only the hash is looked up or kept. Resolved keys are cached for `ttl` so the hot path skips
-// the database; revoking through this process forgets the key at once, and other instances
-// notice within `ttl`. Unknown secrets are never cached. Thread-safe.
+// the database. A revoked key must be forgotten: revoking through this process calls forget()
+// at once, and the service calls forget() / forget_all() as the store hears of revocations by
+// other instances (store::ServiceStore::watch_key_revocations); `ttl` bounds how long a key
+// whose revocation went unheard still works. Unknown secrets are never cached. Thread-safe.
 class Authenticator {
  public:
   using PrincipalPtr = std::shared_ptr<const domain::Principal>;
@@ -32,6 +34,8 @@ class Authenticator {
 
   // Drops every cached entry of the key (after it was revoked).
   void forget(domain::Pk key_pk);
+  // Drops every cached entry (after revocations may have gone unheard).
+  void forget_all();
 
  private:
   struct HashOfHash {

@@ -86,6 +86,12 @@ void write_keyed(domain::Store& store, IdempotentRequestPtr keyed, domain::Write
        work = std::move(work)](domain::WriteTx& tx) -> domain::Status {
         *outcome = Outcome{};
         const domain::UnixSeconds now = domain::now().seconds();
+        // Another process's unit is running the key (this process's own are refused earlier,
+        // in handle): answer at once, as one instance would, instead of running it again.
+        if (!tx.mark_idempotency_key_running(keyed->org_pk, keyed->key)) {
+          outcome->response = key_in_use();
+          return {};  // writes nothing
+        }
         if (auto kept = tx.find_idempotent_response(keyed->org_pk, keyed->key, now - kRetention)) {
           outcome->response = kept_answer(*kept, *keyed);
           return {};  // writes nothing

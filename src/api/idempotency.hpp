@@ -28,8 +28,12 @@ namespace invited::api {
 // request's own unit of work (`write_keyed` below), so the kept response commits with the
 // writes it answers or neither does. The database decides, never this process's memory: the
 // kept row's primary key (organization, key) admits one response, and a unit that finds it
-// replays instead of running. The in-process set of running keys only answers 409
-// idempotency_key_in_use early for a second request on the same process.
+// replays instead of running. "Still running" is known to the database too: the unit first
+// marks the key as running (mark_idempotency_key_running, held until the unit ends, dropped
+// when the process running it dies), so a request on another instance meanwhile gets 409
+// idempotency_key_in_use at once, and a retry after a crash runs the moment the dead unit is
+// rolled back. The in-process set of running keys only answers a second request on the same
+// process without a round trip.
 
 // The Idempotency-Key of one POST that found no kept response before it ran: what its unit of
 // work needs to claim the key and keep its answer.
@@ -50,14 +54,16 @@ using IdempotentRequestPtr = std::shared_ptr<const IdempotentRequest>;
 using RenderResponse = std::function<http::Response(const domain::Status&)>;
 
 // Runs `work` as the unit of work of the keyed request `keyed` and answers through `respond`.
-// Inside the unit, before `work`: a response kept for the key within 24 hours is replayed (same
-// request) or refused 409 idempotency_key_reused (another request), and the unit writes nothing.
+// Inside the unit, before `work`: the key is marked running, or, when a unit of another process
+// runs it now, the answer is 409 idempotency_key_in_use; a response kept for the key within 24
+// hours is replayed (same request) or refused 409 idempotency_key_reused (another request), and
+// the unit writes nothing.
 // Otherwise `work` runs; if it succeeds, `render` builds the response inside the unit (on the
 // store's writer thread: it must only read what `work` captured) and a 2xx is saved in the same
 // unit, so the answer and the writes commit together. A failing `work` rolls back and keeps
 // nothing; `render` then answers its error after the rollback. Should another unit have kept a
-// response for the key first (possible only with concurrent writers, e.g. several processes on
-// one PostgreSQL database), this unit rolls back too and answers 409 idempotency_key_in_use.
+// response for the key first anyway (the mark makes this a backstop only), this unit rolls back
+// too and answers 409 idempotency_key_in_use.
 void write_keyed(domain::Store& store, IdempotentRequestPtr keyed, domain::WriteWork work,
                  RenderResponse render, http::Respond respond);
 

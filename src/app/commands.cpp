@@ -132,7 +132,13 @@ int serve(const Settings& configured) {
                             .release_claims_on_start = serve_claim->sole_server()});
     store.on_email_queued([&outbox] { outbox.notify(); });
 
-    api::Authenticator authenticator(store, std::chrono::seconds(2));
+    api::Authenticator authenticator(store, std::chrono::milliseconds(settings.key_cache_ms));
+    // Revocations by other instances reach the cache as they commit; the TTL is the backstop.
+    // Declared after the authenticator, so it stops calling before the authenticator is gone.
+    auto revocations = store.watch_key_revocations([&authenticator](auto key_pk) {
+      if (key_pk) return authenticator.forget(*key_pk);
+      authenticator.forget_all();
+    });
     api::RateLimiter limiter(settings.rate_limit_per_minute, settings.invite_limit_per_hour,
                              settings.token_limit_per_minute);
     api::Idempotency idempotency(store);

@@ -80,6 +80,13 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_DB_TIMEOUT_MS")
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
+  app.add_option("--key-cache-ms", s.key_cache_ms,
+                 "how long an instance trusts an API key it looked up without asking the "
+                 "database again; bounds how long a revocation another instance did not hear "
+                 "of still works; 0 switches the cache off")
+      ->envname("INVITED_KEY_CACHE_MS")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
   app.add_option("--max-connections", s.max_connections,
                  "open connections in all; past 90 % the longest-idle ones are closed first")
       ->envname("INVITED_MAX_CONNECTIONS")

@@ -21,6 +21,12 @@ class IdempotencyReadTx {
 
 class IdempotencyWriteTx : public virtual IdempotencyReadTx {
  public:
+  // Marks (`org_pk`, `key`) as running in this unit until the unit ends (commit, rollback, or
+  // the death of the process running it), for every process serving the database. Returns
+  // false, marking nothing, while another unit holds the mark: that request is still running.
+  // Call it before reading the kept response, so that a unit holding the mark is the only one
+  // that can keep one. (A backend with one writer runs units one at a time: always true.)
+  virtual bool mark_idempotency_key_running(Pk org_pk, std::string_view key) = 0;
   // Keeps `response` for (`org_pk`, `key`) in this unit, so that it commits with the writes it
   // answers or not at all; one kept before `not_before` (expired) is replaced. Returns false and
   // keeps nothing when a response saved at or after `not_before` is kept already: another unit

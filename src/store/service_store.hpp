@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 
 #include "domain/store.hpp"
 
@@ -17,6 +19,16 @@ struct StoreStats {
   std::uint64_t commits = 0;  // transactions committed (a backend may commit several units at once)
 };
 
+// A listener's registration: destroying it stops the calls (waiting for one in progress).
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+// What a cache of API keys hears: `key_pk` was revoked by some process serving the database, or,
+// with nullopt, revocations may have been missed (forget every key).
+using KeyRevokedListener = std::function<void(std::optional<domain::Pk> key_pk)>;
+
 // domain::Store as the service runs it, with what the process around it needs of the store,
 // whatever the engine. Opened by store::open (store/open_store.hpp).
 class ServiceStore : public domain::Store {
@@ -26,6 +38,15 @@ class ServiceStore : public domain::Store {
   virtual void on_email_queued(std::function<void()> listener) = 0;
 
   virtual StoreStats stats() const = 0;
+
+  // Calls `listener`, on a thread of the store, as revocations of API keys by any process on
+  // the database commit, for as long as the returned subscription lives; so a process that
+  // caches keys forgets a key revoked elsewhere at once instead of when its cache expires.
+  // Best effort: while the store cannot hear (its listening connection is down) revocations
+  // pass unheard, and once it hears again it calls `listener(nullopt)`; a cache must still
+  // expire entries on its own. A store that only one process serves calls nothing (the
+  // process that revokes a key forgets it itself).
+  virtual std::unique_ptr<Subscription> watch_key_revocations(KeyRevokedListener listener) = 0;
 };
 
 // Held by `invited serve` for its whole run (store::claim_for_serving).

@@ -2,15 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "domain/secret.hpp"
 #include "store/postgres/schema.hpp"
+#include "store/service_store.hpp"
 #include "test_cluster.hpp"
 
 namespace invited::store::postgres {
@@ -367,6 +372,106 @@ TEST_F(PostgresStoreTest, EmailListenerRunsAfterACommitThatQueuedAnEmail) {
                   .ok());
   ASSERT_TRUE(claimed);
   EXPECT_EQ(claimed->attempts, 1);
+}
+
+TEST_F(PostgresStoreTest, IdempotencyKeyMarkedRunningIsRefusedToOtherUnitsUntilItsUnitEnds) {
+  PostgresStore store(options(4), loop_.post());
+  std::promise<void> marked;
+  std::promise<void> finish;
+  std::future<domain::Status> holder = std::async(std::launch::async, [&] {
+    return store.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+      EXPECT_TRUE(tx.mark_idempotency_key_running(1, "key"));
+      marked.set_value();
+      finish.get_future().wait();
+      return {};
+    });
+  });
+  marked.get_future().wait();
+  auto mark = [&](domain::Pk org_pk, std::string key) {
+    bool got = false;
+    EXPECT_TRUE(store
+                    .write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+                      got = tx.mark_idempotency_key_running(org_pk, key);
+                      return {};
+                    })
+                    .ok());
+    return got;
+  };
+  EXPECT_FALSE(mark(1, "key"));  // running in the other unit
+  EXPECT_TRUE(mark(1, "other"));
+  EXPECT_TRUE(mark(2, "key"));  // keys belong to an organization
+  finish.set_value();
+  EXPECT_TRUE(holder.get().ok());
+  EXPECT_TRUE(mark(1, "key"));  // the unit ended: free again
+}
+
+TEST_F(PostgresStoreTest,
+       KeyRevocationsAreHeardFromAnotherStoreAndAgainAfterTheListenerReconnects) {
+  PostgresStore::Options listening_options = options(2);
+  listening_options.instance_check_every = 100ms;
+  PostgresStore revoking(options(2), loop_.post());
+  PostgresStore listening(listening_options, loop_.post());
+  std::mutex mutex;
+  std::condition_variable heard_cv;
+  std::vector<std::optional<domain::Pk>> heard;
+  auto subscription = listening.watch_key_revocations([&](std::optional<domain::Pk> key_pk) {
+    std::lock_guard lock(mutex);
+    heard.push_back(key_pk);
+    heard_cv.notify_all();
+  });
+  // Waits until `expected` was heard (at most 10 s); then moves what was heard to `last`.
+  std::vector<std::optional<domain::Pk>> last;
+  auto hears = [&](std::optional<domain::Pk> expected) {
+    std::unique_lock lock(mutex);
+    bool found = heard_cv.wait_for(
+        lock, 10s, [&] { return std::find(heard.begin(), heard.end(), expected) != heard.end(); });
+    last = std::exchange(heard, {});
+    return found;
+  };
+  EXPECT_TRUE(hears(std::nullopt));  // listening: whatever came before went unheard
+  auto new_key = [&]() {
+    domain::Pk pk = 0;
+    EXPECT_TRUE(revoking
+                    .write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+                      auto org = tx.insert_organization(domain::Uuid::v4(), "Acme", 1);
+                      auto id = domain::Uuid::v4();
+                      domain::SecretHash hash = domain::hash_secret(id.str());
+                      pk = tx.insert_api_key(domain::NewApiKey{.id = id,
+                                                               .org_pk = org.pk,
+                                                               .name = "k",
+                                                               .hash = hash,
+                                                               .scoped = false,
+                                                               .website_pks = {},
+                                                               .created_at = 1})
+                               .pk;
+                      return {};
+                    })
+                    .ok());
+    return pk;
+  };
+  auto revoke = [&](domain::Pk pk, bool commit) {
+    return revoking.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+      tx.revoke_api_key(pk, 2);
+      if (!commit) return domain::Error{domain::ErrorCode::kConflict, "rolled back"};
+      return {};
+    });
+  };
+  domain::Pk rolled_back = new_key();
+  domain::Pk revoked = new_key();
+  EXPECT_FALSE(revoke(rolled_back, false).ok());
+  EXPECT_TRUE(revoke(revoked, true).ok());
+  EXPECT_TRUE(hears(revoked));
+  // Only a committed revocation is notified (the rolled-back one came first, so it would have
+  // been heard by now).
+  EXPECT_TRUE(std::find(last.begin(), last.end(), rolled_back) == last.end());
+  // The listening connection is terminated: the watch reconnects and forgets every key once.
+  connect(url_)->query_once(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE application_name = 'invited key revocations' AND datname = current_database()");
+  EXPECT_TRUE(hears(std::nullopt));
+  domain::Pk later = new_key();
+  EXPECT_TRUE(revoke(later, true).ok());
+  EXPECT_TRUE(hears(later));
 }
 
 }  // namespace

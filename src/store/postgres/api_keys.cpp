@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "store/postgres/key_revocation_watch.hpp"
 #include "store/postgres/list_page.hpp"
 #include "store/postgres/transaction.hpp"
 #include "store/postgres/values.hpp"
@@ -131,10 +132,13 @@ domain::ApiKey Transaction::insert_api_key(const domain::NewApiKey& key) {
 }
 
 void Transaction::revoke_api_key(Pk key_pk, UnixSeconds now) {
+  // Notifies every instance that listens (key_revocation_watch.hpp) when, and only if, the
+  // revocation commits, whichever process revokes (the API, `invited admin revoke-key`).
   static constexpr Statement kRevoke{
       "api_keys_revoke",
-      "UPDATE api_keys SET revoked_at = $2 WHERE pk = $1 AND revoked_at IS NULL"};
-  db_.query(kRevoke, Params().add(key_pk).add(now));
+      "WITH revoked AS (UPDATE api_keys SET revoked_at = $2 WHERE pk = $1 AND revoked_at IS NULL "
+      "RETURNING pk) SELECT count(pg_notify($3, pk::text)) FROM revoked"};
+  db_.query(kRevoke, Params().add(key_pk).add(now).add(std::string(kKeyRevokedChannel)));
 }
 
 }  // namespace invited::store::postgres

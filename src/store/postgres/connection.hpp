@@ -84,6 +84,19 @@ class Connection {
   using CopySend = std::function<void(std::string_view bytes)>;
   std::int64_t copy_in(std::string_view sql, const std::function<void(const CopySend&)>& write);
 
+  // A notification of LISTEN/NOTIFY: its channel and payload.
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  // Waits, on a connection that LISTENs (exec("LISTEN ...")) and runs nothing else meanwhile,
+  // until a notification arrives or `until` passes (the deadline bounds nothing here: waiting
+  // for news is not waiting on the server), then returns the notifications received, those
+  // that arrived during earlier statements included; empty when none came. Throws
+  // PgError(kUnavailable) when the connection is lost (a restarted server, a terminated
+  // backend). Defined in notifications.cpp.
+  std::vector<Notification> wait_for_notifications(Clock::time_point until);
+
   // Holds `sql` (no parameters, e.g. "BEGIN ISOLATION LEVEL SERIALIZABLE") and sends it in
   // front of the next round trip, so opening a transaction costs no round trip of its own. A
   // failure of `sql` is thrown by the call that sent it.

@@ -7,6 +7,20 @@ namespace invited::store::postgres {
 using domain::Pk;
 using domain::UnixSeconds;
 
+bool Transaction::mark_idempotency_key_running(Pk org_pk, std::string_view key) {
+  // A transaction advisory lock on a 64-bit hash of (organization, key): PostgreSQL holds it
+  // until the transaction ends, and drops it when the session dies (kill -9 of the instance
+  // included), so "held" means "a unit running this key is still alive", whichever instance
+  // runs it. Taken in its two-int4 form, which lives apart from the int8 locks (instances,
+  // migrations) and so never meets them. Two keys sharing a hash (odds 2^-64) at the same
+  // moment would answer 409 idempotency_key_in_use once: harmless.
+  static constexpr Statement kMark{
+      "idempotency_mark_running",
+      "SELECT pg_try_advisory_xact_lock((h >> 32)::int4, ((h & 4294967295) - 2147483648)::int4) "
+      "FROM (SELECT hashtextextended($2, $1) AS h) AS hashed"};
+  return db_.query(kMark, Params().add(org_pk).add(key)).boolean(0, 0);
+}
+
 std::optional<domain::IdempotentResponse> Transaction::find_idempotent_response(
     Pk org_pk, std::string_view key, UnixSeconds not_before) {
   static constexpr Statement kFind{

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "log/log.hpp"
+#include "store/postgres/key_revocation_watch.hpp"
 #include "store/postgres/schema.hpp"
 
 namespace invited::store::postgres {
@@ -61,6 +62,14 @@ PostgresStore::~PostgresStore() = default;
 StoreStats PostgresStore::stats() const {
   PoolStats pool = pool_.stats();
   return StoreStats{.units = pool.units, .commits = pool.commits};
+}
+
+std::unique_ptr<Subscription> PostgresStore::watch_key_revocations(KeyRevokedListener listener) {
+  return std::make_unique<KeyRevocationWatch>(
+      KeyRevocationWatch::Options{.url = options_.url,
+                                  .timeout = options_.timeout,
+                                  .check_every = options_.instance_check_every},
+      std::move(listener));
 }
 
 void PostgresStore::on_email_queued(std::function<void()> listener) {

@@ -80,6 +80,10 @@ class PostgresStore final : public ServiceStore {
   // Units run (reads included) and transactions committed.
   StoreStats stats() const override;
 
+  // Hears revocations on a connection of its own (key_revocation_watch.hpp), which is
+  // reconnected when lost.
+  std::unique_ptr<Subscription> watch_key_revocations(KeyRevokedListener listener) override;
+
   PoolStats pool_stats() const { return pool_.stats(); }
   // This instance among those serving the database: the outbox's claims are made in its name.
   const InstanceLock& instance_lock() const { return instance_; }

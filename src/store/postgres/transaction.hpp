@@ -148,6 +148,7 @@ class Transaction final : public domain::WriteTx {
   void revoke_api_key(domain::Pk key_pk, domain::UnixSeconds now) override;
 
   // Idempotent responses (idempotency.cpp)
+  bool mark_idempotency_key_running(domain::Pk org_pk, std::string_view key) override;
   std::optional<domain::IdempotentResponse> find_idempotent_response(
       domain::Pk org_pk, std::string_view key, domain::UnixSeconds not_before) override;
   bool save_idempotent_response(domain::Pk org_pk, std::string_view key,

@@ -8,6 +8,11 @@ namespace invited::store::sqlite {
 using domain::Pk;
 using domain::UnixSeconds;
 
+bool Transaction::mark_idempotency_key_running(Pk, std::string_view) {
+  // One writer runs write units one after another: no other unit is running now.
+  return true;
+}
+
 std::optional<domain::IdempotentResponse> Transaction::find_idempotent_response(
     Pk org_pk, std::string_view key, UnixSeconds not_before) {
   static constexpr const char* kFind =

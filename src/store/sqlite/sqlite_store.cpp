@@ -177,6 +177,10 @@ void SqliteStore::on_email_queued(std::function<void()> listener) {
 
 StoreStats SqliteStore::stats() const { return {units_.load(), commits_.load()}; }
 
+std::unique_ptr<Subscription> SqliteStore::watch_key_revocations(KeyRevokedListener) {
+  return std::make_unique<Subscription>();
+}
+
 void SqliteStore::complete(domain::Completion done, domain::Status status, bool direct) {
   if (direct) return done(status);
   post_([done = std::move(done), status = std::move(status)]() { done(status); });

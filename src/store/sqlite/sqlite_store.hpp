@@ -113,6 +113,9 @@ class SqliteStore final : public ServiceStore {
   // Units run and commits made by the writer (one commit per group).
   StoreStats stats() const override;
 
+  // One process serves the file, and it forgets the keys it revokes: nothing to hear.
+  std::unique_ptr<Subscription> watch_key_revocations(KeyRevokedListener listener) override;
+
  private:
   using Clock = std::chrono::steady_clock;
 
