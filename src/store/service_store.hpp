@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "domain/budget_store.hpp"
 #include "domain/store.hpp"
 
 namespace invited::store {
@@ -26,6 +27,11 @@ class ServiceStore : public domain::Store {
   virtual void on_email_queued(std::function<void()> listener) = 0;
 
   virtual StoreStats stats() const = 0;
+
+  // The organizations' rate-limit buckets kept in the database for every process serving it, or
+  // null when one process serves the database (SQLite) and keeps them in memory. Lives as long
+  // as the store.
+  virtual domain::BudgetStore* shared_budgets() { return nullptr; }
 };
 
 // Held by `invited serve` for its whole run (store::claim_for_serving).
