@@ -25,9 +25,10 @@ namespace invited::api {
 // back to the bucket with the next draw. Budgets below `lease_share` tokens per period lease
 // nothing: every take is a draw, exact. Tokens are only ever used after the database gave them,
 // so all instances together never admit more than the bucket allows; the slack is in the
-// headers: `remaining` counts the shared bucket at this process's last draw plus its own lease,
-// so it can be off by what other instances hold (at most (N-1) x capacity / lease_share) and by
-// the refill since that draw (at most lease_for of it).
+// headers: `remaining` counts the shared bucket at this process's last draw plus its own lease.
+// Without a lease that is exact at the draw; with one it is at most `lease_for` old (other
+// instances' draws and the refill since are not in it) and leaves out what other instances
+// hold (at most (N-1) x capacity / lease_share).
 //
 // Thread-safe. Draws complete on the store's executor; takes served from a lease complete
 // before the call returns.
