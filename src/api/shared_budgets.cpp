@@ -8,8 +8,7 @@ SharedBudgets::SharedBudgets(domain::BudgetStore& store, Options options)
     : store_(store), options_(options) {}
 
 void SharedBudgets::take_request(domain::Pk org_pk, Decided decided) {
-  take(domain::Budget::kRequests, options_.requests_per_minute, 60, org_pk, 1,
-       std::move(decided));
+  take(domain::Budget::kRequests, options_.requests_per_minute, 60, org_pk, 1, std::move(decided));
 }
 
 void SharedBudgets::take_targets(domain::Pk org_pk, std::int64_t count, Decided decided) {
@@ -27,9 +26,8 @@ void SharedBudgets::State::forget_idle(Clock::time_point now, Clock::duration le
   sweep_at = std::max<std::size_t>(1024, leases.size() * 2);
 }
 
-void SharedBudgets::take(domain::Budget budget, std::int64_t capacity,
-                         std::int64_t period_seconds, domain::Pk org_pk, std::int64_t count,
-                         Decided decided) {
+void SharedBudgets::take(domain::Budget budget, std::int64_t capacity, std::int64_t period_seconds,
+                         domain::Pk org_pk, std::int64_t count, Decided decided) {
   if (capacity <= 0) return decided(RateLimiter::Decision{});
   const std::int64_t period_ms = period_seconds * 1000;
   const Key key{org_pk, budget};
@@ -45,9 +43,9 @@ void SharedBudgets::take(domain::Budget budget, std::int64_t capacity,
       lease.held -= count;
       auto since_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - lease.seen_at).count();
-      auto decision = RateLimiter::decide(capacity, period_ms,
-                                          lease.shared + static_cast<double>(lease.held),
-                                          lease.shared_at_ms + since_ms, true, count);
+      auto decision =
+          RateLimiter::decide(capacity, period_ms, lease.shared + static_cast<double>(lease.held),
+                              lease.shared_at_ms + since_ms, true, count);
       lock.unlock();
       return decided(decision);
     }

@@ -52,10 +52,10 @@ class SharedBudgets final : public OrganizationBudgets {
 
   // What this process knows of one bucket.
   struct Lease {
-    std::int64_t held = 0;   // tokens drawn and not used yet
+    std::int64_t held = 0;  // tokens drawn and not used yet
     Clock::time_point held_since;
-    bool drawing = false;    // a draw that may lease is under way
-    double shared = 0;       // tokens left in the shared bucket at the last draw
+    bool drawing = false;           // a draw that may lease is under way
+    double shared = 0;              // tokens left in the shared bucket at the last draw
     std::int64_t shared_at_ms = 0;  // the database's clock at that draw
     Clock::time_point seen_at;      // this process's steady clock when the answer came
   };

@@ -31,9 +31,9 @@ struct BucketDraw {
 
 // What the draw left, read in the same atomic step.
 struct BucketDrawn {
-  std::int64_t granted = 0;           // 0, or between at_least and at_most
+  std::int64_t granted = 0;            // 0, or between at_least and at_most
   std::int64_t milli_tokens_left = 0;  // the bucket after the draw, in thousandths of a token
-  std::int64_t now_ms = 0;            // the database's clock at the draw, Unix milliseconds
+  std::int64_t now_ms = 0;             // the database's clock at the draw, Unix milliseconds
 };
 
 using DrawDone = std::function<void(Result<BucketDrawn>)>;
