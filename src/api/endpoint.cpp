@@ -1,7 +1,6 @@
 #include "api/endpoint.hpp"
 
 #include "api/json_io.hpp"
-#include "domain/clock.hpp"
 
 namespace invited::api {
 
@@ -44,6 +43,45 @@ void check_key(Services& services, http::Request& request,
       });
 }
 
+// The rest of an API request once its organization's request budget decided: the x-rate-limit-*
+// headers and the key id on every answer, 429 when refused, then the body checks and
+// Idempotency-Key handling before `handler`.
+void serve_within_budget(Services& services, http::Request& request, Body body,
+                         const ApiHandler& handler, http::Respond respond,
+                         Authenticator::PrincipalPtr principal,
+                         const RateLimiter::Decision& decision) {
+  http::Respond answer = [respond = std::move(respond), decision,
+                          key_id = principal->key_id.str()](http::Response response) {
+    if (decision.limit > 0) {
+      response.headers.emplace_back("x-rate-limit-limit", std::to_string(decision.limit));
+      response.headers.emplace_back("x-rate-limit-remaining", std::to_string(decision.remaining));
+      response.headers.emplace_back("x-rate-limit-reset", std::to_string(decision.reset_at));
+    }
+    response.log_key_id = key_id;
+    respond(std::move(response));
+  };
+  if (!decision.allowed) return answer(rate_limited_response(decision, "per-minute request"));
+  boost::json::object parsed_body;
+  if (body == Body::kJson) {
+    auto parsed = read_json_object(request);
+    if (auto* rejection = std::get_if<http::Response>(&parsed)) {
+      return answer(std::move(*rejection));
+    }
+    parsed_body = std::move(std::get<boost::json::object>(parsed));
+  }
+  const domain::Principal& caller = *principal;
+  services.idempotency.handle(request, caller, answer,
+                              [&services, &request, &handler, caller_ptr = std::move(principal),
+                               parsed_body = std::move(parsed_body)](
+                                  http::Respond finish, IdempotentRequestPtr keyed) mutable {
+                                auto call = std::make_shared<ApiCall>(
+                                    request, std::move(caller_ptr), std::move(finish),
+                                    services.store, std::move(keyed));
+                                call->body = std::move(parsed_body);
+                                handler(call);
+                              });
+}
+
 }  // namespace
 
 http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
@@ -57,43 +95,18 @@ http::Handler api_endpoint(Services& services, Body body, ApiHandler handler) {
         secret, [&services, &request, body, &handler, respond = std::move(respond)](
                     domain::Result<Authenticator::PrincipalPtr> principal) mutable {
           if (!principal) return respond(error_response(principal.error()));
-          auto decision =
-              services.limiter.take_request((*principal)->org_pk, domain::now().unix_ms);
-          // Every answer from here on names the key in the access log and carries the budget.
-          http::Respond answer = [respond = std::move(respond), decision,
-                                  key_id = (*principal)->key_id.str()](http::Response response) {
-            if (decision.limit > 0) {
-              response.headers.emplace_back("x-rate-limit-limit", std::to_string(decision.limit));
-              response.headers.emplace_back("x-rate-limit-remaining",
-                                            std::to_string(decision.remaining));
-              response.headers.emplace_back("x-rate-limit-reset",
-                                            std::to_string(decision.reset_at));
-            }
-            response.log_key_id = key_id;
-            respond(std::move(response));
-          };
-          if (!decision.allowed) {
-            return answer(rate_limited_response(decision, "per-minute request"));
-          }
-          boost::json::object parsed_body;
-          if (body == Body::kJson) {
-            auto parsed = read_json_object(request);
-            if (auto* rejection = std::get_if<http::Response>(&parsed)) {
-              return answer(std::move(*rejection));
-            }
-            parsed_body = std::move(std::get<boost::json::object>(parsed));
-          }
-          const domain::Principal& caller = **principal;
-          services.idempotency.handle(
-              request, caller, answer,
-              [&services, &request, &handler, caller_ptr = std::move(*principal),
-               parsed_body = std::move(parsed_body)](http::Respond finish,
-                                                     IdempotentRequestPtr keyed) mutable {
-                auto call =
-                    std::make_shared<ApiCall>(request, std::move(caller_ptr), std::move(finish),
-                                              services.store, std::move(keyed));
-                call->body = std::move(parsed_body);
-                handler(call);
+          domain::Pk org_pk = (*principal)->org_pk;
+          services.budgets.take_request(
+              org_pk, [&services, &request, body, &handler, respond = std::move(respond),
+                       principal = std::move(*principal)](
+                          domain::Result<RateLimiter::Decision> decided) mutable {
+                if (!decided) {
+                  http::Response refusal = error_response(decided.error());
+                  refusal.log_key_id = principal->key_id.str();
+                  return respond(std::move(refusal));
+                }
+                serve_within_budget(services, request, body, handler, std::move(respond),
+                                    std::move(principal), *decided);
               });
         });
   };

@@ -7,6 +7,7 @@
 
 #include "api/authenticator.hpp"
 #include "api/idempotency.hpp"
+#include "api/organization_budgets.hpp"
 #include "api/rate_limiter.hpp"
 #include "domain/bulk_invite.hpp"
 #include "domain/principal.hpp"
@@ -20,7 +21,8 @@ namespace invited::api {
 struct Services {
   domain::Store& store;
   Authenticator& authenticator;
-  RateLimiter& limiter;
+  RateLimiter& limiter;          // the token endpoints' per-client budget
+  OrganizationBudgets& budgets;  // the organizations' request and target budgets
   Idempotency& idempotency;
   domain::InvitePolicy invite_policy;
   std::string public_url;

@@ -8,8 +8,7 @@ namespace invited::api {
 template <typename Key>
 RateLimiter::Decision RateLimiter::Buckets<Key>::take(const Key& key, std::int64_t count,
                                                       std::int64_t now_ms) {
-  Decision decision;
-  if (capacity_ <= 0) return decision;
+  if (capacity_ <= 0) return Decision{};
   const double per_ms = static_cast<double>(capacity_) / static_cast<double>(period_ms_);
   std::lock_guard lock(mutex_);
   if (buckets_.size() >= sweep_at_) forget_full_buckets(now_ms);
@@ -20,17 +19,26 @@ RateLimiter::Decision RateLimiter::Buckets<Key>::take(const Key& key, std::int64
                                      bucket.tokens + (now_ms - bucket.updated_ms) * per_ms);
     bucket.updated_ms = now_ms;
   }
-  decision.limit = capacity_;
-  if (bucket.tokens >= static_cast<double>(count)) {
-    bucket.tokens -= static_cast<double>(count);
-  } else {
-    decision.allowed = false;
-    double missing = static_cast<double>(count) - bucket.tokens;
+  bool allowed = bucket.tokens >= static_cast<double>(count);
+  if (allowed) bucket.tokens -= static_cast<double>(count);
+  return decide(capacity_, period_ms_, bucket.tokens, now_ms, allowed, count);
+}
+
+RateLimiter::Decision RateLimiter::decide(std::int64_t capacity, std::int64_t period_ms,
+                                          double tokens, std::int64_t now_ms, bool allowed,
+                                          std::int64_t count) {
+  Decision decision;
+  const double per_ms = static_cast<double>(capacity) / static_cast<double>(period_ms);
+  tokens = std::clamp(tokens, 0.0, static_cast<double>(capacity));
+  decision.limit = capacity;
+  decision.allowed = allowed;
+  if (!allowed) {
+    double missing = std::max(0.0, static_cast<double>(count) - tokens);
     decision.retry_after =
         std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(missing / per_ms / 1000.0)));
   }
-  decision.remaining = static_cast<std::int64_t>(std::floor(bucket.tokens));
-  double to_full_ms = (static_cast<double>(capacity_) - bucket.tokens) / per_ms;
+  decision.remaining = static_cast<std::int64_t>(std::floor(tokens));
+  double to_full_ms = (static_cast<double>(capacity) - tokens) / per_ms;
   decision.reset_at = static_cast<std::int64_t>(std::ceil((now_ms + to_full_ms) / 1000.0));
   return decision;
 }

@@ -14,8 +14,9 @@ namespace invited::api {
 // that budget off. Per organization, shared by all keys of an organization: requests per minute
 // and invited targets per hour. Per client address (http::Request::client_address): attempts
 // at the token endpoints (accept and decline pages, JSON accept) per minute. Thread-safe.
-// Budgets live in this process: with several instances behind a balancer each enforces its own
-// share.
+// Budgets live in this process, on this machine's clock: the organization budgets of a service
+// on SQLite (one process per database) and everyone's token-endpoint budget. On PostgreSQL the
+// organization budgets are shared by every instance instead (api/shared_budgets.hpp).
 class RateLimiter {
  public:
   RateLimiter(std::int64_t requests_per_minute, std::int64_t targets_per_hour,
@@ -31,6 +32,12 @@ class RateLimiter {
     std::int64_t reset_at = 0;     // Unix seconds when the bucket is full again
     std::int64_t retry_after = 0;  // seconds until enough tokens, when refused
   };
+
+  // The rule every budget follows, wherever its bucket is kept: a bucket of `capacity` tokens
+  // that refills continuously at `capacity` per `period_ms`, holding `tokens` at `now_ms` after
+  // a take of `count` tokens was allowed (and taken) or refused.
+  static Decision decide(std::int64_t capacity, std::int64_t period_ms, double tokens,
+                         std::int64_t now_ms, bool allowed, std::int64_t count);
 
   // Takes one request token for `org_pk` at `now_ms`.
   Decision take_request(domain::Pk org_pk, std::int64_t now_ms) {

@@ -6,8 +6,10 @@
 #include "api/authenticator.hpp"
 #include "api/endpoint.hpp"
 #include "api/idempotency.hpp"
+#include "api/organization_budgets.hpp"
 #include "api/rate_limiter.hpp"
 #include "api/routes.hpp"
+#include "api/shared_budgets.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -141,11 +143,22 @@ int serve(const Settings& configured) {
     });
     api::RateLimiter limiter(settings.rate_limit_per_minute, settings.invite_limit_per_hour,
                              settings.token_limit_per_minute);
+    // The organizations' budgets: in the database when several processes may serve it.
+    std::unique_ptr<api::OrganizationBudgets> budgets;
+    if (domain::BudgetStore* shared = store.shared_budgets()) {
+      budgets = std::make_unique<api::SharedBudgets>(
+          *shared,
+          api::SharedBudgets::Options{.requests_per_minute = settings.rate_limit_per_minute,
+                                      .targets_per_hour = settings.invite_limit_per_hour});
+    } else {
+      budgets = std::make_unique<api::LocalBudgets>(limiter);
+    }
     api::Idempotency idempotency(store);
     api::Services services{
         .store = store,
         .authenticator = authenticator,
         .limiter = limiter,
+        .budgets = *budgets,
         .idempotency = idempotency,
         .invite_policy = {.expiry_days = settings.invite_expiry_days},
         .public_url = settings.public_url,

@@ -29,6 +29,9 @@ std::span<const TableNotCopied> tables_not_copied() {
       {"write_probe",
        "the readiness probe's one row, made by each store's migrations; its counter means "
        "nothing to another database"},
+      {"rate_budgets",
+       "PostgreSQL's shared rate-limit buckets: budgets in flight, not data; a bucket that is "
+       "absent is full"},
       {"schema_migrations",
        "PostgreSQL's record of applied migrations, written when the target is migrated"},
   };

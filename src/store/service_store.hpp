@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "domain/budget_store.hpp"
 #include "domain/store.hpp"
 
 namespace invited::store {
@@ -47,6 +48,11 @@ class ServiceStore : public domain::Store {
   // expire entries on its own. A store that only one process serves calls nothing (the
   // process that revokes a key forgets it itself).
   virtual std::unique_ptr<Subscription> watch_key_revocations(KeyRevokedListener listener) = 0;
+
+  // The organizations' rate-limit buckets kept in the database for every process serving it, or
+  // null when one process serves the database (SQLite) and keeps them in memory. Lives as long
+  // as the store.
+  virtual domain::BudgetStore* shared_budgets() { return nullptr; }
 };
 
 // Held by `invited serve` for its whole run (store::claim_for_serving).

@@ -183,7 +183,8 @@ void ConnectionPool::abandon_transaction(std::unique_ptr<Connection>& connection
 }
 
 domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection, Unit& unit) {
-  const char* begin = unit.access == Access::kReadOnly                 ? kBeginRead
+  const char* begin = unit.access == Access::kStatement                ? nullptr
+                      : unit.access == Access::kReadOnly               ? kBeginRead
                       : options_.isolation == Isolation::kSerializable ? kBeginSerializable
                                                                        : kBeginReadCommitted;
   for (int attempt = 1;; ++attempt) {
@@ -221,7 +222,7 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
         connection->exec(kTakeTurn);
         exclusive = true;
       }
-      connection->defer(begin);
+      if (begin != nullptr) connection->defer(begin);
       short_waits =
           unit.access == Access::kReadWrite && !exclusive && options_.conflict_wait.count() > 0;
       if (short_waits) {
@@ -232,6 +233,8 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       if (connection->has_deferred()) {
         // The unit sent nothing: no transaction was opened.
         connection->clear_deferred();
+      } else if (begin == nullptr) {
+        // Each statement committed on its own.
       } else if (status.ok()) {
         committing = true;
         connection->exec(kCommit);

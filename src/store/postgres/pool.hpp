@@ -31,8 +31,11 @@ enum class Isolation {
 };
 
 // Read units run in one snapshot, READ ONLY (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY):
-// what SQLite's read connections give, without serializable's predicate locks.
-enum class Access { kReadWrite, kReadOnly };
+// what SQLite's read connections give, without serializable's predicate locks. kStatement units
+// open no transaction: each statement they send commits on its own (atomic by itself, e.g. one
+// UPDATE of one row), for bookkeeping whose rows many units update at once (the shared rate-limit
+// buckets) and which serializable isolation would make fail each other.
+enum class Access { kReadWrite, kReadOnly, kStatement };
 
 struct PoolOptions {
   std::string url;  // libpq URI; its password is never logged
@@ -98,6 +101,9 @@ class ConnectionPool {
   static constexpr Tenant kShared = FairQueue<int>::kShared;
   // The lane of probes (run with a timeout of their own).
   static constexpr Tenant kProbes = -2;
+  // The lane of the rate-limit draws: short statements that every request may wait for, so they
+  // take turns with the other lanes instead of queueing behind every write.
+  static constexpr Tenant kBudgets = -3;
 
   ConnectionPool(PoolOptions options, Post post);
   ~ConnectionPool();

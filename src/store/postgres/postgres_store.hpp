@@ -33,7 +33,7 @@ namespace invited::store::postgres {
 //
 // Thread-safe. The destructor finishes every queued unit (or lets it time out) before it
 // returns.
-class PostgresStore final : public ServiceStore {
+class PostgresStore final : public ServiceStore, public domain::BudgetStore {
  public:
   using Post = std::function<void(std::function<void()>)>;
 
@@ -83,6 +83,11 @@ class PostgresStore final : public ServiceStore {
   // Hears revocations on a connection of its own (key_revocation_watch.hpp), which is
   // reconnected when lost.
   std::unique_ptr<Subscription> watch_key_revocations(KeyRevokedListener listener) override;
+
+  // The organizations' rate-limit buckets (rate_budgets.cpp): one statement per draw, in no
+  // transaction (Access::kStatement), on the budgets' lane of the pool.
+  domain::BudgetStore* shared_budgets() override { return this; }
+  void draw(const domain::BucketDraw& draw, domain::DrawDone done) override;
 
   PoolStats pool_stats() const { return pool_.stats(); }
   // This instance among those serving the database: the outbox's claims are made in its name.
