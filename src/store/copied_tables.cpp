@@ -30,7 +30,7 @@ std::span<const TableNotCopied> tables_not_copied() {
        "the readiness probe's one row, made by each store's migrations; its counter means "
        "nothing to another database"},
       {"schema_migrations",
-       "PostgreSQL's record of applied migrations, written when the target is migrated"},
+       "each store's record of its applied migrations, written when the target is migrated"},
   };
   return kTables;
 }
