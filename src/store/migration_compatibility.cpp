@@ -12,8 +12,9 @@ constexpr std::string_view kBreaking = "breaking";
 
 std::vector<AppliedMigration> by_version(std::span<const AppliedMigration> migrations) {
   std::vector<AppliedMigration> sorted(migrations.begin(), migrations.end());
-  std::sort(sorted.begin(), sorted.end(),
-            [](const AppliedMigration& a, const AppliedMigration& b) { return a.version < b.version; });
+  std::sort(sorted.begin(), sorted.end(), [](const AppliedMigration& a, const AppliedMigration& b) {
+    return a.version < b.version;
+  });
   return sorted;
 }
 
@@ -72,8 +73,10 @@ std::string newer_compatible_schema_note(int database_version, int latest,
     names += (names.empty() ? "" : ", ") + migration.name;
   }
   if (names.empty()) return {};
-  return newer(database_version, latest) + "; its migrations this binary does not know are all "
-         "compatible (" + names + "), so it serves the database";
+  return newer(database_version, latest) +
+         "; its migrations this binary does not know are all "
+         "compatible (" +
+         names + "), so it serves the database";
 }
 
 }  // namespace invited::store

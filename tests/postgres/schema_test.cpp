@@ -228,10 +228,9 @@ TEST_F(SchemaTest, ARecordMadeBeforeCompatibilityWasKeptGetsItFilledIn) {
 void apply_unknown_migration(Connection& db, int version, const std::string& name,
                              const char* compatibility) {
   db.exec("CREATE TABLE newer_" + std::to_string(version) + " (n integer)");
-  db.query_once(
-      "INSERT INTO schema_migrations(version, name, compatibility) VALUES ($1, $2, $3)",
-      Params().add(version).add(name).add(compatibility ? std::optional<std::string>(compatibility)
-                                                        : std::nullopt));
+  db.query_once("INSERT INTO schema_migrations(version, name, compatibility) VALUES ($1, $2, $3)",
+                Params().add(version).add(name).add(
+                    compatibility ? std::optional<std::string>(compatibility) : std::nullopt));
 }
 
 TEST_F(SchemaTest, ServesANewerDatabaseWhoseUnknownMigrationsAreCompatible) {

@@ -1,10 +1,10 @@
-#include "store/migration_compatibility.hpp"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 #include <vector>
+
+#include "store/migration_compatibility.hpp"
 
 namespace invited::store {
 namespace {
@@ -113,8 +113,7 @@ TEST(MigrationCompatibility, AVersionWithNoRecordAtAllIsRefused) {
   };
   auto refusal = newer_schema_refusal(11, 9, unknown);
   ASSERT_TRUE(refusal.has_value());
-  EXPECT_NE(refusal->find("no migration of version 11 is recorded"), std::string::npos)
-      << *refusal;
+  EXPECT_NE(refusal->find("no migration of version 11 is recorded"), std::string::npos) << *refusal;
   EXPECT_TRUE(newer_schema_refusal(10, 9, {}).has_value());
 }
 

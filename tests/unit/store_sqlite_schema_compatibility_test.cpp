@@ -22,8 +22,8 @@ class SqliteSchemaCompatibility : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = (std::filesystem::temp_directory_path() /
-             ("invited_unit_compat_" + std::to_string(::getpid()) + "_" +
-              domain::Uuid::v4().str() + ".db"))
+             ("invited_unit_compat_" + std::to_string(::getpid()) + "_" + domain::Uuid::v4().str() +
+              ".db"))
                 .string();
     db_ = std::make_unique<Connection>(path_, Connection::Mode::kReadWrite);
   }

@@ -42,7 +42,15 @@ constexpr const char* kAbove =
 constexpr const char* kHasTable = "SELECT to_regclass('schema_migrations') IS NOT NULL";
 constexpr const char* kVersion = "SELECT coalesce(max(version), 0)::int8 FROM schema_migrations";
 
-void end_quietly(Connection& db, const char* sql);
+// Runs `sql` after a failure, keeping the first failure as the one reported.
+void end_quietly(Connection& db, const char* sql) {
+  if (!db.ok()) return;
+  try {
+    db.exec(sql);
+  } catch (const PgError&) {
+    db.close();
+  }
+}
 
 constexpr const char* kRecord =
     "INSERT INTO schema_migrations(version, name, compatibility) VALUES ($1, $2, $3)";
@@ -67,16 +75,6 @@ void record_compatibility(Connection& db, std::span<const Migration> migrations)
   } catch (...) {
     end_quietly(db, "ROLLBACK");
     throw;
-  }
-}
-
-// Runs `sql` after a failure, keeping the first failure as the one reported.
-void end_quietly(Connection& db, const char* sql) {
-  if (!db.ok()) return;
-  try {
-    db.exec(sql);
-  } catch (const PgError&) {
-    db.close();
   }
 }
 
@@ -130,10 +128,9 @@ int migrate(Connection& db, std::span<const Migration> migrations) {
       db.exec("BEGIN");
       try {
         db.exec(migration.sql);
-        db.query_once(kRecord, Params()
-                                   .add(migration.version)
-                                   .add(migration.name)
-                                   .add(declared_word(migration)));
+        db.query_once(
+            kRecord,
+            Params().add(migration.version).add(migration.name).add(declared_word(migration)));
         db.exec("COMMIT");
       } catch (...) {
         end_quietly(db, "ROLLBACK");
