@@ -113,8 +113,9 @@ class Store {
   virtual Status write_and_wait(WriteWork work) = 0;
   virtual Status read_and_wait(ReadWork work) = 0;
 
-  // Reports whether the database answers, its schema is at the version this binary expects,
-  // and it can write now (the last write succeeded and none is stuck waiting for a lock).
+  // Reports whether the database answers, its schema is at the version this binary expects (or
+  // newer, with only compatible migrations this binary does not know: a rolling upgrade), and it
+  // can write now (the last write succeeded and none is stuck waiting for a lock).
   virtual void check_ready(Completion done) = 0;
 };
 

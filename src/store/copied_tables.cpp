@@ -33,7 +33,7 @@ std::span<const TableNotCopied> tables_not_copied() {
        "PostgreSQL's shared rate-limit buckets: budgets in flight, not data; a bucket that is "
        "absent is full"},
       {"schema_migrations",
-       "PostgreSQL's record of applied migrations, written when the target is migrated"},
+       "each store's record of its applied migrations, written when the target is migrated"},
   };
   return kTables;
 }

@@ -304,6 +304,31 @@ TEST_F(PostgresStoreTest, NotReadyWhenTheSchemaIsBehindTheBinary) {
       << status.error().message;
 }
 
+TEST_F(PostgresStoreTest, ReadinessFollowsTheCompatibilityOfMigrationsANewerBinaryApplies) {
+  // A rolling upgrade: this instance serves while a newer one migrates the database.
+  PostgresStore store(options(), loop_.post());
+  auto ready = [&] {
+    std::promise<domain::Status> done;
+    store.check_ready([&](domain::Status status) { done.set_value(status); });
+    return done.get_future().get();
+  };
+  auto newer = connect(url_);
+  auto record = [&](int version, const char* name, const char* compatibility) {
+    newer->query_once(
+        "INSERT INTO schema_migrations(version, name, compatibility) VALUES ($1, $2, $3)",
+        Params().add(version).add(name).add(compatibility));
+  };
+  record(latest_schema_version() + 1, "9001_more_things", "compatible");
+  domain::Status compatible = ready();
+  EXPECT_TRUE(compatible.ok()) << compatible.error().message;
+  record(latest_schema_version() + 2, "9002_drop_things", "breaking");
+  domain::Status breaking = ready();
+  ASSERT_FALSE(breaking.ok());
+  EXPECT_EQ(breaking.error().code, domain::ErrorCode::kUnavailable);
+  EXPECT_NE(breaking.error().message.find("9002_drop_things"), std::string::npos)
+      << breaking.error().message;
+}
+
 TEST_F(PostgresStoreTest, OneTenantsSlowReadsLeaveAConnectionForAnother) {
   // Two connections: tenant 1's reads may hold one of them at a time, so tenant 2's read runs
   // beside tenant 1's first instead of after all three.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -204,6 +205,62 @@ TEST_F(SchemaTest, RefusesADatabaseNewerThanTheBinary) {
   }
 }
 
+TEST_F(SchemaTest, RecordsEachMigrationWithTheCompatibilityItDeclares) {
+  migrate(*db_);
+  for (const Migration& migration : postgres_migrations()) {
+    Result row = db_->query_once("SELECT compatibility FROM schema_migrations WHERE version = $1",
+                                 Params().add(migration.version));
+    ASSERT_EQ(row.rows(), 1) << migration.name;
+    EXPECT_EQ(row.text(0, 0), compatibility_word(*declared_compatibility(migration)))
+        << migration.name;
+  }
+}
+
+TEST_F(SchemaTest, ARecordMadeBeforeCompatibilityWasKeptGetsItFilledIn) {
+  migrate(*db_);
+  db_->exec("ALTER TABLE schema_migrations DROP COLUMN compatibility");
+  EXPECT_EQ(migrate(*db_), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations WHERE compatibility IS NOT NULL"),
+            static_cast<std::int64_t>(postgres_migrations().size()));
+}
+
+// What a newer binary leaves behind: its migration applied (here a table) and recorded.
+void apply_unknown_migration(Connection& db, int version, const std::string& name,
+                             const char* compatibility) {
+  db.exec("CREATE TABLE newer_" + std::to_string(version) + " (n integer)");
+  db.query_once("INSERT INTO schema_migrations(version, name, compatibility) VALUES ($1, $2, $3)",
+                Params().add(version).add(name).add(
+                    compatibility ? std::optional<std::string>(compatibility) : std::nullopt));
+}
+
+TEST_F(SchemaTest, ServesANewerDatabaseWhoseUnknownMigrationsAreCompatible) {
+  migrate(*db_);
+  apply_unknown_migration(*db_, latest_schema_version() + 1, "9001_more_things", "compatible");
+  apply_unknown_migration(*db_, latest_schema_version() + 2, "9002_even_more", "compatible");
+  EXPECT_EQ(migrate(*db_), 0);
+  EXPECT_EQ(schema_version(*db_), latest_schema_version() + 2);
+  EXPECT_EQ(newer_schema_refusal(*db_, schema_version(*db_), latest_schema_version()),
+            std::nullopt);
+}
+
+TEST_F(SchemaTest, RefusesANewerDatabaseWithABreakingMigrationNamingIt) {
+  migrate(*db_);
+  apply_unknown_migration(*db_, latest_schema_version() + 1, "9001_more_things", "compatible");
+  apply_unknown_migration(*db_, latest_schema_version() + 2, "9002_drop_things", "breaking");
+  try {
+    migrate(*db_);
+    FAIL() << "served a database with a breaking migration it does not know";
+  } catch (const PgError& error) {
+    std::string message = error.what();
+    EXPECT_NE(message.find("9002_drop_things"), std::string::npos) << message;
+    EXPECT_NE(message.find("is breaking"), std::string::npos) << message;
+  }
+  // The lock was released on the way out: another connection gets it at once.
+  auto other = connect(url_);
+  other->set_deadline(testing::after_ms(2000));
+  EXPECT_THROW(migrate(*other), PgError);
+}
+
 // Tables and their columns, by name, of a migrated SQLite file.
 std::map<std::string, std::set<std::string>> sqlite_columns() {
   auto path = std::filesystem::temp_directory_path() /
@@ -214,7 +271,7 @@ std::map<std::string, std::set<std::string>> sqlite_columns() {
     sqlite::migrate(db);
     static constexpr const char* kColumns =
         "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
-        "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'";
+        "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'schema_migrations'";
     sqlite::Cursor rows = db.query(kColumns);
     while (rows.step()) columns[rows.text(0)].insert(rows.text(1));
   }

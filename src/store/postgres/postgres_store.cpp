@@ -25,15 +25,10 @@ void open_database(const PostgresStore::Options& options) {
   Connection db(Connection::Options{.url = options.url}, Clock::now() + options.timeout);
   // The lock may be held by another instance migrating a big database: wait longer for it.
   db.set_deadline(Clock::now() + std::max(options.timeout, std::chrono::milliseconds(60000)));
+  // Refuses a newer schema unless every migration this binary does not know is compatible.
   migrate(db);
   db.set_deadline(Clock::now() + options.timeout);
   int version = schema_version(db);
-  if (version > latest_schema_version()) {
-    throw PgError(FailureKind::kInternal, "",
-                  "database schema version " + std::to_string(version) +
-                      " is newer than this binary (" + std::to_string(latest_schema_version()) +
-                      "); upgrade invited");
-  }
   log::info("database opened", {{"database", db.masked_url()}, {"schema_version", version}});
 }
 
@@ -136,10 +131,16 @@ void PostgresStore::check_ready(domain::Completion done) {
       [](Transaction& tx) -> domain::Status {
         Result row = tx.connection().query(kReadiness);
         auto version = static_cast<int>(row.int64(0, 0));
-        if (version != latest_schema_version()) {
+        if (version < latest_schema_version()) {
           return domain::Error{domain::ErrorCode::kUnavailable,
                                "database schema is at version " + std::to_string(version) +
                                    ", expected " + std::to_string(latest_schema_version())};
+        }
+        // A newer binary migrated the database since this one started (a rolling upgrade):
+        // still ready while everything it added is compatible.
+        if (auto refusal =
+                newer_schema_refusal(tx.connection(), version, latest_schema_version())) {
+          return domain::Error{domain::ErrorCode::kUnavailable, *refusal};
         }
         if (row.boolean(0, 1)) {
           return domain::Error{domain::ErrorCode::kUnavailable,

@@ -59,7 +59,8 @@ class PostgresStore final : public ServiceStore, public domain::BudgetStore {
 
   // With `migrate`, connects (within the timeout) and applies pending migrations; refuses
   // (throws PgError) a database that cannot be reached (kUnavailable) or whose schema is newer
-  // than this binary (kInternal).
+  // than this binary with a migration it does not know that is breaking (kInternal; newer
+  // schemas whose unknown migrations are all compatible are served).
   PostgresStore(Options options, Post post);
   ~PostgresStore() override;
 

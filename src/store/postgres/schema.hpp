@@ -1,7 +1,11 @@
 #pragma once
 
+#include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
+#include "store/migration_compatibility.hpp"
 #include "store/migrations.hpp"
 #include "store/postgres/connection.hpp"
 
@@ -15,13 +19,28 @@ int latest_schema_version();
 // database).
 int schema_version(Connection& db);
 
+// The migrations schema_migrations records above `version`, lowest first, with the
+// compatibility each recorded ("" for none). Needs the table's compatibility column, which
+// migrate() adds.
+std::vector<AppliedMigration> migrations_above(Connection& db, int version);
+
+// The rule of store/migration_compatibility.hpp for a database at `version` and a binary at
+// `latest`: nothing when the binary may serve it (reads the table only when `version` is above
+// `latest`), else the message to refuse with.
+std::optional<std::string> newer_schema_refusal(Connection& db, int version, int latest);
+
 // Applies every migration of `migrations` (by default the compiled-in ones) above the
 // database's version, each in its own transaction that also records it in schema_migrations
-// (version, name, applied_at), and returns how many this call applied. All of it runs under a
+// (version, name, applied_at, and the compatibility its first line declares), and returns how
+// many this call applied. A table made before compatibility was recorded gets the column, filled
+// in from the compiled-in declarations. A database at a version above the binary's is served
+// (nothing applied, a warning logged) when every migration above the binary's is recorded as
+// compatible, and refused otherwise. All of it runs under a
 // session advisory lock (pg_advisory_lock), so callers racing on one database (threads,
 // processes, several instances starting at once) apply each migration exactly once: the others
 // wait, then find nothing left to do. Throws PgError: kInternal if the database is at a version
-// newer than the binary (or a migration's SQL fails: that migration is rolled back, earlier
+// newer than the binary with a migration above it that is breaking or records no compatibility,
+// the message naming it (or if a migration's SQL fails: that migration is rolled back, earlier
 // ones stay). Waits are bounded by the connection's deadline, which the caller sets (a
 // migration may take long on a big database).
 int migrate(Connection& db);

@@ -301,10 +301,15 @@ void SqliteStore::check_ready(domain::Completion done) {
       [](domain::ReadTx& tx) -> domain::Status {
         auto& connection = static_cast<Transaction&>(tx).connection();
         int version = schema_version(connection);
-        if (version != latest_schema_version()) {
+        if (version < latest_schema_version()) {
           return domain::Error{domain::ErrorCode::kUnavailable,
                                "database schema is at version " + std::to_string(version) +
                                    ", expected " + std::to_string(latest_schema_version())};
+        }
+        // A newer binary's `invited migrate` ran beside this server: still ready while
+        // everything it added is compatible.
+        if (auto refusal = newer_schema_refusal(connection, version, latest_schema_version())) {
+          return domain::Error{domain::ErrorCode::kUnavailable, *refusal};
         }
         return {};
       },

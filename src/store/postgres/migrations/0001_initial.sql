@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 1: the PostgreSQL twin of src/store/sqlite/migrations/0001_initial.sql.
 -- The same tables, columns, keys and constraints, with the same meaning; only the types are
 -- PostgreSQL's:

@@ -1,3 +1,4 @@
+-- compatibility: breaking
 -- invited schema, version 3: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0003_outbox_claims_and_minted_tokens.sql.
 -- The outbox claims one email before sending it, and an accept token is minted by that claim:

@@ -1,3 +1,4 @@
+-- compatibility: breaking
 -- invited schema, version 4: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0004_list_order_indexes.sql.
 -- Every list has an index in its own order (SPEC §5), so a cursor page is a seek and a walk of

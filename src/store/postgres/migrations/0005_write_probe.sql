@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 5: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0005_write_probe.sql.
 -- One row that a probe updates, so that /readyz follows whether the database can be written

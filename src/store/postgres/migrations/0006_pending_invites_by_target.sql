@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 6: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0006_pending_invites_by_target.sql.
 -- Deleting a website or a group revokes its pending invites: this finds them without scanning

@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 7: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0007_outbox_due_order.sql.
 -- The outbox's claim takes the email due longest, and among those due at the same millisecond

@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 8: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0008_outbox_claimant.sql.
 -- A claim names the instance that holds it. Each serving instance holds a session advisory lock

@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 9: the PostgreSQL twin of
 -- src/store/sqlite/migrations/0009_foreign_keys_checked_by_tests.sql.
 -- Foreign keys stay declared in the reference schema (SQLite's migrations) but are no longer

@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 1.
 -- Rows are keyed by integers (pk); the 16-byte UUIDs the API shows live beside them. Times are
 -- Unix seconds UTC. Roles: 1 viewer, 2 admin, 3 owner. Target kinds: 0 organization, 1 website,

@@ -1,3 +1,4 @@
+-- compatibility: breaking
 -- The outbox claims one email before sending it, and an accept token is minted by that claim:
 -- no plain token is written to the database any more (docs/architecture.md, "Email: an outbox").
 

@@ -1,3 +1,4 @@
+-- compatibility: breaking
 -- invited schema, version 4: every list has an index in its own order (SPEC §5), so a cursor
 -- page is a seek and a walk of `limit` entries whatever the list's length. Orders are a stored
 -- time plus a tie-breaker, never the row key: members by the time they gained access, then

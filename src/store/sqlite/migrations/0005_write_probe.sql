@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- One row that the writer updates once a second while no other write runs, so that /readyz
 -- follows whether the database can be written (locked by another process, disk full, read-only
 -- file) even when the service is idle. `probes` changes on every probe: a write that stored the

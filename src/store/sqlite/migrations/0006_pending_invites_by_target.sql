@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- Deleting a website or a group revokes its pending invites: this finds them without scanning
 -- the organization's invites. Partial, so it holds only the pending invites (closed ones are
 -- most of the table and never looked up by target).

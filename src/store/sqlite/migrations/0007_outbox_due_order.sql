@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- The outbox's claim takes the email due longest, and among those due at the same millisecond
 -- the one queued first by its message id (UUIDv7, ordered by the time it was made), not by its
 -- row key: with several writers (a PostgreSQL store) row keys are not in commit order. The due

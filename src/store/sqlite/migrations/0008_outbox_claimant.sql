@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- A claim names the instance that holds it (claimed_by), so that on PostgreSQL, where several
 -- instances serve one database, a claim whose instance died is free at once instead of at the end
 -- of its lease. The twin of src/store/postgres/migrations/0008_outbox_claimant.sql, so both

@@ -1,3 +1,4 @@
+-- compatibility: compatible
 -- invited schema, version 9: nothing to change on SQLite. Its twin,
 -- src/store/postgres/migrations/0009_foreign_keys_checked_by_tests.sql, stops enforcing foreign
 -- keys on PostgreSQL, as this store never did while serving (PRAGMA foreign_keys = OFF in
