@@ -60,7 +60,10 @@ PostgresStore::~PostgresStore() = default;
 
 StoreStats PostgresStore::stats() const {
   PoolStats pool = pool_.stats();
-  return StoreStats{.units = pool.units, .commits = pool.commits};
+  StoreStats stats;  // no latency histograms (SQLite only)
+  stats.units = pool.units;
+  stats.commits = pool.commits;
+  return stats;
 }
 
 void PostgresStore::on_email_queued(std::function<void()> listener) {

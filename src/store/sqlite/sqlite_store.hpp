@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/duration_histogram.hpp"
 #include "store/fair_queue.hpp"
 #include "store/service_store.hpp"
 
@@ -175,8 +176,10 @@ class SqliteStore final : public ServiceStore {
   // Checkpoints and restarts the WAL when it has passed wal_restart_bytes; between restarts,
   // asks the copier for a PASSIVE checkpoint every eighth of that.
   void keep_wal_bounded();
-  // The copier thread: PASSIVE checkpoints on its own connection when asked.
+  // The copier thread: PASSIVE checkpoints on its own connection when asked, each followed by
+  // an fdatasync of the database file.
   void copier_loop();
+  void sync_database_file();
   void rollback_quietly();
   // SQLite's WAL hook: runs on the writer after each commit with the WAL's size in pages.
   static int on_wal_commit(void* self, ::sqlite3* db, const char* name, int pages);
@@ -209,6 +212,8 @@ class SqliteStore final : public ServiceStore {
   Clock::time_point lock_deadline_;
   int wal_pages_ = 0;  // frames in the WAL after the last commit
   int wal_restart_pages_ = 0;
+  int wal_force_pages_ = 0;     // past this, the writer waits for the copier to restart the log
+  int wal_catch_up_pages_ = 0;  // past this, the copier copies after every commit
   Clock::time_point next_checkpoint_;
   int checkpoints_postponed_ = 0;   // RESTART checkpoints in a row that readers kept waiting
   bool read_only_failure_ = false;  // the last write failed with SQLITE_READONLY
@@ -225,6 +230,7 @@ class SqliteStore final : public ServiceStore {
   bool copy_due_ = false;
   bool copier_stopping_ = false;
   Clock::time_point next_copier_reopen_;  // copier thread only
+  int database_fd_ = -1;                  // the database file, opened by the copier to sync it
   std::thread copier_;
 
   mutable std::mutex health_mutex_;
@@ -247,6 +253,8 @@ class SqliteStore final : public ServiceStore {
 
   std::atomic<std::uint64_t> units_{0};
   std::atomic<std::uint64_t> commits_{0};
+  DurationHistogram write_latency_;       // a unit's arrival to its completion
+  DurationHistogram wal_restart_stalls_;  // each RESTART attempt on the writer, lock wait included
 
   std::thread writer_;
   std::vector<std::thread> readers_;
