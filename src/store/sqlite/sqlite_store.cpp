@@ -142,7 +142,7 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::copier_loop() {
-  int copied_before = 0;  // frames of the log copied after the previous pass
+  int copied_before = 0;  // frames of the log copied when the previous pass ended
   for (;;) {
     {
       std::unique_lock lock(copier_mutex_);
@@ -167,7 +167,8 @@ void SqliteStore::copier_loop() {
     // wait in the page cache for the writer's RESTART to sync them all at once, with every
     // request waiting behind it. Syncing them here keeps what the restart syncs to its own
     // remainder. (Only a cost when SQLite has just synced it: one flush of a clean file.)
-    if (code == SQLITE_OK && copied > copied_before) sync_database_file();
+    // (A restart of the log in between starts the count again from zero.)
+    if (code == SQLITE_OK && copied > 0 && copied != copied_before) sync_database_file();
     copied_before = copied;
   }
 }
