@@ -17,13 +17,13 @@ const MiB = 1024 * 1024;
 // at most LOAD_SECONDS: a loaded machine takes longer to get there, a quiet one stops early.
 const RESTART_MIB = 1;
 const RESTART_THRESHOLD = RESTART_MIB * MiB;
-// What may land past 9/8 of the threshold: one group of requests (a few hundred pages at this
-// load) and the frame headers.
-const GROUP_ALLOWANCE = 1 * MiB;
+// What may land past 9/8 of the threshold: one group of requests (at most 32 here; bulk-50
+// requests write ~40 KiB of pages each in a full group, more in small ones) and the frame headers.
+const GROUP_ALLOWANCE = 1.5 * MiB;
 const BOUND = RESTART_THRESHOLD + RESTART_THRESHOLD / 8 + GROUP_ALLOWANCE;
 const LOAD_SECONDS = Number(process.env.INVITED_WAL_TEST_SECONDS ?? 90);
-// Without restarts the log would have grown to more than five times its bound (12 restarts of
-// 1 MiB against a bound of 2.125 MiB).
+// Without restarts the log would have grown to more than four times its bound (12 restarts of
+// 1 MiB against a bound of 2.625 MiB).
 const RESTARTS = 12;
 const CONNECTIONS = 32;
 
