@@ -1,7 +1,9 @@
 #include "app/commands.hpp"
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "api/authenticator.hpp"
 #include "api/endpoint.hpp"
@@ -61,6 +63,13 @@ std::unique_ptr<mail::Transport> make_transport(const Settings& settings) {
   return std::make_unique<mail::FolderTransport>(settings.mail_dir);
 }
 
+// Milliseconds as seconds, for a metric line.
+std::string format_seconds(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", ms / 1000.0);
+  return text;
+}
+
 void write_metrics(std::string& out, const store::ServiceStore& store,
                    const mail::OutboxWorker& outbox, const http::Server& server) {
   auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
@@ -88,6 +97,30 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
       std::to_string(http.open_connections) + "\n";
   counter("invited_store_write_units_total", "Write units run by the store.", writer.units);
   counter("invited_store_commits_total", "Transactions committed by the store.", writer.commits);
+  // Prometheus histograms in seconds (cumulative buckets), plus the largest duration seen.
+  auto histogram = [&out](const std::string& name, const char* help,
+                          const std::optional<store::DurationCounts>& counts) {
+    if (!counts) return;
+    out += "# HELP " + name + "_seconds " + help + "\n# TYPE " + name + "_seconds histogram\n";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < counts->buckets.size(); ++i) {
+      cumulative += counts->buckets[i];
+      std::string bound = i < store::DurationCounts::kBoundsMs.size()
+                              ? format_seconds(store::DurationCounts::kBoundsMs[i])
+                              : "+Inf";
+      out += name + "_seconds_bucket{le=\"" + bound + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += name + "_seconds_sum " + format_seconds(counts->sum_ms) + "\n";
+    out += name + "_seconds_count " + std::to_string(counts->count) + "\n";
+    out += "# HELP " + name + "_max_seconds The longest of them since the start.\n# TYPE " + name +
+           "_max_seconds gauge\n" + name + "_max_seconds " + format_seconds(counts->max_ms) + "\n";
+  };
+  histogram("invited_store_write_latency",
+            "Write units from their arrival at the store to their durable completion.",
+            writer.write_latency);
+  histogram("invited_store_wal_restart_stall",
+            "WAL restarts: how long each kept the writer from its next group.",
+            writer.wal_restart_stalls);
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);

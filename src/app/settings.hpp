@@ -31,10 +31,10 @@ struct Settings {
   std::int64_t max_connections_per_client = 1000;  // 0: no per-client bound
   std::string trusted_proxies;                     // CIDR list; empty: trust no proxy
   std::int64_t token_limit_per_minute = 30;        // per client address; 0: off
-  int wal_restart_mib = 64;  // SQLite only: the WAL is checkpointed and restarted past this size
-  int db_pool_size = 8;      // PostgreSQL only: connections, one thread each
-  int db_timeout_ms = 5000;  // PostgreSQL only: a unit's bound, connecting and queueing included
-  int key_cache_ms = 2000;   // how long a resolved API key is trusted without the database
+  int wal_restart_mib = 192;  // SQLite only: the WAL is checkpointed and restarted past this size
+  int db_pool_size = 8;       // PostgreSQL only: connections, one thread each
+  int db_timeout_ms = 5000;   // PostgreSQL only: a unit's bound, connecting and queueing included
+  int key_cache_ms = 2000;    // how long a resolved API key is trusted without the database
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)

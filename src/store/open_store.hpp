@@ -15,7 +15,7 @@ struct StoreSettings {
   // postgres://): a libpq URI naming a PostgreSQL database.
   std::string url;
   int readers = 2;  // SQLite only: reader connections (threads)
-  std::int64_t wal_restart_bytes = std::int64_t{64} << 20;  // SQLite only: the WAL's bound
+  std::int64_t wal_restart_bytes = std::int64_t{192} << 20;  // SQLite only: the WAL's bound
   int pool_size = 8;      // PostgreSQL only: connections (threads)
   int timeout_ms = 5000;  // PostgreSQL only: a unit's bound, queueing and connecting included
 };

@@ -56,7 +56,10 @@ PostgresStore::~PostgresStore() = default;
 
 StoreStats PostgresStore::stats() const {
   PoolStats pool = pool_.stats();
-  return StoreStats{.units = pool.units, .commits = pool.commits};
+  StoreStats stats;  // no latency histograms (SQLite only)
+  stats.units = pool.units;
+  stats.commits = pool.commits;
+  return stats;
 }
 
 std::unique_ptr<Subscription> PostgresStore::watch_key_revocations(KeyRevokedListener listener) {

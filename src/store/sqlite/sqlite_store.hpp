@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/duration_histogram.hpp"
 #include "store/fair_queue.hpp"
 #include "store/service_store.hpp"
 
@@ -48,13 +49,16 @@ class Transaction;
 // I/O error) rolls the whole group back and completes every unit with kUnavailable; any other
 // failure of the transaction completes them with kInternal. Nothing of a failed group is kept.
 //
-// The WAL stays bounded: each time it grows by an eighth of `wal_restart_bytes`, a copier thread
-// copies it into the database file (PASSIVE, beside the writer); once a commit leaves more than
-// `wal_restart_bytes` in the log, the writer checkpoints the rest (SQLITE_CHECKPOINT_RESTART)
-// before it takes the next group, so the next commit writes from the start of the file again,
-// and journal_size_limit truncates the file back to that size. The log therefore peaks at
-// `wal_restart_bytes` plus one group's pages (twice that if the copier was busy copying), unless
-// another process keeps a read transaction open across the restart.
+// The WAL stays bounded: each time it grows by 1/32 of `wal_restart_bytes`, and after every
+// commit in the last such step before the threshold, a copier thread copies it into the database
+// file (PASSIVE, beside the writer) and syncs that file; once a commit leaves more than
+// `wal_restart_bytes` in the log, the writer checkpoints the rest (SQLITE_CHECKPOINT_RESTART: the
+// last group or two, and one sync) before it takes the next group, so the next commit writes from
+// the start of the file again, and journal_size_limit truncates the file back to that size. If
+// the copier is copying at that moment, the writer lets it finish and tries after its next group,
+// unless the log has grown by another eighth of the threshold; then it waits for the copier. The
+// log therefore peaks at 9/8 of `wal_restart_bytes` plus one group's pages, unless another
+// process keeps a read transaction open across the restart. stats() reports each restart's stall.
 //
 // Readiness (check_ready): the outcome of the last write, a write that has waited more than
 // `stall_limit` (locked), and the last checkpoint; while idle the writer makes a small probe
@@ -78,11 +82,14 @@ class SqliteStore final : public ServiceStore {
     std::size_t max_queued = 20000;  // beyond this, units are refused as kUnavailable
     // How long a write waits for the database's write lock when another process holds it.
     std::chrono::milliseconds lock_timeout{5000};
-    // The WAL's restart threshold and the size its file is truncated back to.
-    std::int64_t wal_restart_bytes = std::int64_t{64} << 20;
-    // Each time the WAL grows by an eighth of wal_restart_bytes (8 MiB by default), a thread
-    // of its own copies it into the database file (PASSIVE, beside the writer), so that the
-    // writer's RESTART has little left to copy. False: the writer copies everything itself.
+    // The WAL's restart threshold and the size its file is truncated back to. 192 MiB: the
+    // largest whose bound (9/8 of it plus one group) stays under the 256 MiB of
+    // docs/architecture.md; each restart stalls the writer, so the fewer the better.
+    std::int64_t wal_restart_bytes = std::int64_t{192} << 20;
+    // Each time the WAL grows by 1/32 of wal_restart_bytes (6 MiB by default), and after every
+    // commit in the last such step, a thread of its own copies it into the database file
+    // (PASSIVE, beside the writer) and syncs that file, so that the writer's RESTART has little
+    // left to copy and sync. False: the writer copies everything itself.
     bool wal_copier = true;
     // An idle writer probes this often; zero: never.
     std::chrono::milliseconds probe_interval{1000};
@@ -176,10 +183,12 @@ class SqliteStore final : public ServiceStore {
   // if the writer now has a writable connection.
   bool after_write_failure(std::unique_ptr<Transaction>& tx);
   // Checkpoints and restarts the WAL when it has passed wal_restart_bytes; between restarts,
-  // asks the copier for a PASSIVE checkpoint every eighth of that.
+  // asks the copier for a PASSIVE checkpoint every 1/32 of that (every commit in the last 1/32).
   void keep_wal_bounded();
-  // The copier thread: PASSIVE checkpoints on its own connection when asked.
+  // The copier thread: PASSIVE checkpoints on its own connection when asked, each followed by
+  // an fdatasync of the database file.
   void copier_loop();
+  void sync_database_file();
   void rollback_quietly();
   // SQLite's WAL hook: runs on the writer after each commit with the WAL's size in pages.
   static int on_wal_commit(void* self, ::sqlite3* db, const char* name, int pages);
@@ -212,6 +221,8 @@ class SqliteStore final : public ServiceStore {
   Clock::time_point lock_deadline_;
   int wal_pages_ = 0;  // frames in the WAL after the last commit
   int wal_restart_pages_ = 0;
+  int wal_force_pages_ = 0;     // past this, the writer waits for the copier to restart the log
+  int wal_catch_up_pages_ = 0;  // past this, the copier copies after every commit
   Clock::time_point next_checkpoint_;
   int checkpoints_postponed_ = 0;   // RESTART checkpoints in a row that readers kept waiting
   bool read_only_failure_ = false;  // the last write failed with SQLITE_READONLY
@@ -228,6 +239,7 @@ class SqliteStore final : public ServiceStore {
   bool copy_due_ = false;
   bool copier_stopping_ = false;
   Clock::time_point next_copier_reopen_;  // copier thread only
+  int database_fd_ = -1;                  // the database file, opened by the copier to sync it
   std::thread copier_;
 
   mutable std::mutex health_mutex_;
@@ -250,6 +262,8 @@ class SqliteStore final : public ServiceStore {
 
   std::atomic<std::uint64_t> units_{0};
   std::atomic<std::uint64_t> commits_{0};
+  DurationHistogram write_latency_;       // a unit's arrival to its completion
+  DurationHistogram wal_restart_stalls_;  // each RESTART attempt on the writer, lock wait included
 
   std::thread writer_;
   std::vector<std::thread> readers_;
