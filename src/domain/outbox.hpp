@@ -69,4 +69,8 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
 // Writes `outcome` and ends the claim.
 void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome);
 
+// How long (seconds, to the millisecond) the email queued first has waited at `now`: 0 when
+// nothing is queued. The queue time is the one its UUIDv7 Message-ID carries.
+double oldest_queued_age_seconds(const OutboxBacklog& backlog, Instant now);
+
 }  // namespace invited::domain
