@@ -215,9 +215,9 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
 
   if (result.ok) {
     sent_.fetch_add(1, std::memory_order_relaxed);
-    log::info("email sent", {{"message_id", message_id},
-                             {"transport", transport.name()},
-                             {"attempt", email.attempts}});
+    log::info(
+        "email sent",
+        {{"message_id", message_id}, {"transport", transport.name()}, {"attempt", email.attempts}});
     return plain_outcome(domain::DeliveryOutcome::Kind::kSent, email.pk, now);
   }
   if (result.aborted) {
