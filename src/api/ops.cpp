@@ -1,14 +1,38 @@
 // Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key.
 #include <boost/json.hpp>
+#include <cstdio>
+#include <memory>
 
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
+#include "domain/clock.hpp"
+#include "domain/outbox.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
 
 // docs/<name>, compiled into the binary (cmake/embed_files.cmake).
 std::string_view document_text(std::string_view name);
+
+namespace {
+
+void write_outbox_backlog(std::string& out, const domain::OutboxBacklog& backlog,
+                          domain::Instant now) {
+  char age[32];
+  std::snprintf(age, sizeof age, "%.3f", domain::oldest_queued_age_seconds(backlog, now));
+  out +=
+      "# HELP invited_outbox_queued_emails Emails queued and not yet sent or given up (due, being "
+      "sent, or waiting for a retry), across every instance of the database.\n"
+      "# TYPE invited_outbox_queued_emails gauge\ninvited_outbox_queued_emails " +
+      std::to_string(backlog.queued) +
+      "\n# HELP invited_outbox_oldest_queued_age_seconds Seconds since the email queued first of "
+      "those still queued was queued; 0 when none is.\n"
+      "# TYPE invited_outbox_oldest_queued_age_seconds gauge\n"
+      "invited_outbox_oldest_queued_age_seconds " +
+      std::string(age) + "\n";
+}
+
+}  // namespace
 
 void register_ops(http::Router& router, Services& services) {
   router.add(http::Method::kGet, "/healthz", [](http::Request&, http::Respond respond) {
@@ -29,11 +53,23 @@ void register_ops(http::Router& router, Services& services) {
     response.headers.emplace_back("cache-control", "public, max-age=300");
     respond(std::move(response));
   });
+  // The process's counters, then the outbox's backlog as the database has it (so every instance
+  // on one PostgreSQL reports the same backlog). If the database cannot be read, the backlog's
+  // two gauges are left out rather than reported as zero.
   router.add(http::Method::kGet, "/metrics", [&services](http::Request&, http::Respond respond) {
-    http::Response response;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    if (services.write_metrics) services.write_metrics(response.body);
-    respond(std::move(response));
+    auto backlog = std::make_shared<domain::OutboxBacklog>();
+    services.store.read(
+        [backlog](domain::ReadTx& tx) -> domain::Status {
+          *backlog = tx.outbox_backlog();
+          return {};
+        },
+        [&services, backlog, respond = std::move(respond)](domain::Status status) {
+          http::Response response;
+          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          if (services.write_metrics) services.write_metrics(response.body);
+          if (status) write_outbox_backlog(response.body, *backlog, domain::now());
+          respond(std::move(response));
+        });
   });
 }
 

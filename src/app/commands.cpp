@@ -54,13 +54,16 @@ std::string bare_address(const std::string& mailbox) {
   return mailbox.substr(open + 1, close - open - 1);
 }
 
-std::unique_ptr<mail::Transport> make_transport(const Settings& settings) {
+// Makes one transport per sender of the mail worker.
+mail::TransportFactory transport_factory(const Settings& settings) {
   if (!settings.smtp_url.empty()) {
-    return std::make_unique<mail::SmtpTransport>(
-        settings.smtp_url,
-        settings.smtp_requires_starttls ? mail::StartTls::kRequired : mail::StartTls::kIfOffered);
+    return [url = settings.smtp_url, starttls = settings.smtp_requires_starttls
+                                                    ? mail::StartTls::kRequired
+                                                    : mail::StartTls::kIfOffered] {
+      return std::make_unique<mail::SmtpTransport>(url, starttls);
+    };
   }
-  return std::make_unique<mail::FolderTransport>(settings.mail_dir);
+  return [dir = settings.mail_dir] { return std::make_unique<mail::FolderTransport>(dir); };
 }
 
 // Milliseconds as seconds, for a metric line.
@@ -155,15 +158,15 @@ int serve(const Settings& configured) {
         database, [&server](std::function<void()> task) { server.post(std::move(task)); });
     store::ServiceStore& store = *opened;
 
-    auto transport = make_transport(settings);
     mail::OutboxWorker outbox(
-        store, *transport,
+        store, transport_factory(settings),
         mail::OutboxOptions{.public_url = settings.public_url,
                             .from = settings.mail_from,
                             .from_address = bare_address(settings.mail_from),
                             .message_id_host = settings.public_host,
                             .max_attempts = settings.mail_max_attempts,
                             .retry_seconds = settings.mail_retry_seconds,
+                            .concurrency = settings.mail_concurrency,
                             .release_claims_on_start = serve_claim->sole_server()});
     store.on_email_queued([&outbox] { outbox.notify(); });
 
@@ -208,7 +211,8 @@ int serve(const Settings& configured) {
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
                             {"database", store::describe_database(settings.database)},
-                            {"mail", transport->name()},
+                            {"mail", settings.smtp_url.empty() ? "folder" : "smtp"},
+                            {"mail_concurrency", settings.mail_concurrency},
                             {"public_url", settings.public_url}});
     server.run();
     outbox.stop();

@@ -61,6 +61,11 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_MAIL_RETRY_SECONDS")
       ->check(CLI::Range(0.01, 86400.0))
       ->capture_default_str();
+  app.add_option("--mail-concurrency", s.mail_concurrency,
+                 "emails sent at once, each over an SMTP connection of its own that stays open")
+      ->envname("INVITED_MAIL_CONCURRENCY")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--threads", s.threads, "HTTP worker threads; 0 uses one per core")
       ->envname("INVITED_THREADS")
       ->check(CLI::Range(0, 256))

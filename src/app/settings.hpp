@@ -25,6 +25,7 @@ struct Settings {
   std::int64_t invite_limit_per_hour = 1000;
   int mail_max_attempts = 8;
   double mail_retry_seconds = 30;                  // first retry delay; doubles on each attempt
+  int mail_concurrency = 4;                        // emails in flight at once (senders)
   int threads = 0;                                 // HTTP threads; 0: one per core
   int readers = 2;                                 // reader connections (SQLite only)
   std::int64_t max_connections = 10000;            // open connections in all

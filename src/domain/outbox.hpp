@@ -10,12 +10,12 @@
 
 namespace invited::domain {
 
-// Delivering the outbox, one email at a time: claim, act, record (SPEC §7).
+// Delivering the outbox, one email at a time per sender: claim, act, record (SPEC §7).
 //
-// A worker claims one due email in a unit of work (its attempt counted, a lease taken), sends it
+// A sender claims one due email in a unit of work (its attempt counted, a lease taken), sends it
 // outside any transaction, and records the outcome in the next unit of work before it claims
-// anything else. If that unit cannot commit, the worker sends nothing until it does. A crash
-// can therefore repeat at most the one email in hand, with the same Message-ID.
+// anything else. If that unit cannot commit, the sender sends nothing until it does. A crash
+// can therefore repeat at most the emails in hand, one per sender, each with its Message-ID.
 //
 // The accept token is minted by the claim: the plain token lives only in the worker's memory
 // and in the message; the database gets its SHA-256 in the same unit as the claim, replacing
@@ -68,5 +68,9 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
 
 // Writes `outcome` and ends the claim.
 void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome);
+
+// How long (seconds, to the millisecond) the email queued first has waited at `now`: 0 when
+// nothing is queued. The queue time is the one its UUIDv7 Message-ID carries.
+double oldest_queued_age_seconds(const OutboxBacklog& backlog, Instant now);
 
 }  // namespace invited::domain

@@ -21,10 +21,22 @@ class EmailQueueTx {
   virtual void enqueue_email(const NewEmail& email) = 0;
 };
 
+// What is waiting in the outbox (for /metrics): emails still queued (due, held by a claim, or
+// waiting for a retry), and the id of the one queued first (ids are UUIDv7: they carry the time
+// they were made).
+struct OutboxBacklog {
+  std::int64_t queued = 0;
+  std::optional<Uuid> oldest_message_id;  // none when nothing is queued
+};
+
 // The delivering worker's side.
 class OutboxReadTx {
  public:
   virtual ~OutboxReadTx() = default;
+
+  // Counts the queued emails and finds the one queued first; reads every queued email's index
+  // entry, so for a scrape now and then, not for every request.
+  virtual OutboxBacklog outbox_backlog() = 0;
 
   // When (Unix milliseconds) the next queued email that nobody has claimed is due, if any; sooner
   // after a claim_due_email of this unit that was paused (see there).

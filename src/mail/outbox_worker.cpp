@@ -41,38 +41,56 @@ domain::DeliveryOutcome plain_outcome(domain::DeliveryOutcome::Kind kind, domain
 
 }  // namespace
 
-OutboxWorker::OutboxWorker(domain::Store& store, Transport& transport, OutboxOptions options)
-    : store_(store), transport_(transport), options_(std::move(options)) {}
+OutboxWorker::OutboxWorker(domain::Store& store, TransportFactory make_transport,
+                           OutboxOptions options)
+    : store_(store), make_transport_(std::move(make_transport)), options_(std::move(options)) {}
 
 OutboxWorker::~OutboxWorker() { stop(); }
 
 void OutboxWorker::start() {
-  thread_ = std::thread([this, stop = stop_source_.get_token()] { run(stop); });
+  const int senders = std::max(1, options_.concurrency);
+  for (int i = 0; i < senders; ++i) transports_.push_back(make_transport_());
+  {
+    std::lock_guard lock(mutex_);
+    claims_released_ = !options_.release_claims_on_start;
+  }
+  for (int i = 0; i < senders; ++i) {
+    senders_.emplace_back([this, stop = stop_source_.get_token(), &transport = *transports_[i],
+                           first = i == 0] { run(stop, transport, first); });
+  }
 }
 
 void OutboxWorker::stop() {
   stop_source_.request_stop();
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& sender : senders_) {
+    if (sender.joinable()) sender.join();
+  }
+  // The transports close their connections only once no sender uses them.
+  transports_.clear();
 }
 
-void OutboxWorker::notify() {
+void OutboxWorker::notify() { wake_one(); }
+
+void OutboxWorker::wake_one() {
   {
     std::lock_guard lock(mutex_);
     notified_ = true;
   }
-  wake_.notify_all();
+  mail_.notify_one();
 }
 
 OutboxStats OutboxWorker::stats() const { return {sent_.load(), retried_.load(), failed_.load()}; }
 
-void OutboxWorker::run(std::stop_token stop) {
+void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases_claims) {
   // Delivery is background work: under load, requests come first, and the outbox (durable in the
-  // database) catches up when the load eases. A nice of 10 gives this thread about a tenth of a
+  // database) catches up when the load eases. A nice of 10 gives the senders about a tenth of a
   // contended core.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
 
-  bool release_claims = options_.release_claims_on_start;
-  // An outcome not yet recorded: nothing else is claimed (so nothing else sent) until it is.
+  bool release_claims = releases_claims && options_.release_claims_on_start;
+  // Any claim before the release would be ended by it (and its email sent twice).
+  if (!release_claims && !wait_for_release(stop)) return;
+  // An outcome not yet recorded: this sender claims (so sends) nothing else until it is.
   std::optional<domain::DeliveryOutcome> unrecorded;
   std::string unrecorded_message_id;
   std::int64_t store_retry_ms = 0;
@@ -80,19 +98,21 @@ void OutboxWorker::run(std::stop_token stop) {
     const bool claim = !stop.stop_requested();
     if (!claim && !unrecorded) return;
     {
-      // Mail queued from here on is either seen by this claim or wakes the next wait.
+      // Mail queued from here on is either seen by this claim or wakes a sender's next wait.
       std::lock_guard lock(mutex_);
       notified_ = false;
     }
     Step step;
     domain::Status status = record_and_claim(unrecorded, release_claims, claim, step);
     if (!status) {
-      if (unrecorded && stop.stop_requested()) {
+      if (stop.stop_requested()) {
         // Shutdown is bounded: the claim stays, so the next start sends this email again.
-        log::error("delivery not recorded at shutdown; the email will be sent again",
-                   {{"message_id", unrecorded_message_id},
-                    {"outcome", outcome_name(unrecorded->kind)},
-                    {"error", status.error().message}});
+        if (unrecorded) {
+          log::error("delivery not recorded at shutdown; the email will be sent again",
+                     {{"message_id", unrecorded_message_id},
+                      {"outcome", outcome_name(unrecorded->kind)},
+                      {"error", status.error().message}});
+        }
         return;
       }
       store_retry_ms = std::clamp(store_retry_ms * 2, kFirstStoreRetryMs, kLastStoreRetryMs);
@@ -114,17 +134,26 @@ void OutboxWorker::run(std::stop_token stop) {
     }
     store_retry_ms = 0;
     unrecorded.reset();
-    if (step.released_claims > 0) {
-      log::warn("claims of a stopped run released; those emails are sent again",
-                {{"emails", step.released_claims}});
+    if (release_claims) {
+      if (step.released_claims > 0) {
+        log::warn("claims of a stopped run released; those emails are sent again",
+                  {{"emails", step.released_claims}});
+      }
+      release_claims = false;
+      {
+        std::lock_guard lock(mutex_);
+        claims_released_ = true;
+      }
+      released_.notify_all();
     }
-    release_claims = false;
 
     if (!step.claimed) {
       if (!claim) return;
       wait_for_mail(stop, step.next_due_ms);
       continue;
     }
+    // There may be more: bring another sender up.
+    wake_one();
     const domain::ClaimedEmail& claimed = *step.claimed;
     unrecorded_message_id = claimed.email.message_id.str() + "@" + options_.message_id_host;
     if (claimed.cancelled) {
@@ -137,7 +166,7 @@ void OutboxWorker::run(std::stop_token stop) {
           plain_outcome(domain::DeliveryOutcome::Kind::kReleased, claimed.email.pk, domain::now());
       continue;
     }
-    unrecorded = deliver(claimed, stop);
+    unrecorded = deliver(claimed, transport, stop);
   }
 }
 
@@ -155,7 +184,7 @@ domain::Status OutboxWorker::record_and_claim(const std::optional<domain::Delive
 }
 
 domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claimed,
-                                              std::stop_token stop) {
+                                              Transport& transport, std::stop_token stop) {
   const domain::OutboxEmail& email = claimed.email;
   const domain::Invitation& invitation = claimed.invitation;
   const std::string message_id = email.message_id.str() + "@" + options_.message_id_host;
@@ -175,7 +204,7 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
                     .text = std::move(rendered.text),
                     .html = std::move(rendered.html)};
     Envelope envelope{options_.from_address, email.to_address, message_id, compose(message)};
-    result = transport_.send(envelope, stop);
+    result = transport.send(envelope, stop);
   } catch (const std::exception& error) {
     result = {.ok = false,
               .permanent = false,
@@ -186,14 +215,14 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
 
   if (result.ok) {
     sent_.fetch_add(1, std::memory_order_relaxed);
-    log::info("email sent", {{"message_id", message_id},
-                             {"transport", transport_.name()},
-                             {"attempt", email.attempts}});
+    log::info(
+        "email sent",
+        {{"message_id", message_id}, {"transport", transport.name()}, {"attempt", email.attempts}});
     return plain_outcome(domain::DeliveryOutcome::Kind::kSent, email.pk, now);
   }
   if (result.aborted) {
     log::info("email send aborted by shutdown; it stays queued",
-              {{"message_id", message_id}, {"transport", transport_.name()}});
+              {{"message_id", message_id}, {"transport", transport.name()}});
     return plain_outcome(domain::DeliveryOutcome::Kind::kReleased, email.pk, now);
   }
   domain::DeliveryOutcome outcome = domain::failed_send(
@@ -202,13 +231,13 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
   if (outcome.kind == domain::DeliveryOutcome::Kind::kFailed) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     log::error("email failed", {{"message_id", message_id},
-                                {"transport", transport_.name()},
+                                {"transport", transport.name()},
                                 {"attempt", email.attempts},
                                 {"error", result.error}});
   } else {
     retried_.fetch_add(1, std::memory_order_relaxed);
     log::warn("email will be retried", {{"message_id", message_id},
-                                        {"transport", transport_.name()},
+                                        {"transport", transport.name()},
                                         {"attempt", email.attempts},
                                         {"retry_in_ms", outcome.next_attempt_ms - now.unix_ms},
                                         {"error", result.error}});
@@ -220,16 +249,21 @@ void OutboxWorker::wait_for_mail(std::stop_token stop, std::optional<std::int64_
   std::unique_lock lock(mutex_);
   auto notified = [this] { return notified_; };
   if (!until_ms) {
-    wake_.wait(lock, stop, notified);
+    mail_.wait(lock, stop, notified);
     return;
   }
   auto wait_ms = std::max<std::int64_t>(0, *until_ms - domain::now().unix_ms);
-  wake_.wait_for(lock, stop, std::chrono::milliseconds(wait_ms), notified);
+  mail_.wait_for(lock, stop, std::chrono::milliseconds(wait_ms), notified);
+}
+
+bool OutboxWorker::wait_for_release(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  return released_.wait(lock, stop, [this] { return claims_released_; });
 }
 
 void OutboxWorker::pause(std::stop_token stop, std::int64_t delay_ms) {
   std::unique_lock lock(mutex_);
-  wake_.wait_for(lock, stop, std::chrono::milliseconds(delay_ms), [] { return false; });
+  paused_.wait_for(lock, stop, std::chrono::milliseconds(delay_ms), [] { return false; });
 }
 
 }  // namespace invited::mail

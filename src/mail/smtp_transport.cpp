@@ -1,6 +1,6 @@
 #include "mail/smtp_transport.hpp"
 
-#include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <cstring>
 #include <memory>
@@ -29,53 +29,80 @@ int abort_on_stop(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::stop_token*>(user)->stop_requested() ? 1 : 0;
 }
 
+// A kept connection unused for longer than this is closed and a fresh one opened: SMTP servers
+// drop idle clients after a few minutes (RFC 5321 asks for at least five), and a connection the
+// server has dropped would fail the next send.
+constexpr long kIdleConnectionSeconds = 60;
+
 }  // namespace
 
 SmtpTransport::SmtpTransport(std::string url, StartTls starttls)
     : url_(std::move(url)), starttls_(starttls) {}
 
+SmtpTransport::~SmtpTransport() {
+  if (handle_ == nullptr) return;
+  // curl_easy_cleanup would say QUIT on the kept connection with none of the handle's timeouts,
+  // waiting up to two minutes for a server that stopped answering. Shutting the socket first
+  // makes that QUIT fail at once; every message sent was already accepted.
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(handle_, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK &&
+      socket != CURL_SOCKET_BAD) {
+    ::shutdown(socket, SHUT_RDWR);
+  }
+  curl_easy_cleanup(handle_);
+}
+
+CURL* SmtpTransport::handle() {
+  if (handle_ != nullptr) return handle_;
+  handle_ = curl_easy_init();
+  if (handle_ == nullptr) return nullptr;
+  curl_easy_setopt(handle_, CURLOPT_URL, url_.c_str());
+  curl_easy_setopt(handle_, CURLOPT_READFUNCTION, read_upload);
+  curl_easy_setopt(handle_, CURLOPT_UPLOAD, 1L);
+  // CURLUSESSL_ALL: without STARTTLS libcurl stops before AUTH and MAIL FROM, so a man in the
+  // middle who strips STARTTLS from the server's EHLO reply learns neither password nor message.
+  curl_easy_setopt(
+      handle_, CURLOPT_USE_SSL,
+      static_cast<long>(starttls_ == StartTls::kRequired ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+  curl_easy_setopt(handle_, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(handle_, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(handle_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle_, CURLOPT_MAXAGE_CONN, kIdleConnectionSeconds);
+  curl_easy_setopt(handle_, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle_, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+  return handle_;
+}
+
 SendResult SmtpTransport::send(const Envelope& envelope, std::stop_token stop) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl)
+  CURL* curl = handle();
+  if (curl == nullptr) {
     return {.ok = false, .permanent = false, .aborted = false, .error = "curl_easy_init failed"};
-  std::string from = "<" + envelope.from_address + ">";
+  }
+  // What changes from one message to the next; every other setting stays from handle().
+  from_ = "<" + envelope.from_address + ">";
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(
       curl_slist_append(nullptr, ("<" + envelope.to_address + ">").c_str()), curl_slist_free_all);
   Upload upload{&envelope.data};
   char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from_.c_str());
+  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, recipients.get());
+  curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(envelope.data.size()));
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stop);
 
-  CURL* handle = curl.get();
-  curl_easy_setopt(handle, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(handle, CURLOPT_MAIL_FROM, from.c_str());
-  curl_easy_setopt(handle, CURLOPT_MAIL_RCPT, recipients.get());
-  curl_easy_setopt(handle, CURLOPT_READFUNCTION, read_upload);
-  curl_easy_setopt(handle, CURLOPT_READDATA, &upload);
-  curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(envelope.data.size()));
-  // CURLUSESSL_ALL: without STARTTLS libcurl stops before AUTH and MAIL FROM, so a man in the
-  // middle who strips STARTTLS from the server's EHLO reply learns neither password nor message.
-  curl_easy_setopt(
-      handle, CURLOPT_USE_SSL,
-      static_cast<long>(starttls_ == StartTls::kRequired ? CURLUSESSL_ALL : CURLUSESSL_TRY));
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
-  // Close the connection (QUIT) with this handle's own settings as the send ends. Otherwise
-  // curl_easy_cleanup says QUIT without any of them: after an aborted send to a server that
-  // stopped answering, it would wait two minutes for the reply.
-  curl_easy_setopt(handle, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
-  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &stop);
-
-  CURLcode code = curl_easy_perform(handle);
+  CURLcode code = curl_easy_perform(curl);
+  // Nothing of this send may outlive it in the handle: the next send sets them again.
+  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, nullptr);
+  curl_easy_setopt(curl, CURLOPT_READDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, nullptr);
   if (code == CURLE_OK) return {};
   if (code == CURLE_ABORTED_BY_CALLBACK) {
     return {.ok = false, .permanent = false, .aborted = true, .error = "aborted: stopping"};
   }
   long response = 0;
-  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response);
   std::string error = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
   if (code == CURLE_USE_SSL_FAILED) {
     // The server (or someone between) did not agree to STARTTLS. Retryable: it may be a

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <stop_token>
 #include <string>
 
@@ -20,7 +22,8 @@ struct SendResult {
   std::string error;       // why it failed, for logs and the outbox row; never holds secrets
 };
 
-// Delivers messages. Implementations are used from the mail worker's thread only.
+// Delivers messages. One instance is used by one thread at a time; a worker that sends in
+// parallel makes one per sender (TransportFactory).
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -30,5 +33,8 @@ class Transport {
   // Short name for logs: "smtp" or "folder".
   virtual const char* name() const = 0;
 };
+
+// Makes a transport for one sender of the mail worker (an SMTP connection of its own).
+using TransportFactory = std::function<std::unique_ptr<Transport>()>;
 
 }  // namespace invited::mail

@@ -533,6 +533,34 @@ TEST_F(SqliteOutbox, AnEmailWithNothingPendingIsCancelledWithoutAToken) {
   EXPECT_FALSE(domain::claim_next_email(*tx, domain::Instant{kNowMs}));
 }
 
+TEST_F(SqliteOutbox, TheBacklogCountsQueuedEmailsAndAgesTheOneQueuedFirst) {
+  EXPECT_EQ(tx->outbox_backlog().queued, 0);
+  EXPECT_FALSE(tx->outbox_backlog().oldest_message_id);
+  EXPECT_EQ(domain::oldest_queued_age_seconds(tx->outbox_backlog(), domain::Instant{kNowMs}), 0);
+
+  queue_email("ann@example.com", kNow - 3);  // queued first: the oldest
+  queue_email("bob@example.com", kNow - 2);
+  queue_email("cid@example.com", kNow - 1);
+  auto held = tx->claim_due_email(kNowMs, kNowMs + 60000);     // ann: in flight, still queued
+  auto retried = tx->claim_due_email(kNowMs, kNowMs + 60000);  // bob: waits for a retry
+  auto sent = tx->claim_due_email(kNowMs, kNowMs + 60000);     // cid: sent
+  ASSERT_TRUE(held && retried && sent);
+  tx->mark_email_retry(retried->pk, kNowMs + 60000, "451 busy");
+  tx->mark_email_sent(sent->pk, kNow);
+
+  domain::OutboxBacklog backlog = tx->outbox_backlog();
+  EXPECT_EQ(backlog.queued, 2);
+  ASSERT_TRUE(backlog.oldest_message_id);
+  EXPECT_EQ(*backlog.oldest_message_id, held->message_id);
+  // ann's id was made at (kNow - 3) s + 0 ms.
+  EXPECT_DOUBLE_EQ(domain::oldest_queued_age_seconds(backlog, domain::Instant{kNowMs + 250}), 3.25);
+
+  tx->mark_email_sent(held->pk, kNow);
+  tx->mark_email_failed(retried->pk, "550 no", kNow);
+  EXPECT_EQ(tx->outbox_backlog().queued, 0);
+  EXPECT_FALSE(tx->outbox_backlog().oldest_message_id);
+}
+
 TEST(OutboxRetryPolicy, DoublesTheDelayAndFailsAfterTheLastAttemptOrAPermanentRefusal) {
   const domain::RetryPolicy policy{.max_attempts = 4, .retry_seconds = 0.5};
   const domain::Instant now{kNow * 1000};

@@ -44,6 +44,20 @@ std::optional<std::int64_t> Transaction::next_email_due_ms() {
   return due;
 }
 
+domain::OutboxBacklog Transaction::outbox_backlog() {
+  // One pass over the partial index of queued emails (outbox_emails_due). PostgreSQL has no
+  // min() for uuid; ordering by it keeps only the smallest (a top-1 sort, no full sort).
+  static constexpr Statement kBacklog{
+      "outbox_backlog",
+      "SELECT (SELECT count(*) FROM outbox_emails WHERE status = 0), "
+      "(SELECT message_id FROM outbox_emails WHERE status = 0 ORDER BY message_id LIMIT 1)"};
+  Result rows = db_.query(kBacklog);
+  domain::OutboxBacklog backlog;
+  backlog.queued = rows.int64(0, 0);
+  backlog.oldest_message_id = rows.optional_uuid(0, 1);
+  return backlog;
+}
+
 std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
                                                                 std::int64_t lease_until_ms) {
   // One statement picks and claims. With several workers (processes), each takes a different

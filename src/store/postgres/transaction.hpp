@@ -127,6 +127,7 @@ class Transaction final : public domain::WriteTx {
   // The outbox (outbox.cpp)
   void enqueue_email(const domain::NewEmail& email) override;
   std::optional<std::int64_t> next_email_due_ms() override;
+  domain::OutboxBacklog outbox_backlog() override;
   std::optional<domain::OutboxEmail> claim_due_email(std::int64_t now_ms,
                                                      std::int64_t lease_until_ms) override;
   void mark_email_sent(domain::Pk email_pk, domain::UnixSeconds now) override;

@@ -16,6 +16,20 @@ std::optional<std::int64_t> Transaction::next_email_due_ms() {
   return row.int64(0);
 }
 
+domain::OutboxBacklog Transaction::outbox_backlog() {
+  // Both read the partial index of queued emails (outbox_emails_due).
+  static constexpr const char* kCount =
+      "SELECT count(*) FROM outbox_emails INDEXED BY outbox_emails_due WHERE status = 0";
+  static constexpr const char* kOldest =
+      "SELECT min(message_id) FROM outbox_emails INDEXED BY outbox_emails_due WHERE status = 0";
+  domain::OutboxBacklog backlog;
+  auto count = db_.query(kCount);
+  if (count.step()) backlog.queued = count.int64(0);
+  auto oldest = db_.query(kOldest);
+  if (oldest.step() && !oldest.is_null(0)) backlog.oldest_message_id = oldest.uuid(0);
+  return backlog;
+}
+
 void Transaction::enqueue_email(const domain::NewEmail& email) {
   static constexpr const char* kInsert =
       "INSERT INTO outbox_emails(message_id, batch_pk, to_address, next_attempt_ms, created_at) "
