@@ -326,7 +326,7 @@ TEST_F(SchemaTest, LatestSchemaHasTheIndexesOfTheSqliteSchema) {
   }
   // 0004 replaced the batches' row-key index by the time-ordered one.
   EXPECT_TRUE(db_->query_once("SELECT to_regclass('invite_batches_by_org') IS NULL").boolean(0, 0));
-  // 0014: the pending invites are found by address through a hash index, and by target through
+  // 0011: the pending invites are found by address through a hash index, and by target through
   // the unique index, which leads with the target (SQLite's invites_pending_by_target goes).
   EXPECT_TRUE(
       db_->query_once("SELECT to_regclass('invites_pending_by_target') IS NULL").boolean(0, 0));

@@ -1,6 +1,6 @@
 -- compatibility: compatible
--- invited schema, version 14: the PostgreSQL twin of
--- src/store/sqlite/migrations/0014_pending_invites_by_email_hash.sql.
+-- invited schema, version 11: the PostgreSQL twin of
+-- src/store/sqlite/migrations/0011_pending_invites_by_email_hash.sql.
 -- Every invite request first asks whether the address has a pending invite in the organization
 -- (has_pending_invites). Under SERIALIZABLE that read locks the index pages it visits, and in the
 -- btree led by the email those are the pages where neighbouring addresses' new invites go: a
