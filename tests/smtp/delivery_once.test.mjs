@@ -11,9 +11,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { holdWriteLock } from '../support/database.mjs';
-import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, uuidSql, sqlWrite, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, sqlWrite, waitFor } from '../support/assertions.mjs';
 import { freePort, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
+import { outboxRows, allSent } from '../support/outbox_rows.mjs';
 
 const { start, sink } = peersOfThisFile();
 
@@ -33,15 +34,6 @@ async function queueEmails(service, key, websites, addresses) {
   }
   return inviteIds;
 }
-
-const outboxRows = (service) =>
-  service
-    .sql(`SELECT ${uuidSql('message_id')}, status, attempts, CAST(claimed_until IS NOT NULL AS INTEGER) FROM outbox_emails ORDER BY pk`)
-    .map(([messageId, status, attempts, claimed]) => ({
-      messageId: `<${messageId}@127.0.0.1>`, status: Number(status), attempts: Number(attempts), claimed: claimed === '1',
-    }));
-
-const allSent = (service) => service.sql('SELECT delivery FROM invite_batches').every(([d]) => d === '1');
 
 const loggedMessages = (service) =>
   service.logs.flatMap((line) => {

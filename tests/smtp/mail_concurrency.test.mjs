@@ -8,9 +8,10 @@
 // - invited_outbox_queued_emails and invited_outbox_oldest_queued_age_seconds follow the queue.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueEmail, bulkOk, uuidSql, waitFor } from '../support/assertions.mjs';
+import { uniqueEmail, bulkOk, waitFor } from '../support/assertions.mjs';
 import { metrics } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
+import { outboxRows, allSent } from '../support/outbox_rows.mjs';
 
 const { start, sink } = peersOfThisFile();
 
@@ -24,15 +25,6 @@ async function orgWithWebsite(service) {
 async function queueEmails(service, key, website, addresses) {
   for (const email of addresses) await bulkOk(service, key, { invite_method: 'email', email, website_ids: [website.id] });
 }
-
-const outboxRows = (service) =>
-  service
-    .sql(`SELECT ${uuidSql('message_id')}, status, attempts, CAST(claimed_until IS NOT NULL AS INTEGER) FROM outbox_emails ORDER BY pk`)
-    .map(([messageId, status, attempts, claimed]) => ({
-      messageId: `<${messageId}@127.0.0.1>`, status: Number(status), attempts: Number(attempts), claimed: claimed === '1',
-    }));
-
-const allSent = (service) => service.sql('SELECT delivery FROM invite_batches').every(([d]) => d === '1');
 
 test('--mail-concurrency 3: three messages in flight at once, each claimed before it is sent, nothing more claimed while they wait', async () => {
   const smtp = await sink({ hold: true });
