@@ -139,9 +139,10 @@ void InstanceLock::run(std::stop_token stop) {
         renew_claims();
       }
       failing = false;
-    } catch (const PgError& error) {
+    } catch (const std::exception& error) {
       // The session, and with it the lock, is gone (or was never had): claiming pauses until
-      // the next attempt takes a lock again.
+      // the next attempt takes a lock again. (Any other failure is handled the same way: this
+      // thread must not end the process.)
       bool was_held = held_.exchange(false);
       backend_pid_.store(0);
       connection_.reset();

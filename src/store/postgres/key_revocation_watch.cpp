@@ -77,7 +77,10 @@ void KeyRevocationWatch::run(std::stop_token stop) {
       }
       hear(stop);
       continue;
-    } catch (const PgError& error) {
+    } catch (const std::exception& error) {
+      // A PgError (the connection lost, a deadline passed) or anything else (memory, a thread
+      // resource, the listener): this thread must not end the process; the next round listens
+      // afresh and forgets every cached key.
       connection_.reset();
       if (!failing) {
         log::warn(

@@ -28,7 +28,9 @@ inline constexpr const char* kKeyRevokedChannel = "invited_api_key_revoked";
 // thread reconnects, every `check_every` until it succeeds, and then calls listener(nullopt):
 // whatever was revoked meanwhile went unheard, so the cache forgets every key (it does so after
 // the first LISTEN too, for what was revoked before it). Destroying the
-// watch stops the thread (within `check_every`) and closes its connection. Thread-safe.
+// watch stops the thread and closes its connection: at once while it waits, and against a
+// server that stopped answering within one connect or round trip (`timeout`) at most, plus the
+// notification wait's `check_every`. Thread-safe.
 class KeyRevocationWatch final : public Subscription {
  public:
   struct Options {

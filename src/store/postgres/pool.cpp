@@ -192,7 +192,9 @@ domain::Status ConnectionPool::run_unit(std::unique_ptr<Connection>& connection,
       timeouts_.fetch_add(1, std::memory_order_relaxed);
       return timed_out();
     }
-    bool committing = false;
+    // A statement of its own (Access::kStatement) commits as it runs: lost with its connection,
+    // it may have committed, so like a COMMIT in flight it is not run again.
+    bool committing = unit.access == Access::kStatement;
     bool exclusive = false;
     bool short_waits = false;
     // Ends the turn taken for this run, if any (a lost connection has ended it already).

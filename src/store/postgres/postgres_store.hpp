@@ -52,7 +52,8 @@ class PostgresStore final : public ServiceStore, public domain::BudgetStore {
     // reports a schema that is not at this binary's version.
     bool migrate = true;
     // The outbox's claims (instance_lock.hpp): how often this instance checks the connection
-    // that holds its lock, and how long after a claim its lease is still renewed.
+    // that holds its lock (and the key revocation watch its listening connection,
+    // key_revocation_watch.hpp), and how long after a claim its lease is still renewed.
     std::chrono::milliseconds instance_check_every{1000};
     std::chrono::milliseconds renew_claims_for{120000};
   };

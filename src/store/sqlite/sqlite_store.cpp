@@ -138,7 +138,6 @@ SqliteStore::~SqliteStore() {
     copier_ready_.notify_all();
     copier_.join();
   }
-  if (database_fd_ >= 0) ::close(database_fd_);
 }
 
 void SqliteStore::copier_loop() {
@@ -174,11 +173,19 @@ void SqliteStore::copier_loop() {
 }
 
 void SqliteStore::sync_database_file() {
-  if (database_fd_ < 0) {
-    database_fd_ = ::open(options_.path.c_str(), O_RDWR | O_CLOEXEC);
-    if (database_fd_ < 0) return;  // not writable now: the checkpoint could not copy either
+  // Through the copier connection's own file handle: a descriptor of our own on the database
+  // file would drop the process's POSIX locks on it when closed (every connection's SHARED
+  // lock), letting another process think it was the last one and take the log away.
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(copier_db_->handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) !=
+          SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr) {
+    return;
   }
-  ::fdatasync(database_fd_);  // a failure shows again in the writer's RESTART, which reports it
+  // A failure shows again in the writer's RESTART, which reports it.
+  file->pMethods->xSync(file, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY);
+}
+::fdatasync(database_fd_);  // a failure shows again in the writer's RESTART, which reports it
 }
 
 int SqliteStore::on_wal_commit(void* self, ::sqlite3*, const char*, int pages) {

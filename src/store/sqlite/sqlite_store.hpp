@@ -239,7 +239,6 @@ class SqliteStore final : public ServiceStore {
   bool copy_due_ = false;
   bool copier_stopping_ = false;
   Clock::time_point next_copier_reopen_;  // copier thread only
-  int database_fd_ = -1;                  // the database file, opened by the copier to sync it
   std::thread copier_;
 
   mutable std::mutex health_mutex_;

@@ -10,6 +10,9 @@
 -- index is reordered to lead with the target, so the planner reads an address's pending invites
 -- through the hash index; it also serves what invites_pending_by_target served (a deleted
 -- target's pending invites), which goes.
+-- Compatible (an older binary's statements work on it: ON CONFLICT names the columns as a set),
+-- but not online: the index builds hold the invites table's write lock until the migration
+-- commits, so on a large table run `invited migrate` at a quiet moment before the rolling start.
 CREATE INDEX invites_pending_by_email ON invites USING hash (email_key) WHERE status = 0;
 DROP INDEX invites_one_pending;
 CREATE UNIQUE INDEX invites_one_pending ON invites(target_kind, target_pk, email_key)
