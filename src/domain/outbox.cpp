@@ -58,9 +58,7 @@ void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome) {
 
 double oldest_queued_age_seconds(const OutboxBacklog& backlog, Instant now) {
   if (!backlog.oldest_message_id) return 0;
-  // A UUIDv7 starts with its Unix milliseconds, 48 bits big-endian.
-  std::int64_t queued_ms = 0;
-  for (int i = 0; i < 6; ++i) queued_ms = (queued_ms << 8) | backlog.oldest_message_id->bytes()[i];
+  const std::int64_t queued_ms = backlog.oldest_message_id->v7_unix_ms();
   return static_cast<double>(std::max<std::int64_t>(0, now.unix_ms - queued_ms)) / 1000.0;
 }
 

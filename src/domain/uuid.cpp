@@ -52,6 +52,12 @@ std::optional<Uuid> Uuid::parse(std::string_view text) {
   return Uuid(bytes);
 }
 
+std::int64_t Uuid::v7_unix_ms() const {
+  std::int64_t unix_ms = 0;
+  for (int i = 0; i < 6; ++i) unix_ms = (unix_ms << 8) | bytes_[i];
+  return unix_ms;
+}
+
 Uuid Uuid::v7(std::int64_t unix_ms) {
   // Ids made by one thread within one millisecond increase (RFC 9562, 6.2 method 1: a 12-bit
   // counter in rand_a, started at a random value below 2048 each new millisecond), so lists

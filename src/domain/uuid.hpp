@@ -28,6 +28,8 @@ class Uuid {
   static Uuid v4();
 
   const Bytes& bytes() const { return bytes_; }
+  // The Unix milliseconds a version 7 id carries (its first 48 bits, as v7() wrote them).
+  std::int64_t v7_unix_ms() const;
   std::string str() const;
   // Writes the 36 characters of str() to `out`.
   void write(char* out) const;

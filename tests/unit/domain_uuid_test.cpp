@@ -27,6 +27,13 @@ TEST(Uuid, Version7IsTimeOrderedAndVersioned) {
   EXPECT_NE(Uuid::v7(5), Uuid::v7(5));
 }
 
+TEST(Uuid, Version7GivesBackItsMilliseconds) {
+  // A millisecond later than any this thread asked for, so the id carries it unchanged.
+  constexpr std::int64_t kMs = 3'000'000'000'123;
+  EXPECT_EQ(Uuid::v7(kMs).v7_unix_ms(), kMs);
+  EXPECT_EQ(Uuid::parse("0190f5a3-1b2c-7d4e-8f00-000000000000")->v7_unix_ms(), 0x0190f5a31b2c);
+}
+
 // Lists order by (time, id): ids made within one millisecond keep the order they were made in.
 TEST(Uuid, V7IdsOfOneMillisecondIncreaseInTheOrderTheyAreMade) {
   // Later than any millisecond other tests ask for on this thread (an earlier one gets random

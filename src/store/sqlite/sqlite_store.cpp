@@ -185,8 +185,6 @@ void SqliteStore::sync_database_file() {
   // A failure shows again in the writer's RESTART, which reports it.
   file->pMethods->xSync(file, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY);
 }
-::fdatasync(database_fd_);  // a failure shows again in the writer's RESTART, which reports it
-}
 
 int SqliteStore::on_wal_commit(void* self, ::sqlite3*, const char*, int pages) {
   static_cast<SqliteStore*>(self)->wal_pages_ = pages;
