@@ -313,7 +313,8 @@ export function bytesAtRest(target) {
 // Another client holding the database's write lock until release(): every write of the service
 // waits meanwhile (and fails once its own timeout passes); reads go on. SQLite: the sqlite3 tool
 // in BEGIN EXCLUSIVE. PostgreSQL: psql in a transaction holding every table of the schema in
-// EXCLUSIVE mode (which blocks INSERT, UPDATE and DELETE, not SELECT). Resolves once the lock is
+// EXCLUSIVE mode (which blocks INSERT, UPDATE and DELETE, not SELECT), the rate-limit buckets
+// excepted. Resolves once the lock is
 // held; release() resolves once the holder committed and exited.
 export async function holdWriteLock(target) {
   const dir = dirOf(target);
@@ -324,7 +325,9 @@ export async function holdWriteLock(target) {
     script = "BEGIN EXCLUSIVE;\nSELECT 'locked';\n";
   } else {
     const pg = postgresCluster();
-    const tables = tableNames(dir);
+    // The data's tables only: the limiter's buckets (NOT_DATA) are drawn by every request, reads
+    // included, outside any transaction, and a lock on them would stop reads too.
+    const tables = tableNames(dir).filter((table) => !NOT_DATA.has(table));
     child = spawn(pg.psqlPath, pg.psqlArgs(postgresDatabaseOf(dir), ['-tA']), { stdio: ['pipe', 'pipe', 'pipe'] });
     script = `BEGIN;\nLOCK TABLE ${tables.join(', ')} IN EXCLUSIVE MODE;\nSELECT 'locked';\n`;
   }
