@@ -180,6 +180,32 @@ test('every example in the document matches its schema', () => {
   assert.ok(checked > 60, `checked ${checked} examples`);
 });
 
+// Client generators pick a oneOf branch by the discriminator's mapping; the validators above
+// (Ajv) by the oneOf itself. Both must choose the same branch for every value.
+test('every discriminator maps each value to the oneOf branch whose property has that const, and names every branch', () => {
+  const found = [];
+  const visit = (node, where) => {
+    if (Array.isArray(node)) return node.forEach((child, i) => visit(child, `${where}/${i}`));
+    if (node === null || typeof node !== 'object') return;
+    if (node.discriminator) found.push([where, node]);
+    for (const [key, child] of Object.entries(node)) visit(child, `${where}/${key}`);
+  };
+  visit(document, '#');
+  assert.ok(found.length >= 1, 'the document has discriminators');
+  for (const [where, schema] of found) {
+    const { propertyName, mapping } = schema.discriminator;
+    assert.ok(Array.isArray(schema.oneOf), `${where}: a discriminator beside a oneOf`);
+    const branches = schema.oneOf.map((branch) => branch.$ref);
+    assert.ok(branches.every(Boolean), `${where}: every branch is a $ref (generators select named schemas)`);
+    assert.deepEqual(Object.values(mapping).sort(), [...branches].sort(), `${where}: the mapping names every branch once`);
+    for (const [value, ref] of Object.entries(mapping)) {
+      const branch = contract.resolve({ $ref: ref });
+      assert.ok(branch.required?.includes(propertyName), `${where}: ${ref} requires ${propertyName}`);
+      assert.equal(branch.properties?.[propertyName]?.const, value, `${where}: ${ref}.${propertyName} is the const "${value}"`);
+    }
+  }
+});
+
 // The seed page's example response, verbatim.
 const SEED_RESPONSE = {
   success: true,
