@@ -37,7 +37,8 @@ function probesOf(method, operation) {
   const body = operation.requestBody?.content ?? {};
   const isJson = Boolean(body['application/json']);
   const isForm = Boolean(body['application/x-www-form-urlencoded']);
-  const example = Object.values(body['application/json']?.examples ?? {})[0]?.value;
+  const examples = Object.entries(body['application/json']?.examples ?? {}).map(([name, e]) => [name, e.value]);
+  const example = examples[0]?.[1];
   const probes = [
     ['no key', {}],
     ['a global key', { key }],
@@ -59,13 +60,23 @@ function probesOf(method, operation) {
       ['a body that is not JSON', { key, headers: JSON_TYPE, raw: '{"a": ' }],
       ['a JSON array', { key, headers: JSON_TYPE, raw: '[]' }],
       ['an unknown field', { key, body: { no_such_field: 1 } }],
-      ['the request example, global key', { key, body: example }],
-      ['the request example, scoped key', { key: scopedKey, body: example }],
+      ...examples.flatMap(([name, value]) => [
+        [`request example ${name}, global key`, { key, body: value }],
+        [`request example ${name}, scoped key`, { key: scopedKey, body: value }],
+      ]),
     );
   }
   if (isForm) probes.push(['an unknown token', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, raw: 'token=nope' }]);
   if (method === 'POST') {
     probes.push(['a malformed Idempotency-Key', { key, headers: { 'Idempotency-Key': 'has space' }, ...(isJson ? { body: example } : {}) }]);
+    if (isJson) {
+      // A key kept with one body (when the example succeeds), then sent with another.
+      const idempotencyKey = { 'Idempotency-Key': `probe-${method}-${Math.random()}` };
+      probes.push(
+        ['an Idempotency-Key, first use', { key, headers: { ...idempotencyKey, ...JSON_TYPE }, raw: JSON.stringify(example) }],
+        ['the same Idempotency-Key with another body', { key, headers: { ...idempotencyKey, ...JSON_TYPE }, raw: `${JSON.stringify(example)} ` }],
+      );
+    }
   }
   return probes;
 }
