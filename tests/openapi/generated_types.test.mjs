@@ -4,7 +4,7 @@
 // object literal assigned to a type: a missing, unknown or mistyped field fails). Examples
 // documented to answer 400 show bodies the service refuses, so they are left out; a deliberately
 // wrong set of bodies proves that a body which does not fit fails. One tsc run checks both.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,5 +99,8 @@ test('a body that does not fit fails: each deliberately wrong body gets its own 
   assert.ok(!failing.has(-1), `an error outside the examples: ${JSON.stringify(wrongErrors)}`);
   const passed = WRONG.filter((_, i) => !failing.has(i)).map((e) => e.where);
   assert.deepEqual(passed, [], 'these wrong bodies type-check');
-  rmSync(dir, { recursive: true, force: true });
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
