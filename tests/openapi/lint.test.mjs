@@ -1,8 +1,8 @@
 // docs/openapi.json passes `redocly lint` (@redocly/cli, the recommended rules, redocly.yaml)
 // without a warning; the few places a rule cannot read are listed, with their reasons, in
 // .redocly.lint-ignore.yaml and nothing else is ignored. And the shapes client generators need,
-// which no Redocly rule checks: no `default` in a request body (openapi-typescript makes such a
-// field required) and no if/then/else (generators drop it: a oneOf with a discriminator says it).
+// which no Redocly rule checks: no `default` in a request body or parameter (openapi-typescript
+// makes such a body field required; the description says what absent means) and no if/then/else (generators drop it: a oneOf with a discriminator says it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -99,7 +99,7 @@ function* schemaNodes(contract, schema, seen = new Set()) {
   }
 }
 
-test('no request body field has a default, and no schema uses if/then/else', () => {
+test('no request body field or parameter has a default, and no schema uses if/then/else', () => {
   const document = JSON.parse(DOCUMENT_TEXT);
   const contract = new OpenApiContract(document);
   const withDefault = [];
@@ -107,6 +107,12 @@ test('no request body field has a default, and no schema uses if/then/else', () 
     for (const [type, media] of Object.entries(operation.requestBody?.content ?? {})) {
       for (const node of schemaNodes(contract, media.schema)) {
         if ('default' in node) withDefault.push(`${method} ${template} ${type}: ${JSON.stringify(node).slice(0, 120)}`);
+      }
+    }
+    const parameters = [...(document.paths[template].parameters ?? []), ...(operation.parameters ?? [])].map((p) => contract.resolve(p));
+    for (const parameter of parameters) {
+      for (const node of schemaNodes(contract, parameter.schema)) {
+        if ('default' in node) withDefault.push(`${method} ${template} parameter ${parameter.name}: ${JSON.stringify(node).slice(0, 120)}`);
       }
     }
   }
