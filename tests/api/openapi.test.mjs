@@ -111,7 +111,10 @@ test('each operation documents its security, errors, headers and an example of i
         assert.ok(Object.keys(media.examples ?? {}).length > 0, `${name}: request example of ${type}`);
         if (type === 'application/json') {
           const schema = contract.resolve(media.schema);
-          assert.equal(schema.additionalProperties, false, `${name}: requests refuse unknown fields`);
+          // One object, or a oneOf of complete objects (one per form of the request).
+          for (const form of schema.oneOf ? schema.oneOf.map((s) => contract.resolve(s)) : [schema]) {
+            assert.equal(form.additionalProperties, false, `${name}: requests refuse unknown fields`);
+          }
           for (const code of ['400', '413', '415']) assert.ok(statuses.includes(code), `${name}: ${code}`);
         }
       }
@@ -178,6 +181,32 @@ test('every example in the document matches its schema', () => {
   }
   assert.deepEqual(failures, []);
   assert.ok(checked > 60, `checked ${checked} examples`);
+});
+
+// Client generators pick a oneOf branch by the discriminator's mapping; the validators above
+// (Ajv) by the oneOf itself. Both must choose the same branch for every value.
+test('every discriminator maps each value to the oneOf branch whose property has that const, and names every branch', () => {
+  const found = [];
+  const visit = (node, where) => {
+    if (Array.isArray(node)) return node.forEach((child, i) => visit(child, `${where}/${i}`));
+    if (node === null || typeof node !== 'object') return;
+    if (node.discriminator) found.push([where, node]);
+    for (const [key, child] of Object.entries(node)) visit(child, `${where}/${key}`);
+  };
+  visit(document, '#');
+  assert.ok(found.length >= 1, 'the document has discriminators');
+  for (const [where, schema] of found) {
+    const { propertyName, mapping } = schema.discriminator;
+    assert.ok(Array.isArray(schema.oneOf), `${where}: a discriminator beside a oneOf`);
+    const branches = schema.oneOf.map((branch) => branch.$ref);
+    assert.ok(branches.every(Boolean), `${where}: every branch is a $ref (generators select named schemas)`);
+    assert.deepEqual(Object.values(mapping).sort(), [...branches].sort(), `${where}: the mapping names every branch once`);
+    for (const [value, ref] of Object.entries(mapping)) {
+      const branch = contract.resolve({ $ref: ref });
+      assert.ok(branch.required?.includes(propertyName), `${where}: ${ref} requires ${propertyName}`);
+      assert.equal(branch.properties?.[propertyName]?.const, value, `${where}: ${ref}.${propertyName} is the const "${value}"`);
+    }
+  }
 });
 
 // The seed page's example response, verbatim.

@@ -64,6 +64,10 @@ export class OpenApiContract {
     this.ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, allowUnionTypes: true });
     addFormats(this.ajv);
     this.ajv.addFormat('idn-email', { type: 'string', validate: isIdnEmail });
+    // OpenAPI's discriminator is a hint for client generators: the oneOf beside it decides (the
+    // branches exclude each other by the discriminating property's const; openapi.test.mjs
+    // checks that the mapping agrees with them).
+    this.ajv.addKeyword('discriminator');
     this.ajv.addSchema({ $id: 'urn:invited:openapi', $defs: rewriteRefs(document.components?.schemas ?? {}) });
     this.compiled = new Map();
     this.templates = Object.keys(document.paths).map((template) => ({
