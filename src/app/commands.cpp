@@ -440,7 +440,10 @@ int list_keys(const Settings& settings, const std::string& org_id, ListFormat fo
       std::string scope = "global";
       if (key.scoped) {
         scope.clear();
-        for (const auto& id : key.website_ids) scope += (scope.empty() ? "" : ",") + id.str();
+        for (const auto& id : key.website_ids) {
+          if (!scope.empty()) scope += ',';
+          scope += id.str();
+        }
         if (scope.empty()) scope = "scoped (no live website)";
       }
       rows.push_back({key.id.str(), domain::format_timestamp(key.created_at),
