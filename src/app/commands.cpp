@@ -7,13 +7,13 @@
 #include <optional>
 
 #include "api/authenticator.hpp"
-#include "app/build_version.hpp"
 #include "api/endpoint.hpp"
 #include "api/idempotency.hpp"
 #include "api/organization_budgets.hpp"
 #include "api/rate_limiter.hpp"
 #include "api/routes.hpp"
 #include "api/shared_budgets.hpp"
+#include "app/build_version.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -129,9 +129,10 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
-  out += "# HELP invited_build_info The version and git commit of this binary.\n"
-         "# TYPE invited_build_info gauge\ninvited_build_info{version=\"" +
-         std::string(build_version()) + "\",commit=\"" + std::string(build_commit()) + "\"} 1\n";
+  out +=
+      "# HELP invited_build_info The version and git commit of this binary.\n"
+      "# TYPE invited_build_info gauge\ninvited_build_info{version=\"" +
+      std::string(build_version()) + "\",commit=\"" + std::string(build_commit()) + "\"} 1\n";
 }
 
 }  // namespace

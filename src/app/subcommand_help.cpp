@@ -13,9 +13,10 @@ std::string SubcommandHelpFormatter::make_help(const CLI::App* app, std::string 
            option != root->get_help_all_ptr() && option != root->get_version_ptr();
   });
   if (settings.empty()) return help;
-  return help + make_group("Settings (every subcommand reads them; given before or after the "
-                           "subcommand, or as INVITED_* variables)",
-                           false, settings);
+  return help + make_group(
+                    "Settings (every subcommand reads them; given before or after the "
+                    "subcommand, or as INVITED_* variables)",
+                    false, settings);
 }
 
 }  // namespace invited::app

@@ -20,9 +20,10 @@ struct Message {
 };
 
 // The RFC 5322 message: CRLF line endings, multipart/alternative with a text part encoded by
-// encode_text_part and a quoted-printable HTML part, RFC 2047 encoded words for non-ASCII or long names and subject. No value
-// of `message` can add or split a header. Header lines are at most 78 characters (76 with an
-// encoded word), but for an address too long to share a line, which gets a line of its own.
+// encode_text_part and a quoted-printable HTML part, RFC 2047 encoded words for non-ASCII or long
+// names and subject. No value of `message` can add or split a header. Header lines are at most 78
+// characters (76 with an encoded word), but for an address too long to share a line, which gets a
+// line of its own.
 std::string compose(const Message& message);
 
 // The value of a Subject header: `text` itself when it is plain printable ASCII that fits on one

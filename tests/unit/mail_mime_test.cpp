@@ -517,8 +517,8 @@ TEST(Compose, HasPlainTextAndHtmlPartsThatDecodeToTheInput) {
 // long the token, where quoted-printable would cut it with a soft break at 76 columns.
 TEST(Compose, LongLinkOfTheTextPartStaysWholeInTheRawMessage) {
   Message message = sample_message();
-  const std::string link = "https://invites.example.com/invitations/accept?token=" +
-                           repeat("AbCdEfGhIj-_0123456789", 8);
+  const std::string link =
+      "https://invites.example.com/invitations/accept?token=" + repeat("AbCdEfGhIj-_0123456789", 8);
   message.text = "Hello Ann,\n\nAccept: \n" + link + "\n\nThe team at Acme\n";
   std::string raw = compose(message);
   EXPECT_NE(raw.find("\r\n" + link + "\r\n"), std::string::npos) << raw;
@@ -529,8 +529,7 @@ TEST(Compose, LongLinkOfTheTextPartStaysWholeInTheRawMessage) {
 
 TEST(Compose, NonAsciiTextPartIs8bitAndDecodesToTheInput) {
   Message message = sample_message();
-  message.text = "Hallo Jürgen,\nöffne https://example.com/accept?token=" + repeat("x", 120) +
-                 "\n";
+  message.text = "Hallo Jürgen,\nöffne https://example.com/accept?token=" + repeat("x", 120) + "\n";
   auto parts = parts_of(parse_message(compose(message)));
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(lower(header(parts[0].parsed, "Content-Transfer-Encoding")), "8bit");
