@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   Settings settings;
   CLI::App app{"invited: membership and invitation service"};
   app.formatter(std::make_shared<invited::app::SubcommandHelpFormatter>());
+  app.failure_message(invited::app::command_line_failure);
   app.set_version_flag("--version",
                        "invited " + std::string(invited::app::build_version()) + " (commit " +
                            std::string(invited::app::build_commit()) + ")",

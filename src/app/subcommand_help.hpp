@@ -16,4 +16,9 @@ class SubcommandHelpFormatter : public CLI::Formatter {
                         CLI::AppFormatMode mode) const override;
 };
 
+// CLI11's message for a command line it refuses, naming what to fix where CLI11 alone would
+// not: a missing or unknown subcommand (`invited admin`, `invited admin delete-org`) lists the
+// subcommands to choose from. For CLI::App::failure_message, set on the top-level App.
+std::string command_line_failure(const CLI::App* app, const CLI::Error& error);
+
 }  // namespace invited::app
