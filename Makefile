@@ -1,7 +1,10 @@
 # invited: the two commands of the README, and the pieces they are made of.
-#   make run    install dependencies, build, start the service on ./data with a demo organization
-#   make test   install dependencies, build, run every test (unit, fuzz smoke, API, SMTP, browser)
-#   make fuzz   run every libFuzzer target for FUZZ_SECONDS each (default 900)
+#   make run      install what building and running need, build, start the service on ./data
+#                 with a demo organization
+#   make test     install that and every test tool, build, run every test (unit, fuzz smoke,
+#                 package, API, SMTP, browser)
+#   make package  build the Debian package (build/package/invited_VERSION_ARCH.deb)
+#   make fuzz     run every libFuzzer target for FUZZ_SECONDS each (default 900)
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -9,17 +12,27 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 900
 
-.PHONY: all deps build build-asan build-fuzz fuzz run test unit-test api-test bench-smoke format clean
+.PHONY: all deps build build-asan build-fuzz fuzz package run test unit-test api-test bench-smoke format clean
+
+# What scripts/install-deps installs: the test tools too when a test or fuzz goal is asked for
+# (one run of it, so one apt-get update at most).
+ifneq ($(filter test fuzz build-fuzz build-asan,$(MAKECMDGOALS)),)
+DEPS_FLAGS = --test
+endif
 
 all: build
 
 deps:
-	@scripts/install-deps
+	@scripts/install-deps $(DEPS_FLAGS)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 
+# A build/ configured before GoogleTest was installed (by `make run`) is configured again, so
+# that it builds the unit tests now.
 build: deps $(BUILD)/build.ninja
+	@if grep -q '^INVITED_UNIT_TESTS_BUILT:INTERNAL=OFF' $(BUILD)/CMakeCache.txt && \
+	  [ -f /usr/include/gtest/gtest.h ]; then cmake -S . -B $(BUILD) >/dev/null; fi
 	cmake --build $(BUILD) -j $(JOBS)
 
 $(ASAN_BUILD)/build.ninja:
@@ -42,6 +55,9 @@ fuzz: build-fuzz
 
 run: build
 	@scripts/run-demo
+
+package: build
+	cmake --build $(BUILD) --target package
 
 test: build build-asan build-fuzz
 	@scripts/test

@@ -1,5 +1,6 @@
 #include "app/commands.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "api/rate_limiter.hpp"
 #include "api/routes.hpp"
 #include "api/shared_budgets.hpp"
+#include "app/build_version.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -127,6 +129,10 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
+  out +=
+      "# HELP invited_build_info The version and git commit of this binary.\n"
+      "# TYPE invited_build_info gauge\ninvited_build_info{version=\"" +
+      std::string(build_version()) + "\",commit=\"" + std::string(build_commit()) + "\"} 1\n";
 }
 
 }  // namespace
@@ -318,6 +324,167 @@ int create_key(const Settings& settings, const std::string& org_id, const std::s
     return 0;
   } catch (const std::exception& error) {
     std::cerr << "invited admin create-key: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+namespace {
+
+// The rows as columns padded to their widest cell, the first row being the header.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+json::value key_json(const domain::ApiKey& key) {
+  json::array websites;
+  for (const auto& id : key.website_ids) websites.push_back(json::string(id.str()));
+  json::object out{{"key_id", key.id.str()},
+                   {"org_id", key.org_id.str()},
+                   {"name", key.name},
+                   {"scoped", key.scoped},
+                   {"website_ids", std::move(websites)},
+                   {"created_at", domain::format_timestamp(key.created_at)},
+                   {"revoked_at", nullptr}};
+  if (key.revoked_at) out["revoked_at"] = domain::format_timestamp(*key.revoked_at);
+  return out;
+}
+
+}  // namespace
+
+int list_orgs(const Settings& settings, ListFormat format) {
+  try {
+    auto store = open_store_for_command(settings);
+    std::vector<domain::Organization> organizations;
+    auto status = store->read_and_wait([&](domain::ReadTx& tx) -> domain::Status {
+      organizations = tx.list_organizations();
+      return {};
+    });
+    if (!status) {
+      std::cerr << "invited admin list-orgs: " << status.error().message << "\n";
+      return 1;
+    }
+    if (format == ListFormat::kJson) {
+      json::array out;
+      for (const auto& org : organizations) {
+        out.push_back(json::object{{"org_id", org.id.str()},
+                                   {"name", org.name},
+                                   {"created_at", domain::format_timestamp(org.created_at)}});
+      }
+      std::cout << json::serialize(out) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows{{"ORG_ID", "CREATED_AT", "NAME"}};
+    for (const auto& org : organizations) {
+      rows.push_back({org.id.str(), domain::format_timestamp(org.created_at), org.name});
+    }
+    print_table(rows);
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited admin list-orgs: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+int list_keys(const Settings& settings, const std::string& org_id, ListFormat format) {
+  auto org_uuid = domain::Uuid::parse(org_id);
+  if (!org_uuid) {
+    std::cerr << "invited admin list-keys: --org must be an organization id (a UUID, as "
+                 "`invited admin list-orgs` shows), not '"
+              << org_id << "'\n";
+    return 2;
+  }
+  try {
+    auto store = open_store_for_command(settings);
+    std::vector<domain::ApiKey> keys;
+    auto status = store->read_and_wait([&](domain::ReadTx& tx) -> domain::Status {
+      keys.clear();
+      auto org = tx.find_organization_by_id(*org_uuid);
+      if (!org) {
+        return domain::Error{domain::ErrorCode::kNotFound,
+                             "no organization has the id " + org_uuid->str() +
+                                 " (`invited admin list-orgs` lists them)"};
+      }
+      domain::CursorRequest request{.limit = 100, .starting_after = std::nullopt};
+      for (;;) {
+        auto page = tx.list_api_keys(org->pk, request);
+        for (auto& key : page.items) keys.push_back(std::move(key));
+        if (!page.has_more || keys.empty()) break;
+        request.starting_after = keys.back().id;
+      }
+      return {};
+    });
+    if (!status) {
+      std::cerr << "invited admin list-keys: " << status.error().message << "\n";
+      return 1;
+    }
+    if (format == ListFormat::kJson) {
+      json::array out;
+      for (const auto& key : keys) out.push_back(key_json(key));
+      std::cout << json::serialize(out) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows{
+        {"KEY_ID", "CREATED_AT", "REVOKED_AT", "SCOPE", "NAME"}};
+    for (const auto& key : keys) {
+      std::string scope = "global";
+      if (key.scoped) {
+        scope.clear();
+        for (const auto& id : key.website_ids) {
+          if (!scope.empty()) scope += ',';
+          scope += id.str();
+        }
+        if (scope.empty()) scope = "scoped (no live website)";
+      }
+      rows.push_back({key.id.str(), domain::format_timestamp(key.created_at),
+                      key.revoked_at ? domain::format_timestamp(*key.revoked_at) : "-", scope,
+                      key.name});
+    }
+    print_table(rows);
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited admin list-keys: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+int revoke_key(const Settings& settings, const std::string& key_id) {
+  auto key_uuid = domain::Uuid::parse(key_id);
+  if (!key_uuid) {
+    std::cerr << "invited admin revoke-key: --key must be an API key id (a UUID, as "
+                 "`invited admin list-keys --org ID` shows), not '"
+              << key_id << "'\n";
+    return 2;
+  }
+  try {
+    auto store = open_store_for_command(settings);
+    std::optional<domain::Result<domain::ApiKey>> revoked;
+    auto status = store->write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
+      revoked = domain::revoke_api_key_in_any_organization(tx, *key_uuid, domain::now());
+      return *revoked ? domain::Status() : domain::Status(revoked->error());
+    });
+    if (!status) {
+      std::string hint = status.error().code == domain::ErrorCode::kNotFound
+                             ? " (`invited admin list-keys --org ID` lists an organization's keys)"
+                             : "";
+      std::cerr << "invited admin revoke-key: " << status.error().message << hint << "\n";
+      return 1;
+    }
+    std::cout << json::serialize(key_json(revoked->value())) << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "invited admin revoke-key: " << error.what() << "\n";
     return 1;
   }
 }

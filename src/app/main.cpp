@@ -6,8 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/build_version.hpp"
 #include "app/commands.hpp"
 #include "app/settings.hpp"
+#include "app/subcommand_help.hpp"
 #include "log/log.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +21,12 @@ int main(int argc, char** argv) {
   using invited::app::Settings;
   Settings settings;
   CLI::App app{"invited: membership and invitation service"};
+  app.formatter(std::make_shared<invited::app::SubcommandHelpFormatter>());
+  app.failure_message(invited::app::command_line_failure);
+  app.set_version_flag("--version",
+                       "invited " + std::string(invited::app::build_version()) + " (commit " +
+                           std::string(invited::app::build_commit()) + ")",
+                       "print the version and the git commit it was built from, and exit");
   app.require_subcommand(1);
   app.fallthrough();
   invited::app::add_settings(app, settings);
@@ -42,6 +50,26 @@ int main(int argc, char** argv) {
   create_key->add_option("--name", key_name, "key name")->capture_default_str();
   create_key->add_option("--website", key_websites,
                          "scope the key to this website id (repeatable); none: a global key");
+
+  bool orgs_json = false;
+  auto* list_orgs = admin->add_subcommand(
+      "list-orgs", "list every organization (id, created_at, name), oldest first");
+  list_orgs->add_flag("--json", orgs_json, "print one JSON array instead of a table");
+
+  std::string list_keys_org;
+  bool keys_json = false;
+  auto* list_keys = admin->add_subcommand(
+      "list-keys", "list the API keys of an organization, revoked ones included, oldest first");
+  list_keys->add_option("--org", list_keys_org, "organization id (see admin list-orgs)")
+      ->required();
+  list_keys->add_flag("--json", keys_json, "print one JSON array instead of a table");
+
+  std::string revoke_key_id;
+  auto* revoke_key = admin->add_subcommand(
+      "revoke-key",
+      "revoke an API key (idempotent); a running service refuses it at once on PostgreSQL, "
+      "within --key-cache-ms on SQLite");
+  revoke_key->add_option("--key", revoke_key_id, "API key id (see admin list-keys)")->required();
 
   std::string copy_target;
   auto* copy_to = admin->add_subcommand(
@@ -73,5 +101,14 @@ int main(int argc, char** argv) {
   if (*create_org) return invited::app::create_org(settings, org_name, owner_email);
   if (*create_key) return invited::app::create_key(settings, key_org, key_name, key_websites);
   if (*copy_to) return invited::app::copy_to(settings, copy_target);
+  using invited::app::ListFormat;
+  if (*list_orgs) {
+    return invited::app::list_orgs(settings, orgs_json ? ListFormat::kJson : ListFormat::kTable);
+  }
+  if (*list_keys) {
+    return invited::app::list_keys(settings, list_keys_org,
+                                   keys_json ? ListFormat::kJson : ListFormat::kTable);
+  }
+  if (*revoke_key) return invited::app::revoke_key(settings, revoke_key_id);
   return 2;
 }

@@ -15,6 +15,9 @@ class ApiKeyReadTx {
   // The key with this hash, revoked or not; nullopt if none.
   virtual std::optional<ApiKey> find_api_key(const SecretHash& hash) = 0;
   virtual std::optional<ApiKey> find_api_key_by_id(Pk org_pk, const Uuid& id) = 0;
+  // The key with this id in whichever organization holds it (ids are unique across them), for
+  // the operator's commands; the API always looks keys up within the caller's organization.
+  virtual std::optional<ApiKey> find_api_key_in_any_organization(const Uuid& id) = 0;
   // Oldest first (created_at, then id); revoked keys included.
   virtual Page<ApiKey> list_api_keys(Pk org_pk, const ListRequest& request) = 0;
 };

@@ -39,6 +39,12 @@ Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyReque
 // the organization has no such key.
 Result<ApiKey> revoke_api_key(ApiKeyWriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now);
 
+// Revokes the key `key_id` of whichever organization holds it (idempotent): the operator's
+// `invited admin revoke-key`. kNotFound if no organization has such a key. The same revocation as
+// the API's, in the caller's unit of work.
+Result<ApiKey> revoke_api_key_in_any_organization(ApiKeyWriteTx& tx, const Uuid& key_id,
+                                                  Instant now);
+
 struct NewOrganization {
   Organization organization;
   IssuedApiKey global_key;

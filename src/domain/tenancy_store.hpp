@@ -18,6 +18,8 @@ class TenancyReadTx {
 
   virtual std::optional<Organization> find_organization(Pk org_pk) = 0;
   virtual std::optional<Organization> find_organization_by_id(const Uuid& id) = 0;
+  // Every organization, oldest first (created_at, then id): for the operator's commands.
+  virtual std::vector<Organization> list_organizations() = 0;
 
   // A website of `org_pk` that is not deleted.
   virtual std::optional<Website> find_website(Pk org_pk, const Uuid& id) = 0;

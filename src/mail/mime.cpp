@@ -115,6 +115,35 @@ std::string quoted_printable(std::string_view text) {
   return out;
 }
 
+EncodedPart encode_text_part(std::string_view text) {
+  constexpr std::size_t kMaxOctets = 998;
+  bool ascii = true;
+  std::size_t line = 0;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      line = 0;
+      continue;
+    }
+    if (c == '\r') continue;
+    if ((byte < 0x20 && c != '\t') || byte == 0x7f || ++line > kMaxOctets) {
+      return {"quoted-printable", quoted_printable(text)};
+    }
+    if (byte > 0x7f) ascii = false;
+  }
+  std::string body;
+  body.reserve(text.size() + text.size() / 32);
+  for (char c : text) {
+    if (c == '\r') continue;
+    if (c == '\n') {
+      body += "\r\n";
+    } else {
+      body += c;
+    }
+  }
+  return {ascii ? "7bit" : "8bit", std::move(body)};
+}
+
 std::string rfc5322_date(std::int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm utc{};
@@ -160,9 +189,15 @@ std::string compose(const Message& message) {
   out += "\r\n";
   out += "This is a multipart message in MIME format.\r\n";
   out += "\r\n--" + boundary + "\r\n";
+  EncodedPart text = encode_text_part(message.text);
+  // Quoted-printable never holds the boundary ('=' is encoded); text as written could, if only
+  // by a supplied name guessing 96 random bits.
+  if (text.body.find(boundary) != std::string::npos) {
+    text = {"quoted-printable", quoted_printable(message.text)};
+  }
   out += "Content-Type: text/plain; charset=utf-8\r\n";
-  out += "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
-  out += quoted_printable(message.text);
+  out += "Content-Transfer-Encoding: " + std::string(text.encoding) + "\r\n\r\n";
+  out += text.body;
   out += "\r\n--" + boundary + "\r\n";
   out += "Content-Type: text/html; charset=utf-8\r\n";
   out += "Content-Transfer-Encoding: quoted-printable\r\n\r\n";

@@ -54,6 +54,29 @@ test('without --smtp-url an email-mode request writes one .eml file named after 
   assert.equal(page.status, 200);
 });
 
+test('the accept link stands whole on one line of the raw .eml (the text part is not quoted-printable), and opens the page', async () => {
+  const { service, key, websites } = await startWithOrg({ websiteCount: 1, args: GENEROUS_LIMITS });
+  services.push(service);
+  const email = uniqueEmail('rawlink');
+  await bulkOk(service, key, { invite_method: 'email', email, website_ids: [websites[0].id] });
+  const [mail] = await sentFolderMail(service, email);
+  const link = acceptLink(mail); // from the decoded text part
+  assert.ok(link.length > 76, `a link of ${link.length} characters: longer than a quoted-printable line`);
+
+  // The raw file, as a person copying from it (or grep) sees it: no decoding at all.
+  const raw = service.mails().find((r) => r.includes(`<${email}>`));
+  const lines = raw.split('\r\n');
+  const textPart = lines.indexOf('Content-Type: text/plain; charset=utf-8');
+  assert.ok(textPart > 0, raw);
+  assert.equal(lines[textPart + 1], 'Content-Transfer-Encoding: 7bit');
+  assert.ok(lines.includes(`  ${link}`), `the link on a line of its own in:\n${raw}`);
+  for (const line of lines) assert.ok(Buffer.byteLength(line) <= 998, `a line of ${Buffer.byteLength(line)} octets`);
+
+  const url = new URL(link);
+  const page = await service.fetch(url.pathname + url.search);
+  assert.equal(page.status, 200);
+});
+
 test('--public-url is the base of the accept link and the host of the default From address', async () => {
   const { service, key, websites } = await startWithOrg({
     websiteCount: 1,

@@ -204,6 +204,7 @@ class FakeTx final : public TenancyReadTx,
   void insert_invite(const NewInvite&) override { unused(); }
   std::optional<Organization> find_organization(Pk) override { unused(); }
   std::optional<Organization> find_organization_by_id(const Uuid&) override { unused(); }
+  std::vector<Organization> list_organizations() override { unused(); }
   std::optional<Website> find_website(Pk, const Uuid&) override { unused(); }
   Page<Website> list_websites(Pk, std::optional<Pk>, const ListRequest&) override { unused(); }
   std::optional<Group> find_group(Pk, const Uuid&) override { unused(); }

@@ -428,9 +428,16 @@ std::vector<Part> parts_of(const Parsed& parsed) {
     auto next = body.find(delimiter, line_end);
     std::string content = body.substr(line_end + 2, next - line_end - 2);
     Part part{parse_message(content), {}};
-    auto decoded = qp_decode(part.parsed.body);
-    EXPECT_TRUE(decoded);
-    part.decoded_body = decoded.value_or("");
+    std::string encoding = lower(header(part.parsed, "Content-Transfer-Encoding"));
+    if (encoding == "7bit" || encoding == "8bit") {
+      for (const auto& line : split_lines(part.parsed.body)) part.decoded_body += line + "\n";
+      part.decoded_body.pop_back();  // the last line has no break of its own
+    } else {
+      EXPECT_EQ(encoding, "quoted-printable");
+      auto decoded = qp_decode(part.parsed.body);
+      EXPECT_TRUE(decoded);
+      part.decoded_body = decoded.value_or("");
+    }
     parts.push_back(std::move(part));
     at = next;
   }
@@ -499,10 +506,56 @@ TEST(Compose, HasPlainTextAndHtmlPartsThatDecodeToTheInput) {
   EXPECT_EQ(lower(header(parts[1].parsed, "Content-Type")).rfind("text/html", 0), 0u);
   for (const auto& part : parts) {
     EXPECT_NE(lower(header(part.parsed, "Content-Type")).find("charset=utf-8"), std::string::npos);
-    EXPECT_EQ(lower(header(part.parsed, "Content-Transfer-Encoding")), "quoted-printable");
   }
+  EXPECT_EQ(lower(header(parts[0].parsed, "Content-Transfer-Encoding")), "7bit");
+  EXPECT_EQ(lower(header(parts[1].parsed, "Content-Transfer-Encoding")), "quoted-printable");
   EXPECT_EQ(parts[0].decoded_body, message.text);
   EXPECT_EQ(parts[1].decoded_body, message.html);
+}
+
+// The accept link of the text part can be copied from the raw message: one whole line, however
+// long the token, where quoted-printable would cut it with a soft break at 76 columns.
+TEST(Compose, LongLinkOfTheTextPartStaysWholeInTheRawMessage) {
+  Message message = sample_message();
+  const std::string link =
+      "https://invites.example.com/invitations/accept?token=" + repeat("AbCdEfGhIj-_0123456789", 8);
+  message.text = "Hello Ann,\n\nAccept: \n" + link + "\n\nThe team at Acme\n";
+  std::string raw = compose(message);
+  EXPECT_NE(raw.find("\r\n" + link + "\r\n"), std::string::npos) << raw;
+  auto parts = parts_of(parse_message(raw));
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].decoded_body, message.text);
+}
+
+TEST(Compose, NonAsciiTextPartIs8bitAndDecodesToTheInput) {
+  Message message = sample_message();
+  message.text = "Hallo Jürgen,\nöffne https://example.com/accept?token=" + repeat("x", 120) + "\n";
+  auto parts = parts_of(parse_message(compose(message)));
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(lower(header(parts[0].parsed, "Content-Transfer-Encoding")), "8bit");
+  EXPECT_EQ(parts[0].decoded_body, message.text);
+}
+
+TEST(EncodeTextPart, AsciiIs7bitWithCrlfLines) {
+  EncodedPart part = encode_text_part("one\ntwo\r\nthree\n");
+  EXPECT_EQ(part.encoding, "7bit");
+  EXPECT_EQ(part.body, "one\r\ntwo\r\nthree\r\n");
+}
+
+TEST(EncodeTextPart, KeepsALineOf998OctetsAndQuotesALongerOne) {
+  EncodedPart fits = encode_text_part(repeat("a", 998) + "\nb");
+  EXPECT_EQ(fits.encoding, "7bit");
+  EXPECT_EQ(fits.body, repeat("a", 998) + "\r\nb");
+  EncodedPart too_long = encode_text_part(repeat("a", 999));
+  EXPECT_EQ(too_long.encoding, "quoted-printable");
+  EXPECT_EQ(too_long.body, quoted_printable(repeat("a", 999)));
+}
+
+TEST(EncodeTextPart, QuotesControlCharacters) {
+  EXPECT_EQ(encode_text_part(std::string("a\0b", 3)).encoding, "quoted-printable");
+  EXPECT_EQ(encode_text_part("a\x1b[31mb").encoding, "quoted-printable");
+  EXPECT_EQ(encode_text_part("a\x7f").encoding, "quoted-printable");
+  EXPECT_EQ(encode_text_part("tab\there").encoding, "7bit");
 }
 
 TEST(Compose, BoundaryDiffersBetweenMessages) {

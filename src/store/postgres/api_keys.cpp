@@ -77,6 +77,16 @@ std::optional<domain::ApiKey> Transaction::find_api_key_by_id(Pk org_pk, const U
   return std::move(keys.front());
 }
 
+std::optional<domain::ApiKey> Transaction::find_api_key_in_any_organization(const Uuid& id) {
+  static constexpr Statement kFind{"api_keys_find_in_any_organization",
+                                   INVITED_KEY_COLUMNS "WHERE k.id = $1"};
+  Result rows = db_.query(kFind, Params().add(id));
+  if (rows.rows() == 0) return std::nullopt;
+  std::vector<domain::ApiKey> keys{read_key(rows, 0)};
+  load_key_websites(keys);
+  return std::move(keys.front());
+}
+
 domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk,
                                                         const domain::ListRequest& request) {
   // $1 org, ($2, $3) the position to start after, $4 limit, $5 offset.

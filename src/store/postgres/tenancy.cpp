@@ -59,6 +59,19 @@ std::optional<domain::Organization> Transaction::find_organization_by_id(const U
   return read_organization(rows);
 }
 
+std::vector<domain::Organization> Transaction::list_organizations() {
+  static constexpr Statement kList{
+      "tenancy_list_organizations",
+      "SELECT pk, id, name, created_at FROM organizations ORDER BY created_at, id"};
+  Result rows = db_.query(kList, Params());
+  std::vector<domain::Organization> organizations;
+  for (int row = 0; row < rows.rows(); ++row) {
+    organizations.push_back(domain::Organization{rows.int64(row, 0), rows.uuid(row, 1),
+                                                 rows.text(row, 2), rows.int64(row, 3)});
+  }
+  return organizations;
+}
+
 std::optional<domain::Website> Transaction::find_website(Pk org_pk, const Uuid& id) {
   static constexpr Statement kFind{"tenancy_find_website", INVITED_WEBSITE_COLUMNS
                                    "WHERE w.id = $1 AND w.org_pk = $2 AND w.deleted_at IS NULL"};

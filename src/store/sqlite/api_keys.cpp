@@ -67,6 +67,19 @@ std::optional<domain::ApiKey> Transaction::find_api_key_by_id(Pk org_pk, const U
   return key;
 }
 
+std::optional<domain::ApiKey> Transaction::find_api_key_in_any_organization(const Uuid& id) {
+  static const std::string kFind = std::string(kKeyColumns) + "WHERE k.id = ?1";
+  std::optional<domain::ApiKey> key;
+  {
+    auto row = db_.query(kFind.c_str());
+    row.bind(1, id);
+    if (!row.step()) return std::nullopt;
+    key = read_key(row);
+  }
+  load_key_websites(*key);
+  return key;
+}
+
 domain::Page<domain::ApiKey> Transaction::list_api_keys(Pk org_pk,
                                                         const domain::ListRequest& request) {
   // ?1 org, (?2, ?3) the position to start after, ?4 limit, ?5 offset.

@@ -47,6 +47,18 @@ std::optional<domain::Organization> Transaction::find_organization_by_id(const U
   return domain::Organization{row.int64(0), row.uuid(1), row.text(2), row.int64(3)};
 }
 
+std::vector<domain::Organization> Transaction::list_organizations() {
+  static constexpr const char* kList =
+      "SELECT pk, id, name, created_at FROM organizations ORDER BY created_at, id";
+  auto rows = db_.query(kList);
+  std::vector<domain::Organization> organizations;
+  while (rows.step()) {
+    organizations.push_back(
+        domain::Organization{rows.int64(0), rows.uuid(1), rows.text(2), rows.int64(3)});
+  }
+  return organizations;
+}
+
 std::optional<domain::Website> Transaction::find_website(Pk org_pk, const Uuid& id) {
   static const std::string kFind = std::string("SELECT ") + kWebsiteColumns +
                                    "WHERE w.id = ?1 AND w.org_pk = ?2 AND w.deleted_at IS NULL";

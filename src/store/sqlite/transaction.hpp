@@ -23,6 +23,7 @@ class Transaction final : public domain::WriteTx {
   // Tenancy (tenancy.cpp)
   std::optional<domain::Organization> find_organization(domain::Pk org_pk) override;
   std::optional<domain::Organization> find_organization_by_id(const domain::Uuid& id) override;
+  std::vector<domain::Organization> list_organizations() override;
   std::optional<domain::Website> find_website(domain::Pk org_pk, const domain::Uuid& id) override;
   std::optional<domain::Website> find_website_including_deleted(domain::Pk org_pk,
                                                                 const domain::Uuid& id) override;
@@ -134,6 +135,7 @@ class Transaction final : public domain::WriteTx {
   std::optional<domain::ApiKey> find_api_key(const domain::SecretHash& hash) override;
   std::optional<domain::ApiKey> find_api_key_by_id(domain::Pk org_pk,
                                                    const domain::Uuid& id) override;
+  std::optional<domain::ApiKey> find_api_key_in_any_organization(const domain::Uuid& id) override;
   domain::Page<domain::ApiKey> list_api_keys(domain::Pk org_pk,
                                              const domain::ListRequest& request) override;
   domain::ApiKey insert_api_key(const domain::NewApiKey& key) override;
