@@ -13,8 +13,8 @@ std::vector<ClaimedEmail> claim_next_emails(WriteTx& tx, Instant now, int limit)
   std::vector<ClaimedEmail> claimed;
   claimed.reserve(emails.size());
   for (OutboxEmail& email : emails) {
-    ClaimedEmail& one =
-        claimed.emplace_back(ClaimedEmail{.email = std::move(email), .invitation = {}, .token = {}});
+    ClaimedEmail& one = claimed.emplace_back(
+        ClaimedEmail{.email = std::move(email), .invitation = {}, .token = {}});
     one.invitation = tx.load_invitation(one.email.batch_pk);
     if (one.invitation.targets.empty()) {
       // Every invite of the batch was revoked or answered before the email left: nothing to say.

@@ -168,7 +168,8 @@ void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases
           claimed.email.message_id.str() + "@" + options_.message_id_host;
       if (claimed.cancelled) {
         // Recorded by the claim itself.
-        log::info("email cancelled", {{"message_id", message_id}, {"reason", "no pending invites"}});
+        log::info("email cancelled",
+                  {{"message_id", message_id}, {"reason", "no pending invites"}});
         continue;
       }
       if (unrecorded.empty()) unrecorded_message_id = message_id;
@@ -183,9 +184,9 @@ void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases
   }
 }
 
-domain::Status OutboxWorker::record_and_claim(
-    const std::vector<domain::DeliveryOutcome>& outcomes, bool release_claims, bool claim,
-    int limit, Step& step) {
+domain::Status OutboxWorker::record_and_claim(const std::vector<domain::DeliveryOutcome>& outcomes,
+                                              bool release_claims, bool claim, int limit,
+                                              Step& step) {
   return store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
     step = Step{};  // the unit may run more than once
     if (release_claims) step.released_claims = tx.release_all_email_claims();

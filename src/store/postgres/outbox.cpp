@@ -108,8 +108,7 @@ std::vector<domain::OutboxEmail> Transaction::claim_due_emails(std::int64_t now_
   }
   const std::int64_t lease_ms = std::max<std::int64_t>(1, lease_until_ms - now_ms);
   Result rows = db_.query(
-      kClaim,
-      Params().add(now_ms).add(lease_ms).add(instance_->id()).add(std::max(1, limit)));
+      kClaim, Params().add(now_ms).add(lease_ms).add(instance_->id()).add(std::max(1, limit)));
   if (!rows.boolean(0, 0)) {
     claims_paused_until_ms_ = now_ms + kPausedClaimRetryMs;
     return {};
