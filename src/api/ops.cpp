@@ -1,5 +1,6 @@
 // Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key.
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -25,12 +26,18 @@ void write_outbox_backlog(std::string& out, const domain::OutboxBacklog& backlog
       "sent, or waiting for a retry), across every instance of the database.\n"
       "# TYPE invited_outbox_queued_emails gauge\ninvited_outbox_queued_emails " +
       std::to_string(backlog.queued) +
-      "\n# HELP invited_outbox_oldest_queued_age_seconds Seconds since the email queued first of "
-      "those still queued was queued; 0 when none is.\n"
+      "\n# HELP invited_outbox_oldest_queued_age_seconds Seconds the email waiting longest for "
+      "delivery has been due (since it was queued, or since its retry fell due; emails whose "
+      "retry is not due yet do not count); 0 when none is.\n"
       "# TYPE invited_outbox_oldest_queued_age_seconds gauge\n"
       "invited_outbox_oldest_queued_age_seconds " +
       std::string(age) + "\n";
 }
+
+// How long a scrape waits for the outbox's backlog, queue wait included, before it answers
+// without it: a scrape every few seconds must not hang for the whole --db-timeout-ms when the
+// database is slow or every connection busy.
+constexpr std::chrono::milliseconds kBacklogReadTimeout{1000};
 
 }  // namespace
 
@@ -55,12 +62,14 @@ void register_ops(http::Router& router, Services& services) {
   });
   // The process's counters, then the outbox's backlog as the database has it (so every instance
   // on one PostgreSQL reports the same backlog). If the database cannot be read, the backlog's
-  // two gauges are left out rather than reported as zero.
+  // two gauges are left out rather than reported as zero; so they are when the read takes longer
+  // than kBacklogReadTimeout.
   router.add(http::Method::kGet, "/metrics", [&services](http::Request&, http::Respond respond) {
     auto backlog = std::make_shared<domain::OutboxBacklog>();
-    services.store.read(
+    services.store.read_within(
+        kBacklogReadTimeout,
         [backlog](domain::ReadTx& tx) -> domain::Status {
-          *backlog = tx.outbox_backlog();
+          *backlog = tx.outbox_backlog(domain::now().unix_ms);
           return {};
         },
         [&services, backlog, respond = std::move(respond)](domain::Status status) {

@@ -274,7 +274,8 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
   tx.outbox.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
                                    .batch_pk = batch_pk,
                                    .to_address = email.address(),
-                                   .created_at = seconds});
+                                   .created_at = seconds,
+                                   .queued_ms = now.unix_ms});
   return outcome;
 }
 

@@ -118,7 +118,8 @@ Result<InviteRecord> resend_invite(WriteTx& tx, const Principal& principal, cons
   tx.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
                             .batch_pk = invite->batch_pk,
                             .to_address = invite->email,
-                            .created_at = now.seconds()});
+                            .created_at = now.seconds(),
+                            .queued_ms = now.unix_ms});
   auto refreshed = tx.find_invite(principal.org_pk, id);
   if (!refreshed) return invite_not_found();
   return *refreshed;

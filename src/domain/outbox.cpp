@@ -7,21 +7,32 @@
 
 namespace invited::domain {
 
-std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now) {
-  auto email = tx.claim_due_email(now.unix_ms, now.unix_ms + kEmailLeaseMs);
-  if (!email) return std::nullopt;
-  ClaimedEmail claimed{.email = std::move(*email), .invitation = {}, .token = {}};
-  claimed.invitation = tx.load_invitation(claimed.email.batch_pk);
-  if (claimed.invitation.targets.empty()) {
-    // Every invite of the batch was revoked or answered before the email left: nothing to say.
-    tx.mark_email_cancelled(claimed.email.pk, now.seconds());
-    claimed.cancelled = true;
-    return claimed;
+std::vector<ClaimedEmail> claim_next_emails(WriteTx& tx, Instant now, int limit) {
+  std::vector<OutboxEmail> emails =
+      tx.claim_due_emails(now.unix_ms, now.unix_ms + kEmailLeaseMs, std::max(1, limit));
+  std::vector<ClaimedEmail> claimed;
+  claimed.reserve(emails.size());
+  for (OutboxEmail& email : emails) {
+    ClaimedEmail& one = claimed.emplace_back(
+        ClaimedEmail{.email = std::move(email), .invitation = {}, .token = {}});
+    one.invitation = tx.load_invitation(one.email.batch_pk);
+    if (one.invitation.targets.empty()) {
+      // Every invite of the batch was revoked or answered before the email left: nothing to say.
+      tx.mark_email_cancelled(one.email.pk, now.seconds());
+      one.cancelled = true;
+      continue;
+    }
+    IssuedSecret token = issue_secret("");
+    tx.set_batch_token(one.email.batch_pk, token.hash);
+    one.token = std::move(token.plain);
   }
-  IssuedSecret token = issue_secret("");
-  tx.set_batch_token(claimed.email.batch_pk, token.hash);
-  claimed.token = std::move(token.plain);
   return claimed;
+}
+
+std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now) {
+  std::vector<ClaimedEmail> claimed = claim_next_emails(tx, now, 1);
+  if (claimed.empty()) return std::nullopt;
+  return std::move(claimed.front());
 }
 
 DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::string error,
@@ -57,9 +68,9 @@ void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome) {
 }
 
 double oldest_queued_age_seconds(const OutboxBacklog& backlog, Instant now) {
-  if (!backlog.oldest_message_id) return 0;
-  const std::int64_t queued_ms = backlog.oldest_message_id->v7_unix_ms();
-  return static_cast<double>(std::max<std::int64_t>(0, now.unix_ms - queued_ms)) / 1000.0;
+  if (!backlog.oldest_due_ms) return 0;
+  return static_cast<double>(std::max<std::int64_t>(0, now.unix_ms - *backlog.oldest_due_ms)) /
+         1000.0;
 }
 
 }  // namespace invited::domain

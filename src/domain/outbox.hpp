@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "domain/clock.hpp"
 #include "domain/records.hpp"
@@ -10,17 +11,35 @@
 
 namespace invited::domain {
 
-// Delivering the outbox, one email at a time per sender: claim, act, record (SPEC §7).
+// Delivering the outbox, a few emails at a time per sender: claim, act, record (SPEC §7).
 //
-// A sender claims one due email in a unit of work (its attempt counted, a lease taken), sends it
-// outside any transaction, and records the outcome in the next unit of work before it claims
-// anything else. If that unit cannot commit, the sender sends nothing until it does. A crash
-// can therefore repeat at most the emails in hand, one per sender, each with its Message-ID.
+// A sender claims up to kEmailsPerClaim due emails in one unit of work (each attempt counted, a
+// lease taken, a token minted), sends them one after another outside any transaction over its
+// transport (one SMTP connection, kept open), and records all their outcomes in the next unit of
+// work, which also claims the next few; it claims nothing else before those outcomes are
+// recorded. If that unit cannot commit, the sender sends nothing until it does. A crash can
+// therefore repeat at most the emails in hand: per sender, the ones of its claim already sent
+// and not yet recorded, at most kEmailsPerClaim, each with its Message-ID. The claim is durable
+// before anything is sent, because it mints the token the message's link carries.
+//
+// Why a few and not one: a unit of work costs a commit, which waits for the disk (PostgreSQL's
+// WAL flush; SQLite's writer, which also serves every request) and, on PostgreSQL, for a
+// connection of the pool the requests use too. With one email per unit, a sender's throughput
+// is one email per commit latency; with up to kEmailsPerClaim, that many per commit, while an
+// idle queue still costs one unit per email (a claim takes what is due, up to the bound, never
+// waits to fill it). Why not more: the bound is also the number of emails a crash may send
+// twice per sender, and a claim holds its emails from the other senders until it has sent the
+// last of them (so the worker claims one at a time while another sender sleeps, and a few only
+// once every sender is busy: mail/outbox_worker.hpp). The figures behind the choice are in
+// bench/README.md ("Mail delivery").
 //
 // The accept token is minted by the claim: the plain token lives only in the worker's memory
 // and in the message; the database gets its SHA-256 in the same unit as the claim, replacing
 // the batch's token (the replaced one stays valid as the previous token). Nothing but updates:
 // a claim adds no rows.
+
+// The most emails one sender claims in one unit of work (see above).
+inline constexpr int kEmailsPerClaim = 4;
 
 // How long a claim keeps other workers away from its email. A store shared by several
 // instances (PostgreSQL) also frees a claim at once when its instance dies, and renews the lease
@@ -36,9 +55,11 @@ struct ClaimedEmail {
   bool cancelled = false;  // nothing of the batch was pending: dropped unsent in the same unit
 };
 
-// Claims the email that has been due longest and mints its token; see above. An email whose
-// batch has nothing pending any more is cancelled instead (and returned with `cancelled`, so the
-// caller may log it). nullopt when nothing is due.
+// Claims up to `limit` of the emails that have been due longest, in that order, and mints a
+// token for each; see above. An email whose batch has nothing pending any more is cancelled
+// instead (and returned with `cancelled`, so the caller may log it). Empty when nothing is due.
+std::vector<ClaimedEmail> claim_next_emails(WriteTx& tx, Instant now, int limit);
+// The same for one email; nullopt when nothing is due.
 std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now);
 
 struct RetryPolicy {
@@ -69,8 +90,9 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
 // Writes `outcome` and ends the claim.
 void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome);
 
-// How long (seconds, to the millisecond) the email queued first has waited at `now`: 0 when
-// nothing is queued. The queue time is the one its UUIDv7 Message-ID carries.
+// How long (seconds, to the millisecond) the email that has waited longest for delivery has
+// been due at `now` (OutboxBacklog: since it was queued, or since its retry fell due; an email
+// waiting for a retry that is not due yet does not count): 0 when nothing queued is due.
 double oldest_queued_age_seconds(const OutboxBacklog& backlog, Instant now);
 
 }  // namespace invited::domain

@@ -121,6 +121,7 @@ struct NewEmail {
   Pk batch_pk = 0;
   std::string to_address;
   UnixSeconds created_at = 0;
+  std::int64_t queued_ms = 0;  // when it was queued (Unix milliseconds): due from then
 };
 
 // A queued email as the worker that claimed it sees it.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <utility>
 
@@ -105,6 +106,15 @@ class Store {
   // long reads from one organization cannot starve another. By default, the same as read().
   virtual void read_for(Pk tenant, ReadWork work, Completion done) {
     (void)tenant;
+    read(std::move(work), std::move(done));
+  }
+
+  // A read that must answer soon whatever the load, for a monitoring scrape (/metrics): a
+  // backend whose units wait for a connection gives this one at most `timeout` in all, queue
+  // wait included, instead of its usual deadline (--db-timeout-ms), and fails it as
+  // kUnavailable after that. By default, the same as read().
+  virtual void read_within(std::chrono::milliseconds timeout, ReadWork work, Completion done) {
+    (void)timeout;
     read(std::move(work), std::move(done));
   }
 

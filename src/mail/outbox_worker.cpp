@@ -90,36 +90,42 @@ void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases
   bool release_claims = releases_claims && options_.release_claims_on_start;
   // Any claim before the release would be ended by it (and its email sent twice).
   if (!release_claims && !wait_for_release(stop)) return;
-  // An outcome not yet recorded: this sender claims (so sends) nothing else until it is.
-  std::optional<domain::DeliveryOutcome> unrecorded;
-  std::string unrecorded_message_id;
+  // Outcomes not yet recorded: this sender claims (so sends) nothing else until they are.
+  std::vector<domain::DeliveryOutcome> unrecorded;
+  std::string unrecorded_message_id;  // the first of them, for the log
   std::int64_t store_retry_ms = 0;
   for (;;) {
     const bool claim = !stop.stop_requested();
-    if (!claim && !unrecorded) return;
+    if (!claim && unrecorded.empty()) return;
+    // While another sender sleeps, a claim takes one email and wakes it, so that a few emails
+    // go out side by side; once every sender is busy (a backlog), each claims a few at once.
+    int limit = domain::kEmailsPerClaim;
     {
       // Mail queued from here on is either seen by this claim or wakes a sender's next wait.
       std::lock_guard lock(mutex_);
       notified_ = false;
+      if (idle_senders_ > 0) limit = 1;
     }
     Step step;
-    domain::Status status = record_and_claim(unrecorded, release_claims, claim, step);
+    domain::Status status = record_and_claim(unrecorded, release_claims, claim, limit, step);
     if (!status) {
       if (stop.stop_requested()) {
-        // Shutdown is bounded: the claim stays, so the next start sends this email again.
-        if (unrecorded) {
-          log::error("delivery not recorded at shutdown; the email will be sent again",
+        // Shutdown is bounded: the claims stay, so the next start sends these emails again.
+        if (!unrecorded.empty()) {
+          log::error("delivery not recorded at shutdown; the emails will be sent again",
                      {{"message_id", unrecorded_message_id},
-                      {"outcome", outcome_name(unrecorded->kind)},
+                      {"emails", static_cast<std::int64_t>(unrecorded.size())},
+                      {"outcome", outcome_name(unrecorded.front().kind)},
                       {"error", status.error().message}});
         }
         return;
       }
       store_retry_ms = std::clamp(store_retry_ms * 2, kFirstStoreRetryMs, kLastStoreRetryMs);
-      if (unrecorded) {
+      if (!unrecorded.empty()) {
         log::warn("delivery not recorded; sending paused",
                   {{"message_id", unrecorded_message_id},
-                   {"outcome", outcome_name(unrecorded->kind)},
+                   {"emails", static_cast<std::int64_t>(unrecorded.size())},
+                   {"outcome", outcome_name(unrecorded.front().kind)},
                    {"retry_in_ms", store_retry_ms},
                    {"error", status.error().message}});
       } else {
@@ -129,11 +135,13 @@ void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases
       pause(stop, store_retry_ms);
       continue;
     }
-    if (unrecorded && store_retry_ms > 0) {
-      log::info("delivery recorded; sending resumed", {{"message_id", unrecorded_message_id}});
+    if (!unrecorded.empty() && store_retry_ms > 0) {
+      log::info("delivery recorded; sending resumed",
+                {{"message_id", unrecorded_message_id},
+                 {"emails", static_cast<std::int64_t>(unrecorded.size())}});
     }
     store_retry_ms = 0;
-    unrecorded.reset();
+    unrecorded.clear();
     if (release_claims) {
       if (step.released_claims > 0) {
         log::warn("claims of a stopped run released; those emails are sent again",
@@ -147,38 +155,45 @@ void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases
       released_.notify_all();
     }
 
-    if (!step.claimed) {
+    if (step.claimed.empty()) {
       if (!claim) return;
       wait_for_mail(stop, step.next_due_ms);
       continue;
     }
-    // There may be more: bring another sender up.
-    wake_one();
-    const domain::ClaimedEmail& claimed = *step.claimed;
-    unrecorded_message_id = claimed.email.message_id.str() + "@" + options_.message_id_host;
-    if (claimed.cancelled) {
-      log::info("email cancelled",
-                {{"message_id", unrecorded_message_id}, {"reason", "no pending invites"}});
-      continue;
+    // A full claim may have left more due: bring another sender up. A claim that took fewer took
+    // every email due and free at that moment (mail queued since then wakes a sender itself).
+    if (step.claimed.size() >= static_cast<std::size_t>(limit)) wake_one();
+    for (const domain::ClaimedEmail& claimed : step.claimed) {
+      const std::string message_id =
+          claimed.email.message_id.str() + "@" + options_.message_id_host;
+      if (claimed.cancelled) {
+        // Recorded by the claim itself.
+        log::info("email cancelled",
+                  {{"message_id", message_id}, {"reason", "no pending invites"}});
+        continue;
+      }
+      if (unrecorded.empty()) unrecorded_message_id = message_id;
+      if (stop.stop_requested()) {
+        // Not sent: the claim is given back, its attempt uncounted.
+        unrecorded.push_back(plain_outcome(domain::DeliveryOutcome::Kind::kReleased,
+                                           claimed.email.pk, domain::now()));
+        continue;
+      }
+      unrecorded.push_back(deliver(claimed, transport, stop));
     }
-    if (stop.stop_requested()) {
-      unrecorded =
-          plain_outcome(domain::DeliveryOutcome::Kind::kReleased, claimed.email.pk, domain::now());
-      continue;
-    }
-    unrecorded = deliver(claimed, transport, stop);
   }
 }
 
-domain::Status OutboxWorker::record_and_claim(const std::optional<domain::DeliveryOutcome>& outcome,
-                                              bool release_claims, bool claim, Step& step) {
+domain::Status OutboxWorker::record_and_claim(const std::vector<domain::DeliveryOutcome>& outcomes,
+                                              bool release_claims, bool claim, int limit,
+                                              Step& step) {
   return store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
     step = Step{};  // the unit may run more than once
     if (release_claims) step.released_claims = tx.release_all_email_claims();
-    if (outcome) domain::record_delivery(tx, *outcome);
+    for (const domain::DeliveryOutcome& outcome : outcomes) domain::record_delivery(tx, outcome);
     if (!claim) return {};
-    step.claimed = domain::claim_next_email(tx, domain::now());
-    if (!step.claimed) step.next_due_ms = tx.next_email_due_ms();
+    step.claimed = domain::claim_next_emails(tx, domain::now(), limit);
+    if (step.claimed.empty()) step.next_due_ms = tx.next_email_due_ms();
     return {};
   });
 }
@@ -248,12 +263,14 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
 void OutboxWorker::wait_for_mail(std::stop_token stop, std::optional<std::int64_t> until_ms) {
   std::unique_lock lock(mutex_);
   auto notified = [this] { return notified_; };
+  ++idle_senders_;
   if (!until_ms) {
     mail_.wait(lock, stop, notified);
-    return;
+  } else {
+    auto wait_ms = std::max<std::int64_t>(0, *until_ms - domain::now().unix_ms);
+    mail_.wait_for(lock, stop, std::chrono::milliseconds(wait_ms), notified);
   }
-  auto wait_ms = std::max<std::int64_t>(0, *until_ms - domain::now().unix_ms);
-  mail_.wait_for(lock, stop, std::chrono::milliseconds(wait_ms), notified);
+  --idle_senders_;
 }
 
 bool OutboxWorker::wait_for_release(std::stop_token stop) {

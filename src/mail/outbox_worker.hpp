@@ -38,20 +38,24 @@ struct OutboxStats {
 };
 
 // Delivers the outbox with `concurrency` senders, each a thread with a transport of its own (for
-// SMTP, a connection that stays open between its sends). Each sender delivers one email at a
-// time (domain/outbox.hpp): one unit of work records its previous email's outcome and claims the
-// next due email, minting its token; then the message is rendered from what the claim read and
-// handed to the sender's transport. A sender keeps its outcome in memory until a unit records
-// it; while that fails (database locked, disk full) it retries with backoff (0.1 s doubling to
-// 5 s) and sends nothing. So a crash re-sends at most the messages in flight (one per sender),
-// each with the same Message-ID, and nothing queued is lost. Claims release at start (see
-// OutboxOptions) runs before any sender claims.
+// SMTP, a connection that stays open between its sends). Each sender delivers a few emails at a
+// time (domain/outbox.hpp): one unit of work records the outcomes of its previous emails and
+// claims the next due ones, minting their tokens; then each message is rendered from what the
+// claim read and handed to the sender's transport, one after another. A claim takes one email
+// while another sender sleeps (and wakes it), so that a few emails go out side by side, and up
+// to domain::kEmailsPerClaim once every sender is busy: a backlog then costs one unit of work per
+// few emails instead of one per email. A sender keeps its outcomes in memory until a unit
+// records them; while that fails (database locked, disk full) it retries with backoff (0.1 s
+// doubling to 5 s) and sends nothing. So a crash re-sends at most the messages in hand (per
+// sender, those of its claim sent before the crash: at most domain::kEmailsPerClaim), each with
+// the same Message-ID, and nothing queued is lost. Claims release at start (see OutboxOptions)
+// runs before any sender claims.
 //
 // Idle senders sleep until notify() says mail was queued or the next retry falls due. A queued
-// email wakes one sender; a sender that claimed an email wakes one more, so a burst brings every
-// sender up one after another while a lone email costs one claim. Failed sends are retried with
-// exponential backoff; after max_attempts (or a permanent refusal) the batch's invites show
-// delivery `failed`.
+// email wakes one sender; a sender whose claim came back full wakes one more, so a burst brings
+// every sender up one after another while a lone email costs one claim. Failed sends are
+// retried with exponential backoff; after max_attempts (or a permanent refusal) the batch's
+// invites show delivery `failed`.
 class OutboxWorker {
  public:
   // `make_transport` is called `concurrency` times by start().
@@ -72,17 +76,17 @@ class OutboxWorker {
  private:
   // What a sender's unit of work found.
   struct Step {
-    std::optional<domain::ClaimedEmail> claimed;
+    std::vector<domain::ClaimedEmail> claimed;
     std::optional<std::int64_t> next_due_ms;  // when nothing was claimed
     int released_claims = 0;
   };
 
   // One sender's loop; the first one (`releases_claims`) also runs the claims release first.
   void run(std::stop_token stop, Transport& transport, bool releases_claims);
-  // One unit: releases stale claims (when `release_claims`), records `outcome`, and claims the
-  // next due email when `claim`.
-  domain::Status record_and_claim(const std::optional<domain::DeliveryOutcome>& outcome,
-                                  bool release_claims, bool claim, Step& step);
+  // One unit: releases stale claims (when `release_claims`), records `outcomes`, and claims the
+  // next due emails (up to `limit`) when `claim`.
+  domain::Status record_and_claim(const std::vector<domain::DeliveryOutcome>& outcomes,
+                                  bool release_claims, bool claim, int limit, Step& step);
   domain::DeliveryOutcome deliver(const domain::ClaimedEmail& claimed, Transport& transport,
                                   std::stop_token stop);
   // Sleeps until woken for mail (notify() or a peer), `until_ms` (Unix milliseconds; forever
@@ -104,6 +108,7 @@ class OutboxWorker {
   std::condition_variable_any released_;  // claims_released_ became true
   std::condition_variable_any paused_;    // never notified: pause() ends by time or stop
   bool notified_ = false;
+  int idle_senders_ = 0;  // senders in wait_for_mail()
   bool claims_released_ = false;
   std::stop_source stop_source_;
   std::vector<std::unique_ptr<Transport>> transports_;  // one per sender

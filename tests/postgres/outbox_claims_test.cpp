@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "domain/clock.hpp"
 #include "domain/outbox.hpp"
@@ -51,8 +52,8 @@ class OutboxClaimsTest : public ::testing::Test {
         [](std::function<void()> task) { task(); });
   }
 
-  // Queues one email, due since 1970.
-  static void queue_email(PostgresStore& store) {
+  // Queues one email, due since `queued_ms` (by default 1970).
+  static void queue_email(PostgresStore& store, std::int64_t queued_ms = 0) {
     EXPECT_TRUE(store
                     .write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
                       auto org = tx.insert_organization(domain::Uuid::v4(), "Acme", 1);
@@ -68,7 +69,8 @@ class OutboxClaimsTest : public ::testing::Test {
                           domain::NewEmail{.message_id = domain::Uuid::v7(domain::now().unix_ms),
                                            .batch_pk = batch,
                                            .to_address = "a@x.io",
-                                           .created_at = 1});
+                                           .created_at = 1,
+                                           .queued_ms = queued_ms});
                       return {};
                     })
                     .ok());
@@ -280,6 +282,80 @@ TEST_F(OutboxClaimsTest, InstanceThatLostItsLockTakesALockAgainAndClaims) {
   // Both emails: the one claimed under the lost lock is free too.
   EXPECT_TRUE(claim(*a));
   EXPECT_TRUE(claim(*a));
+}
+
+TEST_F(OutboxClaimsTest, ABatchClaimTakesUpToItsLimitInDueOrderAndTwoInstancesNeverShareAnEmail) {
+  auto a = instance();
+  auto b = instance();
+  for (std::int64_t queued_ms : {5000, 3000, 4000, 1000, 2000}) queue_email(*a, queued_ms);
+  auto claim_batch = [](PostgresStore& store, int limit) {
+    std::vector<domain::OutboxEmail> claimed;
+    EXPECT_TRUE(store
+                    .write_and_wait([&](domain::WriteTx& tx) {
+                      std::int64_t now = domain::now().unix_ms;
+                      claimed = tx.claim_due_emails(now, now + domain::kEmailLeaseMs, limit);
+                      return domain::Status();
+                    })
+                    .ok());
+    return claimed;
+  };
+  auto pks = [](const std::vector<domain::OutboxEmail>& emails) {
+    std::vector<domain::Pk> out;
+    for (const auto& email : emails) out.push_back(email.pk);
+    return out;
+  };
+  // Row keys follow the order of queueing above: 1 (due at 5 s), 2 (3 s), 3 (4 s), 4 (1 s),
+  // 5 (2 s).
+  std::vector<domain::OutboxEmail> first = claim_batch(*a, 3);
+  EXPECT_EQ(pks(first), (std::vector<domain::Pk>{4, 5, 2})) << "due longest first";
+  for (const auto& email : first) {
+    EXPECT_EQ(email.attempts, 1);
+    EXPECT_EQ(claim_row(email.pk).claimed_by, a->instance_lock().id());
+  }
+  std::vector<domain::OutboxEmail> second = claim_batch(*b, 3);
+  EXPECT_EQ(pks(second), (std::vector<domain::Pk>{3, 1})) << "the rest, none of a's";
+  EXPECT_TRUE(claim_batch(*a, 3).empty());
+}
+
+TEST_F(OutboxClaimsTest, TheBacklogAgesTheEmailDueLongestNotOneWaitingForALaterRetry) {
+  auto a = instance();
+  const std::int64_t now = domain::now().unix_ms;
+  queue_email(*a, now - 3000);  // queued first
+  queue_email(*a, now - 2000);
+  auto backlog = [&](std::int64_t at_ms) {
+    domain::OutboxBacklog read;
+    EXPECT_TRUE(a->read_and_wait([&](domain::ReadTx& tx) {
+                   read = tx.outbox_backlog(at_ms);
+                   return domain::Status();
+                 }).ok());
+    return read;
+  };
+  EXPECT_EQ(backlog(now).queued, 2);
+  EXPECT_EQ(backlog(now).oldest_due_ms, now - 3000);
+
+  // The email queued first fails and waits for a retry a minute away: it stays queued, but the
+  // one waiting longest is now the second.
+  auto claimed = claim(*a);
+  ASSERT_TRUE(claimed);
+  ASSERT_TRUE(a->write_and_wait([&](domain::WriteTx& tx) {
+                 tx.mark_email_retry(claimed->pk, now + 60000, "451 busy");
+                 return domain::Status();
+               }).ok());
+  domain::OutboxBacklog read = backlog(now + 250);
+  EXPECT_EQ(read.queued, 2);
+  EXPECT_EQ(read.oldest_due_ms, now - 2000);
+  EXPECT_DOUBLE_EQ(domain::oldest_queued_age_seconds(read, domain::Instant{now + 250}), 2.25);
+  // Once its retry falls due, it waits from then on.
+  EXPECT_EQ(backlog(now + 60000).oldest_due_ms, now - 2000);
+  auto second = claim(*a);  // the second email, sent
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->pk, claimed->pk);
+  ASSERT_TRUE(a->write_and_wait([&](domain::WriteTx& tx) {
+                 tx.mark_email_sent(second->pk, 1);
+                 return domain::Status();
+               }).ok());
+  EXPECT_FALSE(backlog(now + 250).oldest_due_ms) << "only a retry that is not due is left";
+  EXPECT_EQ(backlog(now + 60500).oldest_due_ms, now + 60000);
 }
 
 }  // namespace

@@ -331,6 +331,20 @@ export async function holdWriteLock(target) {
     child = spawn(pg.psqlPath, pg.psqlArgs(postgresDatabaseOf(dir), ['-tA']), { stdio: ['pipe', 'pipe', 'pipe'] });
     script = `BEGIN;\nLOCK TABLE ${tables.join(', ')} IN EXCLUSIVE MODE;\nSELECT 'locked';\n`;
   }
+  return holdLockIn(child, script);
+}
+
+// PostgreSQL: another client holding `table` in ACCESS EXCLUSIVE mode until release(), so that
+// reads of it wait as well as writes. Resolves once the lock is held (as holdWriteLock).
+export async function holdTableLock(target, table) {
+  const pg = postgresCluster();
+  const child = spawn(pg.psqlPath, pg.psqlArgs(postgresDatabaseOf(dirOf(target)), ['-tA']), { stdio: ['pipe', 'pipe', 'pipe'] });
+  return holdLockIn(child, `BEGIN;\nLOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n`);
+}
+
+// Sends `script` to `child` (a database shell) and resolves once it printed 'locked'; release()
+// commits and waits for the shell to exit.
+async function holdLockIn(child, script) {
   const exited = once(child, 'exit');
   let output = '';
   child.stdout.setEncoding('utf8');

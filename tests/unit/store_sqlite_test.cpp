@@ -368,16 +368,17 @@ Uuid descending_id(int n) {
 
 class SqliteOutbox : public SqliteTransaction {
  protected:
-  // A batch with one pending invite and its queued email; returns the batch. Emails queued at
-  // the same second are claimed in the order they were queued: their message ids (UUIDv7) are
-  // made a millisecond apart.
+  // A batch with one pending invite and its queued email, due from `at`; returns the batch.
+  // Emails queued at the same second are claimed in the order they were queued: their message
+  // ids (UUIDv7) are made a millisecond apart.
   Pk queue_email(std::string_view address, domain::UnixSeconds at = kNow) {
     Pk batch = insert_batch();
     insert_invite(batch, address, {TargetKind::kWebsite, website.pk});
     tx->enqueue_email(domain::NewEmail{.message_id = Uuid::v7(at * 1000 + queued_++),
                                        .batch_pk = batch,
                                        .to_address = std::string(address),
-                                       .created_at = at});
+                                       .created_at = at,
+                                       .queued_ms = at * 1000});
     return batch;
   }
   std::optional<Pk> batch_of(const std::string& token) {
@@ -430,8 +431,11 @@ TEST_F(SqliteOutbox, EmailsDueAtOneMomentAreClaimedInQueueOrderNotRowKeyOrder) {
        {std::pair{queued_second, "bob@example.com"}, std::pair{queued_first, "ann@example.com"}}) {
     Pk batch = insert_batch();
     insert_invite(batch, address, {TargetKind::kWebsite, website.pk});
-    tx->enqueue_email(domain::NewEmail{
-        .message_id = id, .batch_pk = batch, .to_address = address, .created_at = kNow});
+    tx->enqueue_email(domain::NewEmail{.message_id = id,
+                                       .batch_pk = batch,
+                                       .to_address = address,
+                                       .created_at = kNow,
+                                       .queued_ms = kNowMs});
   }
   auto first = tx->claim_due_email(kNowMs, kNowMs + 1000);
   ASSERT_TRUE(first);
@@ -533,12 +537,13 @@ TEST_F(SqliteOutbox, AnEmailWithNothingPendingIsCancelledWithoutAToken) {
   EXPECT_FALSE(domain::claim_next_email(*tx, domain::Instant{kNowMs}));
 }
 
-TEST_F(SqliteOutbox, TheBacklogCountsQueuedEmailsAndAgesTheOneQueuedFirst) {
-  EXPECT_EQ(tx->outbox_backlog().queued, 0);
-  EXPECT_FALSE(tx->outbox_backlog().oldest_message_id);
-  EXPECT_EQ(domain::oldest_queued_age_seconds(tx->outbox_backlog(), domain::Instant{kNowMs}), 0);
+TEST_F(SqliteOutbox, TheBacklogCountsQueuedEmailsAndAgesTheOneDueLongest) {
+  EXPECT_EQ(tx->outbox_backlog(kNowMs).queued, 0);
+  EXPECT_FALSE(tx->outbox_backlog(kNowMs).oldest_due_ms);
+  EXPECT_EQ(domain::oldest_queued_age_seconds(tx->outbox_backlog(kNowMs), domain::Instant{kNowMs}),
+            0);
 
-  queue_email("ann@example.com", kNow - 3);  // queued first: the oldest
+  queue_email("ann@example.com", kNow - 3);  // queued first: due longest
   queue_email("bob@example.com", kNow - 2);
   queue_email("cid@example.com", kNow - 1);
   auto held = tx->claim_due_email(kNowMs, kNowMs + 60000);     // ann: in flight, still queued
@@ -548,17 +553,50 @@ TEST_F(SqliteOutbox, TheBacklogCountsQueuedEmailsAndAgesTheOneQueuedFirst) {
   tx->mark_email_retry(retried->pk, kNowMs + 60000, "451 busy");
   tx->mark_email_sent(sent->pk, kNow);
 
-  domain::OutboxBacklog backlog = tx->outbox_backlog();
+  domain::OutboxBacklog backlog = tx->outbox_backlog(kNowMs + 250);
   EXPECT_EQ(backlog.queued, 2);
-  ASSERT_TRUE(backlog.oldest_message_id);
-  EXPECT_EQ(*backlog.oldest_message_id, held->message_id);
-  // ann's id was made at (kNow - 3) s + 0 ms.
+  // ann was queued at (kNow - 3) s + 0 ms, and is being sent: still waiting.
+  EXPECT_EQ(backlog.oldest_due_ms, kNowMs - 3000);
   EXPECT_DOUBLE_EQ(domain::oldest_queued_age_seconds(backlog, domain::Instant{kNowMs + 250}), 3.25);
 
+  // Only bob is left, queued before any email still waiting but not due before his retry: he
+  // counts in the depth, not in the age.
   tx->mark_email_sent(held->pk, kNow);
+  backlog = tx->outbox_backlog(kNowMs + 250);
+  EXPECT_EQ(backlog.queued, 1);
+  EXPECT_FALSE(backlog.oldest_due_ms);
+  EXPECT_EQ(domain::oldest_queued_age_seconds(backlog, domain::Instant{kNowMs + 250}), 0);
+  // Once the retry falls due, he waits from then on.
+  backlog = tx->outbox_backlog(kNowMs + 60500);
+  EXPECT_EQ(backlog.oldest_due_ms, kNowMs + 60000);
+  EXPECT_DOUBLE_EQ(domain::oldest_queued_age_seconds(backlog, domain::Instant{kNowMs + 60500}),
+                   0.5);
+
   tx->mark_email_failed(retried->pk, "550 no", kNow);
-  EXPECT_EQ(tx->outbox_backlog().queued, 0);
-  EXPECT_FALSE(tx->outbox_backlog().oldest_message_id);
+  EXPECT_EQ(tx->outbox_backlog(kNowMs + 60500).queued, 0);
+  EXPECT_FALSE(tx->outbox_backlog(kNowMs + 60500).oldest_due_ms);
+}
+
+TEST_F(SqliteOutbox, AClaimTakesUpToItsLimitInDueOrderAndMintsATokenForEach) {
+  const Pk ann = queue_email("ann@example.com", kNow - 3);
+  const Pk bob = queue_email("bob@example.com", kNow - 2);
+  queue_email("cid@example.com", kNow - 1);
+  queue_email("dan@example.com", kNow + 60);  // not due yet
+
+  std::vector<domain::ClaimedEmail> claimed =
+      domain::claim_next_emails(*tx, domain::Instant{kNowMs}, 2);
+  ASSERT_EQ(claimed.size(), 2U);
+  EXPECT_EQ(claimed[0].email.to_address, "ann@example.com");
+  EXPECT_EQ(claimed[1].email.to_address, "bob@example.com");
+  EXPECT_EQ(batch_of(claimed[0].token), ann);
+  EXPECT_EQ(batch_of(claimed[1].token), bob);
+  for (const auto& one : claimed) EXPECT_EQ(one.email.attempts, 1);
+
+  // The rest of what is due, however large the limit; the email not due stays.
+  claimed = domain::claim_next_emails(*tx, domain::Instant{kNowMs}, 8);
+  ASSERT_EQ(claimed.size(), 1U);
+  EXPECT_EQ(claimed[0].email.to_address, "cid@example.com");
+  EXPECT_TRUE(domain::claim_next_emails(*tx, domain::Instant{kNowMs}, 8).empty());
 }
 
 TEST(OutboxRetryPolicy, DoublesTheDelayAndFailsAfterTheLastAttemptOrAPermanentRefusal) {

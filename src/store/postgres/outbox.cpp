@@ -1,6 +1,7 @@
 // The outbox: emails written in the request's transaction, claimed and delivered by the mail
 // worker (domain/outbox.hpp).
 #include <algorithm>
+#include <vector>
 
 #include "store/postgres/transaction.hpp"
 
@@ -20,11 +21,12 @@ void Transaction::enqueue_email(const domain::NewEmail& email) {
   static constexpr Statement kInsert{
       "outbox_enqueue",
       "INSERT INTO outbox_emails(message_id, batch_pk, to_address, next_attempt_ms, created_at) "
-      "VALUES ($1, $2, $3, $4 * 1000, $4)"};
+      "VALUES ($1, $2, $3, $4, $5)"};
   db_.query(kInsert, Params()
                          .add(email.message_id)
                          .add(email.batch_pk)
                          .add(email.to_address)
+                         .add(email.queued_ms)
                          .add(email.created_at));
   email_enqueued_ = true;
 }
@@ -44,26 +46,29 @@ std::optional<std::int64_t> Transaction::next_email_due_ms() {
   return due;
 }
 
-domain::OutboxBacklog Transaction::outbox_backlog() {
-  // One pass over the partial index of queued emails (outbox_emails_due). PostgreSQL has no
-  // min() for uuid; ordering by it keeps only the smallest (a top-1 sort, no full sort).
+domain::OutboxBacklog Transaction::outbox_backlog(std::int64_t now_ms) {
+  // The count passes over the partial index of queued emails (outbox_emails_due); the oldest due
+  // time is its first entry: emails are due from next_attempt_ms, the time they were queued or
+  // their retry's.
   static constexpr Statement kBacklog{
       "outbox_backlog",
       "SELECT (SELECT count(*) FROM outbox_emails WHERE status = 0), "
-      "(SELECT message_id FROM outbox_emails WHERE status = 0 ORDER BY message_id LIMIT 1)"};
-  Result rows = db_.query(kBacklog);
+      "(SELECT min(next_attempt_ms) FROM outbox_emails WHERE status = 0 "
+      "AND next_attempt_ms <= $1)"};
+  Result rows = db_.query(kBacklog, Params().add(now_ms));
   domain::OutboxBacklog backlog;
   backlog.queued = rows.int64(0, 0);
-  backlog.oldest_message_id = rows.optional_uuid(0, 1);
+  if (!rows.is_null(0, 1)) backlog.oldest_due_ms = rows.int64(0, 1);
   return backlog;
 }
 
-std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
-                                                                std::int64_t lease_until_ms) {
-  // One statement picks and claims. With several workers (processes), each takes a different
-  // email: rows another transaction has locked are skipped, not waited for. Due longest first;
-  // among emails due at the same millisecond, the one queued first (message ids are UUIDv7,
-  // ordered by the time they were made), never the row key.
+std::vector<domain::OutboxEmail> Transaction::claim_due_emails(std::int64_t now_ms,
+                                                               std::int64_t lease_until_ms,
+                                                               int limit) {
+  // One statement picks and claims up to $4 emails. With several workers (processes), each
+  // takes different emails: rows another transaction has locked are skipped, not waited for. Due
+  // longest first; among emails due at the same millisecond, the one queued first (message ids
+  // are UUIDv7, ordered by the time they were made), never the row key.
   //
   // A claim names its instance ($3, claimed_by) and is held while both its lease (on the
   // database's clock) runs and its instance lives (instance_lock.hpp): an email whose claimant
@@ -72,7 +77,8 @@ std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now
   // never blocks and ends with the transaction. This instance claims nothing unless the same
   // test on its own id fails, i.e. its own lock is held: `instance.alive`, false when its
   // lock's connection was lost (its claims may be someone else's by now). The first column
-  // says which; the others are the claimed email, if any.
+  // says which; the others are the claimed emails, if any (one row per email, in due order; one
+  // row of nulls when none was claimed).
   static constexpr Statement kClaim{
       "outbox_claim",
       "WITH instance AS MATERIALIZED ("
@@ -84,33 +90,42 @@ std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now
       "    AND (claimed_until IS NULL OR claimed_until <= (SELECT now_ms FROM instance) "
       "      OR (claimed_by IS NOT NULL AND claimed_by <> $3 "
       "        AND pg_try_advisory_xact_lock_shared(claimed_by))) "
-      "  ORDER BY next_attempt_ms, message_id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+      "  ORDER BY next_attempt_ms, message_id LIMIT $4 FOR UPDATE SKIP LOCKED), "
       "claimed AS ("
       "  UPDATE outbox_emails e SET attempts = e.attempts + 1, claimed_by = $3, "
       "    claimed_until = (SELECT now_ms FROM instance) + $2 "
       "  FROM picked WHERE e.pk = picked.pk "
-      "  RETURNING e.pk, e.message_id, e.batch_pk, e.to_address, e.attempts, e.created_at) "
-      "SELECT instance.alive, claimed.* FROM instance LEFT JOIN claimed ON true"};
+      "  RETURNING e.pk, e.message_id, e.batch_pk, e.to_address, e.attempts, e.created_at, "
+      "    e.next_attempt_ms) "
+      "SELECT instance.alive, claimed.pk, claimed.message_id, claimed.batch_pk, "
+      "  claimed.to_address, claimed.attempts, claimed.created_at "
+      "FROM instance LEFT JOIN claimed ON true "
+      "ORDER BY claimed.next_attempt_ms, claimed.message_id"};
   claims_paused_until_ms_.reset();
   if (instance_ == nullptr || !instance_->held_or_wait()) {
     claims_paused_until_ms_ = now_ms + kPausedClaimRetryMs;
-    return std::nullopt;
+    return {};
   }
   const std::int64_t lease_ms = std::max<std::int64_t>(1, lease_until_ms - now_ms);
-  Result rows = db_.query(kClaim, Params().add(now_ms).add(lease_ms).add(instance_->id()));
+  Result rows = db_.query(
+      kClaim, Params().add(now_ms).add(lease_ms).add(instance_->id()).add(std::max(1, limit)));
   if (!rows.boolean(0, 0)) {
     claims_paused_until_ms_ = now_ms + kPausedClaimRetryMs;
-    return std::nullopt;
+    return {};
   }
-  if (rows.is_null(0, 1)) return std::nullopt;
-  domain::OutboxEmail email{.pk = rows.int64(0, 1),
-                            .message_id = rows.uuid(0, 2),
-                            .batch_pk = rows.int64(0, 3),
-                            .to_address = rows.text(0, 4),
-                            .attempts = static_cast<int>(rows.int64(0, 5)),
-                            .created_at = rows.int64(0, 6)};
-  instance_->note_claim(email.pk, lease_ms);
-  return email;
+  std::vector<domain::OutboxEmail> emails;
+  for (int row = 0; row < rows.rows(); ++row) {
+    if (rows.is_null(row, 1)) continue;
+    domain::OutboxEmail& email =
+        emails.emplace_back(domain::OutboxEmail{.pk = rows.int64(row, 1),
+                                                .message_id = rows.uuid(row, 2),
+                                                .batch_pk = rows.int64(row, 3),
+                                                .to_address = rows.text(row, 4),
+                                                .attempts = static_cast<int>(rows.int64(row, 5)),
+                                                .created_at = rows.int64(row, 6)});
+    instance_->note_claim(email.pk, lease_ms);
+  }
+  return emails;
 }
 
 void Transaction::end_claim(Pk email_pk) {

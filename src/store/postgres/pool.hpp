@@ -104,6 +104,8 @@ class ConnectionPool {
   // The lane of the rate-limit draws: short statements that every request may wait for, so they
   // take turns with the other lanes instead of queueing behind every write.
   static constexpr Tenant kBudgets = -3;
+  // The lane of monitoring reads (the /metrics backlog), run with a short timeout of their own.
+  static constexpr Tenant kScrapes = -4;
 
   ConnectionPool(PoolOptions options, Post post);
   ~ConnectionPool();

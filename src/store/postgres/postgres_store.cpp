@@ -115,6 +115,13 @@ void PostgresStore::read_for(domain::Pk tenant, domain::ReadWork work, domain::C
       std::move(done));
 }
 
+void PostgresStore::read_within(std::chrono::milliseconds timeout, domain::ReadWork work,
+                                domain::Completion done) {
+  pool_.run(
+      Access::kReadOnly, ConnectionPool::kScrapes, std::min(options_.timeout, timeout),
+      [work = std::move(work)](Transaction& tx) { return work(tx); }, std::move(done));
+}
+
 domain::Status PostgresStore::write_and_wait(domain::WriteWork work) {
   bool email_queued = false;
   domain::Status status = pool_.run_and_wait(

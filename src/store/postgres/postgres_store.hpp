@@ -68,6 +68,10 @@ class PostgresStore final : public ServiceStore, public domain::BudgetStore {
   void write(domain::WriteWork work, domain::Completion done) override;
   void read(domain::ReadWork work, domain::Completion done) override;
   void read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) override;
+  // On a lane of its own (ConnectionPool::kScrapes), with `timeout` (or the store's timeout if
+  // shorter) as its deadline; every caller passes the same bound (a lane's units share one).
+  void read_within(std::chrono::milliseconds timeout, domain::ReadWork work,
+                   domain::Completion done) override;
   domain::Status write_and_wait(domain::WriteWork work) override;
   domain::Status read_and_wait(domain::ReadWork work) override;
   // Ready when a read unit finds the server answering, the schema at this binary's version and

@@ -128,9 +128,10 @@ class Transaction final : public domain::WriteTx {
   // The outbox (outbox.cpp)
   void enqueue_email(const domain::NewEmail& email) override;
   std::optional<std::int64_t> next_email_due_ms() override;
-  domain::OutboxBacklog outbox_backlog() override;
-  std::optional<domain::OutboxEmail> claim_due_email(std::int64_t now_ms,
-                                                     std::int64_t lease_until_ms) override;
+  domain::OutboxBacklog outbox_backlog(std::int64_t now_ms) override;
+  std::vector<domain::OutboxEmail> claim_due_emails(std::int64_t now_ms,
+                                                    std::int64_t lease_until_ms,
+                                                    int limit) override;
   void mark_email_sent(domain::Pk email_pk, domain::UnixSeconds now) override;
   void mark_email_retry(domain::Pk email_pk, std::int64_t next_attempt_ms,
                         std::string_view error) override;
@@ -187,7 +188,7 @@ class Transaction final : public domain::WriteTx {
   Connection& db_;
   bool email_enqueued_ = false;
   InstanceLock* instance_ = nullptr;
-  // Set when claim_due_email found this instance without its lock: when to ask again.
+  // Set when claim_due_emails found this instance without its lock: when to ask again.
   std::optional<std::int64_t> claims_paused_until_ms_;
 };
 

@@ -1,4 +1,8 @@
 // The outbox topic (domain/outbox_store.hpp).
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "store/sqlite/transaction.hpp"
 
 namespace invited::store::sqlite {
@@ -16,55 +20,71 @@ std::optional<std::int64_t> Transaction::next_email_due_ms() {
   return row.int64(0);
 }
 
-domain::OutboxBacklog Transaction::outbox_backlog() {
-  // Both read the partial index of queued emails (outbox_emails_due).
+domain::OutboxBacklog Transaction::outbox_backlog(std::int64_t now_ms) {
+  // Both read the partial index of queued emails (outbox_emails_due), the second only its first
+  // entry: emails are due from next_attempt_ms, the time they were queued or their retry's.
   static constexpr const char* kCount =
       "SELECT count(*) FROM outbox_emails INDEXED BY outbox_emails_due WHERE status = 0";
-  static constexpr const char* kOldest =
-      "SELECT min(message_id) FROM outbox_emails INDEXED BY outbox_emails_due WHERE status = 0";
+  static constexpr const char* kOldestDue =
+      "SELECT min(next_attempt_ms) FROM outbox_emails INDEXED BY outbox_emails_due "
+      "WHERE status = 0 AND next_attempt_ms <= ?1";
   domain::OutboxBacklog backlog;
   auto count = db_.query(kCount);
   if (count.step()) backlog.queued = count.int64(0);
-  auto oldest = db_.query(kOldest);
-  if (oldest.step() && !oldest.is_null(0)) backlog.oldest_message_id = oldest.uuid(0);
+  auto oldest = db_.query(kOldestDue);
+  oldest.bind(1, now_ms);
+  if (oldest.step() && !oldest.is_null(0)) backlog.oldest_due_ms = oldest.int64(0);
   return backlog;
 }
 
 void Transaction::enqueue_email(const domain::NewEmail& email) {
   static constexpr const char* kInsert =
       "INSERT INTO outbox_emails(message_id, batch_pk, to_address, next_attempt_ms, created_at) "
-      "VALUES (?1, ?2, ?3, ?4 * 1000, ?4)";
+      "VALUES (?1, ?2, ?3, ?4, ?5)";
   auto row = db_.query(kInsert);
   row.bind(1, email.message_id)
       .bind(2, email.batch_pk)
       .bind(3, email.to_address)
-      .bind(4, email.created_at)
+      .bind(4, email.queued_ms)
+      .bind(5, email.created_at)
       .execute();
   email_enqueued_ = true;
 }
 
-std::optional<domain::OutboxEmail> Transaction::claim_due_email(std::int64_t now_ms,
-                                                                std::int64_t lease_until_ms) {
+std::vector<domain::OutboxEmail> Transaction::claim_due_emails(std::int64_t now_ms,
+                                                               std::int64_t lease_until_ms,
+                                                               int limit) {
   // One statement picks and claims, so no other claimant can come between; the writer runs units
   // one at a time anyway. (PostgreSQL: the inner SELECT takes FOR UPDATE SKIP LOCKED.) Due
   // longest first; among emails due at the same millisecond, the one queued first (message ids
-  // are UUIDv7, ordered by the time they were made), never the row key.
+  // are UUIDv7, ordered by the time they were made), never the row key. RETURNING gives the rows
+  // in no promised order: they are put back in due order here.
   static constexpr const char* kClaim =
       "UPDATE outbox_emails SET attempts = attempts + 1, claimed_until = ?2 "
-      "WHERE pk = (SELECT pk FROM outbox_emails INDEXED BY outbox_emails_due "
+      "WHERE pk IN (SELECT pk FROM outbox_emails INDEXED BY outbox_emails_due "
       "  WHERE status = 0 AND next_attempt_ms <= ?1 "
       "    AND (claimed_until IS NULL OR claimed_until <= ?1) "
-      "  ORDER BY next_attempt_ms, message_id LIMIT 1) "
-      "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at";
+      "  ORDER BY next_attempt_ms, message_id LIMIT ?3) "
+      "RETURNING pk, message_id, batch_pk, to_address, attempts, created_at, next_attempt_ms";
   auto row = db_.query(kClaim);
-  row.bind(1, now_ms).bind(2, lease_until_ms);
-  if (!row.step()) return std::nullopt;
-  return domain::OutboxEmail{.pk = row.int64(0),
-                             .message_id = row.uuid(1),
-                             .batch_pk = row.int64(2),
-                             .to_address = row.text(3),
-                             .attempts = static_cast<int>(row.int64(4)),
-                             .created_at = row.int64(5)};
+  row.bind(1, now_ms).bind(2, lease_until_ms).bind(3, std::max(1, limit));
+  std::vector<std::pair<std::int64_t, domain::OutboxEmail>> claimed;
+  while (row.step()) {
+    claimed.emplace_back(row.int64(6),
+                         domain::OutboxEmail{.pk = row.int64(0),
+                                             .message_id = row.uuid(1),
+                                             .batch_pk = row.int64(2),
+                                             .to_address = row.text(3),
+                                             .attempts = static_cast<int>(row.int64(4)),
+                                             .created_at = row.int64(5)});
+  }
+  std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second.message_id < b.second.message_id;
+  });
+  std::vector<domain::OutboxEmail> emails;
+  emails.reserve(claimed.size());
+  for (auto& [due, email] : claimed) emails.push_back(std::move(email));
+  return emails;
 }
 
 void Transaction::set_batch_delivery(Pk email_pk, int delivery) {

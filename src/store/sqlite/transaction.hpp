@@ -119,9 +119,10 @@ class Transaction final : public domain::WriteTx {
   // Outbox (outbox.cpp)
   void enqueue_email(const domain::NewEmail& email) override;
   std::optional<std::int64_t> next_email_due_ms() override;
-  domain::OutboxBacklog outbox_backlog() override;
-  std::optional<domain::OutboxEmail> claim_due_email(std::int64_t now_ms,
-                                                     std::int64_t lease_until_ms) override;
+  domain::OutboxBacklog outbox_backlog(std::int64_t now_ms) override;
+  std::vector<domain::OutboxEmail> claim_due_emails(std::int64_t now_ms,
+                                                    std::int64_t lease_until_ms,
+                                                    int limit) override;
   void mark_email_sent(domain::Pk email_pk, domain::UnixSeconds now) override;
   void mark_email_retry(domain::Pk email_pk, std::int64_t next_attempt_ms,
                         std::string_view error) override;
