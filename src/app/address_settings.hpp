@@ -22,8 +22,8 @@ struct ListenAddress {
   std::string url_host;
 };
 // `setting` names the setting in the messages (--metrics-listen takes the same form).
-std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text,
-                                                              std::string_view setting = "--listen");
+std::variant<ListenAddress, std::string> parse_listen_address(
+    std::string_view text, std::string_view setting = "--listen");
 
 // --public-url: an absolute http:// or https:// URL with a host, an optional port and an
 // optional path (RFC 3986 characters only), without user:password@, query or fragment, since

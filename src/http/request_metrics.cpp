@@ -16,8 +16,8 @@ void RequestMetrics::record(std::size_t route, Method method, int status,
   series.duration.record(duration);
   // Handlers answer with a final status (>= 200); anything past 5xx counts there.
   const int status_class = std::clamp(status / 100, 2, 5);
-  series.responses[static_cast<std::size_t>(status_class - 2)].fetch_add(
-      1, std::memory_order_relaxed);
+  series.responses[static_cast<std::size_t>(status_class - 2)].fetch_add(1,
+                                                                         std::memory_order_relaxed);
 }
 
 std::vector<RouteRequestStats> RequestMetrics::snapshot() const {

@@ -310,8 +310,7 @@ class Server::Impl {
       auto connection = std::make_shared<Connection>(std::move(socket));
       auto executor = connection->socket.get_executor();
       Refusal refusal = open > options_.max_connections ? Refusal::kServerFull : Refusal::kNone;
-      asio::co_spawn(executor, session(std::move(connection), refusal, listener),
-                     asio::detached);
+      asio::co_spawn(executor, session(std::move(connection), refusal, listener), asio::detached);
     }
   }
 

@@ -66,10 +66,8 @@ ConnectionPool::~ConnectionPool() {
 }
 
 PoolStats ConnectionPool::stats() const {
-  return {units_.load(),      commits_.load(),
-          retries_.load(),    reconnects_.load(),
-          timeouts_.load(),   write_latency_.snapshot(),
-          read_latency_.snapshot()};
+  return {units_.load(),    commits_.load(),           retries_.load(),         reconnects_.load(),
+          timeouts_.load(), write_latency_.snapshot(), read_latency_.snapshot()};
 }
 
 void ConnectionPool::complete(Unit& unit, domain::Status status) {
