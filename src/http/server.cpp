@@ -152,8 +152,10 @@ class Server::Impl {
   }
 
   std::uint16_t bind_also(const std::string& address, std::uint16_t port, const Router& router) {
-    listeners_.push_back(std::make_unique<Listener>(control_, router));
-    return bind(*listeners_.back(), address, port);
+    auto listener = std::make_unique<Listener>(control_, router);
+    const std::uint16_t bound = bind(*listener, address, port);  // kept only once bound
+    listeners_.push_back(std::move(listener));
+    return bound;
   }
 
   // Spread over every loop: completions build their JSON answers where they land.
