@@ -249,7 +249,7 @@ test('--metrics-listen serves /metrics on its own address; the main address then
 
     const main = await split.api('GET', '/metrics');
     assert.equal(main.status, 404, main.text);
-    assert.equal(main.body.error.code, 'not_found');
+    assert.equal(main.body.code, 'not_found');
     assert.equal((await split.api('GET', '/healthz')).status, 200, 'the rest of the API stays on the main address');
 
     const served = await fetch(`${metricsUrl}/metrics`);
@@ -268,9 +268,9 @@ test('--metrics-listen serves /metrics on its own address; the main address then
 
 // `invited serve` with `args` in a fresh folder, on a SQLite file (the address is checked
 // before any store is opened, whichever it is).
-function serve(args) {
+function serve(args, listen = '127.0.0.1:0') {
   const dir = makeTempDir();
-  return spawnSync(BIN, ['serve', '--listen', '127.0.0.1:0', ...args], {
+  return spawnSync(BIN, ['serve', '--listen', listen, ...args], {
     env: { ...process.env, INVITED_DATABASE: `sqlite://${join(dir, 'invited.db')}`, INVITED_MAIL_DIR: join(dir, 'mail') },
     encoding: 'utf8',
     timeout: 30000,
@@ -294,7 +294,7 @@ test('--metrics-listen refuses an address it cannot use, naming the setting', ()
   assert.equal(fromEnv.status, 2, fromEnv.stderr);
   assert.match(fromEnv.stderr, /^invited: --metrics-listen needs a port/);
   // The main address itself.
-  const same = serve(['--listen', '127.0.0.1:8123', '--metrics-listen', '127.0.0.1:8123']);
+  const same = serve(['--metrics-listen', '127.0.0.1:8123'], '127.0.0.1:8123');
   assert.equal(same.status, 2, same.stderr);
   assert.match(same.stderr, /^invited: --metrics-listen must be another address than --listen/);
   // An address another process holds (the running service's): refused at start, named.
