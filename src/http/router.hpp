@@ -43,7 +43,7 @@ class Router {
   struct Route {
     Method method;
     std::string pattern;
-    std::size_t pattern_index = 0;  // in patterns_
+    std::size_t pattern_index = 0;      // in patterns_
     std::vector<std::string> segments;  // "{}" for a placeholder
     std::size_t literals = 0;           // how many segments are literal
     Handler handler;

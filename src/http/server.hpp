@@ -68,11 +68,11 @@ struct Fallbacks {
 };
 
 // The HTTP/1.1 server: Boost.Beast sessions as C++20 coroutines on an io_context run by one
-// thread per core, on one listening socket or more (bind_also), each with its router. Keep-alive, body and header limits, timeouts, a bound on open connections
-// and one per client address (when a bound is reached the connection is answered 503 with
-// Retry-After and closed; past 90 % of the bound, idle connections are closed oldest first to
-// make room), `x-request-id` on every response, one JSON access-log line per request, and
-// per-route metrics (stats()) recorded without a lock.
+// thread per core, on one listening socket or more (bind_also), each with its router. Keep-alive,
+// body and header limits, timeouts, a bound on open connections and one per client address (when a
+// bound is reached the connection is answered 503 with Retry-After and closed; past 90 % of the
+// bound, idle connections are closed oldest first to make room), `x-request-id` on every response,
+// one JSON access-log line per request, and per-route metrics (stats()) recorded without a lock.
 //
 // run() blocks until SIGTERM or SIGINT (or stop()): it then stops accepting, closes idle
 // connections at once, gives requests still being sent shutdown_read_grace to arrive (then

@@ -143,7 +143,7 @@ class ConnectionPool {
     Job job;
     Completion done;
     Clock::time_point deadline;
-    bool direct;  // run `done` on the pool's thread instead of posting it
+    bool direct;                  // run `done` on the pool's thread instead of posting it
     Clock::time_point queued_at;  // when run() took it
   };
 
