@@ -149,11 +149,18 @@ test('a request counts under its route pattern and method, with its status class
   assert.equal((await service.fetch('/no/such/path-4f2a')).status, 404);
   assert.equal((await service.fetch('/api/v1/websites/not-an-id')).status, 404);
 
-  // Each response is counted once written: wait for the last of them, then read once.
+  // Each response is counted once written (its duration, then its status class): wait until
+  // every count asserted below has moved, then read once.
+  const classes = (metrics, statusClass) => valueOf(metrics, 'invited_http_responses_total', { route, method: 'GET', status_class: statusClass });
   let now;
   await waitFor(async () => {
     now = await scrape();
-    return requestSeries(now, route, 'GET').count >= was.count + 2 && requestSeries(now, 'unmatched', 'GET').count >= wasUnmatched + 2;
+    return (
+      requestSeries(now, route, 'GET').count >= was.count + 2 &&
+      requestSeries(now, 'unmatched', 'GET').count >= wasUnmatched + 2 &&
+      classes(now, '2xx') >= classes(before, '2xx') + 1 &&
+      classes(now, '4xx') >= classes(before, '4xx') + 1
+    );
   }, { what: 'the four requests counted' });
 
   const after = requestSeries(now, route, 'GET');
@@ -165,7 +172,6 @@ test('a request counts under its route pattern and method, with its status class
   assert.ok(grown.length >= 1 && grown.includes('+Inf'));
   assert.equal(requestSeries(now, 'unmatched', 'GET').count, wasUnmatched + 2, 'both unknown paths under route="unmatched"');
 
-  const classes = (metrics, statusClass) => valueOf(metrics, 'invited_http_responses_total', { route, method: 'GET', status_class: statusClass });
   assert.equal(classes(now, '2xx'), classes(before, '2xx') + 1, 'the 200 counted as 2xx');
   assert.equal(classes(now, '4xx'), classes(before, '4xx') + 1, 'the 404 counted as 4xx');
   assert.equal(classes(now, '5xx'), classes(before, '5xx'), 'no 5xx');
@@ -252,12 +258,16 @@ test('--metrics-listen serves /metrics on its own address; the main address then
     assert.equal(main.body.code, 'not_found');
     assert.equal((await split.api('GET', '/healthz')).status, 200, 'the rest of the API stays on the main address');
 
-    const served = await fetch(`${metricsUrl}/metrics`);
-    assert.equal(served.status, 200);
-    const metrics = parseExposition(await served.text());
-    // The main address's 404 for /metrics is counted there as an unknown path.
-    assert.ok(requestSeries(metrics, 'unmatched', 'GET').count >= 1);
-    assert.ok(valueOf(metrics, 'invited_http_responses_total', { route: 'unmatched', method: 'GET', status_class: '4xx' }) >= 1);
+    // The main address's 404 for /metrics is counted there as an unknown path (once written).
+    await waitFor(async () => {
+      const served = await fetch(`${metricsUrl}/metrics`);
+      assert.equal(served.status, 200);
+      const metrics = parseExposition(await served.text());
+      return (
+        requestSeries(metrics, 'unmatched', 'GET').count >= 1 &&
+        valueOf(metrics, 'invited_http_responses_total', { route: 'unmatched', method: 'GET', status_class: '4xx' }) >= 1
+      );
+    }, { what: 'the 404 counted on the metrics address' });
     // The metrics address serves nothing else.
     assert.equal((await fetch(`${metricsUrl}/healthz`)).status, 404);
     assert.equal((await fetch(`${metricsUrl}/api/v1/websites`)).status, 404);
