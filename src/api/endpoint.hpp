@@ -28,6 +28,8 @@ struct Services {
   std::string public_url;
   // Appends the Prometheus text of every component to its argument (GET /metrics).
   std::function<void(std::string&)> write_metrics;
+  // GET /metrics is served on a listener of its own (register_metrics), not with the API.
+  bool metrics_on_own_listener = false;
 };
 
 // One authenticated API request in progress. Handlers hold it by shared_ptr across their store

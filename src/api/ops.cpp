@@ -1,4 +1,5 @@
-// Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key.
+// Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key. /metrics may
+// be served on a listener of its own (--metrics-listen).
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -60,6 +61,10 @@ void register_ops(http::Router& router, Services& services) {
     response.headers.emplace_back("cache-control", "public, max-age=300");
     respond(std::move(response));
   });
+  if (!services.metrics_on_own_listener) register_metrics(router, services);
+}
+
+void register_metrics(http::Router& router, Services& services) {
   // The process's counters, then the outbox's backlog as the database has it (so every instance
   // on one PostgreSQL reports the same backlog). If the database cannot be read, the backlog's
   // two gauges are left out rather than reported as zero; so they are when the read takes longer

@@ -14,6 +14,8 @@ void register_members(http::Router& router, Services& services);
 void register_invites(http::Router& router, Services& services);
 void register_api_keys(http::Router& router, Services& services);
 void register_ops(http::Router& router, Services& services);
+// GET /metrics alone; register_ops registers it too unless services.metrics_on_own_listener.
+void register_metrics(http::Router& router, Services& services);
 void register_accept_pages(http::Router& router, Services& services);
 void register_invitations(http::Router& router, Services& services);
 // POST /_test/clock, in test builds only (src/api/test_clock.cpp); does nothing otherwise.

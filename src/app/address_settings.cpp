@@ -101,9 +101,10 @@ bool is_host_name(std::string_view host) {
 
 }  // namespace
 
-std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text) {
-  auto fail = [text](std::string_view why) {
-    return "--listen " + std::string(why) + " (got " + shown(text) +
+std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text,
+                                                              std::string_view setting) {
+  auto fail = [text, setting](std::string_view why) {
+    return std::string(setting) + " " + std::string(why) + " (got " + shown(text) +
            "); it takes HOST:PORT such as " + std::string(kListenForms);
   };
   std::string_view host;

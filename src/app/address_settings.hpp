@@ -21,7 +21,9 @@ struct ListenAddress {
   // family when it is a wildcard (0.0.0.0 → 127.0.0.1, [::] → [::1]); IPv6 in brackets.
   std::string url_host;
 };
-std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text);
+// `setting` names the setting in the messages (--metrics-listen takes the same form).
+std::variant<ListenAddress, std::string> parse_listen_address(
+    std::string_view text, std::string_view setting = "--listen");
 
 // --public-url: an absolute http:// or https:// URL with a host, an optional port and an
 // optional path (RFC 3986 characters only), without user:password@, query or fragment, since

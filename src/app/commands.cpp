@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cstdio>
 #include <iostream>
 #include <optional>
 
@@ -14,6 +13,7 @@
 #include "api/routes.hpp"
 #include "api/shared_budgets.hpp"
 #include "app/build_version.hpp"
+#include "app/prometheus_text.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -68,11 +68,37 @@ mail::TransportFactory transport_factory(const Settings& settings) {
   return [dir = settings.mail_dir] { return std::make_unique<mail::FolderTransport>(dir); };
 }
 
-// Milliseconds as seconds, for a metric line.
-std::string format_seconds(double ms) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", ms / 1000.0);
-  return text;
+// The HTTP series per route and method, and the open connections by state.
+void write_http_metrics(std::string& out, const http::ServerStats& http) {
+  write_family(out, "invited_http_connections", "gauge",
+               "Open client connections by state: idle (waiting for a request), reading (a "
+               "request), handling (the handler or the store has it), writing (the response).");
+  const std::pair<std::string_view, std::uint64_t> states[] = {
+      {"idle", http.connections.idle},
+      {"reading", http.connections.reading},
+      {"handling", http.connections.handling},
+      {"writing", http.connections.writing}};
+  for (const auto& [state, value] : states) {
+    write_sample(out, "invited_http_connections", {{"state", state}}, std::to_string(value));
+  }
+  write_family(out, "invited_http_request_duration_seconds", "histogram",
+               "Requests answered, per route pattern and method, from the end of their header to "
+               "the end of their response; route=\"unmatched\" for paths no route serves.");
+  for (const auto& row : http.routes) {
+    write_duration_samples(out, "invited_http_request_duration_seconds",
+                           {{"route", row.route}, {"method", row.method}}, row.duration);
+  }
+  write_family(out, "invited_http_responses_total", "counter",
+               "Responses per route pattern, method and status class (2xx, 3xx, 4xx, 5xx).");
+  for (const auto& row : http.routes) {
+    for (std::size_t i = 0; i < row.responses.size(); ++i) {
+      write_sample(out, "invited_http_responses_total",
+                   {{"route", row.route},
+                    {"method", row.method},
+                    {"status_class", http::RouteRequestStats::kClasses[i]}},
+                   std::to_string(row.responses[i]));
+    }
+  }
 }
 
 void write_metrics(std::string& out, const store::ServiceStore& store,
@@ -102,27 +128,24 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
       std::to_string(http.open_connections) + "\n";
   counter("invited_store_write_units_total", "Write units run by the store.", writer.units);
   counter("invited_store_commits_total", "Transactions committed by the store.", writer.commits);
+  write_http_metrics(out, http);
   // Prometheus histograms in seconds (cumulative buckets), plus the largest duration seen.
   auto histogram = [&out](const std::string& name, const char* help,
-                          const std::optional<store::DurationCounts>& counts) {
+                          const std::optional<metrics::DurationCounts>& counts) {
     if (!counts) return;
-    out += "# HELP " + name + "_seconds " + help + "\n# TYPE " + name + "_seconds histogram\n";
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < counts->buckets.size(); ++i) {
-      cumulative += counts->buckets[i];
-      std::string bound = i < store::DurationCounts::kBoundsMs.size()
-                              ? format_seconds(store::DurationCounts::kBoundsMs[i])
-                              : "+Inf";
-      out += name + "_seconds_bucket{le=\"" + bound + "\"} " + std::to_string(cumulative) + "\n";
-    }
-    out += name + "_seconds_sum " + format_seconds(counts->sum_ms) + "\n";
-    out += name + "_seconds_count " + std::to_string(counts->count) + "\n";
-    out += "# HELP " + name + "_max_seconds The longest of them since the start.\n# TYPE " + name +
-           "_max_seconds gauge\n" + name + "_max_seconds " + format_seconds(counts->max_ms) + "\n";
+    write_family(out, name + "_seconds", "histogram", help);
+    write_duration_samples(out, name + "_seconds", {}, *counts);
+    write_family(out, name + "_max_seconds", "gauge", "The longest of them since the start.");
+    write_sample(out, name + "_max_seconds", {}, seconds_text(counts->max_ms));
   };
   histogram("invited_store_write_latency",
-            "Write units from their arrival at the store to their durable completion.",
+            "Write units from their arrival at the store to their durable completion, whatever "
+            "their outcome.",
             writer.write_latency);
+  histogram("invited_store_read_latency",
+            "Read units from their arrival at the store to their completion, whatever their "
+            "outcome.",
+            writer.read_latency);
   histogram("invited_store_wal_restart_stall",
             "WAL restarts: how long each kept the writer from its next group.",
             writer.wal_restart_stalls);
@@ -156,6 +179,19 @@ int serve(const Settings& configured) {
         std::get<http::TrustedProxies>(http::TrustedProxies::parse(settings.trusted_proxies));
     http::Server server(server_options, router, api::json_fallbacks());
     const std::uint16_t port = server.bind();
+    // With --metrics-listen, /metrics is served there alone (its route is added below, with the
+    // others) and the main listener answers 404 for it.
+    http::Router metrics_router;
+    std::optional<std::uint16_t> metrics_port;
+    if (!settings.metrics_listen.empty()) {
+      try {
+        metrics_port = server.bind_also(settings.metrics_listen_host, settings.metrics_listen_port,
+                                        metrics_router);
+      } catch (const std::exception& error) {
+        throw std::runtime_error("--metrics-listen " + settings.metrics_listen +
+                                 ": cannot listen there: " + error.what());
+      }
+    }
     if (settings.public_url_is_default) {
       settings.public_url = default_public_url(settings, port);
     }
@@ -205,8 +241,10 @@ int serve(const Settings& configured) {
         .invite_policy = {.expiry_days = settings.invite_expiry_days},
         .public_url = settings.public_url,
         .write_metrics = [&](std::string& out) { write_metrics(out, store, outbox, server); },
+        .metrics_on_own_listener = metrics_port.has_value(),
     };
     api::register_all(router, services);
+    if (metrics_port) api::register_metrics(metrics_router, services);
 
     if (settings.smtp_plaintext_to_remote) {
       log::warn("SMTP without STARTTLS allowed",
@@ -214,6 +252,10 @@ int serve(const Settings& configured) {
                  {"risk", "the SMTP password and messages may cross the network in clear"}});
     }
     outbox.start();
+    if (metrics_port) {
+      log::info("metrics listening", {{"address", settings.metrics_listen_host},
+                                      {"port", static_cast<int>(*metrics_port)}});
+    }
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
                             {"database", store::describe_database(settings.database)},

@@ -110,6 +110,11 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_TOKEN_LIMIT_PER_MINUTE")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--metrics-listen", s.metrics_listen,
+                 "HOST:PORT (the forms of --listen) of a second listener that serves GET /metrics "
+                 "alone; the --listen address then answers 404 for /metrics. Unset: /metrics is "
+                 "served on --listen")
+      ->envname("INVITED_METRICS_LISTEN");
   app.add_option("--wal-restart-mib", s.wal_restart_mib,
                  "MiB in the write-ahead log after which it is checkpointed and restarted "
                  "(SQLite only)")
@@ -129,6 +134,17 @@ std::string finish(Settings& s) {
   s.listen_host = address.bind_host;
   s.listen_port = address.port;
   s.listen_url_host = address.url_host;
+  if (!s.metrics_listen.empty()) {
+    auto metrics = parse_listen_address(s.metrics_listen, "--metrics-listen");
+    if (auto* error = std::get_if<std::string>(&metrics)) return *error;
+    s.metrics_listen_host = std::get<ListenAddress>(metrics).bind_host;
+    s.metrics_listen_port = std::get<ListenAddress>(metrics).port;
+    if (s.metrics_listen_port != 0 && s.metrics_listen_port == s.listen_port &&
+        s.metrics_listen_host == s.listen_host) {
+      return "--metrics-listen must be another address than --listen (both are " +
+             s.metrics_listen + "): it is a second listener, serving only /metrics";
+    }
+  }
 
   if (!s.smtp_url.empty()) {
     auto smtp = parse_smtp_url(s.smtp_url);

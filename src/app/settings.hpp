@@ -36,6 +36,8 @@ struct Settings {
   int db_pool_size = 8;       // PostgreSQL only: connections, one thread each
   int db_timeout_ms = 5000;   // PostgreSQL only: a unit's bound, connecting and queueing included
   int key_cache_ms = 2000;    // how long a resolved API key is trusted without the database
+  // HOST:PORT of a listener serving /metrics alone; empty: /metrics is served on `listen`.
+  std::string metrics_listen;
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)
@@ -47,6 +49,9 @@ struct Settings {
   // transport must refuse to send unless the server agrees to STARTTLS.
   bool smtp_requires_starttls = false;
   bool smtp_plaintext_to_remote = false;  // allowed by smtp_allow_plaintext; warned at start
+  // Set with metrics_listen: the IP address and port to bind.
+  std::string metrics_listen_host;
+  std::uint16_t metrics_listen_port = 0;
 };
 
 // Declares every setting on `app` (flags with environment fallbacks).

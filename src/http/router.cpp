@@ -48,7 +48,10 @@ bool is_uuid_text(std::string_view text) {
 }
 
 void Router::add(Method method, std::string_view pattern, Handler handler) {
-  Route route{method, std::string(pattern), {}, 0, std::move(handler)};
+  auto known = std::find(patterns_.begin(), patterns_.end(), pattern);
+  std::size_t pattern_index = static_cast<std::size_t>(known - patterns_.begin());
+  if (known == patterns_.end()) patterns_.emplace_back(pattern);
+  Route route{method, std::string(pattern), pattern_index, {}, 0, std::move(handler)};
   for (auto segment : split_path(pattern)) {
     bool placeholder = segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
     route.segments.emplace_back(placeholder ? "{}" : std::string(segment));
@@ -93,9 +96,11 @@ Router::Match Router::match(Method method, std::string_view path) const {
   if (!best || best->literals != most_literal) {
     result.kind = Match::Kind::kMethodNotAllowed;
     result.pattern = matching.front()->pattern;
+    result.pattern_index = matching.front()->pattern_index;
     for (const Route* route : matching) {
       if (route->literals == most_literal) {
         result.pattern = route->pattern;
+        result.pattern_index = route->pattern_index;
         break;
       }
     }
@@ -104,6 +109,7 @@ Router::Match Router::match(Method method, std::string_view path) const {
   result.kind = Match::Kind::kFound;
   result.handler = &best->handler;
   result.pattern = best->pattern;
+  result.pattern_index = best->pattern_index;
   for (std::size_t i = 0; i < segments.size(); ++i) {
     if (best->segments[i] == "{}") result.params.emplace_back(segments[i]);
   }

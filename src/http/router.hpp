@@ -18,10 +18,14 @@ class Router {
  public:
   void add(Method method, std::string_view pattern, Handler handler);
 
+  // What Match::pattern_index holds when no pattern matched.
+  static constexpr std::size_t kNoPattern = static_cast<std::size_t>(-1);
+
   struct Match {
     enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
     const Handler* handler = nullptr;
     std::string pattern;
+    std::size_t pattern_index = kNoPattern;  // pattern's place in patterns(), for metrics
     std::vector<std::string> params;
     // For kFound and kMethodNotAllowed: every method the path answers, in registration order,
     // HEAD after GET: "GET, HEAD, POST".
@@ -31,15 +35,21 @@ class Router {
   // A path with a trailing slash or empty segments matches nothing.
   Match match(Method method, std::string_view path) const;
 
+  // Every pattern added, once each (several methods may share one), in the order of their first
+  // add(): the bounded set of labels a request can be counted under.
+  const std::vector<std::string>& patterns() const { return patterns_; }
+
  private:
   struct Route {
     Method method;
     std::string pattern;
+    std::size_t pattern_index = 0;      // in patterns_
     std::vector<std::string> segments;  // "{}" for a placeholder
     std::size_t literals = 0;           // how many segments are literal
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::vector<std::string> patterns_;
 };
 
 // Whether `text` is a UUID in canonical 8-4-4-4-12 form (hex digits in either case).

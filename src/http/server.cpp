@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -83,13 +85,15 @@ struct Connection {
     timer.cancel();
   }
 
-  // What the connection is doing; only its own thread reads or writes it.
+  // What the connection is doing; only its own thread reads or writes it. (The order of
+  // Server::Impl::phases_.)
   enum class Phase {
     kIdle,      // waiting for the first byte of a request (a new or a keep-alive connection)
     kReading,   // reading a request's header or body
     kHandling,  // the handler (and the store behind it) has the request
     kWriting,   // writing the response
   };
+  static constexpr std::size_t kPhases = 4;
 
   tcp::socket socket;
   asio::steady_timer timer;
@@ -118,40 +122,53 @@ asio::awaitable<void> watchdog(std::shared_ptr<Connection> connection) {
   }
 }
 
+// A listening socket and the router that serves its requests.
+struct Listener {
+  Listener(asio::io_context& context, const Router& r) : acceptor(context), router(r) {}
+
+  tcp::acceptor acceptor;
+  const Router& router;
+  // The RequestMetrics slot of each of the router's patterns (filled by run()).
+  std::vector<std::size_t> route_slots;
+};
+
 }  // namespace
 
 class Server::Impl {
  public:
   Impl(ServerOptions options, const Router& router, Fallbacks fallbacks)
       : options_(std::move(options)),
-        router_(router),
         fallbacks_(std::move(fallbacks)),
         contexts_(make_contexts(options_.threads)),
         control_(*contexts_.front()),
-        acceptor_(control_),
         signals_(control_, SIGINT, SIGTERM),
-        drain_timer_(control_) {}
+        drain_timer_(control_) {
+    listeners_.push_back(std::make_unique<Listener>(control_, router));
+  }
 
   std::uint16_t bind() {
     raise_descriptor_limit(options_.max_connections);
-    tcp::endpoint endpoint(asio::ip::make_address(options_.address), options_.port);
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    // [::] serves IPv4 too (as IPv4-mapped peers), whatever net.ipv6.bindv6only says.
-    if (endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(false));
-    acceptor_.bind(endpoint);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    return acceptor_.local_endpoint().port();
+    return bind(*listeners_.front(), options_.address, options_.port);
+  }
+
+  std::uint16_t bind_also(const std::string& address, std::uint16_t port, const Router& router) {
+    auto listener = std::make_unique<Listener>(control_, router);
+    const std::uint16_t bound = bind(*listener, address, port);  // kept only once bound
+    listeners_.push_back(std::move(listener));
+    return bound;
   }
 
   // Spread over every loop: completions build their JSON answers where they land.
   void post(std::function<void()> task) { asio::post(next_context(), std::move(task)); }
 
   void run() {
+    count_routes();
     signals_.async_wait([this](const boost::system::error_code& error, int) {
       if (!error) stop();
     });
-    asio::co_spawn(control_, accept_loop(), asio::detached);
+    for (auto& listener : listeners_) {
+      asio::co_spawn(control_, accept_loop(*listener), asio::detached);
+    }
     // Keep every loop alive until shutdown has drained; the control loop ends on its own.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (std::size_t i = 1; i < contexts_.size(); ++i) {
@@ -171,10 +188,59 @@ class Server::Impl {
   }
 
   ServerStats stats() const {
-    return {requests_.load(), client_errors_.load(), server_errors_.load(), connections_.load()};
+    ServerStats stats{.requests = requests_.load(),
+                      .client_errors = client_errors_.load(),
+                      .server_errors = server_errors_.load(),
+                      .open_connections = connections_.load(),
+                      .connections = {},
+                      .routes = {}};
+    // A connection may be seen leaving one state before it is seen entering the next: never
+    // report a count below zero.
+    auto phase = [this](Connection::Phase p) {
+      return static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, phases_[static_cast<std::size_t>(p)].load()));
+    };
+    stats.connections = {.idle = phase(Connection::Phase::kIdle),
+                         .reading = phase(Connection::Phase::kReading),
+                         .handling = phase(Connection::Phase::kHandling),
+                         .writing = phase(Connection::Phase::kWriting)};
+    if (request_metrics_) stats.routes = request_metrics_->snapshot();
+    return stats;
   }
 
  private:
+  static std::uint16_t bind(Listener& listener, const std::string& address, std::uint16_t port) {
+    tcp::acceptor& acceptor = listener.acceptor;
+    tcp::endpoint endpoint(asio::ip::make_address(address), port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    // [::] serves IPv4 too (as IPv4-mapped peers), whatever net.ipv6.bindv6only says.
+    if (endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(false));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor.local_endpoint().port();
+  }
+
+  // One metrics slot per pattern of every listener's router (a pattern two routers share is
+  // one slot). The routers are complete by now and never change again.
+  void count_routes() {
+    std::vector<std::string> routes;
+    for (auto& listener : listeners_) {
+      listener->route_slots.clear();
+      for (const std::string& pattern : listener->router.patterns()) {
+        auto known = std::find(routes.begin(), routes.end(), pattern);
+        listener->route_slots.push_back(static_cast<std::size_t>(known - routes.begin()));
+        if (known == routes.end()) routes.push_back(pattern);
+      }
+    }
+    request_metrics_ = std::make_unique<RequestMetrics>(std::move(routes));
+  }
+
+  // The RequestMetrics slot of a request that `listener` routed to `match`.
+  std::size_t route_slot(const Listener& listener, const Router::Match& match) const {
+    if (match.pattern_index >= listener.route_slots.size()) return request_metrics_->unmatched();
+    return listener.route_slots[match.pattern_index];
+  }
   // One io_context per thread: a connection lives on one of them for its whole life, so its
   // state needs no strand or lock.
   static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int threads) {
@@ -197,7 +263,7 @@ class Server::Impl {
     log::info("shutting down", {{"open_connections", connections_.load()}});
     signals_.cancel();
     boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    for (auto& listener : listeners_) listener->acceptor.close(ignored);
     // Idle connections close at once; a request still being sent gets read_grace to arrive;
     // requests being handled are answered (with Connection: close) until drain_timeout.
     const auto cutoff = Clock::now() + options_.shutdown_read_grace;
@@ -224,11 +290,11 @@ class Server::Impl {
     });
   }
 
-  asio::awaitable<void> accept_loop() {
+  asio::awaitable<void> accept_loop(Listener& listener) {
     while (!stopping_) {
       boost::system::error_code error;
       tcp::socket socket(next_context());
-      co_await acceptor_.async_accept(socket, with_error(error));
+      co_await listener.acceptor.async_accept(socket, with_error(error));
       if (error) {
         if (stopping_ || error == asio::error::operation_aborted) co_return;
         // Out of descriptors or similar: make room, then back off briefly instead of spinning.
@@ -246,7 +312,7 @@ class Server::Impl {
       auto connection = std::make_shared<Connection>(std::move(socket));
       auto executor = connection->socket.get_executor();
       Refusal refusal = open > options_.max_connections ? Refusal::kServerFull : Refusal::kNone;
-      asio::co_spawn(executor, session(std::move(connection), refusal), asio::detached);
+      asio::co_spawn(executor, session(std::move(connection), refusal, listener), asio::detached);
     }
   }
 
@@ -280,6 +346,10 @@ class Server::Impl {
   void set_phase(const std::shared_ptr<Connection>& connection, Connection::Phase phase) {
     const bool was_idle = connection->phase == Connection::Phase::kIdle;
     const bool idle = phase == Connection::Phase::kIdle;
+    if (phase != connection->phase) {
+      phases_[static_cast<std::size_t>(connection->phase)].fetch_sub(1, std::memory_order_relaxed);
+      phases_[static_cast<std::size_t>(phase)].fetch_add(1, std::memory_order_relaxed);
+    }
     connection->phase = phase;
     if (!idle && !was_idle) return;
     std::lock_guard lock(connections_mutex_);
@@ -315,11 +385,13 @@ class Server::Impl {
   }
 
   void track(const std::shared_ptr<Connection>& connection) {
+    phases_[static_cast<std::size_t>(connection->phase)].fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(connections_mutex_);
     open_.emplace(connection.get(), connection);
   }
 
   void untrack(Connection& connection) {
+    phases_[static_cast<std::size_t>(connection.phase)].fetch_sub(1, std::memory_order_relaxed);
     std::lock_guard lock(connections_mutex_);
     open_.erase(&connection);
     if (connection.in_idle_list) {
@@ -330,7 +402,8 @@ class Server::Impl {
     if (stopping_ && open_.empty()) asio::post(control_, [this] { drain_timer_.cancel(); });
   }
 
-  asio::awaitable<void> session(std::shared_ptr<Connection> connection, Refusal refusal) {
+  asio::awaitable<void> session(std::shared_ptr<Connection> connection, Refusal refusal,
+                                const Listener& listener) {
     track(connection);
     asio::co_spawn(connection->socket.get_executor(), watchdog(connection), asio::detached);
     boost::system::error_code error;
@@ -348,13 +421,14 @@ class Server::Impl {
         !charge(*connection, connection->peer)) {
       refusal = Refusal::kClientFull;
     }
-    co_await serve(connection, refusal);
+    co_await serve(connection, refusal, listener);
     connection->close();
     untrack(*connection);
     connections_.fetch_sub(1);
   }
 
-  asio::awaitable<void> serve(std::shared_ptr<Connection> shared, Refusal refusal) {
+  asio::awaitable<void> serve(std::shared_ptr<Connection> shared, Refusal refusal,
+                              const Listener& listener) {
     Connection& connection = *shared;
     tcp::socket& stream = connection.socket;
     beast::flat_buffer buffer;
@@ -394,8 +468,9 @@ class Server::Impl {
         // (Named locals, not temporaries, across co_await: GCC 12 destroys such temporaries
         // twice.)
         Response refusal_response = protocol_error_response(*head.problem);
+        set_phase(shared, Connection::Phase::kWriting);
         co_await write(connection, head.request, std::move(refusal_response), head.version,
-                       Clock::now());
+                       Clock::now(), request_metrics_->unmatched());
         co_return;
       }
       const auto started = Clock::now();
@@ -419,7 +494,7 @@ class Server::Impl {
       } else if (head.problem) {
         early = protocol_error_response(*head.problem);
       } else {
-        match = router_.match(request.method, request.path);
+        match = listener.router.match(request.method, request.path);
         const bool wants_continue = head.wants_continue;
         if (wants_continue && match.kind != Router::Match::Kind::kFound) {
           early = unroutable(request, match);
@@ -453,6 +528,7 @@ class Server::Impl {
       bool client_keeps_alive = reader.keep_alive();
 
       Response response;
+      const std::size_t route = route_slot(listener, match);
       set_phase(shared, Connection::Phase::kHandling);
       if (early) {
         response = std::move(*early);
@@ -464,7 +540,9 @@ class Server::Impl {
           client_keeps_alive && !body_unread && !early && !response.close_connection && !stopping_;
       response.close_connection = !keep_alive;
       set_phase(shared, Connection::Phase::kWriting);
-      if (!co_await write(connection, request, std::move(response), version, started)) co_return;
+      if (!co_await write(connection, request, std::move(response), version, started, route)) {
+        co_return;
+      }
       if (body_unread) co_await drain(connection);
       if (!keep_alive) co_return;
     }
@@ -529,9 +607,10 @@ class Server::Impl {
         [&handler, &request](Respond respond) { handler(request, std::move(respond)); });
   }
 
-  // Writes the response; false if the connection broke.
+  // Writes the response, then counts it under `route` (a RequestMetrics slot) and logs it; false
+  // if the connection broke.
   asio::awaitable<bool> write(Connection& connection, const Request& request, Response response,
-                              unsigned version, Clock::time_point started) {
+                              unsigned version, Clock::time_point started, std::size_t route) {
     bhttp::response<bhttp::string_body> message;
     message.version(version);
     message.result(static_cast<unsigned>(response.status));
@@ -551,6 +630,8 @@ class Server::Impl {
       message.prepare_payload();
       co_await bhttp::async_write(connection.socket, message, with_error(error));
     }
+    const Clock::time_point finished = Clock::now();
+    request_metrics_->record(route, request.method, response.status, finished - started);
     requests_.fetch_add(1, std::memory_order_relaxed);
     if (response.status >= 500) {
       server_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -559,7 +640,7 @@ class Server::Impl {
     }
 
     if (log::enabled(log::Level::kInfo)) {
-      double latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+      double latency_ms = std::chrono::duration<double, std::milli>(finished - started).count();
       log::info("request", {{"request_id", request.request_id},
                             {"method", request.method_text},
                             {"path", request.path},
@@ -573,11 +654,10 @@ class Server::Impl {
   }
 
   ServerOptions options_;
-  const Router& router_;
   Fallbacks fallbacks_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   asio::io_context& control_;  // contexts_[0]: accepts, signals, shutdown; also serves connections
-  tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<Listener>> listeners_;  // the first: ServerOptions::address
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
   std::atomic<std::size_t> next_context_{0};
@@ -588,6 +668,9 @@ class Server::Impl {
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> client_errors_{0};
   std::atomic<std::uint64_t> server_errors_{0};
+  // Sessions in each Connection::Phase (a connection leaves one before it enters the next).
+  std::array<std::atomic<std::int64_t>, Connection::kPhases> phases_{};
+  std::unique_ptr<RequestMetrics> request_metrics_;  // built by run(), from the routers
   std::mutex connections_mutex_;  // guards the four below and Connection's guarded fields
   std::unordered_map<Connection*, std::weak_ptr<Connection>> open_;
   std::list<std::weak_ptr<Connection>> idle_;                // idle connections, longest idle first
@@ -598,6 +681,10 @@ Server::Server(ServerOptions options, const Router& router, Fallbacks fallbacks)
     : impl_(std::make_unique<Impl>(std::move(options), router, std::move(fallbacks))) {}
 Server::~Server() = default;
 std::uint16_t Server::bind() { return impl_->bind(); }
+std::uint16_t Server::bind_also(const std::string& address, std::uint16_t port,
+                                const Router& router) {
+  return impl_->bind_also(address, port, router);
+}
 void Server::post(std::function<void()> task) { impl_->post(std::move(task)); }
 void Server::run() { impl_->run(); }
 void Server::stop() { impl_->stop(); }

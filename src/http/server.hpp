@@ -8,6 +8,7 @@
 
 #include "http/client_address.hpp"
 #include "http/message.hpp"
+#include "http/request_metrics.hpp"
 #include "http/router.hpp"
 
 namespace invited::http {
@@ -34,11 +35,24 @@ struct ServerOptions {
   std::chrono::milliseconds drain_timeout{8'000};
 };
 
+// Open connections by what they are doing. A connection is in exactly one state from the start
+// of its session to its end; one just accepted is counted in ServerStats::open_connections a
+// moment before it is counted here.
+struct ConnectionStates {
+  std::uint64_t idle = 0;      // waiting for a request: new, or kept alive between requests
+  std::uint64_t reading = 0;   // reading a request's header or body
+  std::uint64_t handling = 0;  // the handler, and the store behind it, has the request
+  std::uint64_t writing = 0;   // writing the response (or discarding a body left unread)
+};
+
 struct ServerStats {
   std::uint64_t requests = 0;
   std::uint64_t client_errors = 0;  // 4xx
   std::uint64_t server_errors = 0;  // 5xx
   std::uint64_t open_connections = 0;
+  ConnectionStates connections;
+  // Per route and method, of every listener; empty before run().
+  std::vector<RouteRequestStats> routes;
 };
 
 // Answers for requests the router cannot place. They decide the body format (JSON for the
@@ -54,10 +68,11 @@ struct Fallbacks {
 };
 
 // The HTTP/1.1 server: Boost.Beast sessions as C++20 coroutines on an io_context run by one
-// thread per core. Keep-alive, body and header limits, timeouts, a bound on open connections
-// and one per client address (when a bound is reached the connection is answered 503 with
-// Retry-After and closed; past 90 % of the bound, idle connections are closed oldest first to
-// make room), `x-request-id` on every response, one JSON access-log line per request.
+// thread per core, on one listening socket or more (bind_also), each with its router. Keep-alive,
+// body and header limits, timeouts, a bound on open connections and one per client address (when a
+// bound is reached the connection is answered 503 with Retry-After and closed; past 90 % of the
+// bound, idle connections are closed oldest first to make room), `x-request-id` on every response,
+// one JSON access-log line per request, and per-route metrics (stats()) recorded without a lock.
 //
 // run() blocks until SIGTERM or SIGINT (or stop()): it then stops accepting, closes idle
 // connections at once, gives requests still being sent shutdown_read_grace to arrive (then
@@ -73,6 +88,12 @@ class Server {
   // if the address is taken. Returns the bound port (useful with port 0).
   std::uint16_t bind();
 
+  // Binds one more listening socket, at `address`:`port`, whose requests `router` serves (with
+  // the same fallbacks, threads, connection bounds, timeouts and shutdown as the first). Call
+  // after bind() and before run(); throws std::system_error if the address is taken. Returns
+  // the bound port.
+  std::uint16_t bind_also(const std::string& address, std::uint16_t port, const Router& router);
+
   // Posts `task` to one of the event loops (in turn); safe from any thread. Used for store
   // completions.
   void post(std::function<void()> task);
@@ -80,6 +101,7 @@ class Server {
   void run();
   void stop();
 
+  // Safe from any thread.
   ServerStats stats() const;
 
  private:

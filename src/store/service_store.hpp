@@ -7,7 +7,7 @@
 
 #include "domain/budget_store.hpp"
 #include "domain/store.hpp"
-#include "store/duration_histogram.hpp"
+#include "metrics/duration_histogram.hpp"
 
 namespace invited::store {
 
@@ -19,10 +19,12 @@ using Post = std::function<void(std::function<void()>)>;
 struct StoreStats {
   std::uint64_t units = 0;    // write units run
   std::uint64_t commits = 0;  // transactions committed (a backend may commit several units at once)
-  // SQLite only (empty elsewhere): how long each write unit took from its arrival at the store to
-  // its completion (durable), and how long each WAL restart kept the writer from the next group.
-  std::optional<DurationCounts> write_latency;
-  std::optional<DurationCounts> wal_restart_stalls;
+  // How long each unit took from its arrival at the store to its completion (a write: durable),
+  // whatever its outcome; the service's own probes included. Every engine counts both.
+  metrics::DurationCounts write_latency;
+  metrics::DurationCounts read_latency;
+  // SQLite only (empty elsewhere): how long each WAL restart kept the writer from the next group.
+  std::optional<metrics::DurationCounts> wal_restart_stalls;
 };
 
 // A listener's registration: destroying it stops the calls (waiting for one in progress).

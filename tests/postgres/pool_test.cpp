@@ -117,6 +117,29 @@ TEST_F(PoolTest, ReadUnitsRunInOneReadOnlySnapshot) {
   EXPECT_EQ(counter("a"), 0);
 }
 
+TEST_F(PoolTest, EachUnitsLatencyCountsAsAReadOrAWriteWhateverItsOutcome) {
+  Pool<CounterTx> pool(options(), loop_.post());
+  EXPECT_TRUE(pool.run_and_wait(Access::kReadWrite,
+                                [](CounterTx& tx) {
+                                  tx.add_one("a");
+                                  return domain::Status();
+                                })
+                  .ok());
+  EXPECT_FALSE(pool.run_and_wait(Access::kReadWrite,
+                                 [](CounterTx&) -> domain::Status {
+                                   return domain::Error{domain::ErrorCode::kConflict, "no"};
+                                 })
+                   .ok());
+  EXPECT_TRUE(
+      pool.run_and_wait(Access::kReadOnly, [](CounterTx&) { return domain::Status(); }).ok());
+  EXPECT_TRUE(
+      pool.run_and_wait(Access::kStatement, [](CounterTx&) { return domain::Status(); }).ok());
+  PoolStats stats = pool.stats();
+  EXPECT_EQ(stats.write_latency.count, 2u);
+  EXPECT_EQ(stats.read_latency.count, 1u) << "statement units are neither";
+  EXPECT_GT(stats.write_latency.sum_ms, 0.0);
+}
+
 TEST_F(PoolTest, AnErrorStatusRollsTheUnitBack) {
   Pool<CounterTx> pool(options(), loop_.post());
   domain::Status status =

@@ -328,5 +328,24 @@ TEST(RequestHeader, FindsFirstLowerCaseHeader) {
   EXPECT_EQ(request.header("accept"), std::nullopt);
 }
 
+TEST(Router, NumbersEachPatternOnceForMetrics) {
+  Router router;
+  auto noop = [](Request&, Respond) {};
+  router.add(Method::kGet, "/api/v1/websites", noop);
+  router.add(Method::kPost, "/api/v1/websites", noop);
+  router.add(Method::kGet, "/api/v1/websites/{id}", noop);
+  ASSERT_EQ(router.patterns(),
+            (std::vector<std::string>{"/api/v1/websites", "/api/v1/websites/{id}"}));
+  const std::string id = "0190d6a4-1a2b-7c3d-8e4f-123456789abc";
+  EXPECT_EQ(router.match(Method::kPost, "/api/v1/websites").pattern_index, 0u);
+  EXPECT_EQ(router.match(Method::kGet, "/api/v1/websites/" + id).pattern_index, 1u);
+  EXPECT_EQ(router.match(Method::kHead, "/api/v1/websites/" + id).pattern_index, 1u);
+  // 405: the path's pattern; 404: none.
+  EXPECT_EQ(router.match(Method::kDelete, "/api/v1/websites/" + id).pattern_index, 1u);
+  EXPECT_EQ(router.match(Method::kGet, "/api/v1/websites/not-an-id").pattern_index,
+            Router::kNoPattern);
+  EXPECT_EQ(router.match(Method::kGet, "/elsewhere").pattern_index, Router::kNoPattern);
+}
+
 }  // namespace
 }  // namespace invited::http

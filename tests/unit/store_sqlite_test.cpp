@@ -1935,8 +1935,7 @@ TEST_P(SqliteStoreWal, IsCheckpointedAndRestartedPastItsThreshold) {
   ASSERT_TRUE(stats.wal_restart_stalls.has_value());
   EXPECT_GE(stats.wal_restart_stalls->count, GetParam() ? 1u : restarts);
   EXPECT_GT(stats.wal_restart_stalls->sum_ms, 0.0);
-  ASSERT_TRUE(stats.write_latency.has_value());
-  EXPECT_GE(stats.write_latency->count, 200u);
+  EXPECT_GE(stats.write_latency.count, 200u);
 }
 
 }  // namespace

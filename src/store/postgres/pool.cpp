@@ -66,11 +66,14 @@ ConnectionPool::~ConnectionPool() {
 }
 
 PoolStats ConnectionPool::stats() const {
-  return {units_.load(), commits_.load(), retries_.load(), reconnects_.load(), timeouts_.load()};
+  return {units_.load(),    commits_.load(),           retries_.load(),         reconnects_.load(),
+          timeouts_.load(), write_latency_.snapshot(), read_latency_.snapshot()};
 }
 
 void ConnectionPool::complete(Unit& unit, domain::Status status) {
   units_.fetch_add(1, std::memory_order_relaxed);
+  if (unit.access == Access::kReadWrite) write_latency_.record(Clock::now() - unit.queued_at);
+  if (unit.access == Access::kReadOnly) read_latency_.record(Clock::now() - unit.queued_at);
   if (unit.direct) return unit.done(status);
   post_([done = std::move(unit.done), status = std::move(status)]() { done(status); });
 }
@@ -100,14 +103,16 @@ void ConnectionPool::run(Access access, Tenant tenant, Job job, Completion done)
 
 void ConnectionPool::run(Access access, Tenant tenant, std::chrono::milliseconds timeout, Job job,
                          Completion done) {
-  enqueue(tenant, {access, std::move(job), std::move(done), Clock::now() + timeout, false});
+  const auto now = Clock::now();
+  enqueue(tenant, {access, std::move(job), std::move(done), now + timeout, false, now});
 }
 
 domain::Status ConnectionPool::run_and_wait(Access access, Job job) {
   std::promise<domain::Status> outcome;
+  const auto now = Clock::now();
   enqueue(kShared, {access, std::move(job),
                     [&outcome](domain::Status status) { outcome.set_value(std::move(status)); },
-                    Clock::now() + options_.timeout, true});
+                    now + options_.timeout, true, now});
   return outcome.get_future().get();
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "domain/result.hpp"
+#include "metrics/duration_histogram.hpp"
 #include "store/fair_queue.hpp"
 #include "store/postgres/connection.hpp"
 
@@ -71,6 +72,11 @@ struct PoolStats {
   std::uint64_t retries = 0;     // runs repeated after a serialization failure or deadlock
   std::uint64_t reconnects = 0;  // connections opened to replace a lost or closed one
   std::uint64_t timeouts = 0;    // units failed because their deadline passed
+  // Each unit from run() to its completion, whatever its outcome (refused, failed, timed out):
+  // kReadWrite units are writes, kReadOnly units reads; kStatement units (bookkeeping such as
+  // the rate-limit draws) are in neither.
+  metrics::DurationCounts write_latency;
+  metrics::DurationCounts read_latency;
 };
 
 // A fixed set of PostgreSQL connections, each owned by a dedicated thread, that runs units of
@@ -139,7 +145,8 @@ class ConnectionPool {
     Job job;
     Completion done;
     Clock::time_point deadline;
-    bool direct;  // run `done` on the pool's thread instead of posting it
+    bool direct;                  // run `done` on the pool's thread instead of posting it
+    Clock::time_point queued_at;  // when run() took it
   };
 
   void enqueue(Tenant tenant, Unit unit);
@@ -167,6 +174,8 @@ class ConnectionPool {
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> reconnects_{0};
   std::atomic<std::uint64_t> timeouts_{0};
+  metrics::DurationHistogram write_latency_;
+  metrics::DurationHistogram read_latency_;
 
   std::vector<std::thread> workers_;
   std::thread watchdog_;

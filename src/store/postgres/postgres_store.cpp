@@ -56,9 +56,11 @@ PostgresStore::~PostgresStore() = default;
 
 StoreStats PostgresStore::stats() const {
   PoolStats pool = pool_.stats();
-  StoreStats stats;  // no latency histograms (SQLite only)
+  StoreStats stats;  // no WAL (SQLite only)
   stats.units = pool.units;
   stats.commits = pool.commits;
+  stats.write_latency = pool.write_latency;
+  stats.read_latency = pool.read_latency;
   return stats;
 }
 

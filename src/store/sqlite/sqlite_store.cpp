@@ -212,6 +212,7 @@ StoreStats SqliteStore::stats() const {
   return {.units = units_.load(),
           .commits = commits_.load(),
           .write_latency = write_latency_.snapshot(),
+          .read_latency = read_latency_.snapshot(),
           .wal_restart_stalls = wal_restart_stalls_.snapshot()};
 }
 
@@ -237,6 +238,7 @@ void SqliteStore::enqueue(std::mutex& mutex, std::condition_variable& ready,
     }
     refusal = stopping_ ? shutting_down() : overloaded();
   }
+  write_latency_.record(Clock::now() - unit.queued_at);
   complete(std::move(unit.done), refusal, unit.direct);
 }
 
@@ -246,6 +248,7 @@ void SqliteStore::enqueue_write(WriteUnit unit) {
 }
 
 void SqliteStore::enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant) {
+  unit.queued_at = Clock::now();
   domain::Status refusal;
   {
     std::lock_guard lock(read_mutex_);
@@ -256,6 +259,7 @@ void SqliteStore::enqueue_read(ReadUnit unit, FairQueue<ReadUnit>::Tenant tenant
     }
     refusal = stopping_ ? shutting_down() : overloaded();
   }
+  read_latency_.record(Clock::now() - unit.queued_at);
   complete(std::move(unit.done), refusal, unit.direct);
 }
 
@@ -264,11 +268,11 @@ void SqliteStore::write(domain::WriteWork work, domain::Completion done) {
 }
 
 void SqliteStore::read(domain::ReadWork work, domain::Completion done) {
-  enqueue_read({std::move(work), std::move(done), false}, FairQueue<ReadUnit>::kShared);
+  enqueue_read({std::move(work), std::move(done), false, {}}, FairQueue<ReadUnit>::kShared);
 }
 
 void SqliteStore::read_for(domain::Pk tenant, domain::ReadWork work, domain::Completion done) {
-  enqueue_read({std::move(work), std::move(done), false}, tenant);
+  enqueue_read({std::move(work), std::move(done), false, {}}, tenant);
 }
 
 domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
@@ -283,7 +287,7 @@ domain::Status SqliteStore::write_and_wait(domain::WriteWork work) {
 domain::Status SqliteStore::read_and_wait(domain::ReadWork work) {
   std::promise<domain::Status> outcome;
   enqueue_read(
-      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true},
+      {std::move(work), [&outcome](domain::Status status) { outcome.set_value(status); }, true, {}},
       FairQueue<ReadUnit>::kShared);
   return outcome.get_future().get();
 }
@@ -730,6 +734,7 @@ void SqliteStore::reader_loop(int index) {
       std::lock_guard lock(read_mutex_);
       read_queue_.finished(next->first);
     }
+    read_latency_.record(Clock::now() - unit.queued_at);
     complete(std::move(unit.done), std::move(status), unit.direct);
   }
 }

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/duration_histogram.hpp"
+#include "metrics/duration_histogram.hpp"
 #include "store/fair_queue.hpp"
 #include "store/service_store.hpp"
 
@@ -117,7 +117,8 @@ class SqliteStore final : public ServiceStore {
   // disk) after a commit that queued an email.
   void on_email_queued(std::function<void()> listener) override;
 
-  // Units run and commits made by the writer (one commit per group).
+  // Units run and commits made by the writer (one commit per group), the latency of every unit
+  // (refused ones included) and the stall of each WAL restart.
   StoreStats stats() const override;
 
   // One process serves the file, and it forgets the keys it revokes: nothing to hear.
@@ -136,6 +137,7 @@ class SqliteStore final : public ServiceStore {
     domain::ReadWork work;
     domain::Completion done;
     bool direct = false;
+    Clock::time_point queued_at;
   };
 
   // Queues `unit`, or completes it at once with kUnavailable when stopping or full.
@@ -261,8 +263,10 @@ class SqliteStore final : public ServiceStore {
 
   std::atomic<std::uint64_t> units_{0};
   std::atomic<std::uint64_t> commits_{0};
-  DurationHistogram write_latency_;       // a unit's arrival to its completion
-  DurationHistogram wal_restart_stalls_;  // each RESTART attempt on the writer, lock wait included
+  metrics::DurationHistogram write_latency_;  // a unit's arrival to its completion
+  metrics::DurationHistogram read_latency_;   // the same for read units
+  // Each RESTART attempt on the writer, lock wait included.
+  metrics::DurationHistogram wal_restart_stalls_;
 
   std::thread writer_;
   std::vector<std::thread> readers_;

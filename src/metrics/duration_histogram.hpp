@@ -6,12 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace invited::store {
+namespace invited::metrics {
 
 // A distribution of durations, counted in fixed buckets (the shape of a Prometheus histogram).
+// Every duration histogram of the service (store units, HTTP requests) has these buckets.
 struct DurationCounts {
-  // Upper bounds of the buckets in milliseconds; a last bucket holds everything above.
-  static constexpr std::array<double, 11> kBoundsMs = {1, 2, 5, 10, 15, 20, 25, 35, 50, 100, 250};
+  // Upper bounds of the buckets in milliseconds; a last bucket holds everything above. Fine
+  // below 50 ms, where reads and durable writes fall; coarse up to the 5 s that a store unit
+  // may take (--db-timeout-ms) and a request may wait for it.
+  static constexpr std::array<double, 16> kBoundsMs = {0.5, 1,  2,   5,   10,  15,   20,   25,
+                                                       35,  50, 100, 250, 500, 1000, 2500, 5000};
 
   std::array<std::uint64_t, kBoundsMs.size() + 1> buckets{};  // per bucket, not cumulative
   std::uint64_t count = 0;
@@ -56,4 +60,4 @@ class DurationHistogram {
   std::atomic<std::int64_t> max_us_{0};
 };
 
-}  // namespace invited::store
+}  // namespace invited::metrics
