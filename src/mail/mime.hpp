@@ -9,8 +9,9 @@ namespace invited::mail {
 // One outgoing message before encoding. Addresses have passed domain::Email (no CR, LF or
 // header specials); names and subject may hold anything and are encoded, never copied raw.
 struct Message {
-  std::string from;        // a full mailbox: `invited <no-reply@example.com>`
-  std::string to_address;  // bare address
+  std::string from_name;     // display name: `Acme via invited`; may be empty or non-ASCII
+  std::string from_address;  // bare address
+  std::string to_address;    // bare address
   std::string to_name;     // display name; may be empty or non-ASCII
   std::string subject;     // may be non-ASCII
   std::string message_id;  // without angle brackets: uuid@host

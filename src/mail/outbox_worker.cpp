@@ -11,6 +11,7 @@
 #include "log/log.hpp"
 #include "mail/invitation_email.hpp"
 #include "mail/mime.hpp"
+#include "mail/sender.hpp"
 
 namespace invited::mail {
 namespace {
@@ -195,7 +196,9 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
     std::string to_name;
     if (invitation.first_name) to_name = *invitation.first_name;
     if (invitation.last_name) to_name += (to_name.empty() ? "" : " ") + *invitation.last_name;
-    Message message{.from = options_.from,
+    Message message{.from_name =
+                        sender_display_name(invitation.organization_name, options_.from_name),
+                    .from_address = options_.from_address,
                     .to_address = email.to_address,
                     .to_name = to_name,
                     .subject = rendered.subject,
