@@ -24,9 +24,9 @@ http::Response error_page(const domain::Error& error,
           404, web::message_page(title.empty() ? "Invitation not found" : title, error.message));
     case domain::ErrorCode::kGone:
       return page_response(
-          410, web::message_page(title.empty() ? "Invitation unavailable" : title,
-                                 organization ? domain::refusal_message(error, *organization)
-                                              : error.message));
+          410, web::message_page(
+                   title.empty() ? "Invitation unavailable" : title,
+                   organization ? domain::refusal_message(error, *organization) : error.message));
     case domain::ErrorCode::kUnavailable: {
       auto response = page_response(503, web::message_page("Please try again", error.message));
       response.headers.emplace_back("retry-after", "1");

@@ -140,7 +140,8 @@ int serve(const Settings& configured) {
         static_cast<std::size_t>(settings.max_connections_per_client);
     server_options.trusted_proxies =
         std::get<http::TrustedProxies>(http::TrustedProxies::parse(settings.trusted_proxies));
-    server_options.cors = std::get<http::CorsPolicy>(http::CorsPolicy::parse(settings.cors_origins));
+    server_options.cors =
+        std::get<http::CorsPolicy>(http::CorsPolicy::parse(settings.cors_origins));
     http::Server server(server_options, router, api::json_fallbacks());
     const std::uint16_t port = server.bind();
     if (settings.public_url_is_default) {

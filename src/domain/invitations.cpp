@@ -32,10 +32,9 @@ constexpr Refusal kExpired{"Invitation expired",
                            "a new one.",
                            "This invitation to join ",
                            " has expired. Ask the person who invited you to send a new one."};
-constexpr Refusal kRevoked{"Invitation revoked",
-                           "This invitation was revoked and can no longer be accepted.",
-                           "This invitation to join ",
-                           " was revoked and can no longer be accepted."};
+constexpr Refusal kRevoked{
+    "Invitation revoked", "This invitation was revoked and can no longer be accepted.",
+    "This invitation to join ", " was revoked and can no longer be accepted."};
 constexpr Refusal kRefusals[] = {kUnknown, kReplaced, kUsed, kExpired, kRevoked};
 
 Error refuse(ErrorCode code, const Refusal& refusal) {

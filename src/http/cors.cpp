@@ -24,9 +24,8 @@ std::string lower(std::string_view text) {
 
 bool is_host_name(std::string_view host) {
   if (host.empty() || host.size() > 253) return false;
-  return std::all_of(host.begin(), host.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '.';
-  });
+  return std::all_of(host.begin(), host.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; });
 }
 
 bool is_ipv6_literal(std::string_view host) {
@@ -65,9 +64,9 @@ std::variant<std::string, std::string> normalize(std::string_view text) {
   if (colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
-    const bool digits = !port.empty() && port.size() <= 5 &&
-                        std::all_of(port.begin(), port.end(),
-                                    [](unsigned char c) { return std::isdigit(c); });
+    const bool digits =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); });
     if (!digits || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
       return refuse("the port must be a number from 1 to 65535");
     }
@@ -101,15 +100,16 @@ std::variant<CorsPolicy, std::string> CorsPolicy::parse(std::string_view list) {
     if (comma == std::string_view::npos) comma = list.size();
     std::string_view entry = trim(list.substr(start, comma - start));
     if (entry.empty()) {
-      return std::string("--cors-origins has an empty entry; separate origins with single "
-                         "commas, such as ") +
+      return std::string(
+                 "--cors-origins has an empty entry; separate origins with single "
+                 "commas, such as ") +
              std::string(kExample);
     }
     auto origin = normalize(entry);
     if (origin.index() == 1) {
-      return "--cors-origins \"" + std::string(entry) + "\" is not an origin: " +
-             std::get<1>(origin) + " (an origin is scheme://host[:port], such as " +
-             std::string(kExample) + ")";
+      return "--cors-origins \"" + std::string(entry) +
+             "\" is not an origin: " + std::get<1>(origin) +
+             " (an origin is scheme://host[:port], such as " + std::string(kExample) + ")";
     }
     policy.origins_.push_back(std::get<0>(std::move(origin)));
     start = comma + 1;

@@ -18,7 +18,7 @@
 namespace invited::mail {
 
 struct OutboxOptions {
-  std::string public_url;    // accept links: <public_url>/invites/accept?token=...
+  std::string public_url;  // accept links: <public_url>/invites/accept?token=...
   // The sender (--mail-from): each email's From is "<organization> via <from_name>" (see
   // sender_display_name) with from_address, which is also the envelope's MAIL FROM.
   std::string from_name;     // may be empty

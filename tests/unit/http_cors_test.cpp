@@ -1,6 +1,6 @@
-#include "http/cors.hpp"
-
 #include <gtest/gtest.h>
+
+#include "http/cors.hpp"
 
 namespace invited::http {
 namespace {
@@ -77,7 +77,8 @@ TEST(CorsPolicy, PreflightFromAnAllowedOriginEchoesIt) {
   EXPECT_EQ(header(*answer, "access-control-allow-credentials"), "");
   EXPECT_TRUE(cors.preflight(options_from("http://[::1]:8080"), "GET"));
   // A default port is the same origin as none.
-  EXPECT_TRUE(policy("https://app.example.com:443").preflight(options_from("https://app.example.com"), "GET"));
+  EXPECT_TRUE(policy("https://app.example.com:443")
+                  .preflight(options_from("https://app.example.com"), "GET"));
 }
 
 TEST(CorsPolicy, NoPreflightForOtherOriginsPathsOrMethods) {

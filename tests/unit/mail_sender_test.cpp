@@ -1,6 +1,6 @@
-#include "mail/sender.hpp"
-
 #include <gtest/gtest.h>
+
+#include "mail/sender.hpp"
 
 namespace invited::mail {
 namespace {
@@ -37,9 +37,9 @@ TEST(ParseMailbox, TakesTheFormsOfAMailbox) {
 }
 
 TEST(ParseMailbox, RefusesWhatIsNoMailboxAndSaysWhatToWrite) {
-  for (std::string_view bad : {"", "   ", "not an address", "Name <no-at-sign>", "Name <a@b.example",
-                               "\"open <a@b.example>", "a@b.example\r\nBcc: x@y.example",
-                               "Name\n <a@b.example>"}) {
+  for (std::string_view bad :
+       {"", "   ", "not an address", "Name <no-at-sign>", "Name <a@b.example",
+        "\"open <a@b.example>", "a@b.example\r\nBcc: x@y.example", "Name\n <a@b.example>"}) {
     std::string message = refusal(bad);
     EXPECT_NE(message.find("--mail-from"), std::string::npos) << message;
     EXPECT_NE(message.find("Example <no-reply@example.com>"), std::string::npos) << message;
@@ -50,7 +50,8 @@ TEST(ParseMailbox, RefusesWhatIsNoMailboxAndSaysWhatToWrite) {
 
 TEST(SenderDisplayName, IsTheOrganizationViaTheSender) {
   EXPECT_EQ(sender_display_name("Acme Analytics", "invited"), "Acme Analytics via invited");
-  EXPECT_EQ(sender_display_name("Acme Analytics", "Product Team"), "Acme Analytics via Product Team");
+  EXPECT_EQ(sender_display_name("Acme Analytics", "Product Team"),
+            "Acme Analytics via Product Team");
   EXPECT_EQ(sender_display_name("Acme Analytics", ""), "Acme Analytics via invited");
   EXPECT_EQ(sender_display_name("Acme Analytics", "  "), "Acme Analytics via invited");
 }
