@@ -78,7 +78,10 @@ std::variant<std::string, std::string> normalize(std::string_view text) {
   const bool default_port =
       (scheme == "https://" && port == "443") || (scheme == "http://" && port == "80");
   std::string origin = std::string(scheme) + std::string(host);
-  if (!port.empty() && !default_port) origin += ":" + std::string(port);
+  if (!port.empty() && !default_port) {
+    origin += ':';
+    origin += port;
+  }
   return Outcome(std::in_place_index<0>, std::move(origin));
 }
 
