@@ -3,7 +3,8 @@
 // headers and a max age; actual answers to an allowed origin let the page read the request id,
 // the rate-limit headers and Retry-After; any other origin, an OPTIONS without Origin, the pages
 // under /invites/ and a service without the setting get no CORS headers and the answers they got
-// before (405 with Allow). A bad origin refuses to start, saying what to fix.
+// before (405 with Allow; an unknown /api/ path 404). A bad origin refuses to start, saying what to
+// fix.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -129,9 +130,14 @@ test('other origins, OPTIONS without Origin, unknown paths and the pages get no 
   assert.equal(JSON.parse(noOrigin.text).code, 'method_not_allowed');
   assert.deepEqual(corsHeaders(noOrigin.headers), []);
 
+  // An unknown /api/ path is no preflight (404, so the browser's preflight fails), but like any
+  // /api/ answer to a listed origin its error is readable by the page.
   const unknown = await send(service, '/api/v1/nothing-here', { method: 'OPTIONS', origin: APP });
   assert.equal(unknown.status, 404);
-  assert.deepEqual(corsHeaders(unknown.headers), []);
+  assert.deepEqual(corsHeaders(unknown.headers).sort(), ['access-control-allow-origin', 'access-control-expose-headers']);
+  const unknownGet = await send(service, '/api/v1/nothing-here', { origin: APP });
+  assert.equal(unknownGet.status, 404);
+  assert.equal(unknownGet.headers.get('access-control-allow-origin'), APP);
 
   // The pages are same-origin HTML forms: CORS is for /api/ only.
   const page = await send(service, '/invites/accept?token=abc', { origin: APP });
