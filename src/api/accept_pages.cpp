@@ -14,7 +14,9 @@ namespace {
 
 constexpr std::size_t kFormLimit = 64 * 1024;
 
-http::Response error_page(const domain::Error& error) {
+// `organization`: whose invitation a refused (410) token was, named on its page when known.
+http::Response error_page(const domain::Error& error,
+                          const std::optional<std::string>& organization = std::nullopt) {
   std::string_view title = domain::refusal_title(error);
   switch (error.code) {
     case domain::ErrorCode::kNotFound:
@@ -22,7 +24,9 @@ http::Response error_page(const domain::Error& error) {
           404, web::message_page(title.empty() ? "Invitation not found" : title, error.message));
     case domain::ErrorCode::kGone:
       return page_response(
-          410, web::message_page(title.empty() ? "Invitation unavailable" : title, error.message));
+          410, web::message_page(
+                   title.empty() ? "Invitation unavailable" : title,
+                   organization ? domain::refusal_message(error, *organization) : error.message));
     case domain::ErrorCode::kUnavailable: {
       auto response = page_response(503, web::message_page("Please try again", error.message));
       response.headers.emplace_back("retry-after", "1");
@@ -75,15 +79,19 @@ void show_invitation(Services& services, http::Request& request, http::Respond r
   }
   auto open = std::make_shared<domain::Result<domain::OpenInvitation>>(
       domain::Error{domain::ErrorCode::kInternal, ""});
+  auto organization = std::make_shared<std::optional<std::string>>();
   auto now = domain::now();
   services.store.read(
-      [open, token = *token, now](domain::ReadTx& tx) -> domain::Status {
+      [open, organization, token = *token, now](domain::ReadTx& tx) -> domain::Status {
         *open = domain::open_invitation(tx, token, now);
+        if (!*open && open->error().code == domain::ErrorCode::kGone) {
+          *organization = domain::refused_invitation_organization(tx, token);
+        }
         return {};
       },
-      [open, token = *token, respond = std::move(respond)](domain::Status status) {
+      [open, organization, token = *token, respond = std::move(respond)](domain::Status status) {
         if (!status) return respond(error_page(status.error()));
-        if (!*open) return respond(error_page(open->error()));
+        if (!*open) return respond(error_page(open->error(), *organization));
         respond(page_response(200, web::accept_page(**open, token)));
       });
 }
@@ -99,15 +107,22 @@ void answer_by_form(Services& services, http::Request& request, http::Respond re
   if (auto* rejection = std::get_if<http::Response>(&token)) return respond(std::move(*rejection));
   auto outcome =
       std::make_shared<domain::Result<T>>(domain::Error{domain::ErrorCode::kInternal, ""});
+  auto organization = std::make_shared<std::optional<std::string>>();
   auto now = domain::now();
   services.store.write(
-      [outcome, answer, token = std::get<std::string>(token), now](domain::WriteTx& tx) {
+      [outcome, organization, answer, token = std::get<std::string>(token),
+       now](domain::WriteTx& tx) {
         *outcome = answer(tx, token, now);
+        if (*outcome) return domain::Status();
+        // The page of a used, expired or replaced token names the organization.
+        if (outcome->error().code == domain::ErrorCode::kGone) {
+          *organization = domain::refused_invitation_organization(tx, token);
+        }
         // A refused token wrote nothing; rolling back keeps it that way.
-        return *outcome ? domain::Status() : domain::Status(outcome->error());
+        return domain::Status(outcome->error());
       },
-      [outcome, page, respond = std::move(respond)](domain::Status status) {
-        if (!*outcome) return respond(error_page(outcome->error()));
+      [outcome, organization, page, respond = std::move(respond)](domain::Status status) {
+        if (!*outcome) return respond(error_page(outcome->error(), *organization));
         if (!status) return respond(error_page(status.error()));
         respond(page_response(200, page(**outcome)));
       });

@@ -48,14 +48,6 @@ std::unique_ptr<store::ServiceStore> open_store_for_command(const Settings& sett
   return store::open(options, [](std::function<void()> task) { task(); });
 }
 
-// The bare address inside `Name <address>`, or the whole text.
-std::string bare_address(const std::string& mailbox) {
-  auto open = mailbox.rfind('<');
-  auto close = mailbox.rfind('>');
-  if (open == std::string::npos || close == std::string::npos || close < open) return mailbox;
-  return mailbox.substr(open + 1, close - open - 1);
-}
-
 // Makes one transport per sender of the mail worker.
 mail::TransportFactory transport_factory(const Settings& settings) {
   if (!settings.smtp_url.empty()) {
@@ -177,6 +169,8 @@ int serve(const Settings& configured) {
         static_cast<std::size_t>(settings.max_connections_per_client);
     server_options.trusted_proxies =
         std::get<http::TrustedProxies>(http::TrustedProxies::parse(settings.trusted_proxies));
+    server_options.cors =
+        std::get<http::CorsPolicy>(http::CorsPolicy::parse(settings.cors_origins));
     http::Server server(server_options, router, api::json_fallbacks());
     const std::uint16_t port = server.bind();
     // With --metrics-listen, /metrics is served there alone (its route is added below, with the
@@ -203,8 +197,8 @@ int serve(const Settings& configured) {
     mail::OutboxWorker outbox(
         store, transport_factory(settings),
         mail::OutboxOptions{.public_url = settings.public_url,
-                            .from = settings.mail_from,
-                            .from_address = bare_address(settings.mail_from),
+                            .from_name = settings.mail_from_name,
+                            .from_address = settings.mail_from_address,
                             .message_id_host = settings.public_host,
                             .max_attempts = settings.mail_max_attempts,
                             .retry_seconds = settings.mail_retry_seconds,

@@ -4,6 +4,8 @@
 
 #include "app/address_settings.hpp"
 #include "http/client_address.hpp"
+#include "http/cors.hpp"
+#include "mail/sender.hpp"
 #include "store/open_store.hpp"
 
 namespace invited::app {
@@ -32,7 +34,9 @@ void add_settings(CLI::App& app, Settings& s) {
   app.add_option("--mail-dir", s.mail_dir, "folder for .eml files when no SMTP URL is set")
       ->envname("INVITED_MAIL_DIR")
       ->capture_default_str();
-  app.add_option("--mail-from", s.mail_from, "From address; default invited <no-reply@host>")
+  app.add_option("--mail-from", s.mail_from,
+                 "sender: ADDRESS or NAME <ADDRESS>; emails are from \"<organization> via NAME\" "
+                 "(\"via invited\" without a NAME); default invited <no-reply@host>")
       ->envname("INVITED_MAIL_FROM");
   app.add_option("--log-level", s.log_level, "debug, info, warn, error or off")
       ->envname("INVITED_LOG_LEVEL")
@@ -115,6 +119,10 @@ void add_settings(CLI::App& app, Settings& s) {
                  "alone; the --listen address then answers 404 for /metrics. Unset: /metrics is "
                  "served on --listen")
       ->envname("INVITED_METRICS_LISTEN");
+  app.add_option("--cors-origins", s.cors_origins,
+                 "comma-separated origins (scheme://host[:port]) whose browser pages may call "
+                 "/api/; default none")
+      ->envname("INVITED_CORS_ORIGINS");
   app.add_option("--wal-restart-mib", s.wal_restart_mib,
                  "MiB in the write-ahead log after which it is checkpointed and restarted "
                  "(SQLite only)")
@@ -173,13 +181,22 @@ std::string finish(Settings& s) {
     s.public_url = std::get<PublicUrl>(url).url;
     s.public_host = std::get<PublicUrl>(url).host;
   }
-  if (s.mail_from.empty()) s.mail_from = "invited <no-reply@" + s.public_host + ">";
-  if (s.mail_from.find_first_of("\r\n") != std::string::npos) {
-    return "--mail-from must be one line";
+  if (s.mail_from.empty()) {
+    // (Not parsed: the public host may be an IP literal, which an address spells otherwise.)
+    s.mail_from_name = "invited";
+    s.mail_from_address = "no-reply@" + s.public_host;
+    s.mail_from = s.mail_from_name + " <" + s.mail_from_address + ">";
+  } else {
+    auto sender = mail::parse_mailbox(s.mail_from);
+    if (auto* error = std::get_if<std::string>(&sender)) return *error;
+    s.mail_from_name = std::get<mail::Mailbox>(sender).name;
+    s.mail_from_address = std::get<mail::Mailbox>(sender).address;
   }
 
   auto proxies = http::TrustedProxies::parse(s.trusted_proxies);
   if (auto* error = std::get_if<std::string>(&proxies)) return *error;
+  auto cors = http::CorsPolicy::parse(s.cors_origins);
+  if (auto* error = std::get_if<std::string>(&cors)) return *error;
 
   return store::check_database_url(s.database);
 }

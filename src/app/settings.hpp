@@ -38,6 +38,7 @@ struct Settings {
   int key_cache_ms = 2000;    // how long a resolved API key is trusted without the database
   // HOST:PORT of a listener serving /metrics alone; empty: /metrics is served on `listen`.
   std::string metrics_listen;
+  std::string cors_origins;  // comma-separated origins browsers may call /api/ from; empty: none
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)
@@ -45,6 +46,8 @@ struct Settings {
   std::string listen_url_host;         // host of the default public URL (see default_public_url)
   bool public_url_is_default = false;  // then serve() fills in the port it actually bound
   std::string public_host;             // the public URL's host: Message-ID and From domain
+  std::string mail_from_name;          // --mail-from's display name (may be empty)
+  std::string mail_from_address;       // --mail-from's bare address
   // smtp:// to a host other than this machine's loopback, without smtp_allow_plaintext: the
   // transport must refuse to send unless the server agrees to STARTTLS.
   bool smtp_requires_starttls = false;

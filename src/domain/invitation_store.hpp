@@ -17,8 +17,8 @@ class InvitationReadTx {
 
   // The batch whose current or previous token hashes to `token_hash` (see set_batch_token).
   virtual std::optional<Batch> find_batch_by_token(const SecretHash& token_hash) = 0;
-  // Whether `token_hash` was a token of a batch before a resend retired it.
-  virtual bool is_retired_token(const SecretHash& token_hash) = 0;
+  // The batch whose token `token_hash` was before a resend retired it; nullopt if it was none.
+  virtual std::optional<Pk> retired_token_batch(const SecretHash& token_hash) = 0;
   // Every invite of the batch, in the order of its request's targets. (All were inserted by the
   // one unit that made the batch, in that order; a store may keep that order by row key, which
   // one transaction draws in increasing order on any engine; across units row keys are no time

@@ -6,25 +6,35 @@
 namespace invited::domain {
 namespace {
 
-// Why a token opens nothing: a title for the page and the sentence of the Error.
+// Why a token opens nothing: a title for the page, the sentence of the Error, and that sentence
+// naming the organization, split around where its name goes (empty when the token names none).
 struct Refusal {
   std::string_view title;
   std::string_view message;
+  std::string_view named_before;
+  std::string_view named_after;
 };
 
 constexpr Refusal kUnknown{"Invitation link not valid",
                            "This invitation link is not valid. Check that you copied the whole "
-                           "link."};
+                           "link.",
+                           "", ""};
 constexpr Refusal kReplaced{"Invitation link replaced",
                             "This invitation link was replaced by a newer invitation email. Use "
-                            "the link in the most recent email."};
-constexpr Refusal kUsed{"Invitation already answered",
-                        "This invitation has already been answered."};
+                            "the link in the most recent email.",
+                            "This link to join ",
+                            " was replaced by a newer invitation email. Use the link in the most "
+                            "recent email."};
+constexpr Refusal kUsed{"Invitation already answered", "This invitation has already been answered.",
+                        "This invitation to join ", " has already been answered."};
 constexpr Refusal kExpired{"Invitation expired",
                            "This invitation has expired. Ask the person who invited you to send "
-                           "a new one."};
-constexpr Refusal kRevoked{"Invitation revoked",
-                           "This invitation was revoked and can no longer be accepted."};
+                           "a new one.",
+                           "This invitation to join ",
+                           " has expired. Ask the person who invited you to send a new one."};
+constexpr Refusal kRevoked{
+    "Invitation revoked", "This invitation was revoked and can no longer be accepted.",
+    "This invitation to join ", " was revoked and can no longer be accepted."};
 constexpr Refusal kRefusals[] = {kUnknown, kReplaced, kUsed, kExpired, kRevoked};
 
 Error refuse(ErrorCode code, const Refusal& refusal) {
@@ -39,7 +49,7 @@ Result<Batch> check_token(InvitationReadTx& tx, std::string_view token, Instant 
   SecretHash hash = hash_secret(token);
   auto batch = tx.find_batch_by_token(hash);
   if (!batch) {
-    if (tx.is_retired_token(hash)) return refuse(ErrorCode::kGone, kReplaced);
+    if (tx.retired_token_batch(hash)) return refuse(ErrorCode::kGone, kReplaced);
     return unknown_token();
   }
   if (batch->used_at) return refuse(ErrorCode::kGone, kUsed);
@@ -55,6 +65,30 @@ std::string_view refusal_title(const Error& error) {
     if (refusal.message == error.message) return refusal.title;
   }
   return {};
+}
+
+std::string refusal_message(const Error& error, std::string_view organization) {
+  for (const Refusal& refusal : kRefusals) {
+    if (refusal.message == error.message && !refusal.named_before.empty()) {
+      return std::string(refusal.named_before) + std::string(organization) +
+             std::string(refusal.named_after);
+    }
+  }
+  return error.message;
+}
+
+std::optional<std::string> refused_invitation_organization(InvitationReadTx& tx,
+                                                           std::string_view token) {
+  if (token.empty() || token.size() > kMaxTokenLength) return std::nullopt;
+  SecretHash hash = hash_secret(token);
+  std::optional<Pk> batch_pk;
+  if (auto batch = tx.find_batch_by_token(hash)) {
+    batch_pk = batch->pk;
+  } else {
+    batch_pk = tx.retired_token_batch(hash);
+  }
+  if (!batch_pk) return std::nullopt;
+  return tx.load_invitation(*batch_pk).organization_name;
 }
 
 Result<OpenInvitation> open_invitation(InvitationReadTx& tx, std::string_view token, Instant now) {

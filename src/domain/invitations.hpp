@@ -33,6 +33,17 @@ Result<OpenInvitation> open_invitation(InvitationReadTx& tx, std::string_view to
 // for any other error.
 std::string_view refusal_title(const Error& error);
 
+// The sentence of a token error of this file that names `organization` ("This invitation to
+// join Acme has expired. ..."), for pages; error.message itself for an unknown token or any
+// other error. The result is plain text: the page escapes it.
+std::string refusal_message(const Error& error, std::string_view organization);
+
+// The name of the organization whose invitation `token` is or was (a current, previous or
+// retired token of a batch, used, expired or not), so a page refusing the token can name it;
+// nullopt for a token that was never one of ours.
+std::optional<std::string> refused_invitation_organization(InvitationReadTx& tx,
+                                                           std::string_view token);
+
 enum class AcceptOutcome {
   kAdded,          // membership created
   kAlreadyMember,  // the user already had it (or is an organization member)

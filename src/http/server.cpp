@@ -599,6 +599,14 @@ class Server::Impl {
   }
 
   asio::awaitable<Response> dispatch(Request& request, Router::Match match) {
+    // A CORS preflight is answered here: no route takes OPTIONS, so it never reaches a handler
+    // (nor the key check or a rate budget); any other OPTIONS is answered 405 as before.
+    if (match.kind == Router::Match::Kind::kMethodNotAllowed) {
+      if (auto preflight = options_.cors.preflight(request, match.allow)) {
+        request.route = std::move(match.pattern);
+        co_return std::move(*preflight);
+      }
+    }
     if (match.kind != Router::Match::Kind::kFound) co_return unroutable(request, match);
     request.route = std::move(match.pattern);
     request.path_params = std::move(match.params);
@@ -614,7 +622,10 @@ class Server::Impl {
     bhttp::response<bhttp::string_body> message;
     message.version(version);
     message.result(static_cast<unsigned>(response.status));
-    message.set(bhttp::field::content_type, response.content_type);
+    options_.cors.add_headers(request, response);
+    if (!response.content_type.empty()) {
+      message.set(bhttp::field::content_type, response.content_type);
+    }
     if (!request.request_id.empty()) message.set("x-request-id", request.request_id);
     for (const auto& [name, value] : response.headers) message.set(name, value);
     message.keep_alive(!response.close_connection);

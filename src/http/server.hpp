@@ -7,6 +7,7 @@
 #include <string>
 
 #include "http/client_address.hpp"
+#include "http/cors.hpp"
 #include "http/message.hpp"
 #include "http/request_metrics.hpp"
 #include "http/router.hpp"
@@ -23,6 +24,8 @@ struct ServerOptions {
   // the client their latest request names.
   std::size_t max_connections_per_client = 1000;  // 0: no per-client bound
   TrustedProxies trusted_proxies;                 // whose X-Forwarded-For names the client
+  // Which browser origins may call /api/: answers preflights, adds CORS headers to answers.
+  CorsPolicy cors;
   std::size_t body_limit = 64 * 1024;
   std::size_t header_limit = 16 * 1024;
   std::chrono::milliseconds header_timeout{10'000};  // first byte to end of headers

@@ -9,14 +9,15 @@ namespace invited::mail {
 // One outgoing message before encoding. Addresses have passed domain::Email (no CR, LF or
 // header specials); names and subject may hold anything and are encoded, never copied raw.
 struct Message {
-  std::string from;        // a full mailbox: `invited <no-reply@example.com>`
-  std::string to_address;  // bare address
-  std::string to_name;     // display name; may be empty or non-ASCII
-  std::string subject;     // may be non-ASCII
-  std::string message_id;  // without angle brackets: uuid@host
-  std::int64_t date = 0;   // Unix seconds
-  std::string text;        // text/plain part, UTF-8
-  std::string html;        // text/html part, UTF-8
+  std::string from_name;     // display name: `Acme via invited`; may be empty or non-ASCII
+  std::string from_address;  // bare address
+  std::string to_address;    // bare address
+  std::string to_name;       // display name; may be empty or non-ASCII
+  std::string subject;       // may be non-ASCII
+  std::string message_id;    // without angle brackets: uuid@host
+  std::int64_t date = 0;     // Unix seconds
+  std::string text;          // text/plain part, UTF-8
+  std::string html;          // text/html part, UTF-8
 };
 
 // The RFC 5322 message: CRLF line endings, multipart/alternative with a text part encoded by

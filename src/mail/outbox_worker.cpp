@@ -11,6 +11,7 @@
 #include "log/log.hpp"
 #include "mail/invitation_email.hpp"
 #include "mail/mime.hpp"
+#include "mail/sender.hpp"
 
 namespace invited::mail {
 namespace {
@@ -210,14 +211,16 @@ domain::DeliveryOutcome OutboxWorker::deliver(const domain::ClaimedEmail& claime
     std::string to_name;
     if (invitation.first_name) to_name = *invitation.first_name;
     if (invitation.last_name) to_name += (to_name.empty() ? "" : " ") + *invitation.last_name;
-    Message message{.from = options_.from,
-                    .to_address = email.to_address,
-                    .to_name = to_name,
-                    .subject = rendered.subject,
-                    .message_id = message_id,
-                    .date = domain::now().seconds(),
-                    .text = std::move(rendered.text),
-                    .html = std::move(rendered.html)};
+    Message message{
+        .from_name = sender_display_name(invitation.organization_name, options_.from_name),
+        .from_address = options_.from_address,
+        .to_address = email.to_address,
+        .to_name = to_name,
+        .subject = rendered.subject,
+        .message_id = message_id,
+        .date = domain::now().seconds(),
+        .text = std::move(rendered.text),
+        .html = std::move(rendered.html)};
     Envelope envelope{options_.from_address, email.to_address, message_id, compose(message)};
     result = transport.send(envelope, stop);
   } catch (const std::exception& error) {

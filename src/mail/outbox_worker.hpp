@@ -18,9 +18,11 @@
 namespace invited::mail {
 
 struct OutboxOptions {
-  std::string public_url;    // accept links: <public_url>/invites/accept?token=...
-  std::string from;          // From header, e.g. `invited <no-reply@example.com>`
-  std::string from_address;  // bare address for the envelope
+  std::string public_url;  // accept links: <public_url>/invites/accept?token=...
+  // The sender (--mail-from): each email's From is "<organization> via <from_name>" (see
+  // sender_display_name) with from_address, which is also the envelope's MAIL FROM.
+  std::string from_name;     // may be empty
+  std::string from_address;  // bare address
   std::string message_id_host;
   int max_attempts = 8;
   double retry_seconds = 30;  // delay before the 2nd attempt; doubles after each failure

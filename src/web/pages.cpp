@@ -40,6 +40,12 @@ std::string outcome_text(const domain::AcceptResult& result) {
   return "";
 }
 
+// Whether the person has the target now (added, or a member already).
+bool gives_access(const domain::AcceptResult& result) {
+  return result.outcome == domain::AcceptOutcome::kAdded ||
+         result.outcome == domain::AcceptOutcome::kAlreadyMember;
+}
+
 std::string csp() {
   std::string_view style = template_text("page.css");
   unsigned char hash[crypto_hash_sha256_BYTES];
@@ -75,12 +81,23 @@ std::string accepted_page(const domain::AcceptedInvitation& accepted) {
     mustache::data item;
     item.set("name", result.target_name);
     if (!result.target_url.empty()) item.set("url", result.target_url);
+    if (is_http_link(result.target_url)) item.set("href", result.target_url);
     item.set("outcome", outcome_text(result));
-    item.set("ok", result.outcome == domain::AcceptOutcome::kAdded ||
-                       result.outcome == domain::AcceptOutcome::kAlreadyMember);
+    item.set("ok", gives_access(result));
     targets.push_back(item);
   }
   data.set("targets", targets);
+  // An invitation to exactly one website leads straight on to it, once the person has access.
+  if (accepted.results.size() == 1) {
+    const domain::AcceptResult& only = accepted.results.front();
+    if (only.kind == domain::TargetKind::kWebsite && gives_access(only) &&
+        is_http_link(only.target_url)) {
+      mustache::data go_to;
+      go_to.set("name", only.target_name);
+      go_to.set("href", only.target_url);
+      data.set("go_to", go_to);
+    }
+  }
   return document("Invitation accepted", render("accepted.html.mustache", data));
 }
 

@@ -40,7 +40,7 @@ function documentedPlaceholders() {
 }
 
 before(async () => {
-  service = await startService({ args: GENEROUS_LIMITS });
+  service = await startService({ args: [...GENEROUS_LIMITS, '--cors-origins', 'https://app.example.com'] });
   contract = await contractOf(service);
   const org = service.createOrg('Acme', 'owner@acme.example');
   const key = org.api_key;

@@ -4,13 +4,17 @@
 // result shows through the API. Also without JavaScript, with hostile names, and for an expired
 // link. Screenshots of the invite, success and expired pages (desktop and phone, full page) go to
 // build/test-artifacts/.
+// The page leads on: after accepting, each website is a link to its URL, and an invitation to one
+// website has a "Go to <website>" button. The machine has no internet, so following a link is
+// intercepted (page.route) and answered by the test. The decline page and the 410 pages name the
+// organization.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startService } from '../support/service.mjs';
-import { GENEROUS_LIMITS, uniqueEmail, bulkOk, q, assertError, sqlWrite, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, uniqueEmail, bulkOk, q, uuidSql, assertError, sqlWrite, websiteMemberCount, usersByEmail } from '../support/assertions.mjs';
 import { startSmtpSink, parseMail, acceptLink, tokenOf } from '../support/smtp.mjs';
 
 const CHROMIUM = process.env.INVITED_CHROMIUM ?? '/usr/bin/chromium';
@@ -113,6 +117,24 @@ async function phoneOverflow(page, name) {
   return `${name} page overflows sideways by ${overflow.by}px at ${PHONE.width}px; too wide: ${overflow.wide.join(' | ')}`;
 }
 
+// Answers every navigation to `url` with a small page of the test's own (the machine has no
+// internet) and records each request that reached it.
+async function interceptSite(page, url) {
+  const reached = [];
+  await page.route((candidate) => candidate.href === url, async (route) => {
+    reached.push(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><title>Landed</title><h1>Landed</h1>' });
+  });
+  return reached;
+}
+
+// Clicks `link` and waits until the page has navigated to `url` (an intercepted site).
+async function follow(page, link, url) {
+  await Promise.all([page.waitForURL((candidate) => candidate.href === url, { waitUntil: 'load' }), link.click()]);
+  assert.equal(page.url(), url);
+  assert.equal(await page.locator('h1').innerText(), 'Landed');
+}
+
 // Clicks a submit button and returns the response of the form post it caused.
 async function submit(page, buttonName, action) {
   const [response] = await Promise.all([
@@ -160,8 +182,23 @@ test('accept in the browser: the link from the email shows every website; Accept
     assert.equal(await page.locator('h1').innerText(), 'You have joined Acme Analytics');
     const now = await listedTexts(page);
     for (const site of websites) assert.ok(now.some((text) => text.includes(site.name)), `success page lists ${site.name}`);
+    // Each website is a link to its URL; with several websites there is no single "Go to".
+    for (const site of websites) {
+      const links = page.locator('ul.targets a', { hasText: site.name });
+      assert.equal(await links.count(), 1, `one link for ${site.name}`);
+      assert.equal(await links.getAttribute('href'), site.url);
+    }
+    assert.equal(await page.getByRole('link', { name: /^Go to / }).count(), 0);
     await screenshots(page, 'success');
     assert.deepEqual(problems, { dialogs: [], errors: [], console: [] });
+    const success = page.url();
+
+    // Following a website's link reaches its URL (answered by the test: no internet here).
+    const site = websites[2];
+    const reached = await interceptSite(page, site.url);
+    await follow(page, page.locator('ul.targets a', { hasText: site.name }), site.url);
+    assert.deepEqual(reached, [site.url]);
+    assert.notEqual(page.url(), success);
 
     // The memberships through the API: verified email, the invited role, website access.
     for (const site of websites) {
@@ -187,7 +224,7 @@ test('accept in the browser: the link from the email shows every website; Accept
     // The link has been used: opening it again shows the 410 page.
     const again = await page.goto(link);
     assert.equal(again.status(), 410);
-    assert.match(await page.locator('main').innerText(), /already been answered/);
+    assert.equal(await page.locator('main p').innerText(), 'This invitation to join Acme Analytics has already been answered.');
   } finally {
     await context.close();
   }
@@ -204,8 +241,12 @@ test('decline in the browser: no membership, and the token then answers 410', as
     const posted = await submit(page, 'Decline', '/invites/decline');
     assert.equal(posted.status(), 200);
     assert.equal(await page.locator('h1').innerText(), 'Invitation declined');
+    assert.match(await page.locator('main').innerText(), /You declined the invitation from Acme Analytics\./);
     await page.screenshot({ path: join(ARTIFACTS, 'declined-desktop.png'), fullPage: true });
     assert.deepEqual(problems, { dialogs: [], errors: [], console: [] });
+    // The link has been used: its 410 page names the organization too.
+    assert.equal((await page.goto(link)).status(), 410);
+    assert.equal(await page.locator('main p').innerText(), 'This invitation to join Acme Analytics has already been answered.');
   } finally {
     await context.close();
   }
@@ -254,8 +295,92 @@ test('hostile names render as text: no script runs, no markup from a name', asyn
     assert.equal(posted.status(), 200);
     assert.equal(await page.locator('h1').innerText(), 'You have joined <script>alert(1)</script>');
     assert.equal(await page.locator('main script, main i, main b').count(), 0);
+    // The links carry the URL exactly (escaped in the markup, '&' and all).
+    assert.equal(await page.locator('ul.targets a').getAttribute('href'), 'https://cafe.example/?a=1&b=2');
+    const goTo = page.getByRole('link', { name: 'Go to Café <i>ünïcode</i>' });
+    assert.equal(await goTo.getAttribute('href'), 'https://cafe.example/?a=1&b=2');
     assert.deepEqual(problems.dialogs, [], 'no alert() ran');
     assert.deepEqual(problems.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('an invitation to one website: Accept leads on with a primary "Go to <website>" button', async () => {
+  const site = websites[0];
+  const email = uniqueEmail('browser.one');
+  const link = await invitedLink(key, email, [site.id]);
+  const { context, page, problems } = await openPage();
+  try {
+    assert.equal((await page.goto(link)).status(), 200);
+    assert.equal((await submit(page, 'Accept invitation', '/invites/accept')).status(), 200);
+    assert.equal(await page.locator('h1').innerText(), 'You have joined Acme Analytics');
+    const goTo = page.getByRole('link', { name: `Go to ${site.name}` });
+    assert.equal(await goTo.count(), 1);
+    assert.ok(await goTo.isVisible());
+    assert.equal(await goTo.getAttribute('href'), site.url);
+    assert.match(await goTo.getAttribute('class'), /\bprimary\b/);
+    // Styled as the primary action (the stylesheet applies under the CSP): a filled button.
+    const background = await goTo.evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.notEqual(background, 'rgba(0, 0, 0, 0)', 'the button has a background');
+    await screenshots(page, 'success-one-website');
+    assert.deepEqual(problems, { dialogs: [], errors: [], console: [] });
+
+    const reached = await interceptSite(page, site.url);
+    await follow(page, goTo, site.url);
+    assert.deepEqual(reached, [site.url]);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a website URL that is not http(s) is shown as text, never linked, on the page and in the email', async () => {
+  const site = await service.createWebsite(key, 'https://later-changed.example/', 'Legacy row');
+  const hostileUrl = 'javascript:alert(document.domain)';
+  sqlWrite(service, `UPDATE websites SET url = ${q(hostileUrl)} WHERE ${uuidSql('id')} = ${q(site.id)}`);
+  const email = uniqueEmail('browser.scheme');
+  const results = await bulkOk(service, key, { invite_method: 'email', email, website_ids: [site.id] });
+  assert.ok(results[0].success, JSON.stringify(results));
+  const mail = await parseMail((await sink.waitForMessageTo(email)).raw);
+  assert.ok(mail.html.includes(hostileUrl), 'the email shows the URL');
+  assert.ok(!/href="javascript:/i.test(mail.html), 'the email does not link it');
+  const { context, page, problems } = await openPage();
+  try {
+    assert.equal((await page.goto(acceptLink(mail))).status(), 200);
+    assert.equal((await submit(page, 'Accept invitation', '/invites/accept')).status(), 200);
+    assert.ok((await listedTexts(page))[0].includes(hostileUrl), 'the URL is shown');
+    assert.equal(await page.locator('main a').count(), 0, 'no link, no Go to button');
+    assert.deepEqual(problems.dialogs, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a link replaced by a resend, and a revoked invitation: the 410 pages name the organization', async () => {
+  const email = uniqueEmail('browser.replaced');
+  const results = await bulkOk(service, key, { invite_method: 'email', email, website_ids: [websites[0].id, websites[1].id] });
+  const first = acceptLink(await parseMail((await sink.waitForMessageTo(email)).raw));
+  const resent = await service.api('POST', `/api/v1/invites/${results[0].invite_id}/resend`, { key });
+  assert.equal(resent.status, 200, resent.text);
+
+  const revokedEmail = uniqueEmail('browser.revoked');
+  const revokedResults = await bulkOk(service, key, { invite_method: 'email', email: revokedEmail, website_ids: [websites[2].id] });
+  const revokedLink = acceptLink(await parseMail((await sink.waitForMessageTo(revokedEmail)).raw));
+  const revoked = await service.api('DELETE', `/api/v1/invites/${revokedResults[0].invite_id}`, { key });
+  assert.equal(revoked.status, 200, revoked.text);
+
+  const { context, page } = await openPage();
+  try {
+    assert.equal((await page.goto(first)).status(), 410);
+    assert.equal(await page.locator('h1').innerText(), 'Invitation link replaced');
+    assert.equal(await page.locator('main p').innerText(),
+      'This link to join Acme Analytics was replaced by a newer invitation email. Use the link in the most recent email.');
+    assert.equal((await page.goto(revokedLink)).status(), 410);
+    assert.equal(await page.locator('h1').innerText(), 'Invitation revoked');
+    assert.equal(await page.locator('main p').innerText(), 'This invitation to join Acme Analytics was revoked and can no longer be accepted.');
+    // An unknown token names no organization.
+    assert.equal((await page.goto(`${service.url}/invites/accept?token=${'x'.repeat(43)}`)).status(), 404);
+    assert.doesNotMatch(await page.locator('main').innerText(), /Acme/);
   } finally {
     await context.close();
   }
@@ -271,6 +396,7 @@ test('an expired link shows a clear 410 page', async () => {
     assert.equal(response.status(), 410);
     assert.ok((await page.locator('h1').innerText()).length > 0);
     assert.match(await page.locator('main').innerText(), /expired/i);
+    assert.match(await page.locator('main').innerText(), /This invitation to join Acme Analytics has expired\./);
     assert.equal(await page.getByRole('button').count(), 0, 'nothing to accept on an expired invitation');
     await screenshots(page, 'expired');
     assert.deepEqual(problems.errors, []);

@@ -154,6 +154,25 @@ std::string without_cr(std::string_view text) {
   return out;
 }
 
+// A mailbox header's value (unfolded): `name` as it is or as encoded words, then the address.
+void check_mailbox(std::string_view value, const std::string& name_sent,
+                   const std::string& address_sent) {
+  std::string address = "<" + address_sent + ">";
+  check(ends_with(value, address), "a mailbox ends with the address");
+  std::string_view name = value.substr(0, value.size() - address.size());
+  if (name_sent.empty()) {
+    check(name.empty(), "no name, no display name");
+  } else {
+    check(ends_with(name, " "), "the name and the address are apart");
+    name.remove_suffix(1);
+    if (name != name_sent) {
+      bool whole = true;
+      auto decoded = decode_words(name, whole);
+      check(decoded && *decoded == name_sent, "the display name decodes to the name");
+    }
+  }
+}
+
 void check_message(const mail::Message& message) {
   std::string composed = mail::compose(message);
   auto split = composed.find("\r\n\r\n");
@@ -205,22 +224,9 @@ void check_message(const mail::Message& message) {
     check(fuzz::is_printable_ascii(fields[i]), "headers other than To are ASCII");
   }
 
-  // To: the name (plain or encoded words), then the address in angle brackets.
-  std::string_view to = std::string_view(fields[1]).substr(4);
-  std::string address = "<" + message.to_address + ">";
-  check(ends_with(to, address), "To ends with the address");
-  std::string_view name = to.substr(0, to.size() - address.size());
-  if (message.to_name.empty()) {
-    check(name.empty(), "no name, no display name");
-  } else {
-    check(ends_with(name, " "), "the name and the address are apart");
-    name.remove_suffix(1);
-    if (name != message.to_name) {
-      bool whole = true;
-      auto decoded = decode_words(name, whole);
-      check(decoded && *decoded == message.to_name, "the display name decodes to the name");
-    }
-  }
+  // From and To: the name (plain or encoded words), then the address in angle brackets.
+  check_mailbox(std::string_view(fields[0]).substr(6), message.from_name, message.from_address);
+  check_mailbox(std::string_view(fields[1]).substr(4), message.to_name, message.to_address);
   // Subject: unfolded (RFC 5322 §2.2.3 removes each fold's CRLF, keeping its space), decoded.
   check_header_text(std::string_view(fields[2]).substr(9), message.subject);
 
@@ -262,9 +268,11 @@ void check_message(const mail::Message& message) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider provider(data, size);
   mail::Message message;
-  message.from = "invited <no-reply@example.com>";
+  message.from_address = "no-reply@example.com";
   message.message_id = "0190a3c4-0000-7000-8000-000000000001@example.com";
   message.date = 1'795'823'716;
+  // The From name is "<organization> via <sender>"; an organization names itself.
+  message.from_name = provider.ConsumeRandomLengthString(200) + " via invited";
   message.subject = provider.ConsumeRandomLengthString(400);
   message.to_name = provider.ConsumeRandomLengthString(400);
   auto address = domain::Email::parse(provider.ConsumeRandomLengthString(300));

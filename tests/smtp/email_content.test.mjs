@@ -146,7 +146,8 @@ test('headers: From, To, Subject, Date, Message-ID, MIME-Version; multipart/alte
 
   assert.equal(mail.from.value.length, 1);
   assert.equal(mail.from.value[0].address, 'no-reply@127.0.0.1');
-  assert.equal(mail.from.value[0].name, 'invited');
+  // The organization "via" the display name of the default --mail-from (invited <no-reply@host>).
+  assert.equal(mail.from.value[0].name, 'Acme Analytics via invited');
   assert.equal(mail.to.value.length, 1);
   assert.equal(mail.to.value[0].address, email);
   assert.equal(mail.to.value[0].name, 'Grace Hopper');
@@ -233,6 +234,9 @@ test('hostile names: HTML-escaped in the HTML part, verbatim in the text part, R
   assert.ok(toLine.value.endsWith(`<${email}>`), toLine.value);
   assert.ok(!toLine.value.includes('Zoë'), 'no raw non-ASCII in the To line');
   assert.deepEqual(mail.to.value, [{ address: email, name: `${HOSTILE_FIRST} ${HOSTILE_LAST}` }]);
+  // From: the organization's name, encoded the same way, before "via invited".
+  assert.deepEqual(mail.from.value, [{ address: 'no-reply@127.0.0.1', name: `${HOSTILE_ORG} via invited` }]);
+  assert.match(mail.headerLines.find((h) => h.name === 'from').value, /^=\?UTF-8\?B\?/);
   // Subject: the organization name comes back exactly; the raw line is plain ASCII.
   assert.equal(mail.subject, `${HOSTILE_ORG} invited you to 2 websites`);
 });

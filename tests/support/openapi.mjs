@@ -181,6 +181,15 @@ export class OpenApiContract {
       }
       responseObject = this.fallback(pages ? 'pageNotFound' : 'notFound');
       key = `fallback 404 ${pages}`;
+    } else if (method.toUpperCase() === 'OPTIONS' && response.status === 204 && !pages) {
+      // A CORS preflight (--cors-origins): the path's methods, as its Allow header lists them.
+      responseObject = this.fallback('corsPreflight');
+      key = 'fallback 204 preflight';
+      const methods = (response.headers.get('access-control-allow-methods') ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+      const expected = [...route.allow].sort().join(', ');
+      if ([...methods].sort().join(', ') !== expected) {
+        problems.push(`${where}: access-control-allow-methods is "${response.headers.get('access-control-allow-methods')}" but the document has ${expected} on this path`);
+      }
     } else {
       if (response.status !== 405) {
         problems.push(`${where}: ${method} is not documented on ${path} (documented: ${[...route.allow].join(', ')}), so only 405 is expected`);

@@ -446,7 +446,8 @@ std::vector<Part> parts_of(const Parsed& parsed) {
 
 Message sample_message() {
   Message message;
-  message.from = "invited <no-reply@example.com>";
+  message.from_name = "invited";
+  message.from_address = "no-reply@example.com";
   message.to_address = "ann@example.com";
   message.to_name = "Ann Lee";
   message.subject = "Acme invited you to 2 websites";
@@ -651,6 +652,34 @@ TEST(Compose, SuppliedValuesCannotAddHeaders) {
   EXPECT_EQ(decode_words(header(parsed, "Subject")), message.subject);
   for (const auto& line : split_lines(parsed.raw_headers)) {
     EXPECT_NE(lower(line).rfind("bcc:", 0), 0u) << line;
+  }
+}
+
+TEST(Compose, SenderNameWithSpecialsIsEncodedNotCopied) {
+  // The From name is "<organization> via <sender>", and an organization names itself.
+  for (std::string organization :
+       {std::string("Acme, Inc. \"R&D\" <boss@evil.example>"), std::string("Acme\r\nBcc: evil@x"),
+        std::string("Acme\nBcc: evil@x"), std::string("Caf\xc3\xa9 M\xc3\xbcller")}) {
+    Message message = sample_message();
+    message.from_name = organization + " via invited";
+    std::string composed = compose(message);
+    Parsed parsed = parse_message(composed);
+    for (char c : parsed.raw_headers) ASSERT_LT(static_cast<unsigned char>(c), 0x80);
+    EXPECT_TRUE(header_values(parsed, "Bcc").empty()) << composed;
+    ASSERT_EQ(header_values(parsed, "From").size(), 1u) << composed;
+    std::string from = header(parsed, "From");
+    EXPECT_EQ(from.find("boss@"), std::string::npos) << from;
+    const std::string address = "<no-reply@example.com>";
+    auto angle = from.rfind(address);
+    ASSERT_NE(angle, std::string::npos) << from;
+    EXPECT_EQ(angle + address.size(), from.size()) << from;
+    std::string name = from.substr(0, angle);  // then a space, or a fold before the address
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\n' || name.back() == '\r')) {
+      name.pop_back();
+    }
+    EXPECT_EQ(decode_words(name), message.from_name);
+    auto end = composed.find("\r\n\r\n");
+    EXPECT_EQ(lower(composed.substr(0, end)).find("bcc:"), std::string::npos);
   }
 }
 

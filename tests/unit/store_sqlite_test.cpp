@@ -509,14 +509,14 @@ TEST_F(SqliteOutbox, EachClaimMintsATokenThatOpensItsBatchAndAResendRetiresThem)
   EXPECT_EQ(batch_of(third.token), batch);
   EXPECT_EQ(batch_of(second.token), batch);
   EXPECT_FALSE(batch_of(first.token));
-  EXPECT_FALSE(tx->is_retired_token(domain::hash_secret(first.token)));
+  EXPECT_FALSE(tx->retired_token_batch(domain::hash_secret(first.token)));
 
   // A resend retires the batch's tokens at once and cancels the queued email; the outcome of
   // the send in hand changes nothing any more.
   tx->retire_batch_tokens(batch, kNow + 86400, kNow);
   for (const auto& token : {second.token, third.token}) {
     EXPECT_FALSE(batch_of(token));
-    EXPECT_TRUE(tx->is_retired_token(domain::hash_secret(token)));
+    EXPECT_EQ(tx->retired_token_batch(domain::hash_secret(token)), batch);
   }
   EXPECT_EQ(outbox_status(third.email.pk), 3);
   tx->mark_email_sent(third.email.pk, kNow);

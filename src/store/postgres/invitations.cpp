@@ -67,10 +67,12 @@ std::optional<domain::Batch> Transaction::find_batch_by_token(
                        .pending_invites = static_cast<int>(rows.int64(0, 5))};
 }
 
-bool Transaction::is_retired_token(const domain::SecretHash& token_hash) {
-  static constexpr Statement kFind{"invitations_is_retired_token",
-                                   "SELECT 1 FROM retired_tokens WHERE token_hash = $1"};
-  return db_.query(kFind, Params().add_bytea(hash_bytes(token_hash))).rows() > 0;
+std::optional<Pk> Transaction::retired_token_batch(const domain::SecretHash& token_hash) {
+  static constexpr Statement kFind{"invitations_retired_token_batch",
+                                   "SELECT batch_pk FROM retired_tokens WHERE token_hash = $1"};
+  Result rows = db_.query(kFind, Params().add_bytea(hash_bytes(token_hash)));
+  if (rows.rows() == 0) return std::nullopt;
+  return rows.int64(0, 0);
 }
 
 std::vector<domain::BatchInvite> Transaction::batch_invites(Pk batch_pk) {

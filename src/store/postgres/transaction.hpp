@@ -117,7 +117,7 @@ class Transaction final : public domain::WriteTx {
   // Invitations: batches and their tokens (invitations.cpp)
   domain::Invitation load_invitation(domain::Pk batch_pk) override;
   std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
-  bool is_retired_token(const domain::SecretHash& token_hash) override;
+  std::optional<domain::Pk> retired_token_batch(const domain::SecretHash& token_hash) override;
   std::vector<domain::BatchInvite> batch_invites(domain::Pk batch_pk) override;
   domain::Pk insert_batch(const domain::NewBatch& batch) override;
   void retire_batch_tokens(domain::Pk batch_pk, domain::UnixSeconds expires_at,

@@ -31,11 +31,12 @@ std::optional<domain::Batch> Transaction::find_batch_by_token(
   return find(kFindPrevious);
 }
 
-bool Transaction::is_retired_token(const domain::SecretHash& token_hash) {
-  static constexpr const char* kFind = "SELECT 1 FROM retired_tokens WHERE token_hash = ?1";
+std::optional<Pk> Transaction::retired_token_batch(const domain::SecretHash& token_hash) {
+  static constexpr const char* kFind = "SELECT batch_pk FROM retired_tokens WHERE token_hash = ?1";
   auto row = db_.query(kFind);
   row.bind_blob(1, token_hash.data(), token_hash.size());
-  return row.step();
+  if (!row.step()) return std::nullopt;
+  return row.int64(0);
 }
 
 std::vector<domain::BatchInvite> Transaction::batch_invites(Pk batch_pk) {

@@ -108,7 +108,7 @@ class Transaction final : public domain::WriteTx {
 
   // Invitations: batches and their tokens (invitations.cpp)
   std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
-  bool is_retired_token(const domain::SecretHash& token_hash) override;
+  std::optional<domain::Pk> retired_token_batch(const domain::SecretHash& token_hash) override;
   std::vector<domain::BatchInvite> batch_invites(domain::Pk batch_pk) override;
   domain::Invitation load_invitation(domain::Pk batch_pk) override;
   void set_batch_token(domain::Pk batch_pk, const domain::SecretHash& token_hash) override;
