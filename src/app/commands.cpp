@@ -20,6 +20,7 @@
 #include "http/server.hpp"
 #include "log/log.hpp"
 #include "mail/folder_transport.hpp"
+#include "app/event_sweeper.hpp"
 #include "mail/outbox_worker.hpp"
 #include "mail/smtp_transport.hpp"
 #include "store/copy_between_stores.hpp"
@@ -208,6 +209,8 @@ int serve(const Settings& configured) {
                  {"risk", "the SMTP password and messages may cross the network in clear"}});
     }
     outbox.start();
+    EventSweeper event_sweeper(store, {.retention_days = settings.event_retention_days});
+    event_sweeper.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
                             {"database", store::describe_database(settings.database)},
@@ -215,6 +218,7 @@ int serve(const Settings& configured) {
                             {"mail_concurrency", settings.mail_concurrency},
                             {"public_url", settings.public_url}});
     server.run();
+    event_sweeper.stop();
     outbox.stop();
     log::info("stopped");
     log::flush();
