@@ -129,10 +129,6 @@ domain::Page<domain::InviteRecord> Transaction::list_invites(Pk org_pk,
         return db_.query(kCount, add_invite_filter(params, org_pk, filter)).int64(0, 0);
       });
 }
-#undef INVITED_INVITE_COLUMNS
-#undef INVITED_INVITE_TARGETS
-#undef INVITED_ORG_INVITES
-#undef INVITED_INVITE_FILTER
 
 bool Transaction::has_pending_invites(Pk org_pk, std::string_view email_key) {
   static constexpr Statement kAny{
@@ -278,5 +274,10 @@ void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSe
                                     "UPDATE invites SET status = $2, closed_at = $3 WHERE pk = $1"};
   db_.query(kClose, Params().add(invite_pk).add(code(status)).add(now));
 }
+
+#undef INVITED_INVITE_COLUMNS
+#undef INVITED_INVITE_TARGETS
+#undef INVITED_ORG_INVITES
+#undef INVITED_INVITE_FILTER
 
 }  // namespace invited::store::postgres
