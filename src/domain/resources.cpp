@@ -174,8 +174,8 @@ Result<Website> create_website(WriteTx& tx, const Principal& principal,
   return website;
 }
 
-Result<Group> create_group(WriteTx& tx, const Principal& principal,
-                           const NewGroupRequest& request, Instant now, FieldErrors& errors) {
+Result<Group> create_group(WriteTx& tx, const Principal& principal, const NewGroupRequest& request,
+                           Instant now, FieldErrors& errors) {
   const Pk org_pk = principal.org_pk;
   auto website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
   if (!errors.empty()) return unknown_websites();
