@@ -62,8 +62,9 @@ void Transaction::record_events(std::span<const domain::NewEvent> events) {
       "website_pk, group_pk, user_pk, email_key, data) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
   for (const domain::NewEvent& event : events) {
+    const Uuid id = Uuid::v7(domain::now().unix_ms);  // bound without a copy: outlives the step
     auto row = db_.query(kInsert);
-    row.bind(1, Uuid::v7(domain::now().unix_ms))
+    row.bind(1, id)
         .bind(2, event.org_pk)
         .bind(3, static_cast<int>(event.type))
         .bind(4, event.occurred_at)
