@@ -202,8 +202,9 @@ test('postgres: a SQLite database copied with admin copy-to serves the same orga
       .filter((i) => i.email === 'queued@acme-moves.example').every((i) => i.delivery === 'sent'), { timeoutMs: MAIL_TIMEOUT_MS, what: 'the queued email to be recorded as sent' });
     // Everything reads back as it did on SQLite, that one email's delivery aside.
     const after = await everythingReadable(target, scopes);
+    // (An event's data is the invite as it was when the event was recorded: it stays queued.)
     const sentSince = JSON.parse(JSON.stringify(before), (name, value) =>
-      value && value.email === 'queued@acme-moves.example' && value.delivery === 'queued' ? { ...value, delivery: 'sent' } : value);
+      name !== 'data' && value && value.email === 'queued@acme-moves.example' && value.delivery === 'queued' ? { ...value, delivery: 'sent' } : value);
     assert.notDeepEqual(sentSince, before, 'the queued email was among what was read before the move');
     assert.deepEqual(after, sentSince);
     assert.deepEqual(await call(target, 'GET', '/api/v1/websites', { key: beta.api_key }), betaWebsites);
