@@ -55,7 +55,8 @@ TEST(EventVisibility, ScopedKeysSeeOnlyEventsNamingAnAllowedWebsite) {
   EXPECT_FALSE(can_see_event(scoped, event));
   event.website_pk.reset();  // a group, key or organization event
   EXPECT_FALSE(can_see_event(scoped, event));
-  Principal global{.org_pk = 1};
+  Principal global;
+  global.org_pk = 1;
   EXPECT_TRUE(can_see_event(global, event));
 }
 
