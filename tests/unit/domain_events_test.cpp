@@ -1,8 +1,8 @@
 // The event log's pure parts (domain/events.hpp): type names and families, the data each type
 // carries (compact JSON, escaped), the scoped-key rule and the query's checks.
-#include "domain/events.hpp"
-
 #include <gtest/gtest.h>
+
+#include "domain/events.hpp"
 
 namespace invited::domain {
 namespace {
@@ -46,7 +46,11 @@ TEST(EventData, InviteAsTheApiShowsItWithEscapedText) {
 }
 
 TEST(EventVisibility, ScopedKeysSeeOnlyEventsNamingAnAllowedWebsite) {
-  Principal scoped{.org_pk = 1, .org_id = {}, .key_pk = 2, .key_id = {}, .scoped = true,
+  Principal scoped{.org_pk = 1,
+                   .org_id = {},
+                   .key_pk = 2,
+                   .key_id = {},
+                   .scoped = true,
                    .allowed_website_pks = {4, 7}};
   Event event;
   event.website_pk = 7;
