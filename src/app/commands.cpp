@@ -14,6 +14,7 @@
 #include "api/shared_budgets.hpp"
 #include "app/build_version.hpp"
 #include "app/prometheus_text.hpp"
+#include "app/event_sweeper.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -250,6 +251,8 @@ int serve(const Settings& configured) {
       log::info("metrics listening", {{"address", settings.metrics_listen_host},
                                       {"port", static_cast<int>(*metrics_port)}});
     }
+    EventSweeper event_sweeper(store, {.retention_days = settings.event_retention_days});
+    event_sweeper.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
                             {"database", store::describe_database(settings.database)},
@@ -257,6 +260,7 @@ int serve(const Settings& configured) {
                             {"mail_concurrency", settings.mail_concurrency},
                             {"public_url", settings.public_url}});
     server.run();
+    event_sweeper.stop();
     outbox.stop();
     log::info("stopped");
     log::flush();

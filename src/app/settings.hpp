@@ -39,6 +39,7 @@ struct Settings {
   // HOST:PORT of a listener serving /metrics alone; empty: /metrics is served on `listen`.
   std::string metrics_listen;
   std::string cors_origins;  // comma-separated origins browsers may call /api/ from; empty: none
+  int event_retention_days = 90;  // events older than this are pruned in the background
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)

@@ -20,6 +20,7 @@ std::span<const char* const> copied_tables() {
       "invites",
       "outbox_emails",
       "idempotent_responses",
+      "events",
   };
   return kTables;
 }

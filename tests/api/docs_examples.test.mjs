@@ -75,6 +75,7 @@ before(async () => {
     DECLINE_TOKEN: await latestToken(service, 'decline@example.com'),
     KEY_ID: revocable.key_id,
     KEY_SECRET: revocable.api_key,
+    EVENT_ID: (await call(service, 'GET', '/api/v1/events?limit=1', { key })).events[0].id,
   };
 });
 
