@@ -28,6 +28,10 @@ struct Services {
   std::string public_url;
   // Appends the Prometheus text of every component to its argument (GET /metrics).
   std::function<void(std::string&)> write_metrics;
+  // --webhook-allow-insecure: http:// and non-public addresses are accepted for endpoints.
+  bool webhook_allow_insecure = false;
+  // Wakes the webhook delivery worker (a delivery was made due now); may be empty.
+  std::function<void()> webhooks_due;
 };
 
 // One authenticated API request in progress. Handlers hold it by shared_ptr across their store

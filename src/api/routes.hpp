@@ -16,6 +16,7 @@ void register_api_keys(http::Router& router, Services& services);
 void register_ops(http::Router& router, Services& services);
 void register_accept_pages(http::Router& router, Services& services);
 void register_invitations(http::Router& router, Services& services);
+void register_webhook_endpoints(http::Router& router, Services& services);
 
 // How a token endpoint answers: an HTML page (the pages under /invites/) or JSON.
 enum class TokenAnswer { kPage, kJson };

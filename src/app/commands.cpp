@@ -21,6 +21,7 @@
 #include "log/log.hpp"
 #include "mail/folder_transport.hpp"
 #include "mail/outbox_worker.hpp"
+#include "webhooks/delivery_worker.hpp"
 #include "mail/smtp_transport.hpp"
 #include "store/copy_between_stores.hpp"
 #include "store/open_store.hpp"
@@ -74,7 +75,8 @@ std::string format_seconds(double ms) {
 }
 
 void write_metrics(std::string& out, const store::ServiceStore& store,
-                   const mail::OutboxWorker& outbox, const http::Server& server) {
+                   const mail::OutboxWorker& outbox, const webhooks::DeliveryWorker& webhooks,
+                   const http::Server& server) {
   auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
     out += "# HELP ";
     out += name;
@@ -127,6 +129,11 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
+  auto sent = webhooks.stats();
+  counter("invited_webhook_delivered_total", "Webhook deliveries answered 2xx.", sent.delivered);
+  counter("invited_webhook_retried_total", "Webhook attempts that will be retried.", sent.retried);
+  counter("invited_webhook_failed_total", "Webhook deliveries given up after the last attempt.",
+          sent.failed);
 }
 
 }  // namespace
@@ -169,6 +176,10 @@ int serve(const Settings& configured) {
                             .concurrency = settings.mail_concurrency,
                             .release_claims_on_start = serve_claim->sole_server()});
     store.on_email_queued([&outbox] { outbox.notify(); });
+    webhooks::DeliveryWorker webhook_worker(
+        store, webhooks::DeliveryOptions{.concurrency = settings.webhook_concurrency,
+                                         .allow_insecure = settings.webhook_allow_insecure,
+                                         .release_claims_on_start = serve_claim->sole_server()});
 
     api::Authenticator authenticator(store, std::chrono::milliseconds(settings.key_cache_ms));
     // Revocations by other instances reach the cache as they commit; the TTL is the backstop.
@@ -198,7 +209,10 @@ int serve(const Settings& configured) {
         .idempotency = idempotency,
         .invite_policy = {.expiry_days = settings.invite_expiry_days},
         .public_url = settings.public_url,
-        .write_metrics = [&](std::string& out) { write_metrics(out, store, outbox, server); },
+        .write_metrics =
+            [&](std::string& out) { write_metrics(out, store, outbox, webhook_worker, server); },
+        .webhook_allow_insecure = settings.webhook_allow_insecure,
+        .webhooks_due = [&webhook_worker] { webhook_worker.notify(); },
     };
     api::register_all(router, services);
 
@@ -207,7 +221,13 @@ int serve(const Settings& configured) {
                 {{"setting", "--smtp-allow-plaintext"},
                  {"risk", "the SMTP password and messages may cross the network in clear"}});
     }
+    if (settings.webhook_allow_insecure) {
+      log::warn("insecure webhook endpoints allowed",
+                {{"setting", "--webhook-allow-insecure"},
+                 {"risk", "webhooks may reach http:// URLs and this network's private addresses"}});
+    }
     outbox.start();
+    webhook_worker.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
                             {"database", store::describe_database(settings.database)},
@@ -215,6 +235,7 @@ int serve(const Settings& configured) {
                             {"mail_concurrency", settings.mail_concurrency},
                             {"public_url", settings.public_url}});
     server.run();
+    webhook_worker.stop();
     outbox.stop();
     log::info("stopped");
     log::flush();

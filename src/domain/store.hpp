@@ -13,6 +13,7 @@
 #include "domain/result.hpp"
 #include "domain/tenancy_store.hpp"
 #include "domain/user_store.hpp"
+#include "domain/webhook_store.hpp"
 
 namespace invited::domain {
 
@@ -68,7 +69,8 @@ class ReadTx : public virtual TenancyReadTx,
                public virtual InvitationReadTx,
                public virtual OutboxReadTx,
                public virtual ApiKeyReadTx,
-               public virtual IdempotencyReadTx {};
+               public virtual IdempotencyReadTx,
+               public virtual WebhookReadTx {};
 
 // Everything a write unit may do: every topic, reads included.
 class WriteTx : public ReadTx,
@@ -80,7 +82,8 @@ class WriteTx : public ReadTx,
                 public EmailQueueTx,
                 public OutboxWriteTx,
                 public ApiKeyWriteTx,
-                public IdempotencyWriteTx {};
+                public IdempotencyWriteTx,
+                public WebhookWriteTx {};
 
 // A unit of work returns ok to commit its writes, or an Error to roll back only its own writes.
 using WriteWork = std::function<Status(WriteTx&)>;
