@@ -149,12 +149,13 @@ domain::WebhookEndpoint Transaction::insert_webhook_endpoint(
   static constexpr const char* kInsert =
       "INSERT INTO webhook_endpoints(id, org_pk, url, description, event_types, enabled, secret, "
       "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING pk";
+  const std::string types = domain::stored_event_types(endpoint.event_types);
   auto row = db_.query(kInsert);
   row.bind(1, endpoint.id)
       .bind(2, endpoint.org_pk)
       .bind(3, endpoint.url)
       .bind(4, view(endpoint.description))
-      .bind(5, domain::stored_event_types(endpoint.event_types))
+      .bind(5, types)
       .bind(6, endpoint.enabled ? 1 : 0)
       .bind(7, endpoint.secret)
       .bind(8, endpoint.created_at)
