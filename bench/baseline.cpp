@@ -22,6 +22,10 @@
 //            INSERT INTO website_members ... ON CONFLICT DO NOTHING   with the user's id copied
 //                                                     from users, as the service writes it (the
 //                                                     member lists' order, migration 0004)
+//            INSERT INTO events ...            the membership.created event of SPEC §9, the
+//                                                     row the service's writer adds per
+//                                                     membership (src/store/sqlite/events.cpp),
+//                                                     with its compact JSON data
 //     (RELEASE unit)
 //   COMMIT                                           durable: WAL, synchronous=FULL
 //
@@ -236,6 +240,22 @@ int main(int argc, char** argv) {
                   "INSERT INTO website_members(website_pk, user_pk, role, created_at, user_id) "
                   "VALUES (?1, ?2, ?3, ?4, (SELECT id FROM users WHERE pk = ?2)) "
                   "ON CONFLICT DO NOTHING");
+  Stmt record_event(db,
+                    "INSERT INTO events(id, org_pk, type, occurred_at, actor_type, actor_key_id, "
+                    "actor_email, website_pk, group_pk, user_pk, email_key, data) "
+                    "VALUES (?1, ?2, 20, ?3, 1, ?4, NULL, ?5, NULL, ?6, ?7, ?8)");
+  Bytes16 key_id;
+  uuid_v7(key_id, unix_ms());
+  auto hex_id = [](const unsigned char* id) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 16; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+      out += kHex[id[i] >> 4];
+      out += kHex[id[i] & 0xf];
+    }
+    return out;
+  };
 
   const std::string tag = std::to_string(unix_ms());
   long done = 0, commits = 0, added = 0, checkpoints = 0;
@@ -281,6 +301,20 @@ int main(int argc, char** argv) {
         add_member.bind(1, website_pk).bind(2, user_pk).bind(3, 1).bind(4, s);
         add_member.run();
         added += sqlite3_changes(db);
+        Bytes16 event_id;
+        uuid_v7(event_id, ms);
+        const std::string data = "{\"user_id\":\"" + hex_id(user_id) + "\",\"email\":\"" + email +
+                                 "\",\"role\":\"viewer\",\"target_type\":\"website\",\"target_id\":\"" +
+                                 hex_id(website.data()) + "\"}";
+        record_event.bind_blob(1, event_id, 16)
+            .bind(2, org_pk)
+            .bind(3, s)
+            .bind_blob(4, key_id, 16)
+            .bind(5, website_pk)
+            .bind(6, user_pk)
+            .bind(7, email)
+            .bind(8, data);
+        record_event.run();
       }
       if (savepoints) release.run();
     }

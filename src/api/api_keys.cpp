@@ -39,10 +39,12 @@ void create_key(Services&, const CallPtr& call) {
   auto state = std::make_shared<State>();
   auto now = domain::now();
   call->write(
-      [org_pk = call->principal->org_pk, state, request = std::move(*request),
+      [principal = call->principal, state, request = std::move(*request),
        now](domain::WriteTx& tx) -> domain::Status {
         state->unknown_websites = {};
-        auto issued = domain::create_api_key(tx, org_pk, request, now, state->unknown_websites);
+        auto issued = domain::create_api_key(tx, principal->org_pk, request, now,
+                                             state->unknown_websites,
+                                             domain::Actor::api_key(*principal));
         if (!issued) return issued.error();
         state->issued = std::move(*issued);
         return {};
@@ -86,7 +88,8 @@ void revoke_key(Services& services, const CallPtr& call) {
   auto now = domain::now();
   services.store.write(
       [call, id = *id, key, now](domain::WriteTx& tx) -> domain::Status {
-        auto revoked = domain::revoke_api_key(tx, call->principal->org_pk, id, now);
+        auto revoked = domain::revoke_api_key(tx, call->principal->org_pk, id, now,
+                                              domain::Actor::api_key(*call->principal));
         if (!revoked) return revoked.error();
         *key = std::move(*revoked);
         return {};

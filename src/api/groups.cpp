@@ -56,9 +56,9 @@ void create_group(Services&, const CallPtr& call) {
   if (!call->require_global_key()) return;
   auto now = domain::now();
   write_group(call, 201,
-              [org_pk = call->principal->org_pk, request = std::move(*request), now](
+              [principal = call->principal, request = std::move(*request), now](
                   domain::WriteTx& tx, domain::FieldErrors& unknown) {
-                return domain::create_group(tx, org_pk, request, now, unknown);
+                return domain::create_group(tx, *principal, request, now, unknown);
               });
 }
 
@@ -70,9 +70,9 @@ void patch_group(Services&, const CallPtr& call) {
   auto id = group_id_param(call);
   if (!id) return;
   write_group(call, 200,
-              [org_pk = call->principal->org_pk, id = *id, patch = std::move(*patch)](
-                  domain::WriteTx& tx, domain::FieldErrors& unknown) {
-                return domain::patch_group(tx, org_pk, id, patch, unknown);
+              [principal = call->principal, id = *id, patch = std::move(*patch),
+               now = domain::now()](domain::WriteTx& tx, domain::FieldErrors& unknown) {
+                return domain::patch_group(tx, *principal, id, patch, now, unknown);
               });
 }
 
@@ -82,8 +82,8 @@ void delete_group(Services& services, const CallPtr& call) {
   if (!id) return;
   auto now = domain::now();
   services.store.write(
-      [org_pk = call->principal->org_pk, id = *id, now](domain::WriteTx& tx) {
-        return domain::delete_group(tx, org_pk, id, now);
+      [principal = call->principal, id = *id, now](domain::WriteTx& tx) {
+        return domain::delete_group(tx, *principal, id, now);
       },
       [call](domain::Status status) {
         if (!status) return call->fail(status.error());

@@ -41,6 +41,12 @@ std::string target_param(const CallPtr& call, TargetKind kind) {
   return kind == TargetKind::kOrganization ? std::string() : call->request.path_params.at(0);
 }
 
+// The public id of the target named by target_param (resolved already, so it parses).
+domain::Uuid target_uuid(const domain::Principal& principal, const std::string& id) {
+  if (id.empty()) return principal.org_id;
+  return domain::Uuid::parse(id).value_or(domain::Uuid());
+}
+
 std::string user_param(const CallPtr& call) { return call->request.path_params.back(); }
 
 bool allowed(const CallPtr& call, TargetKind kind) {
@@ -91,8 +97,9 @@ void patch_member(Services& services, const CallPtr& call) {
        id = target_param(call, kKind)](domain::WriteTx& tx) -> domain::Status {
         auto target = resolve_target(tx, *call->principal, kKind, id);
         if (!target) return target.error();
-        auto changed =
-            domain::change_member_role(tx, call->principal->org_pk, *target, user_id, role);
+        auto changed = domain::change_member_role(tx, *call->principal, *target,
+                                                  target_uuid(*call->principal, id), user_id,
+                                                  role, domain::now());
         if (!changed) return changed.error();
         *member = std::move(*changed);
         return {};
@@ -112,7 +119,8 @@ void delete_member(Services& services, const CallPtr& call) {
       [call, user_id = *user_id, id = target_param(call, kKind)](domain::WriteTx& tx) {
         auto target = resolve_target(tx, *call->principal, kKind, id);
         if (!target) return domain::Status(target.error());
-        return domain::remove_member(tx, call->principal->org_pk, *target, user_id);
+        return domain::remove_member(tx, *call->principal, *target,
+                                     target_uuid(*call->principal, id), user_id, domain::now());
       },
       [call](domain::Status status) {
         if (!status) return call->fail(status.error());

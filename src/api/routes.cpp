@@ -17,6 +17,8 @@ void register_all(http::Router& router, Services& services) {
   register_invitations(router, services);
   register_accept_pages(router, services);
   register_webhook_endpoints(router, services);
+  register_events(router, services);
+  register_test_clock(router);
 }
 
 namespace {

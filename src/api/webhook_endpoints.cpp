@@ -81,10 +81,10 @@ void create_endpoint(Services& services, const CallPtr& call) {
   auto issued = std::make_shared<std::optional<domain::IssuedWebhookEndpoint>>();
   auto now = domain::now();
   call->write(
-      [org_pk = call->principal->org_pk, issued, change = std::move(*change),
-       now](domain::WriteTx& tx) -> domain::Status {
+      [org_pk = call->principal->org_pk, issued, change = std::move(*change), now,
+       actor = domain::Actor::api_key(*call->principal)](domain::WriteTx& tx) -> domain::Status {
         issued->reset();
-        auto created = domain::create_webhook_endpoint(tx, org_pk, change, now);
+        auto created = domain::create_webhook_endpoint(tx, org_pk, change, now, actor);
         if (!created) return created.error();
         *issued = std::move(*created);
         return {};
@@ -140,10 +140,10 @@ void patch_endpoint(Services& services, const CallPtr& call) {
   auto updated = std::make_shared<std::optional<domain::WebhookEndpoint>>();
   auto now = domain::now();
   call->write(
-      [org_pk = call->principal->org_pk, id = *id, updated, change = std::move(*change),
-       now](domain::WriteTx& tx) -> domain::Status {
+      [org_pk = call->principal->org_pk, id = *id, updated, change = std::move(*change), now,
+       actor = domain::Actor::api_key(*call->principal)](domain::WriteTx& tx) -> domain::Status {
         updated->reset();
-        auto result = domain::update_webhook_endpoint(tx, org_pk, id, change, now);
+        auto result = domain::update_webhook_endpoint(tx, org_pk, id, change, now, actor);
         if (!result) return result.error();
         *updated = std::move(*result);
         return {};
@@ -159,10 +159,12 @@ void delete_endpoint(Services&, const CallPtr& call) {
   auto id = path_id(call, 0);
   if (!id) return call->fail(endpoint_not_found());
   auto deleted = std::make_shared<std::optional<domain::WebhookEndpoint>>();
+  auto now = domain::now();
   call->write(
-      [org_pk = call->principal->org_pk, id = *id, deleted](domain::WriteTx& tx) -> domain::Status {
+      [org_pk = call->principal->org_pk, id = *id, deleted, now,
+       actor = domain::Actor::api_key(*call->principal)](domain::WriteTx& tx) -> domain::Status {
         deleted->reset();
-        auto result = domain::delete_webhook_endpoint(tx, org_pk, id);
+        auto result = domain::delete_webhook_endpoint(tx, org_pk, id, now, actor);
         if (!result) return result.error();
         *deleted = std::move(*result);
         return {};
@@ -181,10 +183,10 @@ void rotate_secret(Services&, const CallPtr& call) {
   auto issued = std::make_shared<std::optional<domain::IssuedWebhookEndpoint>>();
   auto now = domain::now();
   call->write(
-      [org_pk = call->principal->org_pk, id = *id, issued, now](domain::WriteTx& tx)
-          -> domain::Status {
+      [org_pk = call->principal->org_pk, id = *id, issued, now,
+       actor = domain::Actor::api_key(*call->principal)](domain::WriteTx& tx) -> domain::Status {
         issued->reset();
-        auto result = domain::rotate_webhook_secret(tx, org_pk, id, now);
+        auto result = domain::rotate_webhook_secret(tx, org_pk, id, now, actor);
         if (!result) return result.error();
         *issued = std::move(*result);
         return {};

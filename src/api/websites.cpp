@@ -34,9 +34,9 @@ void create_website(Services&, const CallPtr& call) {
   auto now = domain::now();
   call->write(
       [principal = call->principal, created, shared_request, now](domain::WriteTx& tx) {
-        *created = tx.insert_website(principal->org_pk, domain::Uuid::v7(now.unix_ms),
-                                     shared_request->url, shared_request->name, now.seconds());
-        created->org_id = principal->org_id;
+        auto website = domain::create_website(tx, *principal, *shared_request, now);
+        if (!website) return domain::Status(website.error());
+        *created = std::move(*website);
         return domain::Status();
       },
       [created](const domain::Status& status) {
@@ -89,10 +89,10 @@ void change_deleted(Services&, const CallPtr& call) {
   auto website = std::make_shared<std::optional<domain::Website>>();
   auto now = domain::now();
   call->write(
-      [org_pk = call->principal->org_pk, id = *id, website,
+      [principal = call->principal, id = *id, website,
        now](domain::WriteTx& tx) -> domain::Status {
-        auto changed = kDelete ? domain::delete_website(tx, org_pk, id, now)
-                               : domain::restore_website(tx, org_pk, id);
+        auto changed = kDelete ? domain::delete_website(tx, *principal, id, now)
+                               : domain::restore_website(tx, *principal, id, now);
         if (!changed) return changed.error();
         *website = std::move(*changed);
         return {};

@@ -20,6 +20,7 @@
 #include "http/server.hpp"
 #include "log/log.hpp"
 #include "mail/folder_transport.hpp"
+#include "app/event_sweeper.hpp"
 #include "mail/outbox_worker.hpp"
 #include "webhooks/delivery_worker.hpp"
 #include "mail/smtp_transport.hpp"
@@ -228,6 +229,8 @@ int serve(const Settings& configured) {
     }
     outbox.start();
     webhook_worker.start();
+    EventSweeper event_sweeper(store, {.retention_days = settings.event_retention_days});
+    event_sweeper.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},
                             {"database", store::describe_database(settings.database)},
@@ -236,6 +239,7 @@ int serve(const Settings& configured) {
                             {"public_url", settings.public_url}});
     server.run();
     webhook_worker.stop();
+    event_sweeper.stop();
     outbox.stop();
     log::info("stopped");
     log::flush();

@@ -41,6 +41,11 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_INVITE_EXPIRY_DAYS")
       ->check(CLI::Range(1, 30))
       ->capture_default_str();
+  app.add_option("--event-retention-days", s.event_retention_days,
+                 "days the event log keeps an event (1-3650); older ones are pruned")
+      ->envname("INVITED_EVENT_RETENTION_DAYS")
+      ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
   app.add_option("--rate-limit-per-minute", s.rate_limit_per_minute,
                  "requests per minute per organization; 0 switches the limit off")
       ->envname("INVITED_RATE_LIMIT_PER_MINUTE")

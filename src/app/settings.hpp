@@ -38,6 +38,7 @@ struct Settings {
   int db_pool_size = 8;       // PostgreSQL only: connections, one thread each
   int db_timeout_ms = 5000;   // PostgreSQL only: a unit's bound, connecting and queueing included
   int key_cache_ms = 2000;    // how long a resolved API key is trusted without the database
+  int event_retention_days = 90;  // events older than this are pruned in the background
 
   // Derived values, filled by finish().
   std::string listen_host;  // the IP address to bind (localhost: 127.0.0.1; empty: 0.0.0.0)

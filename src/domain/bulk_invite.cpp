@@ -155,6 +155,7 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
   // of store calls per request whatever its size; on PostgreSQL each is one round trip).
   const Email& email = request.email;
   const UnixSeconds seconds = now.seconds();
+  const Actor actor = Actor::api_key(principal);
   BulkInviteOutcome outcome;
   outcome.results.reserve(request.target_ids.size());
   for (const Uuid& target_id : request.target_ids) {
@@ -218,10 +219,26 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
       result.id = user->id;
       added_pks.push_back(found_pks[j]);
     }
+    std::vector<NewEvent> events;
     if (may_have_pending && !added_pks.empty()) {
-      tx.invites.close_pending_invites_to(request.kind, added_pks, email.key(),
-                                          InviteStatus::kAccepted, seconds);
+      for (const InviteRecord& closed : tx.invites.close_pending_invites_to(
+               request.kind, added_pks, email.key(), InviteStatus::kAccepted, seconds)) {
+        events.push_back(invite_event(invite_closed_event(closed.status), principal.org_pk, closed,
+                                      actor, seconds, user->pk));
+      }
     }
+    for (std::size_t j = 0; j < found.size(); ++j) {
+      const TargetResult& result = outcome.results[found[j]];
+      if (result.outcome != TargetOutcome::kAdded) continue;
+      events.push_back(membership_event(EventType::kMembershipCreated, principal.org_pk,
+                                        MembershipFacts{.target = {request.kind, found_pks[j]},
+                                                        .target_id = result.target_id,
+                                                        .user = *user,
+                                                        .email = email.address(),
+                                                        .role = request.role},
+                                        actor, seconds));
+    }
+    if (!events.empty()) tx.events.record_events(events);
     return outcome;
   }
 
@@ -242,9 +259,14 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
     }
   }
   if (invited.empty()) return outcome;
+  std::vector<NewEvent> events;
+  events.reserve(invited.size());
   if (may_have_pending) {
-    tx.invites.close_pending_invites_to(request.kind, invited_pks, email.key(),
-                                        InviteStatus::kRevoked, seconds);
+    for (const InviteRecord& closed : tx.invites.close_pending_invites_to(
+             request.kind, invited_pks, email.key(), InviteStatus::kRevoked, seconds)) {
+      events.push_back(invite_event(invite_closed_event(closed.status), principal.org_pk, closed,
+                                    actor, seconds));
+    }
   }
   const UnixSeconds expires_at = seconds + static_cast<UnixSeconds>(policy.expiry_days) * 86400;
   // No token yet: the claim that sends the email mints it (domain/outbox.hpp).
@@ -271,6 +293,23 @@ BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                 .expires_at = expires_at});
   }
   tx.invites.insert_invites(invites);
+  for (std::size_t j = 0; j < invited.size(); ++j) {
+    const NewInvite& invite = invites[j];
+    events.push_back(invite_event(EventType::kInvitationCreated, principal.org_pk,
+                                  InviteRecord{.id = invite.id,
+                                               .batch_pk = batch_pk,
+                                               .email = email.address(),
+                                               .kind = request.kind,
+                                               .target_pk = invite.target.pk,
+                                               .target_id = request.target_ids[invited[j]],
+                                               .role = request.role,
+                                               .status = InviteStatus::kPending,
+                                               .delivery = Delivery::kQueued,
+                                               .created_at = seconds,
+                                               .expires_at = expires_at},
+                                  actor, seconds));
+  }
+  tx.events.record_events(events);
   tx.outbox.enqueue_email(NewEmail{.message_id = Uuid::v7(now.unix_ms),
                                    .batch_pk = batch_pk,
                                    .to_address = email.address(),

@@ -7,6 +7,7 @@
 
 #include "domain/clock.hpp"
 #include "domain/email.hpp"
+#include "domain/event_store.hpp"
 #include "domain/field_errors.hpp"
 #include "domain/invite_store.hpp"
 #include "domain/membership_store.hpp"
@@ -105,20 +106,23 @@ struct InvitePlanTx {
   template <typename Tx>
   requires std::derived_from<Tx, TenancyReadTx> && std::derived_from<Tx, UserWriteTx> &&
       std::derived_from<Tx, MembershipWriteTx> && std::derived_from<Tx, InviteWriteTx> &&
-      std::derived_from<Tx, EmailQueueTx>
+      std::derived_from<Tx, EmailQueueTx> && std::derived_from<Tx, EventWriteTx>
       InvitePlanTx(Tx& tx)  // NOLINT(google-explicit-constructor): a view of `tx`
-      : tenancy(tx), users(tx), memberships(tx), invites(tx), outbox(tx) {}
+      : tenancy(tx), users(tx), memberships(tx), invites(tx), outbox(tx), events(tx) {}
 
   TenancyReadTx& tenancy;
   UserWriteTx& users;
   MembershipWriteTx& memberships;
   InviteWriteTx& invites;
   EmailQueueTx& outbox;
+  EventWriteTx& events;
 };
 
 // Runs a validated, authorized request inside one write transaction: finds or creates the user
 // (direct), adds memberships or creates pending invites (email) with one batch and one queued
-// email (whose claim mints the token). Writes nothing when no target succeeds. `tx` must be a
+// email (whose claim mints the token), and records the events of SPEC §9 (actor: the principal's
+// key): membership.created per membership added, invitation.created per invite, and the status
+// event of every pending invite the request closes. Writes nothing when no target succeeds. `tx` must be a
 // fresh transaction; the caller commits it.
 BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                   const BulkInviteRequest& request, const InvitePolicy& policy,

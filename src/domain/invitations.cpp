@@ -1,5 +1,7 @@
 #include "domain/invitations.hpp"
 
+#include <algorithm>
+
 #include "domain/email.hpp"
 #include "domain/secret.hpp"
 
@@ -63,6 +65,25 @@ Result<OpenInvitation> open_invitation(InvitationReadTx& tx, std::string_view to
   return OpenInvitation{*batch, tx.load_invitation(batch->pk)};
 }
 
+namespace {
+
+// The status event of each invite of `batch_pk` in `closed`, as the invite is now.
+std::vector<NewEvent> closed_invite_events(InviteReadTx& tx, Pk org_pk, Pk batch_pk,
+                                           const std::vector<Pk>& closed, const Actor& actor,
+                                           UnixSeconds now, std::optional<Pk> user_pk) {
+  std::vector<NewEvent> events;
+  if (closed.empty()) return events;
+  for (const InviteRecord& invite : tx.list_batch_invites(batch_pk)) {
+    if (std::find(closed.begin(), closed.end(), invite.pk) == closed.end()) continue;
+    events.push_back(invite_event(invite_closed_event(invite.status), org_pk, invite, actor, now,
+                                  invite.status == InviteStatus::kAccepted ? user_pk
+                                                                           : std::nullopt));
+  }
+  return events;
+}
+
+}  // namespace
+
 Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token, Instant now) {
   auto batch = check_token(tx, token, now);
   if (!batch) return batch.error();
@@ -93,6 +114,9 @@ Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token
   const bool organization_member =
       tx.has_membership({TargetKind::kOrganization, batch->org_pk}, accepted.user.pk);
 
+  const Actor actor = Actor::invitee(email->address());
+  std::vector<NewEvent> memberships;
+  std::vector<Pk> closed;
   for (const BatchInvite& invite : invites) {
     AcceptResult& result = accepted.results.emplace_back(AcceptResult{
         .kind = invite.kind,
@@ -110,17 +134,32 @@ Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token
       // Deleting a target revokes its pending invites; one found pending here anyway (written
       // before that rule) is revoked too, never reported or recorded as accepted.
       tx.close_invite(invite.pk, InviteStatus::kRevoked, seconds);
+      closed.push_back(invite.pk);
       result.outcome = AcceptOutcome::kTargetGone;
       continue;
     }
     tx.close_invite(invite.pk, InviteStatus::kAccepted, seconds);
+    closed.push_back(invite.pk);
     const Target target{invite.kind, invite.target_pk};
     if (organization_member ||
         !tx.add_membership_if_absent(target, accepted.user.pk, invite.role, seconds)) {
       result.outcome = AcceptOutcome::kAlreadyMember;
+      continue;
     }
+    memberships.push_back(membership_event(EventType::kMembershipCreated, batch->org_pk,
+                                           MembershipFacts{.target = target,
+                                                           .target_id = invite.target_id,
+                                                           .user = accepted.user,
+                                                           .email = email->address(),
+                                                           .role = invite.role},
+                                           actor, seconds));
   }
   tx.mark_batch_used(batch->pk, seconds);
+  // The invites' events (as they are now), then the memberships they gave.
+  std::vector<NewEvent> events = closed_invite_events(tx, batch->org_pk, batch->pk, closed, actor,
+                                                      seconds, accepted.user.pk);
+  events.insert(events.end(), memberships.begin(), memberships.end());
+  tx.record_events(events);
   return accepted;
 }
 
@@ -128,12 +167,18 @@ Result<OpenInvitation> decline_invitation(WriteTx& tx, std::string_view token, I
   auto batch = check_token(tx, token, now);
   if (!batch) return batch.error();
   OpenInvitation declined{*batch, tx.load_invitation(batch->pk)};
+  std::vector<Pk> closed;
+  std::string address;
   for (const BatchInvite& invite : tx.batch_invites(batch->pk)) {
+    address = invite.email;
     if (invite.status == InviteStatus::kPending) {
       tx.close_invite(invite.pk, InviteStatus::kDeclined, now.seconds());
+      closed.push_back(invite.pk);
     }
   }
   tx.mark_batch_used(batch->pk, now.seconds());
+  tx.record_events(closed_invite_events(tx, batch->org_pk, batch->pk, closed,
+                                        Actor::invitee(address), now.seconds(), std::nullopt));
   return declined;
 }
 

@@ -3,6 +3,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "domain/records.hpp"
 
@@ -25,7 +26,11 @@ class InviteReadTx {
   // Whether `email_key` has any pending invite in the organization (a cheap pre-check that
   // lets the common case skip close_pending_invites).
   virtual bool has_pending_invites(Pk org_pk, std::string_view email_key) = 0;
+  // Every invite of a batch, whatever its status, in the batch's order (for the events of a
+  // change to the whole batch: accept, decline, resend, a failed delivery).
+  virtual std::vector<InviteRecord> list_batch_invites(Pk batch_pk) = 0;
 };
+
 
 class InviteWriteTx : public virtual InviteReadTx {
  public:
@@ -39,14 +44,22 @@ class InviteWriteTx : public virtual InviteReadTx {
   // The set-based twins, for all targets of one request at once: close_pending_invites on each
   // of `target_pks` (targets of kind `kind`), and insert_invite of each invite, in order (their
   // row keys follow that order).
-  virtual void close_pending_invites_to(TargetKind kind, std::span<const Pk> target_pks,
-                                        std::string_view email_key, InviteStatus status,
-                                        UnixSeconds now) = 0;
+  // Returns the invites it closed, as they are afterwards.
+  virtual std::vector<InviteRecord> close_pending_invites_to(TargetKind kind,
+                                                             std::span<const Pk> target_pks,
+                                                             std::string_view email_key,
+                                                             InviteStatus status,
+                                                             UnixSeconds now) = 0;
   virtual void insert_invites(std::span<const NewInvite> invites) = 0;
   // Closes one invite (pending or not) with `status`.
   virtual void close_invite(Pk invite_pk, InviteStatus status, UnixSeconds now) = 0;
-  // Revokes every pending invite to `target` (its website or group is being deleted).
-  virtual void revoke_pending_invites(Target target, UnixSeconds now) = 0;
+  // Revokes every pending invite to `target` (its website or group is being deleted). Returns
+  // the invites it closed, as they are afterwards.
+  virtual std::vector<InviteRecord> revoke_pending_invites(Target target, UnixSeconds now) = 0;
+  // Up to `limit` pending invites whose expiry is at or before `now` and not yet recorded, oldest
+  // expiry first; marks each recorded (the caller records its invitation.expired event in the
+  // same unit). A resend that revives an invite clears the mark.
+  virtual std::vector<InviteRecord> take_expired_invites(UnixSeconds now, int limit) = 0;
 };
 
 }  // namespace invited::domain

@@ -87,7 +87,7 @@ bool can_see_invite(const Principal& principal, const InviteRecord& invite) {
   return invite.kind == TargetKind::kWebsite && principal.can_reach_website(invite.target_pk);
 }
 
-Result<InviteRecord> revoke_invite(InviteWriteTx& tx, const Principal& principal, const Uuid& id,
+Result<InviteRecord> revoke_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
                                    Instant now) {
   auto invite = visible_invite(tx, principal, id);
   if (!invite) return invite.error();
@@ -98,6 +98,8 @@ Result<InviteRecord> revoke_invite(InviteWriteTx& tx, const Principal& principal
   }
   tx.close_invite(invite->pk, InviteStatus::kRevoked, now.seconds());
   invite->status = InviteStatus::kRevoked;
+  tx.record_event(invite_event(EventType::kInvitationRevoked, principal.org_pk, *invite,
+                               Actor::api_key(principal), now.seconds()));
   return invite;
 }
 
@@ -119,7 +121,16 @@ Result<InviteRecord> resend_invite(WriteTx& tx, const Principal& principal, cons
                             .batch_pk = invite->batch_pk,
                             .to_address = invite->email,
                             .created_at = now.seconds()});
-  auto refreshed = tx.find_invite(principal.org_pk, id);
+  // One invitation.resent per invite the resend renewed: the batch's pending ones.
+  std::vector<NewEvent> events;
+  std::optional<InviteRecord> refreshed;
+  for (const InviteRecord& renewed : tx.list_batch_invites(invite->batch_pk)) {
+    if (renewed.id == id) refreshed = renewed;
+    if (renewed.status != InviteStatus::kPending) continue;
+    events.push_back(invite_event(EventType::kInvitationResent, principal.org_pk, renewed,
+                                  Actor::api_key(principal), now.seconds()));
+  }
+  tx.record_events(events);
   if (!refreshed) return invite_not_found();
   return *refreshed;
 }

@@ -32,13 +32,15 @@ std::optional<BulkInviteRequest> validate_single_invite(const SingleInviteInput&
 Status single_invite_status(const BulkInviteRequest& request, const TargetResult& result);
 
 // DELETE /api/v1/invites/{id}: revokes a pending invite (kConflict in any other state,
-// kNotFound if the organization has no such invite). Returns the invite as it is now.
-Result<InviteRecord> revoke_invite(InviteWriteTx& tx, const Principal& principal, const Uuid& id,
+// kNotFound if the organization has no such invite). Returns the invite as it is now. Records
+// invitation.revoked (actor: the principal's key).
+Result<InviteRecord> revoke_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
                                    Instant now);
 
 // POST /api/v1/invites/{id}/resend: a new expiry for the still-pending invites of the invite's
 // batch (an expired one is revived) and one new email, whose claim mints the new token; the old
 // link answers "replaced" from this unit on. kConflict unless the invite is pending (or expired).
+// Records invitation.resent for each pending invite of the batch.
 Result<InviteRecord> resend_invite(WriteTx& tx, const Principal& principal, const Uuid& id,
                                    const InvitePolicy& policy, Instant now);
 

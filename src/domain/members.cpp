@@ -43,8 +43,10 @@ std::optional<Role> validate_member_role(const std::optional<std::string>& role,
   return parsed;
 }
 
-Result<Member> change_member_role(WriteTx& tx, Pk org_pk, Target target, const Uuid& user_id,
-                                  Role role) {
+Result<Member> change_member_role(WriteTx& tx, const Principal& principal, Target target,
+                                  const Uuid& target_id, const Uuid& user_id, Role role,
+                                  Instant now) {
+  const Pk org_pk = principal.org_pk;
   auto membership = current_membership(tx, target, user_id);
   if (!membership) return member_not_found();
   auto [user_pk, current] = *membership;
@@ -52,15 +54,34 @@ Result<Member> change_member_role(WriteTx& tx, Pk org_pk, Target target, const U
   if (role != current) tx.set_membership_role(target, user_pk, role);
   auto member = tx.find_member(target, user_pk);
   if (!member) return member_not_found();
+  if (role != current) {
+    tx.record_event(membership_event(EventType::kMembershipUpdated, org_pk,
+                                     MembershipFacts{.target = target,
+                                                     .target_id = target_id,
+                                                     .user = {user_pk, user_id},
+                                                     .email = member->email,
+                                                     .role = role},
+                                     Actor::api_key(principal), now.seconds()));
+  }
   return *member;
 }
 
-Status remove_member(WriteTx& tx, Pk org_pk, Target target, const Uuid& user_id) {
+Status remove_member(WriteTx& tx, const Principal& principal, Target target,
+                     const Uuid& target_id, const Uuid& user_id, Instant now) {
+  const Pk org_pk = principal.org_pk;
   auto membership = current_membership(tx, target, user_id);
   if (!membership) return member_not_found();
   auto [user_pk, current] = *membership;
   if (is_last_owner(tx, org_pk, target, current)) return last_owner();
+  auto member = tx.find_member(target, user_pk);
   tx.delete_membership(target, user_pk);
+  tx.record_event(membership_event(EventType::kMembershipDeleted, org_pk,
+                                   MembershipFacts{.target = target,
+                                                   .target_id = target_id,
+                                                   .user = {user_pk, user_id},
+                                                   .email = member ? member->email : std::string(),
+                                                   .role = current},
+                                   Actor::api_key(principal), now.seconds()));
   return {};
 }
 

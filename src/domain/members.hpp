@@ -3,7 +3,9 @@
 #include <optional>
 #include <string>
 
+#include "domain/clock.hpp"
 #include "domain/field_errors.hpp"
+#include "domain/principal.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/store.hpp"
@@ -20,11 +22,15 @@ std::optional<Role> validate_member_role(const std::optional<std::string>& role,
 
 // kNotFound when the user has no direct membership on `target`. The organization always keeps
 // at least one owner: demoting the last one is kConflict.
-Result<Member> change_member_role(WriteTx& tx, Pk org_pk, Target target, const Uuid& user_id,
-                                  Role role);
+// Records membership.updated when the role changes (actor: the principal's key); `target_id`
+// is the target's public id, for the event.
+Result<Member> change_member_role(WriteTx& tx, const Principal& principal, Target target,
+                                  const Uuid& target_id, const Uuid& user_id, Role role,
+                                  Instant now);
 
 // kNotFound when there is nothing to remove; removing the organization's last owner is
-// kConflict.
-Status remove_member(WriteTx& tx, Pk org_pk, Target target, const Uuid& user_id);
+// kConflict. Records membership.deleted with the membership as it was.
+Status remove_member(WriteTx& tx, const Principal& principal, Target target,
+                     const Uuid& target_id, const Uuid& user_id, Instant now);
 
 }  // namespace invited::domain

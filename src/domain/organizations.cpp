@@ -17,7 +17,7 @@ std::optional<NewApiKeyRequest> validate_new_api_key(
 }
 
 Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyRequest& request,
-                                    Instant now, FieldErrors& errors) {
+                                    Instant now, FieldErrors& errors, const Actor& actor) {
   std::vector<Pk> website_pks =
       resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
   if (!errors.empty()) return Error{ErrorCode::kValidation, errors.summary()};
@@ -31,6 +31,7 @@ Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyReque
                                            .website_pks = std::move(website_pks),
                                            .created_at = now.seconds()});
   key.website_ids = request.website_ids;
+  tx.record_event(api_key_event(EventType::kApiKeyCreated, org_pk, key, actor, now.seconds()));
   return IssuedApiKey{std::move(key), std::move(secret.plain)};
 }
 
@@ -39,7 +40,8 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
   NewOrganization created;
   created.organization = tx.insert_organization(Uuid::v7(now.unix_ms), name, now.seconds());
   FieldErrors no_websites;
-  auto key = create_api_key(tx, created.organization.pk, {"default", {}}, now, no_websites);
+  auto key = create_api_key(tx, created.organization.pk, {"default", {}}, now, no_websites,
+                            Actor::admin());
   if (!key) return key.error();
   created.global_key = std::move(*key);
   created.global_key.key.org_id = created.organization.id;
@@ -51,19 +53,30 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
                                                      .last_name = std::nullopt,
                                                      .email_verified = false,
                                                      .created_at = now.seconds()});
-    tx.add_membership_if_absent({TargetKind::kOrganization, created.organization.pk}, owner.pk,
-                                Role::kOwner, now.seconds());
+    if (tx.add_membership_if_absent({TargetKind::kOrganization, created.organization.pk},
+                                    owner.pk, Role::kOwner, now.seconds())) {
+      tx.record_event(membership_event(
+          EventType::kMembershipCreated, created.organization.pk,
+          MembershipFacts{.target = {TargetKind::kOrganization, created.organization.pk},
+                          .target_id = created.organization.id,
+                          .user = owner,
+                          .email = owner_email->address(),
+                          .role = Role::kOwner},
+          Actor::admin(), now.seconds()));
+    }
     created.owner = owner;
   }
   return created;
 }
 
-Result<ApiKey> revoke_api_key(ApiKeyWriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now) {
+Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now,
+                              const Actor& actor) {
   auto key = tx.find_api_key_by_id(org_pk, key_id);
   if (!key) return Error{ErrorCode::kNotFound, "API key not found"};
   if (!key->revoked_at) {
     tx.revoke_api_key(key->pk, now.seconds());
     key->revoked_at = now.seconds();
+    tx.record_event(api_key_event(EventType::kApiKeyRevoked, org_pk, *key, actor, now.seconds()));
   }
   return *key;
 }

@@ -31,13 +31,17 @@ std::optional<NewApiKeyRequest> validate_new_api_key(
     const std::optional<std::vector<std::string>>& website_ids, FieldErrors& errors);
 
 // Creates an API key for `org_pk`. Scoped keys name live websites of that organization; an
-// unknown id fails with kValidation and is named in `errors`, and nothing is written.
+// unknown id fails with kValidation and is named in `errors`, and nothing is written. Records
+// api_key.created with `actor` (the admin CLI's by default; the API passes the calling key).
 Result<IssuedApiKey> create_api_key(WriteTx& tx, Pk org_pk, const NewApiKeyRequest& request,
-                                    Instant now, FieldErrors& errors);
+                                    Instant now, FieldErrors& errors,
+                                    const Actor& actor = Actor::admin());
 
 // Revokes a key of `org_pk` (idempotent). It stops working on the next request. kNotFound if
-// the organization has no such key.
-Result<ApiKey> revoke_api_key(ApiKeyWriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now);
+// the organization has no such key. Records api_key.revoked with `actor` when it revokes (not
+// for a key revoked already): every caller, the API and the admin CLI, goes through here.
+Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instant now,
+                              const Actor& actor = Actor::admin());
 
 struct NewOrganization {
   Organization organization;
@@ -46,7 +50,7 @@ struct NewOrganization {
 };
 
 // Creates an organization with one global API key and, given `owner_email`, that user (found or
-// created) as its owner.
+// created) as its owner. Records api_key.created and the owner's membership.created (actor admin).
 Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
                                             const std::optional<Email>& owner_email, Instant now);
 

@@ -28,6 +28,7 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
                             const RetryPolicy& policy, Instant now) {
   DeliveryOutcome outcome{.kind = DeliveryOutcome::Kind::kFailed,
                           .email_pk = email.pk,
+                          .batch_pk = email.batch_pk,
                           .at = now,
                           .next_attempt_ms = 0,
                           .error = std::move(error)};
@@ -39,7 +40,24 @@ DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::strin
   return outcome;
 }
 
-void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome) {
+namespace {
+
+// One invitation.delivery_failed (actor system) per invite the email was for: the batch's
+// pending invites, whose delivery is now failed.
+void record_delivery_failed(WriteTx& tx, const DeliveryOutcome& outcome) {
+  if (outcome.batch_pk == 0) return;
+  std::vector<NewEvent> events;
+  for (const InviteRecord& invite : tx.list_batch_invites(outcome.batch_pk)) {
+    if (invite.status != InviteStatus::kPending) continue;
+    events.push_back(invite_event(EventType::kInvitationDeliveryFailed, invite.org_pk, invite,
+                                  Actor::system(), outcome.at.seconds()));
+  }
+  tx.record_events(events);
+}
+
+}  // namespace
+
+void record_delivery(WriteTx& tx, const DeliveryOutcome& outcome) {
   switch (outcome.kind) {
     case DeliveryOutcome::Kind::kSent:
       tx.mark_email_sent(outcome.email_pk, outcome.at.seconds());
@@ -49,6 +67,7 @@ void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome) {
       break;
     case DeliveryOutcome::Kind::kFailed:
       tx.mark_email_failed(outcome.email_pk, outcome.error, outcome.at.seconds());
+      record_delivery_failed(tx, outcome);
       break;
     case DeliveryOutcome::Kind::kReleased:
       tx.release_email_claim(outcome.email_pk);

@@ -56,6 +56,7 @@ struct DeliveryOutcome {
   };
   Kind kind = Kind::kSent;
   Pk email_pk = 0;
+  Pk batch_pk = 0;  // kFailed: the email's batch, whose invites get invitation.delivery_failed
   Instant at;
   std::int64_t next_attempt_ms = 0;  // kRetry
   std::string error;                 // kRetry, kFailed
@@ -66,8 +67,9 @@ struct DeliveryOutcome {
 DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::string error,
                             const RetryPolicy& policy, Instant now);
 
-// Writes `outcome` and ends the claim.
-void record_delivery(OutboxWriteTx& tx, const DeliveryOutcome& outcome);
+// Writes `outcome` and ends the claim; a final failure also records invitation.delivery_failed
+// (actor system) for each pending invite of the email's batch.
+void record_delivery(WriteTx& tx, const DeliveryOutcome& outcome);
 
 // How long (seconds, to the millisecond) the email queued first has waited at `now`: 0 when
 // nothing is queued. The queue time is the one its UUIDv7 Message-ID carries.

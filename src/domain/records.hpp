@@ -194,6 +194,7 @@ struct InviteRecord {
   Delivery delivery = Delivery::kQueued;
   UnixSeconds created_at = 0;
   UnixSeconds expires_at = 0;
+  Pk org_pk = 0;
 
   InviteStatus effective_status(UnixSeconds now) const {
     return status == InviteStatus::kPending && now >= expires_at ? InviteStatus::kExpired : status;

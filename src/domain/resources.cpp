@@ -164,19 +164,33 @@ Error unknown_websites() { return {ErrorCode::kValidation, "unknown website ids"
 
 }  // namespace
 
-Result<Group> create_group(TenancyWriteTx& tx, Pk org_pk, const NewGroupRequest& request,
-                           Instant now, FieldErrors& errors) {
+Result<Website> create_website(WriteTx& tx, const Principal& principal,
+                               const NewWebsiteRequest& request, Instant now) {
+  Website website = tx.insert_website(principal.org_pk, Uuid::v7(now.unix_ms), request.url,
+                                      request.name, now.seconds());
+  website.org_id = principal.org_id;
+  tx.record_event(website_event(EventType::kWebsiteCreated, principal.org_pk, website,
+                                Actor::api_key(principal), now.seconds()));
+  return website;
+}
+
+Result<Group> create_group(WriteTx& tx, const Principal& principal,
+                           const NewGroupRequest& request, Instant now, FieldErrors& errors) {
+  const Pk org_pk = principal.org_pk;
   auto website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
   if (!errors.empty()) return unknown_websites();
   auto id = Uuid::v7(now.unix_ms);
   tx.insert_group(org_pk, id, request.name, website_pks, now.seconds());
   auto group = tx.find_group(org_pk, id);
   if (!group) return group_not_found();
+  tx.record_event(group_event(EventType::kGroupCreated, org_pk, *group, Actor::api_key(principal),
+                              now.seconds()));
   return *group;
 }
 
-Result<Group> patch_group(TenancyWriteTx& tx, Pk org_pk, const Uuid& group_id,
-                          const GroupPatch& patch, FieldErrors& errors) {
+Result<Group> patch_group(WriteTx& tx, const Principal& principal, const Uuid& group_id,
+                          const GroupPatch& patch, Instant now, FieldErrors& errors) {
+  const Pk org_pk = principal.org_pk;
   auto group_pk = tx.find_group_pk(org_pk, group_id);
   if (!group_pk) return group_not_found();
   auto add = resolve_websites(tx, org_pk, "add_website_ids", patch.add_website_ids, errors);
@@ -190,34 +204,62 @@ Result<Group> patch_group(TenancyWriteTx& tx, Pk org_pk, const Uuid& group_id,
   if (!remove.empty()) tx.remove_group_websites(*group_pk, remove);
   auto group = tx.find_group(org_pk, group_id);
   if (!group) return group_not_found();
+  tx.record_event(group_event(EventType::kGroupUpdated, org_pk, *group, Actor::api_key(principal),
+                              now.seconds()));
   return *group;
 }
 
-Status delete_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, Instant now) {
-  auto group_pk = tx.find_group_pk(org_pk, group_id);
-  if (!group_pk) return group_not_found();
-  tx.delete_group(*group_pk, now.seconds());
-  tx.revoke_pending_invites({TargetKind::kGroup, *group_pk}, now.seconds());
+namespace {
+
+// The invitation.revoked event of each pending invite a deletion closed.
+void record_revoked(WriteTx& tx, const Principal& principal,
+                    const std::vector<InviteRecord>& revoked, UnixSeconds now) {
+  std::vector<NewEvent> events;
+  events.reserve(revoked.size());
+  for (const InviteRecord& invite : revoked) {
+    events.push_back(invite_event(EventType::kInvitationRevoked, principal.org_pk, invite,
+                                  Actor::api_key(principal), now));
+  }
+  tx.record_events(events);
+}
+
+}  // namespace
+
+Status delete_group(WriteTx& tx, const Principal& principal, const Uuid& group_id, Instant now) {
+  auto group = tx.find_group(principal.org_pk, group_id);
+  if (!group) return group_not_found();
+  tx.delete_group(group->pk, now.seconds());
+  auto revoked = tx.revoke_pending_invites({TargetKind::kGroup, group->pk}, now.seconds());
+  tx.record_event(group_event(EventType::kGroupDeleted, principal.org_pk, *group,
+                              Actor::api_key(principal), now.seconds()));
+  record_revoked(tx, principal, revoked, now.seconds());
   return {};
 }
 
-Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, Instant now) {
-  auto website = tx.find_website_including_deleted(org_pk, website_id);
+Result<Website> delete_website(WriteTx& tx, const Principal& principal, const Uuid& website_id,
+                               Instant now) {
+  auto website = tx.find_website_including_deleted(principal.org_pk, website_id);
   if (!website) return website_not_found();
   if (!website->deleted_at) {
+    tx.record_event(website_event(EventType::kWebsiteDeleted, principal.org_pk, *website,
+                                  Actor::api_key(principal), now.seconds()));
     website->deleted_at = now.seconds();
     tx.set_website_deleted(website->pk, website->deleted_at);
-    tx.revoke_pending_invites({TargetKind::kWebsite, website->pk}, now.seconds());
+    auto revoked = tx.revoke_pending_invites({TargetKind::kWebsite, website->pk}, now.seconds());
+    record_revoked(tx, principal, revoked, now.seconds());
   }
   return *website;
 }
 
-Result<Website> restore_website(TenancyWriteTx& tx, Pk org_pk, const Uuid& website_id) {
-  auto website = tx.find_website_including_deleted(org_pk, website_id);
+Result<Website> restore_website(WriteTx& tx, const Principal& principal, const Uuid& website_id,
+                                Instant now) {
+  auto website = tx.find_website_including_deleted(principal.org_pk, website_id);
   if (!website) return website_not_found();
   if (website->deleted_at) {
     website->deleted_at.reset();
     tx.set_website_deleted(website->pk, std::nullopt);
+    tx.record_event(website_event(EventType::kWebsiteRestored, principal.org_pk, *website,
+                                  Actor::api_key(principal), now.seconds()));
   }
   return *website;
 }

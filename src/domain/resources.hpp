@@ -6,6 +6,7 @@
 
 #include "domain/clock.hpp"
 #include "domain/field_errors.hpp"
+#include "domain/principal.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/store.hpp"
@@ -57,24 +58,36 @@ std::optional<GroupPatch> validate_group_patch(
 std::vector<Pk> resolve_websites(TenancyReadTx& tx, Pk org_pk, std::string_view field,
                                  const std::vector<Uuid>& ids, FieldErrors& errors);
 
-// Creates a group of `org_pk`. kValidation (with `errors` filled) if a website id is unknown.
-Result<Group> create_group(TenancyWriteTx& tx, Pk org_pk, const NewGroupRequest& request,
-                           Instant now, FieldErrors& errors);
+// Every change below records its event of SPEC §9 in the same unit (actor: the principal's key):
+// website.created / .deleted / .restored, group.created / .updated / .deleted, and
+// invitation.revoked for each pending invite a deletion revokes. Nothing when nothing changed
+// (deleting a deleted website, restoring a live one).
+//
+// Creates a website of the principal's organization.
+Result<Website> create_website(WriteTx& tx, const Principal& principal,
+                               const NewWebsiteRequest& request, Instant now);
+
+// Creates a group of the principal's organization. kValidation (with `errors` filled) if a
+// website id is unknown.
+Result<Group> create_group(WriteTx& tx, const Principal& principal,
+                           const NewGroupRequest& request, Instant now, FieldErrors& errors);
 
 // Applies a patch: renames, adds websites (already present ones are ignored), removes websites
 // (absent ones are ignored). kNotFound for an unknown group; kValidation (with `errors` filled)
 // if an id to add is not a live website of the organization.
-Result<Group> patch_group(TenancyWriteTx& tx, Pk org_pk, const Uuid& group_id,
-                          const GroupPatch& patch, FieldErrors& errors);
+Result<Group> patch_group(WriteTx& tx, const Principal& principal, const Uuid& group_id,
+                          const GroupPatch& patch, Instant now, FieldErrors& errors);
 
 // Deletes the group: it disappears from lists and its members lose the access it gave them.
 // kNotFound if it does not exist (or was already deleted).
-Status delete_group(WriteTx& tx, Pk org_pk, const Uuid& group_id, Instant now);
+Status delete_group(WriteTx& tx, const Principal& principal, const Uuid& group_id, Instant now);
 
 // Soft-deletes a website (idempotent: deleting a deleted website succeeds) or restores one
 // (idempotent too). kNotFound if the organization has no such website.
-Result<Website> delete_website(WriteTx& tx, Pk org_pk, const Uuid& website_id, Instant now);
-Result<Website> restore_website(TenancyWriteTx& tx, Pk org_pk, const Uuid& website_id);
+Result<Website> delete_website(WriteTx& tx, const Principal& principal, const Uuid& website_id,
+                               Instant now);
+Result<Website> restore_website(WriteTx& tx, const Principal& principal, const Uuid& website_id,
+                                Instant now);
 
 // The ids of a list field: each must be a UUID and appear once; failures are reported as
 // `field[i]`.

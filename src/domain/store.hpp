@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "domain/api_key_store.hpp"
+#include "domain/event_store.hpp"
 #include "domain/idempotency_store.hpp"
 #include "domain/invitation_store.hpp"
 #include "domain/invite_store.hpp"
@@ -21,7 +22,8 @@ namespace invited::domain {
 // (organizations, websites, groups: tenancy_store.hpp), users (user_store.hpp), memberships
 // (membership_store.hpp), member lists (member_list_store.hpp), invites (invite_store.hpp),
 // invitations: batches and their tokens (invitation_store.hpp), the outbox (outbox_store.hpp),
-// API keys (api_key_store.hpp) and idempotent responses (idempotency_store.hpp). Each is a small
+// API keys (api_key_store.hpp), idempotent responses (idempotency_store.hpp) and the event log
+// (event_store.hpp). Each is a small
 // interface with a read half (`...ReadTx`) and a write half (`...WriteTx`, which includes the
 // read half); the outbox's producers see only EmailQueueTx. Implemented by src/store/ (SQLite,
 // PostgreSQL); the domain never sees SQL. A domain function takes the narrowest of these it
@@ -70,7 +72,8 @@ class ReadTx : public virtual TenancyReadTx,
                public virtual OutboxReadTx,
                public virtual ApiKeyReadTx,
                public virtual IdempotencyReadTx,
-               public virtual WebhookReadTx {};
+               public virtual WebhookReadTx,
+               public virtual EventReadTx {};
 
 // Everything a write unit may do: every topic, reads included.
 class WriteTx : public ReadTx,
@@ -83,7 +86,8 @@ class WriteTx : public ReadTx,
                 public OutboxWriteTx,
                 public ApiKeyWriteTx,
                 public IdempotencyWriteTx,
-                public WebhookWriteTx {};
+                public WebhookWriteTx,
+                public EventWriteTx {};
 
 // A unit of work returns ok to commit its writes, or an Error to roll back only its own writes.
 using WriteWork = std::function<Status(WriteTx&)>;

@@ -17,9 +17,9 @@ void apply(WebhookEndpoint& endpoint, const WebhookEndpointChange& change) {
 
 }  // namespace
 
-Result<IssuedWebhookEndpoint> create_webhook_endpoint(WebhookWriteTx& tx, Pk org_pk,
+Result<IssuedWebhookEndpoint> create_webhook_endpoint(WriteTx& tx, Pk org_pk,
                                                       const WebhookEndpointChange& change,
-                                                      Instant now) {
+                                                      Instant now, const Actor& actor) {
   if (tx.count_webhook_endpoints(org_pk) >= kMaxWebhookEndpoints) {
     return Error{ErrorCode::kConflict,
                  "this organization already has 16 webhook endpoints, the most it may have; "
@@ -33,28 +33,37 @@ Result<IssuedWebhookEndpoint> create_webhook_endpoint(WebhookWriteTx& tx, Pk org
   endpoint.created_at = now.seconds();
   endpoint.updated_at = now.seconds();
   IssuedWebhookEndpoint issued{tx.insert_webhook_endpoint(endpoint), endpoint.secret};
+  tx.record_event(webhook_endpoint_event(EventType::kWebhookEndpointCreated, org_pk,
+                                         issued.endpoint, actor, now.seconds()));
   return issued;
 }
 
-Result<WebhookEndpoint> update_webhook_endpoint(WebhookWriteTx& tx, Pk org_pk, const Uuid& id,
-                                                const WebhookEndpointChange& change, Instant now) {
+Result<WebhookEndpoint> update_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uuid& id,
+                                                const WebhookEndpointChange& change, Instant now,
+                                                const Actor& actor) {
   auto endpoint = tx.find_webhook_endpoint(org_pk, id);
   if (!endpoint) return endpoint_not_found();
   apply(*endpoint, change);
   endpoint->updated_at = now.seconds();
   tx.update_webhook_endpoint(*endpoint);
+  tx.record_event(webhook_endpoint_event(EventType::kWebhookEndpointUpdated, org_pk, *endpoint,
+                                         actor, now.seconds()));
   return std::move(*endpoint);
 }
 
-Result<WebhookEndpoint> delete_webhook_endpoint(WebhookWriteTx& tx, Pk org_pk, const Uuid& id) {
+Result<WebhookEndpoint> delete_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uuid& id,
+                                                Instant now, const Actor& actor) {
   auto endpoint = tx.find_webhook_endpoint(org_pk, id);
   if (!endpoint) return endpoint_not_found();
   tx.delete_webhook_endpoint(endpoint->pk);
+  tx.record_event(webhook_endpoint_event(EventType::kWebhookEndpointDeleted, org_pk, *endpoint,
+                                         actor, now.seconds()));
   return std::move(*endpoint);
 }
 
-Result<IssuedWebhookEndpoint> rotate_webhook_secret(WebhookWriteTx& tx, Pk org_pk,
-                                                    const Uuid& id, Instant now) {
+Result<IssuedWebhookEndpoint> rotate_webhook_secret(WriteTx& tx, Pk org_pk,
+                                                    const Uuid& id, Instant now,
+                                                    const Actor& actor) {
   auto endpoint = tx.find_webhook_endpoint(org_pk, id);
   if (!endpoint) return endpoint_not_found();
   endpoint->previous_secret = endpoint->secret;
@@ -62,11 +71,13 @@ Result<IssuedWebhookEndpoint> rotate_webhook_secret(WebhookWriteTx& tx, Pk org_p
   endpoint->secret = issue_webhook_secret();
   endpoint->updated_at = now.seconds();
   tx.update_webhook_endpoint(*endpoint);
+  tx.record_event(webhook_endpoint_event(EventType::kWebhookEndpointSecretRotated, org_pk,
+                                         *endpoint, actor, now.seconds()));
   IssuedWebhookEndpoint issued{*endpoint, endpoint->secret};
   return issued;
 }
 
-Status retry_webhook_delivery(WebhookWriteTx& tx, Pk org_pk, const Uuid& endpoint_id,
+Status retry_webhook_delivery(WriteTx& tx, Pk org_pk, const Uuid& endpoint_id,
                               const Uuid& attempt_id, Instant now) {
   auto endpoint = tx.find_webhook_endpoint(org_pk, endpoint_id);
   if (!endpoint) return endpoint_not_found();
@@ -78,6 +89,15 @@ Status retry_webhook_delivery(WebhookWriteTx& tx, Pk org_pk, const Uuid& endpoin
     return Error{ErrorCode::kNotFound, "delivery not found"};
   }
   return {};
+}
+
+void record_webhook_outcome(WriteTx& tx, const WebhookAttemptRecord& record) {
+  tx.record_webhook_attempt(record);
+  if (!record.disable_endpoint) return;
+  auto endpoint = tx.find_webhook_endpoint(record.org_pk, record.endpoint_id);
+  if (!endpoint) return;
+  tx.record_event(webhook_endpoint_event(EventType::kWebhookEndpointUpdated, record.org_pk,
+                                         *endpoint, Actor::system(), record.now_ms / 1000));
 }
 
 }  // namespace invited::domain

@@ -20,6 +20,7 @@ std::span<const char* const> copied_tables() {
       "invites",
       "outbox_emails",
       "idempotent_responses",
+      "events",
       // Endpoints before their deliveries, deliveries before their attempts. Pending deliveries
       // are copied too: the target delivers them (their events are copied with the log).
       "webhook_endpoints",

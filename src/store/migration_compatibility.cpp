@@ -43,6 +43,12 @@ std::string_view compatibility_word(Compatibility compatibility) {
   return compatibility == Compatibility::kCompatible ? kCompatible : kBreaking;
 }
 
+std::optional<std::string_view> declared_compatibility_word(const Migration& migration) {
+  auto compatibility = declared_compatibility(migration);
+  if (!compatibility) return std::nullopt;
+  return compatibility_word(*compatibility);
+}
+
 std::optional<std::string> newer_schema_refusal(int database_version, int latest,
                                                 std::span<const AppliedMigration> unknown) {
   if (database_version <= latest) return std::nullopt;
@@ -63,6 +69,17 @@ std::optional<std::string> newer_schema_refusal(int database_version, int latest
          std::to_string(database_version) +
          " is recorded with its compatibility, so it counts as breaking; upgrade invited to a "
          "release that has that migration";
+}
+
+std::optional<std::string> schema_readiness_problem(
+    int database_version, int latest,
+    const std::function<std::vector<AppliedMigration>()>& read_unknown) {
+  if (database_version < latest) {
+    return "database schema is at version " + std::to_string(database_version) + ", expected " +
+           std::to_string(latest);
+  }
+  if (database_version == latest) return std::nullopt;
+  return newer_schema_refusal(database_version, latest, read_unknown());
 }
 
 std::string newer_compatible_schema_note(int database_version, int latest,

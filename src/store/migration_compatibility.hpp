@@ -1,9 +1,11 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/migrations.hpp"
 
@@ -25,6 +27,10 @@ std::optional<Compatibility> declared_compatibility(const Migration& migration);
 // records (its `compatibility` column; NULL when the migration declared neither).
 std::string_view compatibility_word(Compatibility compatibility);
 
+// The word `migration` declares, for the applied-migrations table; nullopt (NULL) when its first
+// line declares neither.
+std::optional<std::string_view> declared_compatibility_word(const Migration& migration);
+
 // One migration as the database's applied-migrations table records it. `compatibility` is the
 // recorded word, empty when the row has none (NULL, or a table that has no such column).
 struct AppliedMigration {
@@ -42,6 +48,14 @@ struct AppliedMigration {
 // version has no record at all, the version), and saying what to do.
 std::optional<std::string> newer_schema_refusal(int database_version, int latest,
                                                 std::span<const AppliedMigration> unknown);
+
+// Why a running server is not ready on a database at schema `database_version`: older than this
+// binary's `latest` (not migrated yet), or newer with a migration this binary may not serve
+// (newer_schema_refusal). `read_unknown` reads the recorded migrations above `latest`; it is
+// called only when the database is newer. Nothing when the server may serve it.
+std::optional<std::string> schema_readiness_problem(
+    int database_version, int latest,
+    const std::function<std::vector<AppliedMigration>()>& read_unknown);
 
 // The line to log when this binary serves a newer database whose unknown migrations are all
 // compatible: which ones (names, lowest first). Empty when `unknown` is empty.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "domain/clock.hpp"
+#include "domain/webhook_endpoints.hpp"
 #include "domain/webhooks.hpp"
 #include "log/log.hpp"
 #include "webhooks/http_post.hpp"
@@ -117,7 +118,7 @@ void DeliveryWorker::run(std::stop_token stop, bool releases_claims) {
     auto status = store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
       claimed.reset();
       if (release) tx.release_webhook_claims();
-      if (unrecorded) tx.record_webhook_attempt(*unrecorded);
+      if (unrecorded) domain::record_webhook_outcome(tx, *unrecorded);
       if (claim) {
         claimed = tx.claim_webhook_delivery(domain::now().unix_ms, real_now_ms(),
                                             options_.lease_ms, claimant_);
@@ -175,6 +176,8 @@ std::optional<domain::WebhookAttemptRecord> DeliveryWorker::deliver(
       .id = domain::Uuid::v7(now_ms),
       .delivery_pk = claimed.delivery_pk,
       .endpoint_pk = claimed.endpoint.pk,
+      .org_pk = claimed.endpoint.org_pk,
+      .endpoint_id = claimed.endpoint.id,
       .event_id = claimed.event_id,
       .event_type = claimed.event_type,
       .attempt = claimed.attempt,

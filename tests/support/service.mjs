@@ -152,6 +152,17 @@ export class Service {
     return response.body.website;
   }
 
+  // Moves the service's clock `ms` forward (test builds only: POST /_test/clock,
+  // src/api/test_clock.cpp) and returns the service's new time in Unix ms. The move is in effect
+  // for every request sent after this resolves; the database's own clock does not move.
+  async advanceClock(ms) {
+    const response = await this.fetch('/_test/clock', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_ms: ms }),
+    });
+    if (response.status !== 200) throw new Error(`advance clock: ${response.status} ${await response.text()}`);
+    return (await response.json()).now_ms;
+  }
+
   // The .eml files written by the folder transport, as strings, oldest first.
   mails() {
     const folder = join(this.dir, 'mail');

@@ -20,7 +20,8 @@ class FakeTx final : public TenancyReadTx,
                      public UserWriteTx,
                      public MembershipWriteTx,
                      public InviteWriteTx,
-                     public EmailQueueTx {
+                     public EmailQueueTx,
+                     public EventWriteTx {
  public:
   struct WebsiteRow {
     Pk pk;
@@ -162,18 +163,34 @@ class FakeTx final : public TenancyReadTx,
     return false;
   }
   // Records one close per target, in the order given.
-  void close_pending_invites_to(TargetKind kind, std::span<const Pk> target_pks,
-                                std::string_view email_key, InviteStatus status,
-                                UnixSeconds now) override {
+  std::vector<InviteRecord> close_pending_invites_to(TargetKind kind,
+                                                     std::span<const Pk> target_pks,
+                                                     std::string_view email_key,
+                                                     InviteStatus status,
+                                                     UnixSeconds now) override {
+    std::vector<InviteRecord> closed;
     for (Pk pk : target_pks) {
       closes.push_back({{kind, pk}, std::string(email_key), status, now});
       for (auto& invite : invites) {
         if (invite.email_key == email_key && invite.target.kind == kind && invite.target.pk == pk &&
             invite.status == InviteStatus::kPending) {
           invite.status = status;
+          closed.push_back(InviteRecord{.id = invite.id,
+                                        .batch_pk = invite.batch_pk,
+                                        .email = invite.email_key,
+                                        .kind = kind,
+                                        .target_pk = pk,
+                                        .role = invite.role,
+                                        .status = status,
+                                        .created_at = invite.created_at,
+                                        .expires_at = invite.expires_at});
         }
       }
     }
+    return closed;
+  }
+  void record_events(std::span<const NewEvent> recorded) override {
+    events.insert(events.end(), recorded.begin(), recorded.end());
   }
   Pk insert_batch(const NewBatch& batch) override {
     Pk pk = next_pk_++;
@@ -221,8 +238,15 @@ class FakeTx final : public TenancyReadTx,
   bool delete_membership(Target, Pk) override { unused(); }
   int count_organization_owners(Pk) override { unused(); }
   void set_email_verified(Pk) override { unused(); }
-  void revoke_pending_invites(Target, UnixSeconds) override { unused(); }
+  std::vector<InviteRecord> revoke_pending_invites(Target, UnixSeconds) override { unused(); }
+  std::vector<InviteRecord> take_expired_invites(UnixSeconds, int) override { unused(); }
+  std::vector<InviteRecord> list_batch_invites(Pk) override { unused(); }
   void close_invite(Pk, InviteStatus, UnixSeconds) override { unused(); }
+  Page<Event> list_events(Pk, const EventFilter&, const EventPageRequest&) override { unused(); }
+  std::optional<Event> find_event(Pk, const Uuid&) override { unused(); }
+  int prune_events(UnixSeconds, int) override { unused(); }
+
+  std::vector<NewEvent> events;
 
   std::map<Uuid, WebsiteRow> websites;
   std::map<Uuid, GroupRow> groups;

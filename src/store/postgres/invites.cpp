@@ -14,10 +14,10 @@ using domain::Uuid;
 namespace {
 
 // Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
-// expires
+// expires, org
 #define INVITED_INVITE_COLUMNS                                           \
   "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, " \
-  "  coalesce(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at "
+  "  coalesce(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at, i.org_pk "
 #define INVITED_INVITE_TARGETS                                              \
   "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "       \
   "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk " \
@@ -51,7 +51,8 @@ domain::InviteRecord read_invite(const Result& rows, int row) {
                               .status = static_cast<domain::InviteStatus>(rows.int64(row, 8)),
                               .delivery = static_cast<domain::Delivery>(rows.int64(row, 9)),
                               .created_at = rows.int64(row, 10),
-                              .expires_at = rows.int64(row, 11)};
+                              .expires_at = rows.int64(row, 11),
+                              .org_pk = rows.int64(row, 12)};
 }
 
 Params& add_invite_filter(Params& params, Pk org_pk, const domain::InviteFilter& filter) {
@@ -168,16 +169,24 @@ void Transaction::insert_invite(const domain::NewInvite& invite) {
                          .add(invite.expires_at));
 }
 
-void Transaction::close_pending_invites_to(domain::TargetKind kind, std::span<const Pk> target_pks,
-                                           std::string_view email_key, domain::InviteStatus status,
-                                           UnixSeconds now) {
+std::vector<domain::InviteRecord> Transaction::close_pending_invites_to(
+    domain::TargetKind kind, std::span<const Pk> target_pks, std::string_view email_key,
+    domain::InviteStatus status, UnixSeconds now) {
+  // One statement: the update, and the closed invites as they are afterwards.
   static constexpr Statement kClose{
       "invites_close_pending_to",
-      "UPDATE invites SET status = CASE WHEN expires_at <= $5 THEN 3 ELSE $4 END, closed_at = $5 "
-      "WHERE email_key = $1 AND target_kind = $2 AND target_pk = ANY ($3) AND status = 0"};
-  if (target_pks.empty()) return;
-  db_.query(kClose,
-            Params().add(email_key).add(code(kind)).add(target_pks).add(code(status)).add(now));
+      "WITH i AS (UPDATE invites SET status = CASE WHEN expires_at <= $5 THEN 3 ELSE $4 END, "
+      "  closed_at = $5 "
+      "  WHERE email_key = $1 AND target_kind = $2 AND target_pk = ANY ($3) AND status = 0 "
+      "  RETURNING *) " INVITED_INVITE_COLUMNS
+      "FROM i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
+      "ORDER BY i.pk"};
+  std::vector<domain::InviteRecord> closed;
+  if (target_pks.empty()) return closed;
+  Result rows = db_.query(
+      kClose, Params().add(email_key).add(code(kind)).add(target_pks).add(code(status)).add(now));
+  for (int row = 0; row < rows.rows(); ++row) closed.push_back(read_invite(rows, row));
+  return closed;
 }
 
 void Transaction::insert_invites(std::span<const domain::NewInvite> invites) {
@@ -219,15 +228,49 @@ void Transaction::insert_invites(std::span<const domain::NewInvite> invites) {
                          .add(expires));
 }
 
-void Transaction::revoke_pending_invites(domain::Target target, UnixSeconds now) {
-  static constexpr Statement kRevoke{"invites_revoke_pending",
-                                     "UPDATE invites SET status = $3, closed_at = $4 "
-                                     "WHERE target_kind = $1 AND target_pk = $2 AND status = 0"};
-  db_.query(kRevoke, Params()
-                         .add(code(target.kind))
-                         .add(target.pk)
-                         .add(code(domain::InviteStatus::kRevoked))
-                         .add(now));
+std::vector<domain::InviteRecord> Transaction::revoke_pending_invites(domain::Target target,
+                                                                    UnixSeconds now) {
+  static constexpr Statement kRevoke{
+      "invites_revoke_pending",
+      "WITH i AS (UPDATE invites SET status = $3, closed_at = $4 "
+      "  WHERE target_kind = $1 AND target_pk = $2 AND status = 0 RETURNING *) "
+      INVITED_INVITE_COLUMNS "FROM i JOIN invite_batches b ON b.pk = i.batch_pk "
+      INVITED_INVITE_TARGETS "ORDER BY i.pk"};
+  Result rows = db_.query(kRevoke, Params()
+                                       .add(code(target.kind))
+                                       .add(target.pk)
+                                       .add(code(domain::InviteStatus::kRevoked))
+                                       .add(now));
+  std::vector<domain::InviteRecord> closed;
+  for (int row = 0; row < rows.rows(); ++row) closed.push_back(read_invite(rows, row));
+  return closed;
+}
+
+std::vector<domain::InviteRecord> Transaction::take_expired_invites(UnixSeconds now, int limit) {
+  // Instances sweeping at once both read an invite; the second to mark it fails to serialize
+  // and runs again, finding it recorded: each expiry is recorded once.
+  static constexpr Statement kTake{
+      "invites_take_expired",
+      "WITH i AS (UPDATE invites SET expiry_recorded = true WHERE pk IN ("
+      "  SELECT pk FROM invites WHERE status = 0 AND NOT expiry_recorded AND expires_at <= $1 "
+      "  ORDER BY expires_at LIMIT $2) RETURNING *) " INVITED_INVITE_COLUMNS
+      "FROM i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
+      "ORDER BY i.expires_at, i.pk"};
+  Result rows = db_.query(kTake, Params().add(now).add(limit));
+  std::vector<domain::InviteRecord> due;
+  for (int row = 0; row < rows.rows(); ++row) due.push_back(read_invite(rows, row));
+  return due;
+}
+
+std::vector<domain::InviteRecord> Transaction::list_batch_invites(Pk batch_pk) {
+  static constexpr Statement kBatch{
+      "invites_of_batch", INVITED_INVITE_COLUMNS
+      "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
+      "WHERE i.batch_pk = $1 ORDER BY i.pk"};
+  Result rows = db_.query(kBatch, Params().add(batch_pk));
+  std::vector<domain::InviteRecord> invites;
+  for (int row = 0; row < rows.rows(); ++row) invites.push_back(read_invite(rows, row));
+  return invites;
 }
 
 void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSeconds now) {

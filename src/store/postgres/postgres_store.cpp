@@ -133,17 +133,13 @@ void PostgresStore::check_ready(domain::Completion done) {
       Access::kReadOnly, ConnectionPool::kProbes, std::min(options_.timeout, kReadinessTimeout),
       [](Transaction& tx) -> domain::Status {
         Result row = tx.connection().query(kReadiness);
-        auto version = static_cast<int>(row.int64(0, 0));
-        if (version < latest_schema_version()) {
-          return domain::Error{domain::ErrorCode::kUnavailable,
-                               "database schema is at version " + std::to_string(version) +
-                                   ", expected " + std::to_string(latest_schema_version())};
-        }
-        // A newer binary migrated the database since this one started (a rolling upgrade):
-        // still ready while everything it added is compatible.
-        if (auto refusal =
-                newer_schema_refusal(tx.connection(), version, latest_schema_version())) {
-          return domain::Error{domain::ErrorCode::kUnavailable, *refusal};
+        // A newer binary may have migrated the database since this one started (a rolling
+        // upgrade): still ready while everything it added is compatible.
+        const int latest = latest_schema_version();
+        if (auto problem = schema_readiness_problem(static_cast<int>(row.int64(0, 0)), latest, [&] {
+              return migrations_above(tx.connection(), latest);
+            })) {
+          return domain::Error{domain::ErrorCode::kUnavailable, *problem};
         }
         if (row.boolean(0, 1)) {
           return domain::Error{domain::ErrorCode::kUnavailable,

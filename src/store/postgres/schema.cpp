@@ -55,19 +55,13 @@ void end_quietly(Connection& db, const char* sql) {
 constexpr const char* kRecord =
     "INSERT INTO schema_migrations(version, name, compatibility) VALUES ($1, $2, $3)";
 
-std::optional<std::string> declared_word(const Migration& migration) {
-  auto compatibility = declared_compatibility(migration);
-  if (!compatibility) return std::nullopt;
-  return std::string(compatibility_word(*compatibility));
-}
-
 void record_compatibility(Connection& db, std::span<const Migration> migrations) {
   if (db.query_once(kHasCompatibility).boolean(0, 0)) return;
   db.exec("BEGIN");
   try {
     db.exec(kAddCompatibility);
     for (const Migration& migration : migrations) {
-      if (auto word = declared_word(migration)) {
+      if (auto word = declared_compatibility_word(migration)) {
         db.query_once(kFillCompatibility, Params().add(migration.version).add(*word));
       }
     }
@@ -102,11 +96,6 @@ std::vector<AppliedMigration> migrations_above(Connection& db, int version) {
   return migrations;
 }
 
-std::optional<std::string> newer_schema_refusal(Connection& db, int version, int latest) {
-  if (version <= latest) return std::nullopt;
-  return store::newer_schema_refusal(version, latest, migrations_above(db, latest));
-}
-
 int migrate(Connection& db) { return migrate(db, postgres_migrations()); }
 
 int migrate(Connection& db, std::span<const Migration> migrations) {
@@ -128,9 +117,10 @@ int migrate(Connection& db, std::span<const Migration> migrations) {
       db.exec("BEGIN");
       try {
         db.exec(migration.sql);
-        db.query_once(
-            kRecord,
-            Params().add(migration.version).add(migration.name).add(declared_word(migration)));
+        db.query_once(kRecord, Params()
+                                   .add(migration.version)
+                                   .add(migration.name)
+                                   .add(declared_compatibility_word(migration)));
         db.exec("COMMIT");
       } catch (...) {
         end_quietly(db, "ROLLBACK");

@@ -24,11 +24,6 @@ int schema_version(Connection& db);
 // migrate() adds.
 std::vector<AppliedMigration> migrations_above(Connection& db, int version);
 
-// The rule of store/migration_compatibility.hpp for a database at `version` and a binary at
-// `latest`: nothing when the binary may serve it (reads the table only when `version` is above
-// `latest`), else the message to refuse with.
-std::optional<std::string> newer_schema_refusal(Connection& db, int version, int latest);
-
 // Applies every migration of `migrations` (by default the compiled-in ones) above the
 // database's version, each in its own transaction that also records it in schema_migrations
 // (version, name, applied_at, and the compatibility its first line declares), and returns how

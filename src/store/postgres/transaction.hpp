@@ -24,7 +24,7 @@ namespace invited::store::postgres {
 //
 // One topic of domain/store.hpp per file, each with its SQL next to the code that runs it:
 // tenancy.cpp, users.cpp, memberships.cpp, member_lists.cpp (with website_access.cpp),
-// invites.cpp, invitations.cpp, outbox.cpp, api_keys.cpp, idempotency.cpp.
+// invites.cpp, invitations.cpp, outbox.cpp, api_keys.cpp, idempotency.cpp, events.cpp.
 class Transaction final : public domain::WriteTx {
  public:
   explicit Transaction(Connection& connection) : db_(connection) {}
@@ -105,11 +105,15 @@ class Transaction final : public domain::WriteTx {
   void close_pending_invites(domain::Target target, std::string_view email_key,
                              domain::InviteStatus status, domain::UnixSeconds now) override;
   void insert_invite(const domain::NewInvite& invite) override;
-  void close_pending_invites_to(domain::TargetKind kind, std::span<const domain::Pk> target_pks,
-                                std::string_view email_key, domain::InviteStatus status,
-                                domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> close_pending_invites_to(
+      domain::TargetKind kind, std::span<const domain::Pk> target_pks, std::string_view email_key,
+      domain::InviteStatus status, domain::UnixSeconds now) override;
   void insert_invites(std::span<const domain::NewInvite> invites) override;
-  void revoke_pending_invites(domain::Target target, domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> revoke_pending_invites(domain::Target target,
+                                                           domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> take_expired_invites(domain::UnixSeconds now,
+                                                         int limit) override;
+  std::vector<domain::InviteRecord> list_batch_invites(domain::Pk batch_pk) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
 
@@ -169,6 +173,12 @@ class Transaction final : public domain::WriteTx {
                                                                std::int64_t claimant) override;
   void record_webhook_attempt(const domain::WebhookAttemptRecord& record) override;
   void release_webhook_claims() override;
+  // Events (events.cpp)
+  domain::Page<domain::Event> list_events(domain::Pk org_pk, const domain::EventFilter& filter,
+                                          const domain::EventPageRequest& request) override;
+  std::optional<domain::Event> find_event(domain::Pk org_pk, const domain::Uuid& id) override;
+  void record_events(std::span<const domain::NewEvent> events) override;
+  int prune_events(domain::UnixSeconds before, int limit) override;
 
   // Idempotent responses (idempotency.cpp)
   bool mark_idempotency_key_running(domain::Pk org_pk, std::string_view key) override;

@@ -1,6 +1,7 @@
 // Webhook endpoints, their deliveries and attempts (domain/webhook_store.hpp).
 #include <string>
 
+#include "domain/events.hpp"
 #include "store/postgres/list_page.hpp"
 #include "store/postgres/transaction.hpp"
 
@@ -232,7 +233,8 @@ std::optional<domain::ClaimedWebhook> Transaction::claim_webhook_delivery(
       continue;
     }
     claimed.event_id = rows.uuid(0, 2);
-    claimed.event_type = rows.text(0, 3);
+    claimed.event_type =
+        std::string(domain::event_type_name(static_cast<domain::EventType>(rows.int64(0, 3))));
     claimed.occurred_at = rows.int64(0, 4);
     claimed.event_data = rows.text(0, 5);
     claimed.last_success_ms = rows.optional_int64(0, 6);

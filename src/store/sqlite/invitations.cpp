@@ -124,7 +124,7 @@ void Transaction::retire_batch_tokens(Pk batch_pk, UnixSeconds expires_at, UnixS
       "UPDATE invite_batches SET token_hash = randomblob(32), previous_token_hash = NULL, "
       "expires_at = ?2, delivery = 0 WHERE pk = ?1";
   static constexpr const char* kInvites =
-      "UPDATE invites SET expires_at = ?2 WHERE batch_pk = ?1 AND status = 0";
+      "UPDATE invites SET expires_at = ?2, expiry_recorded = 0 WHERE batch_pk = ?1 AND status = 0";
   static constexpr const char* kCancelQueued =
       "UPDATE outbox_emails INDEXED BY outbox_emails_due "
       "SET status = 3, claimed_until = NULL, sent_at = ?2 WHERE batch_pk = ?1 AND status = 0";

@@ -13,10 +13,10 @@ using domain::Uuid;
 namespace {
 
 // Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
-// expires
+// expires, org
 #define INVITED_INVITE_COLUMNS                                           \
   "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, " \
-  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at "
+  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at, i.org_pk "
 #define INVITED_INVITE_TARGETS                                              \
   "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "       \
   "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk " \
@@ -39,7 +39,8 @@ domain::InviteRecord read_invite(const Cursor& row) {
                               .status = static_cast<domain::InviteStatus>(row.int64(8)),
                               .delivery = static_cast<domain::Delivery>(row.int64(9)),
                               .created_at = row.int64(10),
-                              .expires_at = row.int64(11)};
+                              .expires_at = row.int64(11),
+                              .org_pk = row.int64(12)};
 }
 
 // ?1 org, ?2 email key, ?3 website id, ?4 group id, ?5 scoped key pk, ?6 status, ?7 now; a NULL
@@ -191,11 +192,28 @@ void Transaction::insert_invite(const domain::NewInvite& invite) {
 }
 
 // In process, the set-based operations are the single statements in a loop (no round trips
-// to save).
-void Transaction::close_pending_invites_to(domain::TargetKind kind, std::span<const Pk> target_pks,
-                                           std::string_view email_key, domain::InviteStatus status,
-                                           UnixSeconds now) {
-  for (Pk pk : target_pks) close_pending_invites({kind, pk}, email_key, status, now);
+// to save). The invites to close are read first, for the caller's events.
+std::vector<domain::InviteRecord> Transaction::close_pending_invites_to(
+    domain::TargetKind kind, std::span<const Pk> target_pks, std::string_view email_key,
+    domain::InviteStatus status, UnixSeconds now) {
+  static constexpr const char* kPending = INVITED_INVITE_COLUMNS
+      "FROM invites i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
+      "WHERE i.email_key = ?1 AND i.target_kind = ?2 AND i.target_pk = ?3 AND i.status = 0";
+  std::vector<domain::InviteRecord> closed;
+  for (Pk pk : target_pks) {
+    {
+      auto rows = db_.query(kPending);
+      rows.bind(1, email_key).bind(2, static_cast<int>(kind)).bind(3, pk);
+      while (rows.step()) closed.push_back(read_invite(rows));
+    }
+    close_pending_invites({kind, pk}, email_key, status, now);
+  }
+  for (auto& invite : closed) {
+    invite.status = invite.effective_status(now) == domain::InviteStatus::kExpired
+                        ? domain::InviteStatus::kExpired
+                        : status;
+  }
+  return closed;
 }
 
 void Transaction::insert_invites(std::span<const domain::NewInvite> invites) {
@@ -208,16 +226,57 @@ void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSe
   db_.query(kClose).bind(1, invite_pk).bind(2, static_cast<int>(status)).bind(3, now).execute();
 }
 
-void Transaction::revoke_pending_invites(domain::Target target, UnixSeconds now) {
+std::vector<domain::InviteRecord> Transaction::revoke_pending_invites(domain::Target target,
+                                                                    UnixSeconds now) {
+  static constexpr const char* kPending = INVITED_INVITE_COLUMNS
+      "FROM invites i INDEXED BY invites_pending_by_target "
+      "JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
+      "WHERE i.target_kind = ?1 AND i.target_pk = ?2 AND i.status = 0";
   static constexpr const char* kRevoke =
       "UPDATE invites INDEXED BY invites_pending_by_target SET status = ?3, closed_at = ?4 "
       "WHERE target_kind = ?1 AND target_pk = ?2 AND status = 0";
+  std::vector<domain::InviteRecord> closed;
+  {
+    auto rows = db_.query(kPending);
+    rows.bind(1, static_cast<int>(target.kind)).bind(2, target.pk);
+    while (rows.step()) closed.push_back(read_invite(rows));
+  }
   db_.query(kRevoke)
       .bind(1, static_cast<int>(target.kind))
       .bind(2, target.pk)
       .bind(3, static_cast<int>(domain::InviteStatus::kRevoked))
       .bind(4, now)
       .execute();
+  for (auto& invite : closed) invite.status = domain::InviteStatus::kRevoked;
+  return closed;
+}
+
+std::vector<domain::InviteRecord> Transaction::take_expired_invites(UnixSeconds now, int limit) {
+  static constexpr const char* kDue = INVITED_INVITE_COLUMNS
+      "FROM invites i INDEXED BY invites_expiring "
+      "JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
+      "WHERE i.status = 0 AND i.expiry_recorded = 0 AND i.expires_at <= ?1 "
+      "ORDER BY i.expires_at LIMIT ?2";
+  static constexpr const char* kMark = "UPDATE invites SET expiry_recorded = 1 WHERE pk = ?1";
+  std::vector<domain::InviteRecord> due;
+  {
+    auto rows = db_.query(kDue);
+    rows.bind(1, now).bind(2, limit);
+    while (rows.step()) due.push_back(read_invite(rows));
+  }
+  for (const auto& expired : due) db_.query(kMark).bind(1, expired.pk).execute();
+  return due;
+}
+
+std::vector<domain::InviteRecord> Transaction::list_batch_invites(Pk batch_pk) {
+  static constexpr const char* kBatch = INVITED_INVITE_COLUMNS
+      "FROM invites i INDEXED BY invites_by_batch JOIN invite_batches b ON b.pk = i.batch_pk "
+      INVITED_INVITE_TARGETS "WHERE i.batch_pk = ?1 ORDER BY i.pk";
+  std::vector<domain::InviteRecord> invites;
+  auto rows = db_.query(kBatch);
+  rows.bind(1, batch_pk);
+  while (rows.step()) invites.push_back(read_invite(rows));
+  return invites;
 }
 
 #undef INVITED_INVITE_COLUMNS

@@ -35,12 +35,6 @@ bool has_record(Connection& db) {
   return row.step() && row.int64(0) > 0;
 }
 
-std::optional<std::string_view> declared_word(const Migration& migration) {
-  auto compatibility = declared_compatibility(migration);
-  if (!compatibility) return std::nullopt;
-  return compatibility_word(*compatibility);
-}
-
 // Makes the record and fills in the migrations up to `current`, which this binary knows (an
 // older binary refused newer databases, and a newer one made the table).
 void make_record(Connection& db, int current) {
@@ -50,7 +44,7 @@ void make_record(Connection& db, int current) {
     db.query(kRecordEarlier)
         .bind(1, migration.version)
         .bind(2, migration.name)
-        .bind(3, declared_word(migration))
+        .bind(3, declared_compatibility_word(migration))
         .execute();
   }
 }
@@ -92,11 +86,6 @@ std::vector<AppliedMigration> migrations_above(Connection& db, int version) {
   return migrations;
 }
 
-std::optional<std::string> newer_schema_refusal(Connection& db, int version, int latest) {
-  if (version <= latest) return std::nullopt;
-  return store::newer_schema_refusal(version, latest, migrations_above(db, latest));
-}
-
 int migrate(Connection& db) {
   // Without the write lock first: a current database (every start but the first after an
   // upgrade) needs no lock at all, so a command starts while another process writes.
@@ -120,7 +109,7 @@ int migrate(Connection& db) {
         db.query(kRecord)
             .bind(1, migration.version)
             .bind(2, migration.name)
-            .bind(3, declared_word(migration))
+            .bind(3, declared_compatibility_word(migration))
             .execute();
         current = migration.version;
         ++applied;

@@ -19,11 +19,6 @@ int schema_version(Connection& db);
 // compatibility each recorded ("" for none); none when the table does not exist yet.
 std::vector<AppliedMigration> migrations_above(Connection& db, int version);
 
-// The rule of store/migration_compatibility.hpp for a database at `version` and a binary at
-// `latest`: nothing when the binary may serve it (reads the table only when `version` is above
-// `latest`), else the message to refuse with.
-std::optional<std::string> newer_schema_refusal(Connection& db, int version, int latest);
-
 // Applies every migration above the database's version, each in its own BEGIN IMMEDIATE
 // transaction that reads the version again under the write lock and records the migration in
 // schema_migrations (version, name, applied_at, the compatibility its first line declares), and

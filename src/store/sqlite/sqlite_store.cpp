@@ -338,16 +338,13 @@ void SqliteStore::check_ready(domain::Completion done) {
   read(
       [](domain::ReadTx& tx) -> domain::Status {
         auto& connection = static_cast<Transaction&>(tx).connection();
-        int version = schema_version(connection);
-        if (version < latest_schema_version()) {
-          return domain::Error{domain::ErrorCode::kUnavailable,
-                               "database schema is at version " + std::to_string(version) +
-                                   ", expected " + std::to_string(latest_schema_version())};
-        }
-        // A newer binary's `invited migrate` ran beside this server: still ready while
+        // A newer binary's `invited migrate` may have run beside this server: still ready while
         // everything it added is compatible.
-        if (auto refusal = newer_schema_refusal(connection, version, latest_schema_version())) {
-          return domain::Error{domain::ErrorCode::kUnavailable, *refusal};
+        const int latest = latest_schema_version();
+        if (auto problem = schema_readiness_problem(schema_version(connection), latest, [&] {
+              return migrations_above(connection, latest);
+            })) {
+          return domain::Error{domain::ErrorCode::kUnavailable, *problem};
         }
         return {};
       },

@@ -15,7 +15,7 @@ namespace invited::store::sqlite {
 //
 // One topic of domain/store.hpp per file, each with its SQL next to the code that runs it:
 // tenancy.cpp, users.cpp, memberships.cpp, member_lists.cpp, invites.cpp, invitations.cpp,
-// outbox.cpp, api_keys.cpp, idempotency.cpp.
+// outbox.cpp, api_keys.cpp, idempotency.cpp, events.cpp.
 class Transaction final : public domain::WriteTx {
  public:
   explicit Transaction(Connection& connection) : db_(connection) {}
@@ -97,13 +97,17 @@ class Transaction final : public domain::WriteTx {
                              domain::InviteStatus status, domain::UnixSeconds now) override;
   domain::Pk insert_batch(const domain::NewBatch& batch) override;
   void insert_invite(const domain::NewInvite& invite) override;
-  void close_pending_invites_to(domain::TargetKind kind, std::span<const domain::Pk> target_pks,
-                                std::string_view email_key, domain::InviteStatus status,
-                                domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> close_pending_invites_to(
+      domain::TargetKind kind, std::span<const domain::Pk> target_pks, std::string_view email_key,
+      domain::InviteStatus status, domain::UnixSeconds now) override;
   void insert_invites(std::span<const domain::NewInvite> invites) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;
-  void revoke_pending_invites(domain::Target target, domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> revoke_pending_invites(domain::Target target,
+                                                           domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> take_expired_invites(domain::UnixSeconds now,
+                                                         int limit) override;
+  std::vector<domain::InviteRecord> list_batch_invites(domain::Pk batch_pk) override;
 
   // Invitations: batches and their tokens (invitations.cpp)
   std::optional<domain::Batch> find_batch_by_token(const domain::SecretHash& token_hash) override;
@@ -160,6 +164,12 @@ class Transaction final : public domain::WriteTx {
                                                                std::int64_t claimant) override;
   void record_webhook_attempt(const domain::WebhookAttemptRecord& record) override;
   void release_webhook_claims() override;
+  // Events (events.cpp)
+  domain::Page<domain::Event> list_events(domain::Pk org_pk, const domain::EventFilter& filter,
+                                          const domain::EventPageRequest& request) override;
+  std::optional<domain::Event> find_event(domain::Pk org_pk, const domain::Uuid& id) override;
+  void record_events(std::span<const domain::NewEvent> events) override;
+  int prune_events(domain::UnixSeconds before, int limit) override;
 
   // Idempotent responses (idempotency.cpp)
   bool mark_idempotency_key_running(domain::Pk org_pk, std::string_view key) override;
@@ -189,6 +199,9 @@ class Transaction final : public domain::WriteTx {
   void load_key_websites(domain::ApiKey& key);
   // Sets the delivery state of the email's batch.
   void set_batch_delivery(domain::Pk email_pk, int delivery);
+  // Writes a delivery of the event (row key `event_pk`) for every enabled endpoint of its
+  // organization subscribed to its type (webhooks.cpp).
+  void queue_webhook_deliveries(const domain::NewEvent& event, domain::Pk event_pk);
 
   Connection& db_;
   bool email_enqueued_ = false;
