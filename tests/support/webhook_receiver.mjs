@@ -6,6 +6,8 @@ import { createHmac } from 'node:crypto';
 
 export async function startReceiver() {
   const requests = [];
+  // delayMs: answer each request that much later; onAnswered(entry): called once it is answered.
+  const receiver = { delayMs: 0, onAnswered: null };
   const answers = new Map(); // path → array of statuses to answer in turn (the last repeats), or a function
   const server = createServer((req, res) => {
     const chunks = [];
@@ -22,15 +24,20 @@ export async function startReceiver() {
       } else if (Array.isArray(plan) && plan.length > 0) {
         status = plan.length > 1 ? plan.shift() : plan[0];
       }
-      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
-      res.end(status >= 200 && status < 300 ? 'ok' : `answer ${status} from the test receiver`);
+      const respond = () => {
+        res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+        res.end(status >= 200 && status < 300 ? 'ok' : `answer ${status} from the test receiver`);
+        if (receiver.onAnswered) receiver.onAnswered(entry);
+      };
+      if (receiver.delayMs > 0) setTimeout(respond, receiver.delayMs);
+      else respond();
     });
   });
   let connections = 0;
   server.on('connection', () => { connections += 1; });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
-  return {
+  Object.assign(receiver, {
     port,
     url: (path) => `http://127.0.0.1:${port}${path}`,
     requests,
@@ -38,7 +45,8 @@ export async function startReceiver() {
     to: (path) => requests.filter((r) => r.path === path),
     answer: (path, plan) => answers.set(path, plan),
     close: () => new Promise((resolve) => server.close(resolve)),
-  };
+  });
+  return receiver;
 }
 
 // The Standard Webhooks check, written here from the specification (not the service's code):
