@@ -60,6 +60,10 @@ test('3 instances: every delivery made exactly once, one at a time per endpoint'
     for (const r of got) assert.deepEqual(signersOf(r, [secrets[path]]), [secrets[path]]);
   }
   assert.equal(overlap, 0, 'never two deliveries in flight to one endpoint');
-  const rows = first.sql('SELECT count(*), count(*) FILTER (WHERE state = 1) FROM webhook_deliveries')[0].map(Number);
-  assert.deepEqual(rows, [websites * 3, websites * 3]);
+  // Every outcome recorded (the last ones commit just after their answers), each attempt once.
+  const delivered = () => first.sql('SELECT count(*) FILTER (WHERE state = 1), count(*) FROM webhook_deliveries')[0].map(Number);
+  await waitFor(() => delivered()[0] === websites * 3, { timeoutMs: 30000, what: 'every outcome recorded' });
+  assert.deepEqual(delivered(), [websites * 3, websites * 3]);
+  const [attempts] = first.sql('SELECT count(*) FROM webhook_attempts')[0].map(Number);
+  assert.equal(attempts, websites * 3, 'one attempt per delivery');
 });
