@@ -1,6 +1,6 @@
 // Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key.
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <memory>
 
@@ -37,7 +37,9 @@ void write_webhook_backlog(std::string& out, const domain::WebhookBacklog& backl
                            domain::Instant now) {
   char age[32];
   std::snprintf(age, sizeof age, "%.3f",
-                backlog.oldest_due_ms ? std::max<double>(0, (now.unix_ms - *backlog.oldest_due_ms) / 1000.0) : 0.0);
+                backlog.oldest_due_ms
+                    ? std::max<double>(0, (now.unix_ms - *backlog.oldest_due_ms) / 1000.0)
+                    : 0.0);
   out +=
       "# HELP invited_webhook_due_deliveries Webhook deliveries due now and not yet made, across "
       "every instance of the database.\n"

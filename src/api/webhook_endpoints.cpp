@@ -1,13 +1,14 @@
 // /api/v1/webhook-endpoints: create (the secret is shown once), list and read (never secrets),
 // PATCH, delete, rotate the secret, list the delivery attempts and retry one (SPEC §9). Global
 // keys only.
+#include "domain/webhook_endpoints.hpp"
+
 #include <boost/json.hpp>
 
 #include "api/json_io.hpp"
 #include "api/paged_read.hpp"
 #include "api/routes.hpp"
 #include "domain/clock.hpp"
-#include "domain/webhook_endpoints.hpp"
 
 namespace invited::api {
 namespace json = boost::json;
@@ -91,9 +92,9 @@ void create_endpoint(Services& services, const CallPtr& call) {
       },
       [issued](const domain::Status& status) {
         if (!status) return error_response(status.error());
-        return json_response(201, json::object{{"webhook_endpoint",
-                                                endpoint_json((*issued)->endpoint)},
-                                               {"secret", (*issued)->secret}});
+        return json_response(201,
+                             json::object{{"webhook_endpoint", endpoint_json((*issued)->endpoint)},
+                                          {"secret", (*issued)->secret}});
       });
 }
 
@@ -171,8 +172,8 @@ void delete_endpoint(Services&, const CallPtr& call) {
       },
       [deleted](const domain::Status& status) {
         if (!status) return error_response(status.error());
-        return json_response(200, json::object{{"success", true},
-                                               {"webhook_endpoint", endpoint_json(**deleted)}});
+        return json_response(
+            200, json::object{{"success", true}, {"webhook_endpoint", endpoint_json(**deleted)}});
       });
 }
 
@@ -241,8 +242,7 @@ void register_webhook_endpoints(http::Router& router, Services& services) {
   const std::string base = "/api/v1/webhook-endpoints";
   router.add(http::Method::kPost, base, api_endpoint(services, Body::kJson, create_endpoint));
   router.add(http::Method::kGet, base, api_endpoint(services, Body::kNone, list_endpoints));
-  router.add(http::Method::kGet, base + "/{id}",
-             api_endpoint(services, Body::kNone, get_endpoint));
+  router.add(http::Method::kGet, base + "/{id}", api_endpoint(services, Body::kNone, get_endpoint));
   router.add(http::Method::kPatch, base + "/{id}",
              api_endpoint(services, Body::kJson, patch_endpoint));
   router.add(http::Method::kDelete, base + "/{id}",

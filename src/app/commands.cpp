@@ -12,6 +12,7 @@
 #include "api/rate_limiter.hpp"
 #include "api/routes.hpp"
 #include "api/shared_budgets.hpp"
+#include "app/event_sweeper.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -20,12 +21,11 @@
 #include "http/server.hpp"
 #include "log/log.hpp"
 #include "mail/folder_transport.hpp"
-#include "app/event_sweeper.hpp"
 #include "mail/outbox_worker.hpp"
-#include "webhooks/delivery_worker.hpp"
 #include "mail/smtp_transport.hpp"
 #include "store/copy_between_stores.hpp"
 #include "store/open_store.hpp"
+#include "webhooks/delivery_worker.hpp"
 
 namespace invited::app {
 namespace json = boost::json;

@@ -51,8 +51,8 @@ Result<WebhookEndpoint> update_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uu
   return std::move(*endpoint);
 }
 
-Result<WebhookEndpoint> delete_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uuid& id,
-                                                Instant now, const Actor& actor) {
+Result<WebhookEndpoint> delete_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uuid& id, Instant now,
+                                                const Actor& actor) {
   auto endpoint = tx.find_webhook_endpoint(org_pk, id);
   if (!endpoint) return endpoint_not_found();
   tx.delete_webhook_endpoint(endpoint->pk);
@@ -61,9 +61,8 @@ Result<WebhookEndpoint> delete_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uu
   return std::move(*endpoint);
 }
 
-Result<IssuedWebhookEndpoint> rotate_webhook_secret(WriteTx& tx, Pk org_pk,
-                                                    const Uuid& id, Instant now,
-                                                    const Actor& actor) {
+Result<IssuedWebhookEndpoint> rotate_webhook_secret(WriteTx& tx, Pk org_pk, const Uuid& id,
+                                                    Instant now, const Actor& actor) {
   auto endpoint = tx.find_webhook_endpoint(org_pk, id);
   if (!endpoint) return endpoint_not_found();
   endpoint->previous_secret = endpoint->secret;

@@ -31,12 +31,11 @@ Result<WebhookEndpoint> update_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uu
                                                 const WebhookEndpointChange& change, Instant now,
                                                 const Actor& actor);
 // Deletes an endpoint with its deliveries; returns it as it was. kNotFound for an unknown id.
-Result<WebhookEndpoint> delete_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uuid& id,
-                                                Instant now, const Actor& actor);
+Result<WebhookEndpoint> delete_webhook_endpoint(WriteTx& tx, Pk org_pk, const Uuid& id, Instant now,
+                                                const Actor& actor);
 // A new secret; the old one keeps signing for kPreviousSecretMs. kNotFound for an unknown id.
-Result<IssuedWebhookEndpoint> rotate_webhook_secret(WriteTx& tx, Pk org_pk,
-                                                    const Uuid& id, Instant now,
-                                                    const Actor& actor);
+Result<IssuedWebhookEndpoint> rotate_webhook_secret(WriteTx& tx, Pk org_pk, const Uuid& id,
+                                                    Instant now, const Actor& actor);
 // Makes the delivery of one attempt due now (the same webhook-id). kNotFound for an unknown
 // endpoint or attempt, kConflict while the endpoint is disabled.
 Status retry_webhook_delivery(WriteTx& tx, Pk org_pk, const Uuid& endpoint_id,

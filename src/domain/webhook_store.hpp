@@ -45,8 +45,8 @@ struct WebhookAttemptRecord {
   Uuid id;  // the attempt's id (UUIDv7)
   Pk delivery_pk = 0;
   Pk endpoint_pk = 0;
-  Pk org_pk = 0;       // the endpoint's organization
-  Uuid endpoint_id;    // and its public id (for the event of a disabling)
+  Pk org_pk = 0;     // the endpoint's organization
+  Uuid endpoint_id;  // and its public id (for the event of a disabling)
   Uuid event_id;
   std::string event_type;
   int attempt = 0;

@@ -12,20 +12,33 @@ namespace invited::domain {
 namespace {
 
 constexpr std::array<std::string_view, 27> kEventTypes{
-    "invitation.created",         "invitation.accepted",
-    "invitation.declined",        "invitation.revoked",
-    "invitation.resent",          "invitation.expired",
-    "invitation.delivery_failed", "membership.created",
-    "membership.updated",         "membership.deleted",
-    "website.created",            "website.deleted",
-    "website.restored",           "group.created",
-    "group.updated",              "group.deleted",
-    "api_key.created",            "api_key.revoked",
-    "webhook_endpoint.created",   "webhook_endpoint.updated",
-    "webhook_endpoint.deleted",   "webhook_endpoint.secret_rotated",
+    "invitation.created",
+    "invitation.accepted",
+    "invitation.declined",
+    "invitation.revoked",
+    "invitation.resent",
+    "invitation.expired",
+    "invitation.delivery_failed",
+    "membership.created",
+    "membership.updated",
+    "membership.deleted",
+    "website.created",
+    "website.deleted",
+    "website.restored",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "api_key.created",
+    "api_key.revoked",
+    "webhook_endpoint.created",
+    "webhook_endpoint.updated",
+    "webhook_endpoint.deleted",
+    "webhook_endpoint.secret_rotated",
     // The prefix forms: every type of one resource.
-    "invitation.*",               "membership.*",
-    "website.*",                  "group.*",
+    "invitation.*",
+    "membership.*",
+    "website.*",
+    "group.*",
     "api_key.*",
 };
 // webhook_endpoint.* is accepted too (kept apart: the array above is printed in messages).
@@ -57,9 +70,9 @@ bool public_ipv4(const std::uint8_t* a) {
   const auto in24 = [&](std::uint8_t b0, std::uint8_t b1, std::uint8_t b2) {
     return a[0] == b0 && a[1] == b1 && a[2] == b2;
   };
-  return !(in(0, 0, 8) || in(10, 0, 8) || in(100, 64, 10) || in(127, 0, 8) ||
-           in(169, 254, 16) || in(172, 16, 12) || in24(192, 0, 0) || in24(192, 0, 2) ||
-           in(192, 168, 16) || in(198, 18, 15) || in24(198, 51, 100) || in24(203, 0, 113) ||
+  return !(in(0, 0, 8) || in(10, 0, 8) || in(100, 64, 10) || in(127, 0, 8) || in(169, 254, 16) ||
+           in(172, 16, 12) || in24(192, 0, 0) || in24(192, 0, 2) || in(192, 168, 16) ||
+           in(198, 18, 15) || in24(198, 51, 100) || in24(203, 0, 113) ||
            a[0] >= 224);  // multicast, reserved, broadcast
 }
 
@@ -69,7 +82,7 @@ bool public_ipv6(const std::uint8_t* a) {
   if (std::memcmp(a, kMapped, 12) == 0 || std::memcmp(a, kNat64, 12) == 0) {
     return public_ipv4(a + 12);
   }
-  if (a[0] == 0x20 && a[1] == 0x02) return public_ipv4(a + 2);        // 6to4
+  if (a[0] == 0x20 && a[1] == 0x02) return public_ipv4(a + 2);         // 6to4
   if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) {  // documentation
     return false;
   }
@@ -153,9 +166,7 @@ std::optional<UrlParts> split_url(std::string_view url, std::string& problem) {
 
 }  // namespace
 
-std::span<const std::string_view> webhook_event_types() {
-  return std::span(kEventTypes).first(22);
-}
+std::span<const std::string_view> webhook_event_types() { return std::span(kEventTypes).first(22); }
 
 bool is_public_address(std::span<const std::uint8_t> address) {
   if (address.size() == 4) return public_ipv4(address.data());
@@ -264,7 +275,8 @@ bool webhook_subscribes(const std::vector<std::string>& types, std::string_view 
 std::string issue_webhook_secret() {
   std::array<std::uint8_t, kSecretBytes> bytes{};
   randombytes_buf(bytes.data(), bytes.size());
-  std::string encoded(sodium_base64_ENCODED_LEN(kSecretBytes, sodium_base64_VARIANT_ORIGINAL), '\0');
+  std::string encoded(sodium_base64_ENCODED_LEN(kSecretBytes, sodium_base64_VARIANT_ORIGINAL),
+                      '\0');
   sodium_bin2base64(encoded.data(), encoded.size(), bytes.data(), bytes.size(),
                     sodium_base64_VARIANT_ORIGINAL);
   encoded.resize(std::strlen(encoded.c_str()));
@@ -305,7 +317,8 @@ std::string webhook_signature_header(const WebhookEndpoint& endpoint, std::strin
                                      std::int64_t timestamp, std::string_view body,
                                      std::int64_t now_ms) {
   std::string header = sign_webhook(endpoint.secret, id, timestamp, body).value_or("");
-  if (endpoint.previous_secret && endpoint.previous_until_ms && now_ms < *endpoint.previous_until_ms) {
+  if (endpoint.previous_secret && endpoint.previous_until_ms &&
+      now_ms < *endpoint.previous_until_ms) {
     if (auto previous = sign_webhook(*endpoint.previous_secret, id, timestamp, body)) {
       header += " " + *previous;
     }

@@ -120,8 +120,8 @@ void DeliveryWorker::run(std::stop_token stop, bool releases_claims) {
       if (release) tx.release_webhook_claims();
       if (unrecorded) domain::record_webhook_outcome(tx, *unrecorded);
       if (claim) {
-        claimed = tx.claim_webhook_delivery(domain::now().unix_ms, real_now_ms(),
-                                            options_.lease_ms, claimant_);
+        claimed = tx.claim_webhook_delivery(domain::now().unix_ms, real_now_ms(), options_.lease_ms,
+                                            claimant_);
       }
       return {};
     });
@@ -163,10 +163,9 @@ std::optional<domain::WebhookAttemptRecord> DeliveryWorker::deliver(
   };
   PostResult result;
   try {
-    result = post_webhook(claimed.endpoint.url, headers, body,
-                          {.timeout_ms = options_.timeout_ms,
-                           .allow_insecure = options_.allow_insecure},
-                          stop);
+    result = post_webhook(
+        claimed.endpoint.url, headers, body,
+        {.timeout_ms = options_.timeout_ms, .allow_insecure = options_.allow_insecure}, stop);
   } catch (const std::exception& error) {
     result.error = std::string("could not send: ") + error.what();
   }

@@ -15,8 +15,8 @@
 namespace invited::webhooks {
 
 struct DeliveryOptions {
-  int concurrency = 8;           // deliveries in flight at once, each to another endpoint
-  bool allow_insecure = false;   // --webhook-allow-insecure
+  int concurrency = 8;          // deliveries in flight at once, each to another endpoint
+  bool allow_insecure = false;  // --webhook-allow-insecure
   std::int64_t timeout_ms = 10'000;
   // How long a claim holds its endpoint: past the timeout, so a live sender never loses it.
   std::int64_t lease_ms = 60'000;

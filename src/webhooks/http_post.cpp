@@ -27,8 +27,7 @@ struct Exchange {
 std::string address_text(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = {};
   if (address->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text,
-              sizeof text);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text, sizeof text);
   } else if (address->sa_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
               sizeof text);
@@ -86,8 +85,7 @@ std::string printable(std::string_view text) {
 }  // namespace
 
 PostResult post_webhook(const std::string& url, const std::vector<std::string>& headers,
-                        const std::string& body, const PostOptions& options,
-                        std::stop_token stop) {
+                        const std::string& body, const PostOptions& options, std::stop_token stop) {
   PostResult result;
   const auto started = std::chrono::steady_clock::now();
   CURL* curl = curl_easy_init();

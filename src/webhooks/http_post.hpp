@@ -32,7 +32,6 @@ struct PostOptions {
 // sees the address actually connected to. Aborted soon after `stop` is requested. Thread-safe
 // (one easy handle per call); curl_global_init must have run.
 PostResult post_webhook(const std::string& url, const std::vector<std::string>& headers,
-                        const std::string& body, const PostOptions& options,
-                        std::stop_token stop);
+                        const std::string& body, const PostOptions& options, std::stop_token stop);
 
 }  // namespace invited::webhooks

@@ -1,18 +1,18 @@
-#include "domain/webhooks.hpp"
-
 #include <gtest/gtest.h>
 #include <sodium.h>
 
 #include <array>
+
+#include "domain/webhooks.hpp"
 
 namespace invited::domain {
 namespace {
 
 TEST(WebhookSignature, MatchesTheStandardWebhooksExample) {
   // The example of the Standard Webhooks specification (and of its reference libraries).
-  auto signature = sign_webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0o0yHnKPmf0=",
-                                "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                                R"({"test": 2432232314})");
+  auto signature = sign_webhook(
+      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0o0yHnKPmf0=", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      1614265330, R"({"test": 2432232314})");
   ASSERT_TRUE(signature.has_value());
   EXPECT_EQ(*signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 }
@@ -45,17 +45,18 @@ TEST(WebhookSecret, IsWhsecAndBase64Of32Bytes) {
 }
 
 TEST(WebhookAddress, PublicOnlyWhenTheInternetRoutesIt) {
-  for (const char* text : {"127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
-                           "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.2.7",
-                           "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1",
-                           "64:ff9b::a00:1", "2002:7f00:1::", "2001:db8::1", "ff02::1", "127.1",
-                           "0x7f000001", "2130706433"}) {
+  for (const char* text : {"127.0.0.1",       "10.0.0.1",      "172.16.5.4",    "192.168.1.1",
+                           "169.254.169.254", "100.64.0.1",    "0.0.0.0",       "224.0.0.1",
+                           "255.255.255.255", "192.0.2.7",     "::1",           "::",
+                           "fe80::1",         "fc00::1",       "fd00:ec2::254", "::ffff:127.0.0.1",
+                           "64:ff9b::a00:1",  "2002:7f00:1::", "2001:db8::1",   "ff02::1",
+                           "127.1",           "0x7f000001",    "2130706433"}) {
     auto is_public = is_public_address_literal(text);
     ASSERT_TRUE(is_public.has_value()) << text;
     EXPECT_FALSE(*is_public) << text;
   }
-  for (const char* text : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "2606:4700:4700::1111",
-                           "::ffff:8.8.8.8"}) {
+  for (const char* text :
+       {"8.8.8.8", "1.1.1.1", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"}) {
     auto is_public = is_public_address_literal(text);
     ASSERT_TRUE(is_public.has_value()) << text;
     EXPECT_TRUE(*is_public) << text;

@@ -105,9 +105,11 @@ class Transaction final : public domain::WriteTx {
   void close_pending_invites(domain::Target target, std::string_view email_key,
                              domain::InviteStatus status, domain::UnixSeconds now) override;
   void insert_invite(const domain::NewInvite& invite) override;
-  std::vector<domain::InviteRecord> close_pending_invites_to(
-      domain::TargetKind kind, std::span<const domain::Pk> target_pks, std::string_view email_key,
-      domain::InviteStatus status, domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> close_pending_invites_to(domain::TargetKind kind,
+                                                             std::span<const domain::Pk> target_pks,
+                                                             std::string_view email_key,
+                                                             domain::InviteStatus status,
+                                                             domain::UnixSeconds now) override;
   void insert_invites(std::span<const domain::NewInvite> invites) override;
   std::vector<domain::InviteRecord> revoke_pending_invites(domain::Target target,
                                                            domain::UnixSeconds now) override;

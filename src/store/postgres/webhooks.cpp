@@ -12,7 +12,7 @@ using domain::Uuid;
 
 namespace {
 
-#define INVITED_ENDPOINT_COLUMNS                                                       \
+#define INVITED_ENDPOINT_COLUMNS                                                     \
   "e.pk, e.id, e.org_pk, e.url, e.description, e.event_types, e.enabled, e.secret, " \
   "e.previous_secret, e.previous_until_ms, e.created_at, e.updated_at "
 
@@ -50,9 +50,9 @@ domain::WebhookAttempt read_attempt(const Result& rows, int row) {
 
 std::optional<domain::WebhookEndpoint> Transaction::find_webhook_endpoint(Pk org_pk,
                                                                           const Uuid& id) {
-  static constexpr Statement kFind{
-      "webhooks_find_endpoint",
-      "SELECT " INVITED_ENDPOINT_COLUMNS "FROM webhook_endpoints e WHERE e.id = $1 AND e.org_pk = $2"};
+  static constexpr Statement kFind{"webhooks_find_endpoint",
+                                   "SELECT " INVITED_ENDPOINT_COLUMNS
+                                   "FROM webhook_endpoints e WHERE e.id = $1 AND e.org_pk = $2"};
   Result rows = db_.query(kFind, Params().add(id).add(org_pk));
   if (rows.rows() == 0) return std::nullopt;
   return read_endpoint(rows, 0);
@@ -95,8 +95,8 @@ domain::Page<domain::WebhookAttempt> Transaction::list_webhook_attempts(
       "SELECT id, event_id, event_type, attempt, status_code, error, duration_ms, created_at "
       "FROM webhook_attempts WHERE endpoint_pk = $1 AND (created_at, id) > ($2, $3) "
       "ORDER BY created_at, id LIMIT $4 OFFSET $5"};
-  static constexpr Statement kCount{
-      "webhooks_count_attempts", "SELECT count(*) FROM webhook_attempts WHERE endpoint_pk = $1"};
+  static constexpr Statement kCount{"webhooks_count_attempts",
+                                    "SELECT count(*) FROM webhook_attempts WHERE endpoint_pk = $1"};
   static constexpr Statement kLocate{
       "webhooks_locate_attempt",
       "SELECT created_at, id FROM webhook_attempts WHERE id = $1 AND endpoint_pk = $2"};
@@ -188,9 +188,10 @@ bool Transaction::retry_webhook_delivery(Pk endpoint_pk, const Uuid& attempt_id,
   return db_.query(kRetry, Params().add(endpoint_pk).add(attempt_id).add(now_ms)).affected() > 0;
 }
 
-std::optional<domain::ClaimedWebhook> Transaction::claim_webhook_delivery(
-    std::int64_t now_ms, std::int64_t lease_now_ms, std::int64_t lease_ms,
-    std::int64_t claimant) {
+std::optional<domain::ClaimedWebhook> Transaction::claim_webhook_delivery(std::int64_t now_ms,
+                                                                          std::int64_t lease_now_ms,
+                                                                          std::int64_t lease_ms,
+                                                                          std::int64_t claimant) {
   (void)lease_now_ms;  // leases here are on the database's clock, shared by every instance
   // One statement picks the delivery due longest whose endpoint is enabled and held by nobody,
   // holds that endpoint (row locked, SKIP LOCKED: another instance claiming at the same moment

@@ -97,9 +97,11 @@ class Transaction final : public domain::WriteTx {
                              domain::InviteStatus status, domain::UnixSeconds now) override;
   domain::Pk insert_batch(const domain::NewBatch& batch) override;
   void insert_invite(const domain::NewInvite& invite) override;
-  std::vector<domain::InviteRecord> close_pending_invites_to(
-      domain::TargetKind kind, std::span<const domain::Pk> target_pks, std::string_view email_key,
-      domain::InviteStatus status, domain::UnixSeconds now) override;
+  std::vector<domain::InviteRecord> close_pending_invites_to(domain::TargetKind kind,
+                                                             std::span<const domain::Pk> target_pks,
+                                                             std::string_view email_key,
+                                                             domain::InviteStatus status,
+                                                             domain::UnixSeconds now) override;
   void insert_invites(std::span<const domain::NewInvite> invites) override;
   void close_invite(domain::Pk invite_pk, domain::InviteStatus status,
                     domain::UnixSeconds now) override;

@@ -13,7 +13,7 @@ using domain::Uuid;
 
 namespace {
 
-#define INVITED_ENDPOINT_COLUMNS                                                           \
+#define INVITED_ENDPOINT_COLUMNS                                                             \
   "SELECT pk, id, org_pk, url, description, event_types, enabled, secret, previous_secret, " \
   "previous_until_ms, created_at, updated_at FROM webhook_endpoints "
 
@@ -188,9 +188,7 @@ void Transaction::update_webhook_endpoint(const domain::WebhookEndpoint& endpoin
 
 void Transaction::delete_webhook_endpoint(Pk endpoint_pk) {
   db_.query("DELETE FROM webhook_attempts WHERE endpoint_pk = ?1").bind(1, endpoint_pk).execute();
-  db_.query("DELETE FROM webhook_deliveries WHERE endpoint_pk = ?1")
-      .bind(1, endpoint_pk)
-      .execute();
+  db_.query("DELETE FROM webhook_deliveries WHERE endpoint_pk = ?1").bind(1, endpoint_pk).execute();
   db_.query("DELETE FROM webhook_endpoints WHERE pk = ?1").bind(1, endpoint_pk).execute();
 }
 
@@ -202,9 +200,10 @@ bool Transaction::retry_webhook_delivery(Pk endpoint_pk, const Uuid& attempt_id,
   return db_.query(kRetry).bind(1, endpoint_pk).bind(2, attempt_id).bind(3, now_ms).execute() > 0;
 }
 
-std::optional<domain::ClaimedWebhook> Transaction::claim_webhook_delivery(
-    std::int64_t now_ms, std::int64_t lease_now_ms, std::int64_t lease_ms,
-    std::int64_t claimant) {
+std::optional<domain::ClaimedWebhook> Transaction::claim_webhook_delivery(std::int64_t now_ms,
+                                                                          std::int64_t lease_now_ms,
+                                                                          std::int64_t lease_ms,
+                                                                          std::int64_t claimant) {
   // Due longest first, skipping endpoints another sender holds: one delivery in flight per
   // endpoint. The writer runs one unit at a time, so pick-then-update is one claim.
   static constexpr const char* kPick =
