@@ -303,9 +303,10 @@ int main(int argc, char** argv) {
         added += sqlite3_changes(db);
         Bytes16 event_id;
         uuid_v7(event_id, ms);
-        const std::string data = "{\"user_id\":\"" + hex_id(user_id) + "\",\"email\":\"" + email +
-                                 "\",\"role\":\"viewer\",\"target_type\":\"website\",\"target_id\":\"" +
-                                 hex_id(website.data()) + "\"}";
+        const std::string data =
+            "{\"user_id\":\"" + hex_id(user_id) + "\",\"email\":\"" + email +
+            "\",\"role\":\"viewer\",\"target_type\":\"website\",\"target_id\":\"" +
+            hex_id(website.data()) + "\"}";
         record_event.bind_blob(1, event_id, 16)
             .bind(2, org_pk)
             .bind(3, s)

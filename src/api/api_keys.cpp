@@ -42,9 +42,9 @@ void create_key(Services&, const CallPtr& call) {
       [principal = call->principal, state, request = std::move(*request),
        now](domain::WriteTx& tx) -> domain::Status {
         state->unknown_websites = {};
-        auto issued = domain::create_api_key(tx, principal->org_pk, request, now,
-                                             state->unknown_websites,
-                                             domain::Actor::api_key(*principal));
+        auto issued =
+            domain::create_api_key(tx, principal->org_pk, request, now, state->unknown_websites,
+                                   domain::Actor::api_key(*principal));
         if (!issued) return issued.error();
         state->issued = std::move(*issued);
         return {};

@@ -1,11 +1,12 @@
 // GET /api/v1/events and /api/v1/events/{id}: the audit log (SPEC §9). Scoped keys see only
 // events that name a website of their allowlist (domain::can_see_event).
+#include "domain/events.hpp"
+
 #include <memory>
 
 #include "api/endpoint.hpp"
 #include "api/json_io.hpp"
 #include "api/routes.hpp"
-#include "domain/events.hpp"
 #include "http/router.hpp"
 
 namespace invited::api {
@@ -109,7 +110,8 @@ void get_event(Services& services, const CallPtr& call) {
 }  // namespace
 
 void register_events(http::Router& router, Services& services) {
-  router.add(http::Method::kGet, "/api/v1/events", api_endpoint(services, Body::kNone, list_events));
+  router.add(http::Method::kGet, "/api/v1/events",
+             api_endpoint(services, Body::kNone, list_events));
   router.add(http::Method::kGet, "/api/v1/events/{id}",
              api_endpoint(services, Body::kNone, get_event));
 }

@@ -98,8 +98,8 @@ void patch_member(Services& services, const CallPtr& call) {
         auto target = resolve_target(tx, *call->principal, kKind, id);
         if (!target) return target.error();
         auto changed = domain::change_member_role(tx, *call->principal, *target,
-                                                  target_uuid(*call->principal, id), user_id,
-                                                  role, domain::now());
+                                                  target_uuid(*call->principal, id), user_id, role,
+                                                  domain::now());
         if (!changed) return changed.error();
         *member = std::move(*changed);
         return {};

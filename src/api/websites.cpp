@@ -89,8 +89,7 @@ void change_deleted(Services&, const CallPtr& call) {
   auto website = std::make_shared<std::optional<domain::Website>>();
   auto now = domain::now();
   call->write(
-      [principal = call->principal, id = *id, website,
-       now](domain::WriteTx& tx) -> domain::Status {
+      [principal = call->principal, id = *id, website, now](domain::WriteTx& tx) -> domain::Status {
         auto changed = kDelete ? domain::delete_website(tx, *principal, id, now)
                                : domain::restore_website(tx, *principal, id, now);
         if (!changed) return changed.error();

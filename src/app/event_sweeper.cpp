@@ -15,7 +15,9 @@ EventSweeper::EventSweeper(domain::Store& store, Options options)
 
 EventSweeper::~EventSweeper() { stop(); }
 
-void EventSweeper::start() { thread_ = std::thread([this] { run(); }); }
+void EventSweeper::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void EventSweeper::stop() {
   {

@@ -122,8 +122,8 @@ struct InvitePlanTx {
 // (direct), adds memberships or creates pending invites (email) with one batch and one queued
 // email (whose claim mints the token), and records the events of SPEC §9 (actor: the principal's
 // key): membership.created per membership added, invitation.created per invite, and the status
-// event of every pending invite the request closes. Writes nothing when no target succeeds. `tx` must be a
-// fresh transaction; the caller commits it.
+// event of every pending invite the request closes. Writes nothing when no target succeeds. `tx`
+// must be a fresh transaction; the caller commits it.
 BulkInviteOutcome run_bulk_invite(InvitePlanTx tx, const Principal& principal,
                                   const BulkInviteRequest& request, const InvitePolicy& policy,
                                   Instant now);

@@ -227,8 +227,9 @@ NewEvent invite_event(EventType type, Pk org_pk, const InviteRecord& invite, con
   event.user_pk = user_pk;
   event.email_key = folded(invite.email);
   JsonObject data;
-  data.uuid("id", invite.id).string("email", invite.email).string("type",
-                                                                  target_kind_name(invite.kind));
+  data.uuid("id", invite.id)
+      .string("email", invite.email)
+      .string("type", target_kind_name(invite.kind));
   switch (invite.kind) {
     case TargetKind::kWebsite:
       data.uuid("website_id", invite.target_id);
@@ -405,7 +406,8 @@ std::optional<UnixSeconds> parse_timestamp(std::string_view text) {
   }
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   if (month == 2 && day == 29 && !leap) return std::nullopt;
-  std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   return days * 86400 + hour * 3600 + minute * 60 + std::min(second, 59) - offset;
 }
 
@@ -453,9 +455,8 @@ std::optional<EventQuery> validate_event_query(const EventQueryInput& input,
       query.filter.email_key = email->key();
     }
   }
-  for (auto [field, text, out] :
-       {std::tuple{"since", &input.since, &query.filter.since},
-        std::tuple{"until", &input.until, &query.filter.until}}) {
+  for (auto [field, text, out] : {std::tuple{"since", &input.since, &query.filter.since},
+                                  std::tuple{"until", &input.until, &query.filter.until}}) {
     if (!*text) continue;
     *out = parse_timestamp(**text);
     if (!*out) errors.add(field, "must be an RFC 3339 time such as 2026-11-26T11:30:27Z");

@@ -65,9 +65,7 @@ struct Actor {
   Uuid key_id;        // kApiKey
   std::string email;  // kInvitee: the address the invitation was sent to
 
-  static Actor api_key(const Principal& principal) {
-    return {Kind::kApiKey, principal.key_id, {}};
-  }
+  static Actor api_key(const Principal& principal) { return {Kind::kApiKey, principal.key_id, {}}; }
   static Actor invitee(std::string email) { return {Kind::kInvitee, {}, std::move(email)}; }
   static Actor admin() { return {Kind::kAdmin, {}, {}}; }
   static Actor system() { return {Kind::kSystem, {}, {}}; }

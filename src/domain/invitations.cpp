@@ -75,9 +75,9 @@ std::vector<NewEvent> closed_invite_events(InviteReadTx& tx, Pk org_pk, Pk batch
   if (closed.empty()) return events;
   for (const InviteRecord& invite : tx.list_batch_invites(batch_pk)) {
     if (std::find(closed.begin(), closed.end(), invite.pk) == closed.end()) continue;
-    events.push_back(invite_event(invite_closed_event(invite.status), org_pk, invite, actor, now,
-                                  invite.status == InviteStatus::kAccepted ? user_pk
-                                                                           : std::nullopt));
+    events.push_back(
+        invite_event(invite_closed_event(invite.status), org_pk, invite, actor, now,
+                     invite.status == InviteStatus::kAccepted ? user_pk : std::nullopt));
   }
   return events;
 }
@@ -156,8 +156,8 @@ Result<AcceptedInvitation> accept_invitation(WriteTx& tx, std::string_view token
   }
   tx.mark_batch_used(batch->pk, seconds);
   // The invites' events (as they are now), then the memberships they gave.
-  std::vector<NewEvent> events = closed_invite_events(tx, batch->org_pk, batch->pk, closed, actor,
-                                                      seconds, accepted.user.pk);
+  std::vector<NewEvent> events =
+      closed_invite_events(tx, batch->org_pk, batch->pk, closed, actor, seconds, accepted.user.pk);
   events.insert(events.end(), memberships.begin(), memberships.end());
   tx.record_events(events);
   return accepted;

@@ -31,7 +31,6 @@ class InviteReadTx {
   virtual std::vector<InviteRecord> list_batch_invites(Pk batch_pk) = 0;
 };
 
-
 class InviteWriteTx : public virtual InviteReadTx {
  public:
   // Closes the pending invite of `email_key` on `target`, if any, with `status`; one already

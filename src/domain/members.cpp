@@ -66,8 +66,8 @@ Result<Member> change_member_role(WriteTx& tx, const Principal& principal, Targe
   return *member;
 }
 
-Status remove_member(WriteTx& tx, const Principal& principal, Target target,
-                     const Uuid& target_id, const Uuid& user_id, Instant now) {
+Status remove_member(WriteTx& tx, const Principal& principal, Target target, const Uuid& target_id,
+                     const Uuid& user_id, Instant now) {
   const Pk org_pk = principal.org_pk;
   auto membership = current_membership(tx, target, user_id);
   if (!membership) return member_not_found();

@@ -30,7 +30,7 @@ Result<Member> change_member_role(WriteTx& tx, const Principal& principal, Targe
 
 // kNotFound when there is nothing to remove; removing the organization's last owner is
 // kConflict. Records membership.deleted with the membership as it was.
-Status remove_member(WriteTx& tx, const Principal& principal, Target target,
-                     const Uuid& target_id, const Uuid& user_id, Instant now);
+Status remove_member(WriteTx& tx, const Principal& principal, Target target, const Uuid& target_id,
+                     const Uuid& user_id, Instant now);
 
 }  // namespace invited::domain

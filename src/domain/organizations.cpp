@@ -53,8 +53,8 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
                                                      .last_name = std::nullopt,
                                                      .email_verified = false,
                                                      .created_at = now.seconds()});
-    if (tx.add_membership_if_absent({TargetKind::kOrganization, created.organization.pk},
-                                    owner.pk, Role::kOwner, now.seconds())) {
+    if (tx.add_membership_if_absent({TargetKind::kOrganization, created.organization.pk}, owner.pk,
+                                    Role::kOwner, now.seconds())) {
       tx.record_event(membership_event(
           EventType::kMembershipCreated, created.organization.pk,
           MembershipFacts{.target = {TargetKind::kOrganization, created.organization.pk},

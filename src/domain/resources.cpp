@@ -174,8 +174,8 @@ Result<Website> create_website(WriteTx& tx, const Principal& principal,
   return website;
 }
 
-Result<Group> create_group(WriteTx& tx, const Principal& principal,
-                           const NewGroupRequest& request, Instant now, FieldErrors& errors) {
+Result<Group> create_group(WriteTx& tx, const Principal& principal, const NewGroupRequest& request,
+                           Instant now, FieldErrors& errors) {
   const Pk org_pk = principal.org_pk;
   auto website_pks = resolve_websites(tx, org_pk, "website_ids", request.website_ids, errors);
   if (!errors.empty()) return unknown_websites();
@@ -191,8 +191,9 @@ Result<Group> create_group(WriteTx& tx, const Principal& principal,
 Result<Group> patch_group(WriteTx& tx, const Principal& principal, const Uuid& group_id,
                           const GroupPatch& patch, Instant now, FieldErrors& errors) {
   const Pk org_pk = principal.org_pk;
-  auto group_pk = tx.find_group_pk(org_pk, group_id);
-  if (!group_pk) return group_not_found();
+  auto before = tx.find_group(org_pk, group_id);
+  if (!before) return group_not_found();
+  const std::optional<Pk> group_pk = before->pk;
   auto add = resolve_websites(tx, org_pk, "add_website_ids", patch.add_website_ids, errors);
   if (!errors.empty()) return unknown_websites();
   std::vector<Pk> remove;
@@ -204,8 +205,12 @@ Result<Group> patch_group(WriteTx& tx, const Principal& principal, const Uuid& g
   if (!remove.empty()) tx.remove_group_websites(*group_pk, remove);
   auto group = tx.find_group(org_pk, group_id);
   if (!group) return group_not_found();
-  tx.record_event(group_event(EventType::kGroupUpdated, org_pk, *group, Actor::api_key(principal),
-                              now.seconds()));
+  // Only a change is an event: a patch that renames to the same name or adds present websites
+  // changes nothing.
+  if (group->name != before->name || group->website_ids != before->website_ids) {
+    tx.record_event(group_event(EventType::kGroupUpdated, org_pk, *group, Actor::api_key(principal),
+                                now.seconds()));
+  }
   return *group;
 }
 

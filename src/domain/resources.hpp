@@ -69,8 +69,8 @@ Result<Website> create_website(WriteTx& tx, const Principal& principal,
 
 // Creates a group of the principal's organization. kValidation (with `errors` filled) if a
 // website id is unknown.
-Result<Group> create_group(WriteTx& tx, const Principal& principal,
-                           const NewGroupRequest& request, Instant now, FieldErrors& errors);
+Result<Group> create_group(WriteTx& tx, const Principal& principal, const NewGroupRequest& request,
+                           Instant now, FieldErrors& errors);
 
 // Applies a patch: renames, adds websites (already present ones are ignored), removes websites
 // (absent ones are ignored). kNotFound for an unknown group; kValidation (with `errors` filled)

@@ -85,6 +85,7 @@ before(async () => {
     KEY_SECRET: revocable.api_key,
     WEBHOOK_ENDPOINT_ID: hook.webhook_endpoint.id,
     WEBHOOK_DELIVERY_ID: attempts[0].id,
+    EVENT_ID: (await call(service, 'GET', '/api/v1/events?limit=1', { key })).events[0].id,
   };
 });
 

@@ -39,6 +39,7 @@ before(async () => {
   [A.invite] = await inviteByEmail(service, A.key, A.inviteeEmail, [A.sites[0].id, A.sites[1].id]);
   [A.groupInvite] = await inviteByEmail(service, A.key, uniqueEmail('a-group-invitee'), [A.group.id], { kind: 'group' });
   A.scoped = await createKeyViaApi(service, A.key, 'A scoped', [A.sites[0].id]);
+  A.event = (await call(service, 'GET', '/api/v1/events?limit=1', { key: A.key })).events[0].id;
 
   const b = service.createOrg('Tenant B', uniqueEmail('b-owner'));
   Object.assign(B, { org: b, key: b.api_key });
@@ -123,11 +124,17 @@ function probes() {
     'POST /api/v1/api-keys': { path: '/api/v1/api-keys', body: { name: 'steal', website_ids: [s0] }, expect: 'ids400', fields: ['website_ids[0]'], global: true },
     'GET /api/v1/api-keys': { path: '/api/v1/api-keys?page_size=100', expect: 'list', global: true },
     'DELETE /api/v1/api-keys/{key_id}': { path: `/api/v1/api-keys/${A.scoped.key_id}`, expect: 404, global: true, also: [`/api/v1/api-keys/${A.org.key_id}`] },
+    'GET /api/v1/events': {
+      path: '/api/v1/events?limit=100', expect: 'list',
+      also: [`/api/v1/events?website_id=${s0}`, `/api/v1/events?group_id=${A.group.id}`, `/api/v1/events?user_id=${A.user}`,
+        `/api/v1/events?email=${encodeURIComponent(A.inviteeEmail)}`],
+    },
+    'GET /api/v1/events/{id}': { path: `/api/v1/events/${A.event}`, expect: 404 },
   };
 }
 
 // Every id of A that must never show up in an answer to B.
-const idsOfA = () => [A.org.org_id, ...A.sites.map((s) => s.id), A.group.id, A.user, A.owner, A.invite, A.groupInvite, A.scoped.key_id, A.org.key_id];
+const idsOfA = () => [A.event, A.org.org_id, ...A.sites.map((s) => s.id), A.group.id, A.user, A.owner, A.invite, A.groupInvite, A.scoped.key_id, A.org.key_id];
 
 function assertNothingOfA(response, context) {
   for (const id of idsOfA()) assert.ok(!response.text.includes(id), `${context} leaks ${id}: ${response.text}`);
@@ -182,7 +189,8 @@ test('a second organization calling every path with the first one\'s ids gets 40
 
   // Nothing of A changed: every table has the same rows, except B's one new website.
   const countsAfter = tableCounts(service);
-  assert.deepEqual(countsAfter, { ...countsBefore, websites: countsBefore.websites + wrote });
+  // B's own creates: a website each, and its website.created event.
+  assert.deepEqual(countsAfter, { ...countsBefore, websites: countsBefore.websites + wrote, events: countsBefore.events + wrote });
   assert.deepEqual(await snapshotOfA(), snapshot);
   assert.equal((await service.api('GET', '/api/v1/websites', { key: A.scoped.api_key })).status, 200, 'A\'s scoped key still works');
 });

@@ -314,9 +314,9 @@ export function bytesAtRest(target) {
 // waits meanwhile (and fails once its own timeout passes); reads go on. SQLite: the sqlite3 tool
 // in BEGIN EXCLUSIVE. PostgreSQL: psql in a transaction holding every table of the schema in
 // EXCLUSIVE mode (which blocks INSERT, UPDATE and DELETE, not SELECT), the rate-limit buckets
-// excepted. Resolves once the lock is
+// excepted (or, given `tables`, those tables only). Resolves once the lock is
 // held; release() resolves once the holder committed and exited.
-export async function holdWriteLock(target) {
+export async function holdWriteLock(target, { tables: only } = {}) {
   const dir = dirOf(target);
   let child;
   let script;
@@ -327,7 +327,7 @@ export async function holdWriteLock(target) {
     const pg = postgresCluster();
     // The data's tables only: the limiter's buckets (NOT_DATA) are drawn by every request, reads
     // included, outside any transaction, and a lock on them would stop reads too.
-    const tables = tableNames(dir).filter((table) => !NOT_DATA.has(table));
+    const tables = only ?? tableNames(dir).filter((table) => !NOT_DATA.has(table));
     child = spawn(pg.psqlPath, pg.psqlArgs(postgresDatabaseOf(dir), ['-tA']), { stdio: ['pipe', 'pipe', 'pipe'] });
     script = `BEGIN;\nLOCK TABLE ${tables.join(', ')} IN EXCLUSIVE MODE;\nSELECT 'locked';\n`;
   }

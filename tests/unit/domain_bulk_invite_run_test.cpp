@@ -175,15 +175,17 @@ class FakeTx final : public TenancyReadTx,
         if (invite.email_key == email_key && invite.target.kind == kind && invite.target.pk == pk &&
             invite.status == InviteStatus::kPending) {
           invite.status = status;
-          closed.push_back(InviteRecord{.id = invite.id,
-                                        .batch_pk = invite.batch_pk,
-                                        .email = invite.email_key,
-                                        .kind = kind,
-                                        .target_pk = pk,
-                                        .role = invite.role,
-                                        .status = status,
-                                        .created_at = invite.created_at,
-                                        .expires_at = invite.expires_at});
+          InviteRecord record;
+          record.id = invite.id;
+          record.batch_pk = invite.batch_pk;
+          record.email = invite.email_key;
+          record.kind = kind;
+          record.target_pk = pk;
+          record.role = invite.role;
+          record.status = status;
+          record.created_at = invite.created_at;
+          record.expires_at = invite.expires_at;
+          closed.push_back(record);
         }
       }
     }

@@ -19,21 +19,21 @@ namespace {
 // $1 org, $4 types (int8[], empty for any), $5 website id, $6 group id, $7 user id, $8 email
 // key, $9 since, $10 until, $11 scoped key. The horizon: events of transactions still in flight,
 // or younger than one still in flight, are not shown yet.
-#define INVITED_EVENT_FILTERS                                                                   \
-  "AND e.xact < pg_snapshot_xmin(pg_current_snapshot())::text::int8 "                           \
-  "AND (cardinality($4::int8[]) = 0 OR e.type = ANY ($4::int8[])) "                             \
-  "AND ($5::uuid IS NULL OR e.website_pk = "                                                    \
-  "     (SELECT pk FROM websites WHERE id = $5::uuid AND org_pk = $1)) "                        \
-  "AND ($6::uuid IS NULL OR e.group_pk = "                                                      \
-  "     (SELECT pk FROM website_groups WHERE id = $6::uuid AND org_pk = $1)) "                  \
-  "AND ($7::uuid IS NULL OR e.user_pk = (SELECT pk FROM users WHERE id = $7::uuid)) "           \
-  "AND ($8::text IS NULL OR e.email_key = $8::text) "                                           \
-  "AND ($9::int8 IS NULL OR e.occurred_at >= $9::int8) "                                        \
-  "AND ($10::int8 IS NULL OR e.occurred_at < $10::int8) "                                       \
-  "AND ($11::int8 IS NULL OR e.website_pk IN "                                                  \
+#define INVITED_EVENT_FILTERS                                                         \
+  "AND e.xact < pg_snapshot_xmin(pg_current_snapshot())::text::int8 "                 \
+  "AND (cardinality($4::int8[]) = 0 OR e.type = ANY ($4::int8[])) "                   \
+  "AND ($5::uuid IS NULL OR e.website_pk = "                                          \
+  "     (SELECT pk FROM websites WHERE id = $5::uuid AND org_pk = $1)) "              \
+  "AND ($6::uuid IS NULL OR e.group_pk = "                                            \
+  "     (SELECT pk FROM website_groups WHERE id = $6::uuid AND org_pk = $1)) "        \
+  "AND ($7::uuid IS NULL OR e.user_pk = (SELECT pk FROM users WHERE id = $7::uuid)) " \
+  "AND ($8::text IS NULL OR e.email_key = $8::text) "                                 \
+  "AND ($9::int8 IS NULL OR e.occurred_at >= $9::int8) "                              \
+  "AND ($10::int8 IS NULL OR e.occurred_at < $10::int8) "                             \
+  "AND ($11::int8 IS NULL OR e.website_pk IN "                                        \
   "     (SELECT website_pk FROM api_key_websites WHERE key_pk = $11::int8)) "
 
-#define INVITED_EVENT_COLUMNS                                                              \
+#define INVITED_EVENT_COLUMNS                                                               \
   "SELECT e.pk, e.id, e.type, e.occurred_at, e.actor_type, e.actor_key_id, e.actor_email, " \
   "e.website_pk, e.data FROM events e "
 
@@ -129,8 +129,7 @@ std::optional<domain::Event> Transaction::find_event(Pk org_pk, const Uuid& id) 
   return read_event(rows, 0);
 }
 
-domain::Page<domain::Event> Transaction::list_events(Pk org_pk,
-                                                     const domain::EventFilter& filter,
+domain::Page<domain::Event> Transaction::list_events(Pk org_pk, const domain::EventFilter& filter,
                                                      const domain::EventPageRequest& request) {
   // ($2, $3) the cursor's position, $12 limit + 1.
   static constexpr Statement kOlder{

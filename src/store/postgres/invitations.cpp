@@ -142,10 +142,9 @@ void Transaction::retire_batch_tokens(Pk batch_pk, UnixSeconds expires_at, UnixS
       std::string("UPDATE invite_batches SET token_hash = ") + kNoTokenHash +
       ", previous_token_hash = NULL, expires_at = $2, delivery = 0 WHERE pk = $1";
   static const Statement kBatch{"invitations_reset_batch", kBatchSql.c_str()};
-  static constexpr Statement kInvites{
-      "invitations_extend_invites",
-      "UPDATE invites SET expires_at = $2, expiry_recorded = false "
-      "WHERE batch_pk = $1 AND status = 0"};
+  static constexpr Statement kInvites{"invitations_extend_invites",
+                                      "UPDATE invites SET expires_at = $2, expiry_recorded = false "
+                                      "WHERE batch_pk = $1 AND status = 0"};
   static constexpr Statement kCancelQueued{
       "invitations_cancel_queued",
       "UPDATE outbox_emails SET status = 3, claimed_until = NULL, sent_at = $2 "

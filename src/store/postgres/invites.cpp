@@ -15,9 +15,10 @@ namespace {
 
 // Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
 // expires, org
-#define INVITED_INVITE_COLUMNS                                           \
-  "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, " \
-  "  coalesce(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at, i.org_pk "
+#define INVITED_INVITE_COLUMNS                                                               \
+  "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, "                     \
+  "  coalesce(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at, " \
+  "i.org_pk "
 #define INVITED_INVITE_TARGETS                                              \
   "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "       \
   "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk " \
@@ -129,10 +130,6 @@ domain::Page<domain::InviteRecord> Transaction::list_invites(Pk org_pk,
         return db_.query(kCount, add_invite_filter(params, org_pk, filter)).int64(0, 0);
       });
 }
-#undef INVITED_INVITE_COLUMNS
-#undef INVITED_INVITE_TARGETS
-#undef INVITED_ORG_INVITES
-#undef INVITED_INVITE_FILTER
 
 bool Transaction::has_pending_invites(Pk org_pk, std::string_view email_key) {
   static constexpr Statement kAny{
@@ -179,8 +176,7 @@ std::vector<domain::InviteRecord> Transaction::close_pending_invites_to(
       "  closed_at = $5 "
       "  WHERE email_key = $1 AND target_kind = $2 AND target_pk = ANY ($3) AND status = 0 "
       "  RETURNING *) " INVITED_INVITE_COLUMNS
-      "FROM i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
-      "ORDER BY i.pk"};
+      "FROM i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS "ORDER BY i.pk"};
   std::vector<domain::InviteRecord> closed;
   if (target_pks.empty()) return closed;
   Result rows = db_.query(
@@ -229,13 +225,13 @@ void Transaction::insert_invites(std::span<const domain::NewInvite> invites) {
 }
 
 std::vector<domain::InviteRecord> Transaction::revoke_pending_invites(domain::Target target,
-                                                                    UnixSeconds now) {
+                                                                      UnixSeconds now) {
   static constexpr Statement kRevoke{
       "invites_revoke_pending",
       "WITH i AS (UPDATE invites SET status = $3, closed_at = $4 "
-      "  WHERE target_kind = $1 AND target_pk = $2 AND status = 0 RETURNING *) "
-      INVITED_INVITE_COLUMNS "FROM i JOIN invite_batches b ON b.pk = i.batch_pk "
-      INVITED_INVITE_TARGETS "ORDER BY i.pk"};
+      "  WHERE target_kind = $1 AND target_pk = $2 AND status = 0 RETURNING "
+      "*) " INVITED_INVITE_COLUMNS
+      "FROM i JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS "ORDER BY i.pk"};
   Result rows = db_.query(kRevoke, Params()
                                        .add(code(target.kind))
                                        .add(target.pk)
@@ -278,5 +274,10 @@ void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSe
                                     "UPDATE invites SET status = $2, closed_at = $3 WHERE pk = $1"};
   db_.query(kClose, Params().add(invite_pk).add(code(status)).add(now));
 }
+
+#undef INVITED_INVITE_COLUMNS
+#undef INVITED_INVITE_TARGETS
+#undef INVITED_ORG_INVITES
+#undef INVITED_INVITE_FILTER
 
 }  // namespace invited::store::postgres

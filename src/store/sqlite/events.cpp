@@ -17,18 +17,19 @@ namespace {
 
 // The filters of every list statement. ?1 org, ?4 the types as ",1,2," ('' for any),
 // ?5 website id, ?6 group id, ?7 user id, ?8 email key, ?9 since, ?10 until, ?11 scoped key.
-#define INVITED_EVENT_FILTERS                                                                    \
-  "AND (?4 = '' OR instr(?4, ',' || e.type || ',') > 0) "                                         \
-  "AND (?5 IS NULL OR e.website_pk = (SELECT pk FROM websites WHERE id = ?5 AND org_pk = ?1)) "   \
-  "AND (?6 IS NULL OR e.group_pk = (SELECT pk FROM website_groups WHERE id = ?6 AND org_pk = ?1)) " \
-  "AND (?7 IS NULL OR e.user_pk = (SELECT pk FROM users WHERE id = ?7)) "                          \
-  "AND (?8 IS NULL OR e.email_key = ?8) "                                                          \
-  "AND (?9 IS NULL OR e.occurred_at >= ?9) "                                                       \
-  "AND (?10 IS NULL OR e.occurred_at < ?10) "                                                      \
-  "AND (?11 IS NULL OR e.website_pk IN "                                                           \
+#define INVITED_EVENT_FILTERS                                                                   \
+  "AND (?4 = '' OR instr(?4, ',' || e.type || ',') > 0) "                                       \
+  "AND (?5 IS NULL OR e.website_pk = (SELECT pk FROM websites WHERE id = ?5 AND org_pk = ?1)) " \
+  "AND (?6 IS NULL OR e.group_pk = (SELECT pk FROM website_groups WHERE id = ?6 AND org_pk = "  \
+  "?1)) "                                                                                       \
+  "AND (?7 IS NULL OR e.user_pk = (SELECT pk FROM users WHERE id = ?7)) "                       \
+  "AND (?8 IS NULL OR e.email_key = ?8) "                                                       \
+  "AND (?9 IS NULL OR e.occurred_at >= ?9) "                                                    \
+  "AND (?10 IS NULL OR e.occurred_at < ?10) "                                                   \
+  "AND (?11 IS NULL OR e.website_pk IN "                                                        \
   "     (SELECT website_pk FROM api_key_websites WHERE key_pk = ?11)) "
 
-#define INVITED_EVENT_COLUMNS                                                              \
+#define INVITED_EVENT_COLUMNS                                                               \
   "SELECT e.pk, e.id, e.type, e.occurred_at, e.actor_type, e.actor_key_id, e.actor_email, " \
   "e.website_pk, e.data FROM events e INDEXED BY events_in_order "
 
@@ -61,8 +62,9 @@ void Transaction::record_events(std::span<const domain::NewEvent> events) {
       "website_pk, group_pk, user_pk, email_key, data) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING pk";
   for (const domain::NewEvent& event : events) {
+    const Uuid id = Uuid::v7(domain::now().unix_ms);  // bound without a copy: outlives the step
     auto row = db_.query(kInsert);
-    row.bind(1, Uuid::v7(domain::now().unix_ms))
+    row.bind(1, id)
         .bind(2, event.org_pk)
         .bind(3, static_cast<int>(event.type))
         .bind(4, event.occurred_at)
@@ -107,16 +109,15 @@ std::optional<domain::Event> Transaction::find_event(Pk org_pk, const Uuid& id) 
   return read_event(row);
 }
 
-domain::Page<domain::Event> Transaction::list_events(Pk org_pk,
-                                                     const domain::EventFilter& filter,
+domain::Page<domain::Event> Transaction::list_events(Pk org_pk, const domain::EventFilter& filter,
                                                      const domain::EventPageRequest& request) {
   // (?2, ?3) the cursor's position, ?12 limit + 1.
-  static constexpr const char* kOlder =
-      INVITED_EVENT_COLUMNS "WHERE e.org_pk = ?1 AND (e.xact, e.pk) < (?2, ?3) "
-      INVITED_EVENT_FILTERS "ORDER BY e.xact DESC, e.pk DESC LIMIT ?12";
-  static constexpr const char* kNewer =
-      INVITED_EVENT_COLUMNS "WHERE e.org_pk = ?1 AND (e.xact, e.pk) > (?2, ?3) "
-      INVITED_EVENT_FILTERS "ORDER BY e.xact, e.pk LIMIT ?12";
+  static constexpr const char* kOlder = INVITED_EVENT_COLUMNS
+      "WHERE e.org_pk = ?1 AND (e.xact, e.pk) < (?2, ?3) " INVITED_EVENT_FILTERS
+      "ORDER BY e.xact DESC, e.pk DESC LIMIT ?12";
+  static constexpr const char* kNewer = INVITED_EVENT_COLUMNS
+      "WHERE e.org_pk = ?1 AND (e.xact, e.pk) > (?2, ?3) " INVITED_EVENT_FILTERS
+      "ORDER BY e.xact, e.pk LIMIT ?12";
   static constexpr const char* kLocate =
       "SELECT xact, pk FROM events WHERE id = ?1 AND org_pk = ?2 AND (?3 IS NULL OR website_pk IN "
       "(SELECT website_pk FROM api_key_websites WHERE key_pk = ?3))";

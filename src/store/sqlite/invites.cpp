@@ -14,9 +14,10 @@ namespace {
 
 // Columns: pk, id, batch, email, kind, target pk, target id, role, status, delivery, created,
 // expires, org
-#define INVITED_INVITE_COLUMNS                                           \
-  "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, " \
-  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at, i.org_pk "
+#define INVITED_INVITE_COLUMNS                                                               \
+  "SELECT i.pk, i.id, i.batch_pk, b.email, i.target_kind, i.target_pk, "                     \
+  "  COALESCE(w.id, g.id, o.id), i.role, i.status, b.delivery, i.created_at, i.expires_at, " \
+  "i.org_pk "
 #define INVITED_INVITE_TARGETS                                              \
   "LEFT JOIN websites w ON i.target_kind = 1 AND w.pk = i.target_pk "       \
   "LEFT JOIN website_groups g ON i.target_kind = 2 AND g.pk = i.target_pk " \
@@ -227,7 +228,7 @@ void Transaction::close_invite(Pk invite_pk, domain::InviteStatus status, UnixSe
 }
 
 std::vector<domain::InviteRecord> Transaction::revoke_pending_invites(domain::Target target,
-                                                                    UnixSeconds now) {
+                                                                      UnixSeconds now) {
   static constexpr const char* kPending = INVITED_INVITE_COLUMNS
       "FROM invites i INDEXED BY invites_pending_by_target "
       "JOIN invite_batches b ON b.pk = i.batch_pk " INVITED_INVITE_TARGETS
@@ -270,8 +271,8 @@ std::vector<domain::InviteRecord> Transaction::take_expired_invites(UnixSeconds 
 
 std::vector<domain::InviteRecord> Transaction::list_batch_invites(Pk batch_pk) {
   static constexpr const char* kBatch = INVITED_INVITE_COLUMNS
-      "FROM invites i INDEXED BY invites_by_batch JOIN invite_batches b ON b.pk = i.batch_pk "
-      INVITED_INVITE_TARGETS "WHERE i.batch_pk = ?1 ORDER BY i.pk";
+      "FROM invites i INDEXED BY invites_by_batch JOIN invite_batches b ON b.pk = "
+      "i.batch_pk " INVITED_INVITE_TARGETS "WHERE i.batch_pk = ?1 ORDER BY i.pk";
   std::vector<domain::InviteRecord> invites;
   auto rows = db_.query(kBatch);
   rows.bind(1, batch_pk);
