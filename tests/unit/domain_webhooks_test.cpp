@@ -10,9 +10,9 @@ namespace {
 
 TEST(WebhookSignature, MatchesTheStandardWebhooksExample) {
   // The example of the Standard Webhooks specification (and of its reference libraries).
-  auto signature = sign_webhook(
-      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
-      1614265330, R"({"test": 2432232314})");
+  auto signature =
+      sign_webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                   1614265330, R"({"test": 2432232314})");
   ASSERT_TRUE(signature.has_value());
   EXPECT_EQ(*signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 }
