@@ -239,19 +239,21 @@ void retry_delivery(Services& services, const CallPtr& call) {
 }  // namespace
 
 void register_webhook_endpoints(http::Router& router, Services& services) {
-  const std::string base = "/api/v1/webhook-endpoints";
-  router.add(http::Method::kPost, base, api_endpoint(services, Body::kJson, create_endpoint));
-  router.add(http::Method::kGet, base, api_endpoint(services, Body::kNone, list_endpoints));
-  router.add(http::Method::kGet, base + "/{id}", api_endpoint(services, Body::kNone, get_endpoint));
-  router.add(http::Method::kPatch, base + "/{id}",
+  router.add(http::Method::kPost, "/api/v1/webhook-endpoints",
+             api_endpoint(services, Body::kJson, create_endpoint));
+  router.add(http::Method::kGet, "/api/v1/webhook-endpoints",
+             api_endpoint(services, Body::kNone, list_endpoints));
+  router.add(http::Method::kGet, "/api/v1/webhook-endpoints/{id}",
+             api_endpoint(services, Body::kNone, get_endpoint));
+  router.add(http::Method::kPatch, "/api/v1/webhook-endpoints/{id}",
              api_endpoint(services, Body::kJson, patch_endpoint));
-  router.add(http::Method::kDelete, base + "/{id}",
+  router.add(http::Method::kDelete, "/api/v1/webhook-endpoints/{id}",
              api_endpoint(services, Body::kNone, delete_endpoint));
-  router.add(http::Method::kPost, base + "/{id}/rotate-secret",
+  router.add(http::Method::kPost, "/api/v1/webhook-endpoints/{id}/rotate-secret",
              api_endpoint(services, Body::kNone, rotate_secret));
-  router.add(http::Method::kGet, base + "/{id}/deliveries",
+  router.add(http::Method::kGet, "/api/v1/webhook-endpoints/{id}/deliveries",
              api_endpoint(services, Body::kNone, list_deliveries));
-  router.add(http::Method::kPost, base + "/{id}/deliveries/{delivery_id}/retry",
+  router.add(http::Method::kPost, "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
              api_endpoint(services, Body::kNone, retry_delivery));
 }
 
