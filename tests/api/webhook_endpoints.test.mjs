@@ -143,10 +143,16 @@ test('at most 16 endpoints per organization: the 17th is 409 conflict and writes
   const own = service.createOrg('Many Hooks').api_key;
   const ids = [];
   for (let i = 0; i < 16; i++) ids.push((await create({ url: `https://hooks.example.com/${i}` }, own)).webhook_endpoint.id);
-  const before = tableCounts(service);
+  // Without the request, the delivery worker goes on recording attempts (hooks.example.com does
+  // not resolve here) for the events of the 16 creations: those rows are not the request's.
+  const counts = () => {
+    const { webhook_attempts: _inBackground, ...rest } = tableCounts(service);
+    return rest;
+  };
+  const before = counts();
   const refused = await expectError(service, 'POST', PATH, { key: own, body: { url: 'https://hooks.example.com/17' } }, 409, 'conflict');
   assert.match(refused.error, /16/);
-  assert.deepEqual(tableCounts(service), before);
+  assert.deepEqual(counts(), before);
   await call(service, 'DELETE', `${PATH}/${ids[0]}`, { key: own });
   await create({ url: 'https://hooks.example.com/17' }, own);
 });
