@@ -30,6 +30,10 @@ struct Services {
   std::function<void(std::string&)> write_metrics;
   // GET /metrics is served on a listener of its own (register_metrics), not with the API.
   bool metrics_on_own_listener = false;
+  // --webhook-allow-insecure: http:// and non-public addresses are accepted for endpoints.
+  bool webhook_allow_insecure = false;
+  // Wakes the webhook delivery worker (a delivery was made due now); may be empty.
+  std::function<void()> webhooks_due;
 };
 
 // One authenticated API request in progress. Handlers hold it by shared_ptr across their store

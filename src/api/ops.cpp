@@ -1,5 +1,6 @@
 // Operations endpoints: /healthz, /readyz, /metrics, /openapi.json. No API key. /metrics may
 // be served on a listener of its own (--metrics-listen).
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +41,25 @@ void write_outbox_backlog(std::string& out, const domain::OutboxBacklog& backlog
 // database is slow or every connection busy.
 constexpr std::chrono::milliseconds kBacklogReadTimeout{1000};
 
+void write_webhook_backlog(std::string& out, const domain::WebhookBacklog& backlog,
+                           domain::Instant now) {
+  char age[32];
+  std::snprintf(age, sizeof age, "%.3f",
+                backlog.oldest_due_ms
+                    ? std::max<double>(0, (now.unix_ms - *backlog.oldest_due_ms) / 1000.0)
+                    : 0.0);
+  out +=
+      "# HELP invited_webhook_due_deliveries Webhook deliveries due now and not yet made, across "
+      "every instance of the database.\n"
+      "# TYPE invited_webhook_due_deliveries gauge\ninvited_webhook_due_deliveries " +
+      std::to_string(backlog.due) +
+      "\n# HELP invited_webhook_oldest_due_age_seconds Seconds the longest-waiting due webhook "
+      "delivery has been due; 0 when none is.\n"
+      "# TYPE invited_webhook_oldest_due_age_seconds gauge\n"
+      "invited_webhook_oldest_due_age_seconds " +
+      std::string(age) + "\n";
+}
+
 }  // namespace
 
 void register_ops(http::Router& router, Services& services) {
@@ -71,17 +91,20 @@ void register_metrics(http::Router& router, Services& services) {
   // than kBacklogReadTimeout.
   router.add(http::Method::kGet, "/metrics", [&services](http::Request&, http::Respond respond) {
     auto backlog = std::make_shared<domain::OutboxBacklog>();
+    auto webhook_backlog = std::make_shared<domain::WebhookBacklog>();
     services.store.read_within(
         kBacklogReadTimeout,
-        [backlog](domain::ReadTx& tx) -> domain::Status {
+        [backlog, webhook_backlog](domain::ReadTx& tx) -> domain::Status {
           *backlog = tx.outbox_backlog(domain::now().unix_ms);
+          *webhook_backlog = tx.webhook_backlog(domain::now().unix_ms);
           return {};
         },
-        [&services, backlog, respond = std::move(respond)](domain::Status status) {
+        [&services, backlog, webhook_backlog, respond = std::move(respond)](domain::Status status) {
           http::Response response;
           response.content_type = "text/plain; version=0.0.4; charset=utf-8";
           if (services.write_metrics) services.write_metrics(response.body);
           if (status) write_outbox_backlog(response.body, *backlog, domain::now());
+          if (status) write_webhook_backlog(response.body, *webhook_backlog, domain::now());
           respond(std::move(response));
         });
   });

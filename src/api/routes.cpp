@@ -16,6 +16,7 @@ void register_all(http::Router& router, Services& services) {
   register_invites_bulk(router, services);
   register_invitations(router, services);
   register_accept_pages(router, services);
+  register_webhook_endpoints(router, services);
   register_events(router, services);
   register_test_clock(router);
 }

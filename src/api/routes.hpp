@@ -18,6 +18,7 @@ void register_ops(http::Router& router, Services& services);
 void register_metrics(http::Router& router, Services& services);
 void register_accept_pages(http::Router& router, Services& services);
 void register_invitations(http::Router& router, Services& services);
+void register_webhook_endpoints(http::Router& router, Services& services);
 void register_events(http::Router& router, Services& services);
 // POST /_test/clock, in test builds only (src/api/test_clock.cpp); does nothing otherwise.
 void register_test_clock(http::Router& router);

@@ -13,8 +13,8 @@
 #include "api/routes.hpp"
 #include "api/shared_budgets.hpp"
 #include "app/build_version.hpp"
-#include "app/prometheus_text.hpp"
 #include "app/event_sweeper.hpp"
+#include "app/prometheus_text.hpp"
 #include "domain/clock.hpp"
 #include "domain/organizations.hpp"
 #include "domain/resources.hpp"
@@ -27,6 +27,7 @@
 #include "mail/smtp_transport.hpp"
 #include "store/copy_between_stores.hpp"
 #include "store/open_store.hpp"
+#include "webhooks/delivery_worker.hpp"
 
 namespace invited::app {
 namespace json = boost::json;
@@ -95,7 +96,8 @@ void write_http_metrics(std::string& out, const http::ServerStats& http) {
 }
 
 void write_metrics(std::string& out, const store::ServiceStore& store,
-                   const mail::OutboxWorker& outbox, const http::Server& server) {
+                   const mail::OutboxWorker& outbox, const webhooks::DeliveryWorker& webhooks,
+                   const http::Server& server) {
   auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
     out += "# HELP ";
     out += name;
@@ -145,6 +147,11 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
+  auto sent = webhooks.stats();
+  counter("invited_webhook_delivered_total", "Webhook deliveries answered 2xx.", sent.delivered);
+  counter("invited_webhook_retried_total", "Webhook attempts that will be retried.", sent.retried);
+  counter("invited_webhook_failed_total", "Webhook deliveries given up after the last attempt.",
+          sent.failed);
   out +=
       "# HELP invited_build_info The version and git commit of this binary.\n"
       "# TYPE invited_build_info gauge\ninvited_build_info{version=\"" +
@@ -206,6 +213,10 @@ int serve(const Settings& configured) {
                             .concurrency = settings.mail_concurrency,
                             .release_claims_on_start = serve_claim->sole_server()});
     store.on_email_queued([&outbox] { outbox.notify(); });
+    webhooks::DeliveryWorker webhook_worker(
+        store, webhooks::DeliveryOptions{.concurrency = settings.webhook_concurrency,
+                                         .allow_insecure = settings.webhook_allow_insecure,
+                                         .release_claims_on_start = serve_claim->sole_server()});
 
     api::Authenticator authenticator(store, std::chrono::milliseconds(settings.key_cache_ms));
     // Revocations by other instances reach the cache as they commit; the TTL is the backstop.
@@ -235,8 +246,11 @@ int serve(const Settings& configured) {
         .idempotency = idempotency,
         .invite_policy = {.expiry_days = settings.invite_expiry_days},
         .public_url = settings.public_url,
-        .write_metrics = [&](std::string& out) { write_metrics(out, store, outbox, server); },
+        .write_metrics =
+            [&](std::string& out) { write_metrics(out, store, outbox, webhook_worker, server); },
         .metrics_on_own_listener = metrics_port.has_value(),
+        .webhook_allow_insecure = settings.webhook_allow_insecure,
+        .webhooks_due = [&webhook_worker] { webhook_worker.notify(); },
     };
     api::register_all(router, services);
     if (metrics_port) api::register_metrics(metrics_router, services);
@@ -246,11 +260,17 @@ int serve(const Settings& configured) {
                 {{"setting", "--smtp-allow-plaintext"},
                  {"risk", "the SMTP password and messages may cross the network in clear"}});
     }
+    if (settings.webhook_allow_insecure) {
+      log::warn("insecure webhook endpoints allowed",
+                {{"setting", "--webhook-allow-insecure"},
+                 {"risk", "webhooks may reach http:// URLs and this network's private addresses"}});
+    }
     outbox.start();
     if (metrics_port) {
       log::info("metrics listening", {{"address", settings.metrics_listen_host},
                                       {"port", static_cast<int>(*metrics_port)}});
     }
+    webhook_worker.start();
     EventSweeper event_sweeper(store, {.retention_days = settings.event_retention_days});
     event_sweeper.start();
     log::info("listening", {{"address", settings.listen_host},
@@ -260,6 +280,7 @@ int serve(const Settings& configured) {
                             {"mail_concurrency", settings.mail_concurrency},
                             {"public_url", settings.public_url}});
     server.run();
+    webhook_worker.stop();
     event_sweeper.stop();
     outbox.stop();
     log::info("stopped");

@@ -75,6 +75,15 @@ void add_settings(CLI::App& app, Settings& s) {
       ->envname("INVITED_MAIL_CONCURRENCY")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--webhook-concurrency", s.webhook_concurrency,
+                 "webhook deliveries in flight at once, each to a different endpoint")
+      ->envname("INVITED_WEBHOOK_CONCURRENCY")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_flag("--webhook-allow-insecure", s.webhook_allow_insecure,
+               "allow http:// webhook endpoints and loopback, private and link-local addresses "
+               "(local use and tests only)")
+      ->envname("INVITED_WEBHOOK_ALLOW_INSECURE");
   app.add_option("--threads", s.threads, "HTTP worker threads; 0 uses one per core")
       ->envname("INVITED_THREADS")
       ->check(CLI::Range(0, 256))

@@ -26,6 +26,8 @@ struct Settings {
   int mail_max_attempts = 8;
   double mail_retry_seconds = 30;                  // first retry delay; doubles on each attempt
   int mail_concurrency = 4;                        // emails in flight at once (senders)
+  int webhook_concurrency = 8;                     // webhook deliveries in flight at once (senders)
+  bool webhook_allow_insecure = false;             // http:// and non-public addresses for webhooks
   int threads = 0;                                 // HTTP threads; 0: one per core
   int readers = 2;                                 // reader connections (SQLite only)
   std::int64_t max_connections = 10000;            // open connections in all

@@ -81,6 +81,16 @@ class JsonObject {
     text_ += ']';
     return *this;
   }
+  JsonObject& strings(std::string_view key, const std::vector<std::string>& values) {
+    this->key(key);
+    text_ += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) text_ += ',';
+      quoted(values[i]);
+    }
+    text_ += ']';
+    return *this;
+  }
   std::string done() {
     text_ += '}';
     return std::move(text_);
@@ -298,6 +308,27 @@ NewEvent api_key_event(EventType type, Pk org_pk, const ApiKey& key, const Actor
   } else {
     data.null("revoked_at");
   }
+  event.data = data.done();
+  return event;
+}
+
+NewEvent webhook_endpoint_event(EventType type, Pk org_pk, const WebhookEndpoint& endpoint,
+                                const Actor& actor, UnixSeconds now) {
+  NewEvent event = base_event(type, org_pk, actor, now);
+  JsonObject data;
+  data.uuid("id", endpoint.id).string("url", endpoint.url);
+  if (endpoint.event_types.empty()) {
+    data.null("event_types");
+  } else {
+    data.strings("event_types", endpoint.event_types);
+  }
+  data.boolean("enabled", endpoint.enabled);
+  if (endpoint.description) {
+    data.string("description", *endpoint.description);
+  } else {
+    data.null("description");
+  }
+  data.timestamp("created_at", endpoint.created_at).timestamp("updated_at", endpoint.updated_at);
   event.data = data.done();
   return event;
 }

@@ -11,6 +11,7 @@
 #include "domain/records.hpp"
 #include "domain/types.hpp"
 #include "domain/uuid.hpp"
+#include "domain/webhooks.hpp"
 
 namespace invited::domain {
 
@@ -122,6 +123,9 @@ NewEvent group_event(EventType type, Pk org_pk, const Group& group, const Actor&
 // The key as the key list shows it; never its secret.
 NewEvent api_key_event(EventType type, Pk org_pk, const ApiKey& key, const Actor& actor,
                        UnixSeconds now);
+// The endpoint as GET /api/v1/webhook-endpoints/{id} shows it; never its secret.
+NewEvent webhook_endpoint_event(EventType type, Pk org_pk, const WebhookEndpoint& endpoint,
+                                const Actor& actor, UnixSeconds now);
 
 // Whether `principal` may see `event`: a global key sees every event of its organization; a
 // scoped key only events that name a website, each in its allowlist. Group, key, webhook

@@ -15,6 +15,7 @@
 #include "domain/result.hpp"
 #include "domain/tenancy_store.hpp"
 #include "domain/user_store.hpp"
+#include "domain/webhook_store.hpp"
 
 namespace invited::domain {
 
@@ -72,6 +73,7 @@ class ReadTx : public virtual TenancyReadTx,
                public virtual OutboxReadTx,
                public virtual ApiKeyReadTx,
                public virtual IdempotencyReadTx,
+               public virtual WebhookReadTx,
                public virtual EventReadTx {};
 
 // Everything a write unit may do: every topic, reads included.
@@ -85,6 +87,7 @@ class WriteTx : public ReadTx,
                 public OutboxWriteTx,
                 public ApiKeyWriteTx,
                 public IdempotencyWriteTx,
+                public WebhookWriteTx,
                 public EventWriteTx {};
 
 // A unit of work returns ok to commit its writes, or an Error to roll back only its own writes.

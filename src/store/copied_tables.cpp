@@ -21,6 +21,11 @@ std::span<const char* const> copied_tables() {
       "outbox_emails",
       "idempotent_responses",
       "events",
+      // Endpoints before their deliveries, deliveries before their attempts. Pending deliveries
+      // are copied too: the target delivers them (their events are copied with the log).
+      "webhook_endpoints",
+      "webhook_deliveries",
+      "webhook_attempts",
   };
   return kTables;
 }

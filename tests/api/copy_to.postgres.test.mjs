@@ -71,6 +71,7 @@ async function everythingReadable(service, { key, scopedKey, siteIds, deletedSit
   // The event log, in its order (SQLite's commit order, kept by the copy), and a scoped key's.
   read.events = await get('/api/v1/events?limit=100');
   read.eventsPage2 = read.events.has_more ? await get(`/api/v1/events?limit=100&starting_after=${read.events.events.at(-1).id}`) : null;
+  read.webhookEndpoints = await get('/api/v1/webhook-endpoints?limit=100');
   read.siteMembers = {};
   for (const id of siteIds.filter((i) => i !== deletedSiteId)) {
     read.siteMembers[id] = await get(`/api/v1/websites/${id}/members?limit=100`);
@@ -149,6 +150,17 @@ test('postgres: a SQLite database copied with admin copy-to serves the same orga
     };
     const kept = await source.api('POST', keyed.path, { key, body: keyed.body, headers: keyed.headers });
     assert.equal(kept.status, 200, kept.text);
+
+    // A webhook endpoint with a delivery and a recorded attempt (hooks.example.com does not
+    // resolve here, so the attempt fails and the delivery waits for its retry).
+    const { webhook_endpoint: hook } = await call(source, 'POST', '/api/v1/webhook-endpoints', {
+      key, body: { url: 'https://hooks.example.com/moving', event_types: ['website.created'], description: 'moves too' }, status: 201,
+    });
+    await createWebsites(source, key, 1, 'hooked');
+    await waitFor(
+      async () => (await call(source, 'GET', `/api/v1/webhook-endpoints/${hook.id}/deliveries`, { key })).deliveries.length >= 1,
+      { timeoutMs: 30000, what: 'the webhook attempt recorded' },
+    );
 
     // One email still queued at the move: the SMTP server is gone, so it waits for a retry.
     await sink.stop();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startService } from '../support/service.mjs';
 import { contractOf } from '../support/openapi.mjs';
-import { GENEROUS_LIMITS } from '../support/assertions.mjs';
+import { GENEROUS_LIMITS, waitFor } from '../support/assertions.mjs';
 import { addDirect, call, createGroup, createKeyViaApi, inviteByEmail, latestToken, websitesInOrder } from '../support/assertions.mjs';
 
 const API_MD = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
@@ -56,6 +56,14 @@ before(async () => {
   await inviteByEmail(service, key, 'decline@example.com', [w2.id]);
   const scoped = service.createKey(org.org_id, [w1.id], 'shop integration');
   const revocable = await createKeyViaApi(service, key, 'old integration');
+  // A webhook endpoint whose host cannot be resolved: its own webhook_endpoint.created event is
+  // attempted (and fails) at once, which gives the retry example a delivery attempt.
+  const hook = await call(service, 'POST', '/api/v1/webhook-endpoints', { key, body: { url: 'https://hooks.invalid/invited' }, status: 201 });
+  let attempts = [];
+  await waitFor(async () => {
+    attempts = (await call(service, 'GET', `/api/v1/webhook-endpoints/${hook.webhook_endpoint.id}/deliveries`, { key })).deliveries;
+    return attempts.length > 0;
+  }, { timeoutMs: 30000, what: 'a delivery attempt to the example endpoint' });
   values = {
     BASE: service.url,
     API_KEY: key,
@@ -75,6 +83,8 @@ before(async () => {
     DECLINE_TOKEN: await latestToken(service, 'decline@example.com'),
     KEY_ID: revocable.key_id,
     KEY_SECRET: revocable.api_key,
+    WEBHOOK_ENDPOINT_ID: hook.webhook_endpoint.id,
+    WEBHOOK_DELIVERY_ID: attempts[0].id,
     EVENT_ID: (await call(service, 'GET', '/api/v1/events?limit=1', { key })).events[0].id,
   };
 });

@@ -64,7 +64,8 @@ test('every schema of every response compiles with Ajv (JSON Schema 2020-12, for
   assert.ok(new OpenApiContract(JSON.parse(DOC_ON_DISK)).compileAll() > 100);
 });
 
-// The routes the router registers, read from the handlers' source.
+// The routes the router registers, read from the handlers' source. /_test/ routes exist only in
+// the test build (src/api/test_clock.cpp) and are no part of the API.
 function routesInSource() {
   const dir = new URL('src/api/', REPO);
   const routes = new Set();

@@ -57,24 +57,34 @@ void Transaction::record_events(std::span<const domain::NewEvent> events) {
   // Every event of the unit in one statement. Absent values travel as 0, the nil uuid or ''.
   static constexpr Statement kInsert{
       "events_record",
-      "INSERT INTO events(id, org_pk, xact, type, occurred_at, actor_type, actor_key_id, "
-      "  actor_email, website_pk, group_pk, user_pk, email_key, data) "
+      "WITH recorded AS (INSERT INTO events(id, org_pk, xact, type, occurred_at, actor_type, "
+      "  actor_key_id, actor_email, website_pk, group_pk, user_pk, email_key, data) "
       "SELECT e.id, e.org, pg_current_xact_id()::text::int8, e.type, e.at, e.actor, "
       "  NULLIF(e.key, '00000000-0000-0000-0000-000000000000'::uuid), NULLIF(e.email, ''), "
       "  NULLIF(e.w, 0), NULLIF(e.g, 0), NULLIF(e.u, 0), NULLIF(e.ek, ''), e.data "
       "FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::uuid[], "
       "  $7::text[], $8::int8[], $9::int8[], $10::int8[], $11::text[], $12::text[]) "
       "  WITH ORDINALITY AS e(id, org, type, at, actor, key, email, w, g, u, ek, data, n) "
-      "ORDER BY e.n"};
+      "ORDER BY e.n RETURNING pk, id, org_pk) "
+      // A delivery per enabled endpoint of the organization subscribed to the event's type
+      // ($13: the types' names), due at once ($14, the service's clock): store/*/webhooks.cpp.
+      "INSERT INTO webhook_deliveries(endpoint_pk, event_pk, state, attempts, next_attempt_ms, "
+      "  created_at) "
+      "SELECT w.pk, r.pk, 0, 0, $14, $14 / 1000 FROM recorded r "
+      "JOIN unnest($1::uuid[], $13::text[]) AS t(id, name) ON t.id = r.id "
+      "JOIN webhook_endpoints w ON w.org_pk = r.org_pk AND w.enabled AND (w.event_types = '' "
+      "  OR strpos(w.event_types, ' ' || t.name || ' ') > 0 "
+      "  OR strpos(w.event_types, ' ' || split_part(t.name, '.', 1) || '.* ') > 0)"};
   if (events.empty()) return;
   std::vector<Uuid> ids, keys;
   std::vector<std::int64_t> orgs, types, ats, actors, websites, groups, users;
-  std::vector<std::string> emails, email_keys, data;
+  std::vector<std::string> emails, email_keys, data, type_names;
   const std::int64_t now_ms = domain::now().unix_ms;
   for (const domain::NewEvent& event : events) {
     ids.push_back(Uuid::v7(now_ms));
     orgs.push_back(event.org_pk);
     types.push_back(static_cast<int>(event.type));
+    type_names.emplace_back(domain::event_type_name(event.type));
     ats.push_back(event.occurred_at);
     actors.push_back(static_cast<int>(event.actor.kind));
     keys.push_back(event.actor.kind == domain::Actor::Kind::kApiKey ? event.actor.key_id : Uuid());
@@ -98,7 +108,9 @@ void Transaction::record_events(std::span<const domain::NewEvent> events) {
                          .add(groups)
                          .add(users)
                          .add(email_keys)
-                         .add(data));
+                         .add(data)
+                         .add(type_names)
+                         .add(now_ms));
 }
 
 int Transaction::prune_events(domain::UnixSeconds before, int limit) {

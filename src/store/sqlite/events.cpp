@@ -60,7 +60,7 @@ void Transaction::record_events(std::span<const domain::NewEvent> events) {
   static constexpr const char* kInsert =
       "INSERT INTO events(id, org_pk, type, occurred_at, actor_type, actor_key_id, actor_email, "
       "website_pk, group_pk, user_pk, email_key, data) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING pk";
   for (const domain::NewEvent& event : events) {
     const Uuid id = Uuid::v7(domain::now().unix_ms);  // bound without a copy: outlives the step
     auto row = db_.query(kInsert);
@@ -85,7 +85,9 @@ void Transaction::record_events(std::span<const domain::NewEvent> events) {
     } else {
       row.bind(11, event.email_key);
     }
-    row.bind(12, event.data).execute();
+    row.bind(12, event.data);
+    row.step();
+    queue_webhook_deliveries(event, row.int64(0));
   }
 }
 

@@ -148,6 +148,27 @@ class Transaction final : public domain::WriteTx {
   domain::ApiKey insert_api_key(const domain::NewApiKey& key) override;
   void revoke_api_key(domain::Pk key_pk, domain::UnixSeconds now) override;
 
+  // Webhooks (webhooks.cpp)
+  std::optional<domain::WebhookEndpoint> find_webhook_endpoint(domain::Pk org_pk,
+                                                               const domain::Uuid& id) override;
+  domain::Page<domain::WebhookEndpoint> list_webhook_endpoints(
+      domain::Pk org_pk, const domain::ListRequest& request) override;
+  int count_webhook_endpoints(domain::Pk org_pk) override;
+  domain::Page<domain::WebhookAttempt> list_webhook_attempts(
+      domain::Pk endpoint_pk, const domain::ListRequest& request) override;
+  domain::WebhookBacklog webhook_backlog(std::int64_t now_ms) override;
+  std::optional<std::int64_t> next_webhook_due_ms() override;
+  domain::WebhookEndpoint insert_webhook_endpoint(const domain::WebhookEndpoint& endpoint) override;
+  void update_webhook_endpoint(const domain::WebhookEndpoint& endpoint) override;
+  void delete_webhook_endpoint(domain::Pk endpoint_pk) override;
+  bool retry_webhook_delivery(domain::Pk endpoint_pk, const domain::Uuid& attempt_id,
+                              std::int64_t now_ms) override;
+  std::optional<domain::ClaimedWebhook> claim_webhook_delivery(std::int64_t now_ms,
+                                                               std::int64_t lease_now_ms,
+                                                               std::int64_t lease_ms,
+                                                               std::int64_t claimant) override;
+  void record_webhook_attempt(const domain::WebhookAttemptRecord& record) override;
+  void release_webhook_claims() override;
   // Events (events.cpp)
   domain::Page<domain::Event> list_events(domain::Pk org_pk, const domain::EventFilter& filter,
                                           const domain::EventPageRequest& request) override;
@@ -183,6 +204,9 @@ class Transaction final : public domain::WriteTx {
   void load_key_websites(domain::ApiKey& key);
   // Sets the delivery state of the email's batch.
   void set_batch_delivery(domain::Pk email_pk, int delivery);
+  // Writes a delivery of the event (row key `event_pk`) for every enabled endpoint of its
+  // organization subscribed to its type (webhooks.cpp).
+  void queue_webhook_deliveries(const domain::NewEvent& event, domain::Pk event_pk);
 
   Connection& db_;
   bool email_enqueued_ = false;
