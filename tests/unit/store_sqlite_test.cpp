@@ -1899,6 +1899,10 @@ TEST_P(SqliteStoreWal, IsCheckpointedAndRestartedPastItsThreshold) {
   options.wal_copier = GetParam();
   SqliteStore store(options, run_inline());
   const std::string wal = file.path() + "-wal";
+  // Opening migrated the new database in one commit, which can be larger than the threshold
+  // itself (every table and index of the schema): "the one commit that passed it" for the first
+  // restart.
+  const std::uintmax_t migrated = std::filesystem::file_size(wal);
   std::uintmax_t peak = 0;
   for (int unit = 0; unit < 200; ++unit) {
     ASSERT_TRUE(store
@@ -1919,7 +1923,8 @@ TEST_P(SqliteStoreWal, IsCheckpointedAndRestartedPastItsThreshold) {
   // copying), because it restarted again and again (the header's checkpoint sequence number
   // counts the restarts).
   const std::int64_t bound = (GetParam() ? kThreshold + kThreshold / 8 : kThreshold) + 128 * 1024;
-  EXPECT_LE(peak, static_cast<std::uintmax_t>(bound)) << "WAL peak " << peak;
+  EXPECT_LE(peak, std::max(static_cast<std::uintmax_t>(bound), migrated + 128 * 1024))
+      << "WAL peak " << peak << ", after the migration " << migrated;
   std::ifstream header(wal, std::ios::binary);
   unsigned char bytes[16] = {};
   ASSERT_TRUE(header.read(reinterpret_cast<char*>(bytes), sizeof bytes));
