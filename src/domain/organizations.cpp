@@ -69,8 +69,7 @@ Result<NewOrganization> create_organization(WriteTx& tx, std::string_view name,
   return created;
 }
 
-Result<ApiKey> revoke_api_key_in_any_organization(WriteTx& tx, const Uuid& key_id,
-                                                  Instant now) {
+Result<ApiKey> revoke_api_key_in_any_organization(WriteTx& tx, const Uuid& key_id, Instant now) {
   auto key = tx.find_api_key_in_any_organization(key_id);
   if (!key) return Error{ErrorCode::kNotFound, "no API key has the id " + key_id.str()};
   return revoke_api_key(tx, key->org_pk, key_id, now, Actor::admin());

@@ -46,8 +46,7 @@ Result<ApiKey> revoke_api_key(WriteTx& tx, Pk org_pk, const Uuid& key_id, Instan
 // Revokes the key `key_id` of whichever organization holds it (idempotent): the operator's
 // `invited admin revoke-key`. kNotFound if no organization has such a key. The same revocation as
 // the API's, in the caller's unit of work, recorded with the actor `admin`.
-Result<ApiKey> revoke_api_key_in_any_organization(WriteTx& tx, const Uuid& key_id,
-                                                  Instant now);
+Result<ApiKey> revoke_api_key_in_any_organization(WriteTx& tx, const Uuid& key_id, Instant now);
 
 struct NewOrganization {
   Organization organization;
