@@ -39,6 +39,11 @@ before(async () => {
   [A.invite] = await inviteByEmail(service, A.key, A.inviteeEmail, [A.sites[0].id, A.sites[1].id]);
   [A.groupInvite] = await inviteByEmail(service, A.key, uniqueEmail('a-group-invitee'), [A.group.id], { kind: 'group' });
   A.scoped = await createKeyViaApi(service, A.key, 'A scoped', [A.sites[0].id]);
+  // A webhook endpoint subscribed only to a type B's probes cannot cause, so no delivery is
+  // attempted (and no row written) while they run.
+  A.webhook = (await call(service, 'POST', '/api/v1/webhook-endpoints', {
+    key: A.key, status: 201, body: { url: 'https://hooks.tenant-a.example/invited', event_types: ['webhook_endpoint.secret_rotated'] },
+  })).webhook_endpoint.id;
   A.event = (await call(service, 'GET', '/api/v1/events?limit=1', { key: A.key })).events[0].id;
 
   const b = service.createOrg('Tenant B', uniqueEmail('b-owner'));
@@ -78,7 +83,8 @@ async function snapshotOfA() {
 
 // One probe per documented operation: the path with A's ids, a body naming A's ids, and what a
 // global key of B must get: 404 not_found, a list with nothing of A ('list'), per-target
-// "not found" results ('bulk'), or 400 naming the foreign ids ('ids400').
+// "not found" results ('bulk'), 400 naming the foreign ids ('ids400'), or 400 for a create that
+// names nothing of A and is refused for its own fields (400), so that it writes nothing.
 function probes() {
   const s0 = A.sites[0].id;
   const s1 = A.sites[1].id;
@@ -130,11 +136,21 @@ function probes() {
         `/api/v1/events?email=${encodeURIComponent(A.inviteeEmail)}`],
     },
     'GET /api/v1/events/{id}': { path: `/api/v1/events/${A.event}`, expect: 404 },
+    'POST /api/v1/webhook-endpoints': { path: '/api/v1/webhook-endpoints', body: { url: 'http://hooks.tenant-b.example/' }, expect: 400 },
+    'GET /api/v1/webhook-endpoints': { path: '/api/v1/webhook-endpoints', expect: 'list', global: true },
+    'GET /api/v1/webhook-endpoints/{id}': { path: `/api/v1/webhook-endpoints/${A.webhook}`, expect: 404, global: true },
+    'PATCH /api/v1/webhook-endpoints/{id}': { path: `/api/v1/webhook-endpoints/${A.webhook}`, body: { description: 'hijacked' }, expect: 404, global: true },
+    'DELETE /api/v1/webhook-endpoints/{id}': { path: `/api/v1/webhook-endpoints/${A.webhook}`, expect: 404, global: true },
+    'POST /api/v1/webhook-endpoints/{id}/rotate-secret': { path: `/api/v1/webhook-endpoints/${A.webhook}/rotate-secret`, expect: 404, global: true },
+    'GET /api/v1/webhook-endpoints/{id}/deliveries': { path: `/api/v1/webhook-endpoints/${A.webhook}/deliveries`, expect: 404, global: true },
+    'POST /api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry': {
+      path: `/api/v1/webhook-endpoints/${A.webhook}/deliveries/${A.event}/retry`, expect: 404, global: true,
+    },
   };
 }
 
 // Every id of A that must never show up in an answer to B.
-const idsOfA = () => [A.event, A.org.org_id, ...A.sites.map((s) => s.id), A.group.id, A.user, A.owner, A.invite, A.groupInvite, A.scoped.key_id, A.org.key_id];
+const idsOfA = () => [A.event, A.webhook, A.org.org_id, ...A.sites.map((s) => s.id), A.group.id, A.user, A.owner, A.invite, A.groupInvite, A.scoped.key_id, A.org.key_id];
 
 function assertNothingOfA(response, context) {
   for (const id of idsOfA()) assert.ok(!response.text.includes(id), `${context} leaks ${id}: ${response.text}`);
@@ -168,6 +184,9 @@ test('a second organization calling every path with the first one\'s ids gets 40
           assert.equal(response.body.code, 'not_found', context);
         } else if (probe.expect === 'list') {
           assert.equal(response.status, 200, `${context}: ${response.text}`);
+        } else if (probe.expect === 400) {
+          assert.equal(response.status, 400, `${context}: ${response.status} ${response.text}`);
+          assert.equal(response.body.code, 'validation_error', context);
         } else if (probe.expect === 'bulk') {
           assert.equal(response.status, 200, `${context}: ${response.text}`);
           const ids = body.website_ids ?? body.group_ids;
@@ -207,8 +226,9 @@ test('B\'s scoped key probing A\'s ids gets 404, or 403 global_key_required firs
       if (probe.global || probe.expect === 'create') {
         assert.equal(response.status, 403, `${context}: ${response.status} ${response.text}`);
         assert.equal(response.body.code, 'global_key_required', context);
-      } else if (probe.expect === 404) {
-        assert.equal(response.status, 404, `${context}: ${response.status} ${response.text}`);
+      } else if (probe.expect === 404 || probe.expect === 400) {
+        // 400: the body's own fields are refused before the scope (SPEC §3 check order).
+        assert.equal(response.status, probe.expect, `${context}: ${response.status} ${response.text}`);
       } else if (probe.expect === 'bulk') {
         assert.equal(response.status, 200, context);
         assert.ok(response.body.results.every((r) => r.success === false && r.error === 'Website not found'), context);
