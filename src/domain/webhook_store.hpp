@@ -103,7 +103,9 @@ class WebhookWriteTx : public virtual WebhookReadTx {
                                                                std::int64_t lease_now_ms,
                                                                std::int64_t lease_ms,
                                                                std::int64_t claimant) = 0;
-  // Records an attempt's outcome and ends the hold on its endpoint.
+  // Records an attempt's outcome and ends the hold on its endpoint. An attempt whose endpoint
+  // (and with it the delivery) was deleted while it was in flight is not recorded: nothing is
+  // left to attach it to.
   virtual void record_webhook_attempt(const WebhookAttemptRecord& record) = 0;
   // Ends every hold: for a store whose only worker is starting.
   virtual void release_webhook_claims() = 0;

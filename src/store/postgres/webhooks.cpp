@@ -249,7 +249,8 @@ void Transaction::record_webhook_attempt(const domain::WebhookAttemptRecord& rec
       "webhooks_record_attempt",
       "WITH a AS (INSERT INTO webhook_attempts(id, delivery_pk, endpoint_pk, event_id, "
       "  event_type, attempt, status_code, error, duration_ms, created_at) "
-      "  VALUES ($1, $2, $3, $4, $5, $6, $7::int4, $8, $9, $10 / 1000)), "
+      "  SELECT $1, $2, $3, $4, $5, $6, $7::int4, $8, $9, $10 / 1000 "
+      "  WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE pk = $2)), "
       "d AS (UPDATE webhook_deliveries SET state = $11, "
       "  next_attempt_ms = coalesce($12, next_attempt_ms) WHERE pk = $2) "
       "UPDATE webhook_endpoints SET claimed_by = NULL, claimed_until_ms = NULL, "

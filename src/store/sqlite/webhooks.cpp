@@ -261,7 +261,8 @@ void Transaction::record_webhook_attempt(const domain::WebhookAttemptRecord& rec
   static constexpr const char* kAttempt =
       "INSERT INTO webhook_attempts(id, delivery_pk, endpoint_pk, event_id, event_type, attempt, "
       "status_code, error, duration_ms, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 "
+      "WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE pk = ?2)";
   static constexpr const char* kDelivery =
       "UPDATE webhook_deliveries SET state = ?2, next_attempt_ms = coalesce(?3, next_attempt_ms) "
       "WHERE pk = ?1";
