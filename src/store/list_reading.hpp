@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <variant>
@@ -7,6 +8,18 @@
 #include "domain/records.hpp"
 
 namespace invited::store {
+
+// Ends a cursor page whose statement read up to `limit` + 1 items: the one past `limit` only
+// says that more follow (`has_more`) and is dropped. `reversed`: the statement read them in the
+// opposite of list order (a page before a cursor, nearest first), so they are turned back.
+template <typename T>
+void end_cursor_page(domain::Page<T>& page, std::int64_t limit, bool reversed = false) {
+  if (static_cast<std::int64_t>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.has_more = true;
+  }
+  if (reversed) std::reverse(page.items.begin(), page.items.end());
+}
 
 // Reads one page of a list in either form of SPEC §5. The list's statement reads its items in
 // list order after a position, with a LIMIT and an OFFSET:
@@ -36,10 +49,7 @@ domain::Page<T> read_list(const domain::ListRequest& request, const Position& st
     after = *found;
   }
   read(after, cursor.limit + 1, 0, page.items);
-  if (static_cast<std::int64_t>(page.items.size()) > cursor.limit) {
-    page.items.pop_back();
-    page.has_more = true;
-  }
+  end_cursor_page(page, cursor.limit);
   return page;
 }
 

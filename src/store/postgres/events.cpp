@@ -3,10 +3,10 @@
 // (xact, pk), and a list shows only events of transactions older than the oldest one still in
 // flight (the xmin of the statement's own snapshot): that prefix of the log only ever grows at
 // its newest end, so a client polling with ending_before never skips an event that commits late.
-#include <algorithm>
 #include <limits>
 
 #include "domain/clock.hpp"
+#include "store/list_reading.hpp"
 #include "store/postgres/transaction.hpp"
 
 namespace invited::store::postgres {
@@ -173,11 +173,7 @@ domain::Page<domain::Event> Transaction::list_events(Pk org_pk, const domain::Ev
                                                        .add(filter.scoped_key_pk)
                                                        .add(request.limit + 1));
   for (int row = 0; row < rows.rows(); ++row) page.items.push_back(read_event(rows, row));
-  if (static_cast<std::int64_t>(page.items.size()) > request.limit) {
-    page.has_more = true;
-    page.items.pop_back();
-  }
-  if (newer) std::reverse(page.items.begin(), page.items.end());
+  end_cursor_page(page, request.limit, newer);
   return page;
 }
 

@@ -1,11 +1,11 @@
 // The event log topic (domain/event_store.hpp). On SQLite one writer commits at a time, so the
 // row key grows in commit order and every committed event is in the visible prefix; `xact` is
 // always 0. Ids are made here, on the writer thread, so they grow in commit order too.
-#include <algorithm>
 #include <limits>
 #include <string>
 
 #include "domain/clock.hpp"
+#include "store/list_reading.hpp"
 #include "store/sqlite/transaction.hpp"
 
 namespace invited::store::sqlite {
@@ -156,11 +156,7 @@ domain::Page<domain::Event> Transaction::list_events(Pk org_pk, const domain::Ev
   rows.bind(9, filter.since).bind(10, filter.until).bind(11, filter.scoped_key_pk);
   rows.bind(12, request.limit + 1);
   while (rows.step()) page.items.push_back(read_event(rows));
-  if (static_cast<std::int64_t>(page.items.size()) > request.limit) {
-    page.has_more = true;
-    page.items.pop_back();
-  }
-  if (newer) std::reverse(page.items.begin(), page.items.end());
+  end_cursor_page(page, request.limit, newer);
   return page;
 }
 

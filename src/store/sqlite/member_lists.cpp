@@ -1,6 +1,7 @@
 // The member lists (domain/member_list_store.hpp).
 #include <utility>
 
+#include "store/list_reading.hpp"
 #include "store/sqlite/list_page.hpp"
 #include "store/sqlite/member_rows.hpp"
 #include "store/sqlite/transaction.hpp"
@@ -82,10 +83,7 @@ domain::Page<domain::Member> Transaction::list_website_members(Pk org_pk, Pk web
     if (!grant) break;
     result.items.push_back(std::move(grant->member));
   }
-  if (static_cast<std::int64_t>(result.items.size()) > cursor.limit) {
-    result.items.pop_back();
-    result.has_more = true;
-  }
+  end_cursor_page(result, cursor.limit);
   return result;
 }
 
