@@ -147,6 +147,9 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_sent_total", "Emails delivered.", mail.sent);
   counter("invited_outbox_retried_total", "Delivery attempts that will be retried.", mail.retried);
   counter("invited_outbox_failed_total", "Emails given up after the last attempt.", mail.failed);
+  counter("invited_outbox_units_total",
+          "Write units the mail senders ran (each records outcomes and claims the next emails).",
+          mail.units);
   auto sent = webhooks.stats();
   counter("invited_webhook_delivered_total", "Webhook deliveries answered 2xx.", sent.delivered);
   counter("invited_webhook_retried_total", "Webhook attempts that will be retried.", sent.retried);

@@ -80,7 +80,9 @@ void OutboxWorker::wake_one() {
   mail_.notify_one();
 }
 
-OutboxStats OutboxWorker::stats() const { return {sent_.load(), retried_.load(), failed_.load()}; }
+OutboxStats OutboxWorker::stats() const {
+  return {sent_.load(), retried_.load(), failed_.load(), units_.load()};
+}
 
 void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases_claims) {
   // Delivery is background work: under load, requests come first, and the outbox (durable in the
@@ -141,6 +143,7 @@ void OutboxWorker::run(std::stop_token stop, Transport& transport, bool releases
                 {{"message_id", unrecorded_message_id},
                  {"emails", static_cast<std::int64_t>(unrecorded.size())}});
     }
+    units_.fetch_add(1, std::memory_order_relaxed);
     store_retry_ms = 0;
     unrecorded.clear();
     if (release_claims) {

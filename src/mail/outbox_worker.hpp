@@ -37,6 +37,7 @@ struct OutboxStats {
   std::uint64_t sent = 0;
   std::uint64_t retried = 0;
   std::uint64_t failed = 0;
+  std::uint64_t units = 0;  // write units run: each records outcomes and claims the next emails
 };
 
 // Delivers the outbox with `concurrency` senders, each a thread with a transport of its own (for
@@ -119,6 +120,7 @@ class OutboxWorker {
   std::atomic<std::uint64_t> sent_{0};
   std::atomic<std::uint64_t> retried_{0};
   std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> units_{0};
 };
 
 }  // namespace invited::mail

@@ -87,10 +87,17 @@ DeliveryStats DeliveryWorker::stats() const {
 }
 
 void DeliveryWorker::wait(std::stop_token stop, std::optional<std::int64_t> until_ms) {
-  std::int64_t delay = options_.poll_ms;
-  if (until_ms) delay = std::clamp<std::int64_t>(*until_ms - domain::now().unix_ms, 0, delay);
   std::unique_lock lock(mutex_);
-  wake_.wait_for(lock, stop, std::chrono::milliseconds(delay), [this] { return notified_; });
+  auto notified = [this] { return notified_; };
+  if (polling_) {
+    wake_.wait(lock, stop, notified);
+  } else {
+    std::int64_t delay = options_.poll_ms;
+    if (until_ms) delay = std::clamp<std::int64_t>(*until_ms - domain::now().unix_ms, 0, delay);
+    polling_ = true;
+    wake_.wait_for(lock, stop, std::chrono::milliseconds(delay), notified);
+    polling_ = false;
+  }
   notified_ = false;
 }
 

@@ -20,8 +20,9 @@ struct DeliveryOptions {
   std::int64_t timeout_ms = 10'000;
   // How long a claim holds its endpoint: past the timeout, so a live sender never loses it.
   std::int64_t lease_ms = 60'000;
-  // How often an idle sender looks for due deliveries (those made by other instances, or due
-  // by the clock): a read unit, never a write, when nothing is due.
+  // How often the idle senders look for due deliveries (those made by other instances, or due
+  // by the clock): one of them reads (a read unit, never a write, when nothing is due), the
+  // others sleep until woken.
   std::int64_t poll_ms = 1'000;
   // This worker is the store's only one (store::ServeClaim::sole_server): holds found at start
   // belong to a process that is gone and are released.
@@ -60,7 +61,9 @@ class DeliveryWorker {
   void run(std::stop_token stop, bool releases_claims);
   std::optional<domain::WebhookAttemptRecord> deliver(const domain::ClaimedWebhook& claimed,
                                                       std::stop_token stop);
-  // Sleeps until notify(), `until_ms` (service clock, capped at poll_ms) or `stop`.
+  // Sleeps until notify() or `stop`; the first idle sender (the poller) also wakes at `until_ms`
+  // (service clock, capped at poll_ms), so that one read per poll_ms watches for due deliveries
+  // however many senders are idle.
   void wait(std::stop_token stop, std::optional<std::int64_t> until_ms);
 
   domain::Store& store_;
@@ -70,6 +73,7 @@ class DeliveryWorker {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   bool notified_ = false;
+  bool polling_ = false;  // an idle sender watches the clock (wait())
   std::stop_source stop_source_;
   std::vector<std::thread> senders_;
 

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
+import { dialect, query, uuidEquals, uuidText } from '../support/database.mjs';
 import {
   GENEROUS_LIMITS, TIMESTAMP_RE, UUID_RE, addDirect, call, createGroup, createKeyViaApi, expectError,
   inviteByEmail, latestToken, newId, uniqueEmail, waitFor, websitesInOrder,
@@ -41,17 +42,29 @@ async function allEvents(query = '', apiKey = key) {
   }
 }
 
+// The newest event id of the organization once every committed event is listed. On PostgreSQL a
+// list shows an event only once every transaction older than it has ended (docs/api.md,
+// "Events"), so under load an event just committed can lag a moment behind, and other test files
+// write to the same cluster. A test settles before it takes a mark or compares lists.
+async function settled() {
+  const newestCommitted = () => query(service, `SELECT ${uuidText('id')} FROM events
+    WHERE org_pk = (SELECT pk FROM organizations WHERE ${uuidEquals('id', org.org_id)})
+    ORDER BY ${dialect({ sqlite: 'pk DESC', postgres: 'xact DESC, pk DESC' })} LIMIT 1`)[0]?.[0];
+  let listed;
+  await waitFor(async () => {
+    listed = (await call(service, 'GET', '/api/v1/events?limit=1', { key })).events[0]?.id;
+    return listed === newestCommitted();
+  }, { timeoutMs: 60000, what: 'every committed event to be listed' });
+  return listed;
+}
+
 // The events recorded after `since` (an event id, or undefined for all), oldest first.
 async function eventsAfter(since) {
+  await settled();
   const all = await allEvents();
   const index = since ? all.findIndex((e) => e.id === since) : all.length;
   assert.ok(index >= 0, 'the marker event is listed');
   return all.slice(0, index).reverse();
-}
-
-async function newestId() {
-  const page = await call(service, 'GET', '/api/v1/events?limit=1', { key });
-  return page.events[0]?.id;
 }
 
 function assertEvent(event, type, actor) {
@@ -62,6 +75,7 @@ function assertEvent(event, type, actor) {
 }
 
 test('the admin CLI records api_key.created and the owner membership.created with actor admin; website.created with the key', async () => {
+  await settled();
   const all = await allEvents('type=api_key.created&type=membership.*&type=website.created');
   const oldestFirst = all.reverse();
   assertEvent(oldestFirst[0], 'api_key.created', { type: 'admin' });
@@ -84,7 +98,7 @@ test('the admin CLI records api_key.created and the owner membership.created wit
 
 test('email invites: invitation.created per invite (the invite as GET shows it); a re-invite revokes the old one; revoke and resend', async () => {
   const email = uniqueEmail('evt');
-  const mark = await newestId();
+  const mark = await settled();
   const [first, second] = await inviteByEmail(service, key, email, [sites[0].id, sites[1].id]);
   let events = await eventsAfter(mark);
   assert.deepEqual(events.map((e) => e.type), ['invitation.created', 'invitation.created']);
@@ -95,13 +109,13 @@ test('email invites: invitation.created per invite (the invite as GET shows it);
   }
 
   // A re-invite to the first website replaces the pending invite: revoked, then created.
-  const mark2 = await newestId();
+  const mark2 = await settled();
   const [replacement] = await inviteByEmail(service, key, email, [sites[0].id]);
   events = await eventsAfter(mark2);
   assert.deepEqual(events.map((e) => [e.type, e.data.id]), [['invitation.revoked', first], ['invitation.created', replacement]]);
   assert.equal(events[0].data.status, 'revoked');
 
-  const mark3 = await newestId();
+  const mark3 = await settled();
   await call(service, 'DELETE', `/api/v1/invites/${second}`, { key });
   await call(service, 'POST', `/api/v1/invites/${replacement}/resend`, { key });
   events = await eventsAfter(mark3);
@@ -114,7 +128,7 @@ test('email invites: invitation.created per invite (the invite as GET shows it);
 test('direct adds: membership.created per membership; a direct add closing a pending invite records invitation.accepted', async () => {
   const email = uniqueEmail('direct');
   const [pending] = await inviteByEmail(service, key, email, [sites[2].id]);
-  const mark = await newestId();
+  const mark = await settled();
   const userId = await addDirect(service, key, email, [sites[2].id, sites[3].id], { role: 'admin' });
   const events = await eventsAfter(mark);
   assert.deepEqual(events.map((e) => e.type), ['invitation.accepted', 'membership.created', 'membership.created']);
@@ -126,7 +140,7 @@ test('direct adds: membership.created per membership; a direct add closing a pen
   }
 
   // Role change and removal: membership.updated (after), membership.deleted (as it was).
-  const mark2 = await newestId();
+  const mark2 = await settled();
   await call(service, 'PATCH', `/api/v1/websites/${sites[2].id}/members/${userId}`, { key, body: { role: 'viewer' } });
   await call(service, 'PATCH', `/api/v1/websites/${sites[2].id}/members/${userId}`, { key, body: { role: 'viewer' } });
   await call(service, 'DELETE', `/api/v1/websites/${sites[3].id}/members/${userId}`, { key });
@@ -140,7 +154,7 @@ test('accepting (JSON) and declining (page) record the invitee as actor', async 
   const email = uniqueEmail('Accepts');
   const ids = await inviteByEmail(service, key, email, [sites[0].id, sites[1].id]);
   const token = await latestToken(service, email);
-  const mark = await newestId();
+  const mark = await settled();
   const accepted = await call(service, 'POST', '/api/v1/invitations/accept', { body: { token } });
   const events = await eventsAfter(mark);
   assert.deepEqual(events.map((e) => e.type), ['invitation.accepted', 'invitation.accepted', 'membership.created', 'membership.created']);
@@ -154,7 +168,7 @@ test('accepting (JSON) and declining (page) record the invitee as actor', async 
   const declining = uniqueEmail('declines');
   const [declined] = await inviteByEmail(service, key, declining, [sites[2].id]);
   const declineToken = await latestToken(service, declining);
-  const mark2 = await newestId();
+  const mark2 = await settled();
   const page = await service.fetch('/invites/decline', {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(declineToken)}`,
   });
@@ -168,7 +182,7 @@ test('websites, groups and API keys: deleted/restored, group created/updated/del
   const [site] = await websitesInOrder(service, key, 1, 'transient');
   const email = uniqueEmail('orphan');
   const [pending] = await inviteByEmail(service, key, email, [site.id]);
-  const mark = await newestId();
+  const mark = await settled();
   await call(service, 'DELETE', `/api/v1/websites/${site.id}`, { key });
   await call(service, 'DELETE', `/api/v1/websites/${site.id}`, { key });
   await call(service, 'POST', `/api/v1/websites/${site.id}/restore`, { key });
@@ -204,13 +218,13 @@ test('websites, groups and API keys: deleted/restored, group created/updated/del
 
 test('rejected, rolled-back and replayed requests record nothing', async () => {
   const email = uniqueEmail('nothing');
-  const mark = await newestId();
+  const mark = await settled();
   // Rejected: validation, scope, not found, conflict.
   await expectError(service, 'POST', '/api/v1/invites/bulk', { key, body: { invite_method: 'email', email: 'x', website_ids: [] } }, 400, 'validation_error');
   await expectError(service, 'POST', '/api/v1/invites', { key, body: { type: 'website', website_id: newId(), email, role: 'viewer', invite_method: 'email' } }, 404, 'not_found');
   const [revoked] = await inviteByEmail(service, key, email, [sites[0].id]);
   await call(service, 'DELETE', `/api/v1/invites/${revoked}`, { key });
-  const afterSetup = await newestId();
+  const afterSetup = await settled();
   await expectError(service, 'DELETE', `/api/v1/invites/${revoked}`, { key }, 409, 'conflict');
   // Rolled back inside its unit: the organization's last owner cannot be removed.
   await expectError(service, 'DELETE', `/api/v1/organizations/members/${org.owner_user_id}`, { key }, 409, 'conflict');
@@ -233,6 +247,7 @@ test('a scoped key sees only events naming websites of its allowlist; never grou
   const scoped = service.createKey(org.org_id, [sites[0].id], 'scoped reader');
   const email = uniqueEmail('scoped');
   await addDirect(service, key, email, [sites[0].id, sites[1].id]);
+  await settled();
   const visible = await allEvents('', scoped.api_key);
   assert.ok(visible.length > 0);
   const everything = await allEvents();
@@ -261,6 +276,7 @@ test('filters: type (exact, family, repeated), website_id, group_id, email, sinc
   const email = uniqueEmail('Filters');
   const group = await createGroup(service, key, 'Filtered', [sites[3].id]);
   await inviteByEmail(service, key, email, [group.id], { kind: 'group' });
+  await settled();
   const all = await allEvents();
   const check = async (query, predicate) => {
     const got = await allEvents(query);
@@ -294,6 +310,7 @@ test('filters: type (exact, family, repeated), website_id, group_id, email, sinc
 });
 
 test('cursor paging: limit pages cover the log once; a poller with ending_before and a walker with starting_after miss nothing and repeat nothing while events are added', async () => {
+  await settled();
   const before = await allEvents();
   // Pages of 3 backwards over the settled log equal the whole list.
   const walked = [];
@@ -319,19 +336,21 @@ test('cursor paging: limit pages cover the log once; a poller with ending_before
   let newest = seen.at(-1).id;
   let writing = true;
   const done = Promise.all(writers).then(() => { writing = false; });
-  for (let round = 0; ; round++) {
-    assert.ok(round < 10000, 'the poller caught up');
-    // Decided before the poll: once every write was answered (committed), a poll that finds
-    // nothing newer has seen everything.
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'the poller caught up within 60 s');
+    // Once every write was answered (committed) and the poller has seen each website it
+    // added, it has caught up; an event may be listed a moment after its commit (settled()).
     const finished = !writing;
     const newer = await call(service, 'GET', `/api/v1/events?limit=2&ending_before=${newest}`, { key });
     // The page nearest the cursor, newest first.
     const chunk = [...newer.events].reverse();
     seen.push(...chunk);
     if (chunk.length) newest = chunk.at(-1).id;
-    if (finished && chunk.length === 0) break;
+    if (finished && chunk.length === 0 && added.every((id) => seen.some((e) => e.data.id === id))) break;
   }
   await done;
+  await settled();
   const ids = seen.map((e) => e.id);
   assert.equal(new Set(ids).size, ids.length, 'no event twice');
   const final = (await allEvents()).reverse();

@@ -3,11 +3,13 @@
 // visible. One write unit is held open after it recorded its events (its email waits on a table
 // lock another client holds); a second unit commits an event meanwhile. A poller with
 // ending_before must not be shown the second event before the first unit commits, and then gets
-// both, in order: it never skips the event that committed late.
+// both, in order: it never skips the event that committed late. The held unit holds back the
+// horizon of the whole PostgreSQL server, so the file has a cluster of its own (useOwnCluster):
+// on the run's shared one it would hold back every other file's event log too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService } from '../support/service.mjs';
-import { holdWriteLock, query } from '../support/database.mjs';
+import { holdWriteLock, query, useOwnCluster } from '../support/database.mjs';
 import { GENEROUS_LIMITS, call, uniqueEmail, waitFor, websitesInOrder } from '../support/assertions.mjs';
 
 let service;
@@ -15,6 +17,7 @@ let key;
 let sites;
 
 before(async () => {
+  useOwnCluster();
   // A long unit timeout: the held unit waits for the lock far longer than the default allows
   // on a loaded machine.
   service = await startService({ args: [...GENEROUS_LIMITS, '--db-timeout-ms', '60000'] });

@@ -74,14 +74,15 @@ test('a backlog is claimed a few emails at a time: forty emails, one sender, few
   await queueEmails(service, key, website, addresses.slice(0, 1));
   await smtp.waitForArrivals(1);
   await queueEmails(service, key, website, addresses.slice(1));
-  const before = (await metrics(service)).invited_store_write_units_total;
+  const before = (await metrics(service)).invited_outbox_units_total;
 
   smtp.release();
   await waitFor(() => allSent(service), { intervalMs: 50, what: 'every email recorded as sent' });
-  const units = (await metrics(service)).invited_store_write_units_total - before;
-  // Besides the worker's units: this scrape's read (PostgreSQL counts reads), and SQLite's probe
-  // write once a second while its writer is idle.
-  assert.ok(units < addresses.length, `${units} units of work for ${addresses.length} emails`);
+  // The mail senders' own units (the store's count also holds the sweeps, the webhook senders'
+  // reads and, on SQLite, an idle probe a second, which a slow drain on a loaded machine piles up).
+  const units = (await metrics(service)).invited_outbox_units_total - before;
+  const fewest = Math.ceil(addresses.length / EMAILS_PER_CLAIM);
+  assert.ok(units >= fewest && units <= fewest + 4, `${units} units of work for ${addresses.length} emails`);
   for (const address of addresses) assert.equal(smtp.messagesTo(address).length, 1, address);
 });
 
