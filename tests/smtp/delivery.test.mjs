@@ -4,7 +4,7 @@
 // delivers what was queued. Every wait polls a condition with a deadline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, count, uuidSql, waitFor } from '../support/assertions.mjs';
+import { MAIL_TIMEOUT_MS, uniqueEmail, bulkOk, call, count, uuidSql, waitFor } from '../support/assertions.mjs';
 import { freePort, parseMail, metrics } from '../support/smtp.mjs';
 import { peersOfThisFile } from '../support/file_peers.mjs';
 
@@ -124,6 +124,20 @@ test('max attempts: with no server and --mail-max-attempts 2 the delivery become
   assert.equal(m.invited_outbox_sent_total, 0);
   // The invites stay pending (the link could still be resent); only the delivery failed.
   assert.deepEqual(service.sql('SELECT DISTINCT status FROM invites'), [['0']]);
+  // One invitation.delivery_failed per invite of the email, actor system, the invite as it now
+  // is (SPEC §9). Waited for: on PostgreSQL an event is listed once older transactions end.
+  const failedEvents = await waitFor(async () => {
+    const { events } = await call(service, 'GET', '/api/v1/events?type=invitation.delivery_failed', { key });
+    return events.length >= 2 && events;
+  }, { what: 'the invitation.delivery_failed events' });
+  assert.equal(failedEvents.length, 2, 'one per invite');
+  assert.deepEqual(failedEvents.map((e) => e.data.id).sort(), results.map((r) => r.invite_id).sort());
+  for (const event of failedEvents) {
+    assert.deepEqual(event.actor, { type: 'system' });
+    const shown = (await call(service, 'GET', `/api/v1/invites/${event.data.id}`, { key })).invite;
+    assert.deepEqual(event.data, shown);
+    assert.deepEqual([shown.status, shown.delivery], ['pending', 'failed']);
+  }
 
   // A server now on that port gets only later email: the failed one is not sent again.
   const smtp = await sink({ port });
