@@ -97,7 +97,7 @@ void write_http_metrics(std::string& out, const http::ServerStats& http) {
 
 void write_metrics(std::string& out, const store::ServiceStore& store,
                    const mail::OutboxWorker& outbox, const webhooks::DeliveryWorker& webhooks,
-                   const http::Server& server) {
+                   const EventSweeper& event_sweeper, const http::Server& server) {
   auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
     out += "# HELP ";
     out += name;
@@ -150,6 +150,9 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_units_total",
           "Write units the mail senders ran (each records outcomes and claims the next emails).",
           mail.units);
+  counter("invited_event_sweeps_total",
+          "Passes of the event log's housekeeping completed (the expiry sweep, then retention).",
+          event_sweeper.passes());
   auto sent = webhooks.stats();
   counter("invited_webhook_delivered_total", "Webhook deliveries answered 2xx.", sent.delivered);
   counter("invited_webhook_retried_total", "Webhook attempts that will be retried.", sent.retried);
@@ -220,6 +223,7 @@ int serve(const Settings& configured) {
         store, webhooks::DeliveryOptions{.concurrency = settings.webhook_concurrency,
                                          .allow_insecure = settings.webhook_allow_insecure,
                                          .release_claims_on_start = serve_claim->sole_server()});
+    EventSweeper event_sweeper(store, {.retention_days = settings.event_retention_days});
 
     api::Authenticator authenticator(store, std::chrono::milliseconds(settings.key_cache_ms));
     // Revocations by other instances reach the cache as they commit; the TTL is the backstop.
@@ -250,7 +254,9 @@ int serve(const Settings& configured) {
         .invite_policy = {.expiry_days = settings.invite_expiry_days},
         .public_url = settings.public_url,
         .write_metrics =
-            [&](std::string& out) { write_metrics(out, store, outbox, webhook_worker, server); },
+            [&](std::string& out) {
+              write_metrics(out, store, outbox, webhook_worker, event_sweeper, server);
+            },
         .metrics_on_own_listener = metrics_port.has_value(),
         .webhook_allow_insecure = settings.webhook_allow_insecure,
         .webhooks_due = [&webhook_worker] { webhook_worker.notify(); },
@@ -274,7 +280,6 @@ int serve(const Settings& configured) {
                                       {"port", static_cast<int>(*metrics_port)}});
     }
     webhook_worker.start();
-    EventSweeper event_sweeper(store, {.retention_days = settings.event_retention_days});
     event_sweeper.start();
     log::info("listening", {{"address", settings.listen_host},
                             {"port", static_cast<int>(port)},

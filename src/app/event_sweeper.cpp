@@ -57,6 +57,7 @@ void EventSweeper::run() {
     drain("event retention", [this](domain::WriteTx& tx) {
       return domain::prune_events(tx, domain::now(), options_.retention_days, kPassRows);
     });
+    passes_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
     wake_.wait_for(lock, options_.sweep_every, [this] { return stopping_; });
   }

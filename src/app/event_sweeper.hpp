@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 
@@ -30,6 +32,8 @@ class EventSweeper {
   // Starts the thread; stop() (or the destructor) ends it after the pass in hand.
   void start();
   void stop();
+  // Passes completed (each runs the expiry sweep, then retention), for /metrics.
+  std::uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -43,6 +47,7 @@ class EventSweeper {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  std::atomic<std::uint64_t> passes_{0};
   std::thread thread_;
 };
 
