@@ -141,7 +141,6 @@ std::string quoted_printable(std::string_view text) {
 
 EncodedPart encode_text_part(std::string_view text) {
   constexpr std::size_t kMaxOctets = 998;
-  bool ascii = true;
   std::size_t line = 0;
   for (char c : text) {
     auto byte = static_cast<unsigned char>(c);
@@ -150,10 +149,9 @@ EncodedPart encode_text_part(std::string_view text) {
       continue;
     }
     if (c == '\r') continue;
-    if ((byte < 0x20 && c != '\t') || byte == 0x7f || ++line > kMaxOctets) {
+    if ((byte < 0x20 && c != '\t') || byte >= 0x7f || ++line > kMaxOctets) {
       return {"quoted-printable", quoted_printable(text)};
     }
-    if (byte > 0x7f) ascii = false;
   }
   std::string body;
   body.reserve(text.size() + text.size() / 32);
@@ -165,7 +163,7 @@ EncodedPart encode_text_part(std::string_view text) {
       body += c;
     }
   }
-  return {ascii ? "7bit" : "8bit", std::move(body)};
+  return {"7bit", std::move(body)};
 }
 
 std::string rfc5322_date(std::int64_t unix_seconds) {

@@ -38,16 +38,17 @@ std::string quoted_printable(std::string_view text);
 
 // A text/plain body and its Content-Transfer-Encoding.
 struct EncodedPart {
-  std::string_view encoding;  // "7bit", "8bit" or "quoted-printable"
+  std::string_view encoding;  // "7bit" or "quoted-printable"
   std::string body;           // CRLF line breaks
 };
 
 // The text part as written, line for line, so that a long accept link stays whole and can be
 // copied from the raw message (quoted-printable would cut it with soft breaks at 76 columns):
-// "7bit" when it is ASCII, "8bit" (RFC 6152) when it holds UTF-8, as long as every line is at
-// most 998 octets (RFC 5322 §2.1.1) and no byte is a control character other than tab.
-// Otherwise quoted-printable. Lines become CRLF; a stray CR is dropped. A line opening with '.'
-// is left as it is: the SMTP client dot-stuffs it (RFC 5321 §4.5.2).
+// "7bit" when it is ASCII, every line is at most 998 octets (RFC 5322 §2.1.1) and no byte is a
+// control character other than tab. Otherwise quoted-printable: UTF-8 text included, since an
+// 8bit part may only go to a server that offers 8BITMIME with BODY=8BITMIME declared (RFC 6152),
+// which libcurl's SMTP client cannot declare. Lines become CRLF; a stray CR is dropped. A line
+// opening with '.' is left as it is: the SMTP client dot-stuffs it (RFC 5321 §4.5.2).
 EncodedPart encode_text_part(std::string_view text);
 
 // RFC 5322 date: "Fri, 27 Nov 2026 23:55:16 +0000".

@@ -528,12 +528,16 @@ TEST(Compose, LongLinkOfTheTextPartStaysWholeInTheRawMessage) {
   EXPECT_EQ(parts[0].decoded_body, message.text);
 }
 
-TEST(Compose, NonAsciiTextPartIs8bitAndDecodesToTheInput) {
+// 8-bit content would need the server's 8BITMIME, declared with BODY=8BITMIME (RFC 6152), which
+// libcurl cannot do: non-ASCII text goes quoted-printable, and every byte of the message is ASCII.
+TEST(Compose, NonAsciiTextPartIsQuotedPrintableAndDecodesToTheInput) {
   Message message = sample_message();
   message.text = "Hallo Jürgen,\nöffne https://example.com/accept?token=" + repeat("x", 120) + "\n";
-  auto parts = parts_of(parse_message(compose(message)));
+  std::string raw = compose(message);
+  for (char c : raw) EXPECT_LT(static_cast<unsigned char>(c), 0x80);
+  auto parts = parts_of(parse_message(raw));
   ASSERT_EQ(parts.size(), 2u);
-  EXPECT_EQ(lower(header(parts[0].parsed, "Content-Transfer-Encoding")), "8bit");
+  EXPECT_EQ(lower(header(parts[0].parsed, "Content-Transfer-Encoding")), "quoted-printable");
   EXPECT_EQ(parts[0].decoded_body, message.text);
 }
 
