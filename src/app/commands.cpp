@@ -150,9 +150,10 @@ void write_metrics(std::string& out, const store::ServiceStore& store,
   counter("invited_outbox_units_total",
           "Write units the mail senders ran (each records outcomes and claims the next emails).",
           mail.units);
-  counter("invited_event_sweeps_total",
-          "Passes of the event log's housekeeping completed (the expiry sweep, then retention).",
-          event_sweeper.passes());
+  counter(
+      "invited_event_sweeps_total",
+      "Passes of the event log's housekeeping completed in full (expiry sweep, then retention).",
+      event_sweeper.passes());
   auto sent = webhooks.stats();
   counter("invited_webhook_delivered_total", "Webhook deliveries answered 2xx.", sent.delivered);
   counter("invited_webhook_retried_total", "Webhook attempts that will be retried.", sent.retried);

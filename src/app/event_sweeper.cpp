@@ -29,7 +29,7 @@ void EventSweeper::stop() {
 }
 
 template <typename Pass>
-void EventSweeper::drain(const char* what, Pass pass) {
+bool EventSweeper::drain(const char* what, Pass pass) {
   for (;;) {
     int handled = 0;
     domain::Status status = store_.write_and_wait([&](domain::WriteTx& tx) -> domain::Status {
@@ -39,11 +39,11 @@ void EventSweeper::drain(const char* what, Pass pass) {
     if (!status) {
       log::warn("event log housekeeping failed; trying again later",
                 {{"what", what}, {"error", status.error().message}});
-      return;
+      return false;
     }
-    if (handled < kPassRows) return;
+    if (handled < kPassRows) return true;
     std::lock_guard lock(mutex_);
-    if (stopping_) return;
+    if (stopping_) return false;
   }
 }
 
@@ -51,13 +51,13 @@ void EventSweeper::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
-    drain("expiry sweep", [](domain::WriteTx& tx) {
+    const bool swept = drain("expiry sweep", [](domain::WriteTx& tx) {
       return domain::record_expired_invites(tx, domain::now(), kPassRows);
     });
-    drain("event retention", [this](domain::WriteTx& tx) {
+    const bool pruned = drain("event retention", [this](domain::WriteTx& tx) {
       return domain::prune_events(tx, domain::now(), options_.retention_days, kPassRows);
     });
-    passes_.fetch_add(1, std::memory_order_relaxed);
+    if (swept && pruned) passes_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
     wake_.wait_for(lock, options_.sweep_every, [this] { return stopping_; });
   }

@@ -32,15 +32,16 @@ class EventSweeper {
   // Starts the thread; stop() (or the destructor) ends it after the pass in hand.
   void start();
   void stop();
-  // Passes completed (each runs the expiry sweep, then retention), for /metrics.
+  // Passes completed in full (the expiry sweep, then retention, each unit committed), for
+  // /metrics: a pass whose unit failed, or that a stop cut short, is not counted.
   std::uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
 
  private:
   void run();
   // Runs `pass` (a unit returning how many rows it handled) until it handles fewer than a full
-  // pass or the sweeper stops.
+  // pass (true) or a unit fails or the sweeper stops (false).
   template <typename Pass>
-  void drain(const char* what, Pass pass);
+  bool drain(const char* what, Pass pass);
 
   domain::Store& store_;
   Options options_;

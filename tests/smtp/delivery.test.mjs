@@ -129,7 +129,7 @@ test('max attempts: with no server and --mail-max-attempts 2 the delivery become
   const failedEvents = await waitFor(async () => {
     const { events } = await call(service, 'GET', '/api/v1/events?type=invitation.delivery_failed', { key });
     return events.length >= 2 && events;
-  }, { what: 'the invitation.delivery_failed events' });
+  }, { timeoutMs: MAIL_TIMEOUT_MS, what: 'the invitation.delivery_failed events' });
   assert.equal(failedEvents.length, 2, 'one per invite');
   assert.deepEqual(failedEvents.map((e) => e.data.id).sort(), results.map((r) => r.invite_id).sort());
   for (const event of failedEvents) {

@@ -429,7 +429,7 @@ std::vector<Part> parts_of(const Parsed& parsed) {
     std::string content = body.substr(line_end + 2, next - line_end - 2);
     Part part{parse_message(content), {}};
     std::string encoding = lower(header(part.parsed, "Content-Transfer-Encoding"));
-    if (encoding == "7bit" || encoding == "8bit") {
+    if (encoding == "7bit") {
       for (const auto& line : split_lines(part.parsed.body)) part.decoded_body += line + "\n";
       part.decoded_body.pop_back();  // the last line has no break of its own
     } else {
