@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <iostream>
 #include <optional>
+#include <string_view>
 
 #include "api/authenticator.hpp"
 #include "api/endpoint.hpp"
@@ -431,6 +432,18 @@ json::value key_json(const domain::ApiKey& key) {
   return out;
 }
 
+// The id `value` that `invited admin COMMAND` was given as FLAG; nullopt once stderr has said
+// that it must be `what` (a UUID, and where to find one).
+std::optional<domain::Uuid> id_argument(std::string_view command, std::string_view flag,
+                                        std::string_view what, const std::string& value) {
+  auto id = domain::Uuid::parse(value);
+  if (!id) {
+    std::cerr << "invited admin " << command << ": " << flag << " must be " << what << ", not '"
+              << value << "'\n";
+  }
+  return id;
+}
+
 }  // namespace
 
 int list_orgs(const Settings& settings, ListFormat format) {
@@ -468,13 +481,10 @@ int list_orgs(const Settings& settings, ListFormat format) {
 }
 
 int list_keys(const Settings& settings, const std::string& org_id, ListFormat format) {
-  auto org_uuid = domain::Uuid::parse(org_id);
-  if (!org_uuid) {
-    std::cerr << "invited admin list-keys: --org must be an organization id (a UUID, as "
-                 "`invited admin list-orgs` shows), not '"
-              << org_id << "'\n";
-    return 2;
-  }
+  auto org_uuid =
+      id_argument("list-keys", "--org",
+                  "an organization id (a UUID, as `invited admin list-orgs` shows)", org_id);
+  if (!org_uuid) return 2;
   try {
     auto store = open_store_for_command(settings);
     std::vector<domain::ApiKey> keys;
@@ -530,13 +540,10 @@ int list_keys(const Settings& settings, const std::string& org_id, ListFormat fo
 }
 
 int revoke_key(const Settings& settings, const std::string& key_id) {
-  auto key_uuid = domain::Uuid::parse(key_id);
-  if (!key_uuid) {
-    std::cerr << "invited admin revoke-key: --key must be an API key id (a UUID, as "
-                 "`invited admin list-keys --org ID` shows), not '"
-              << key_id << "'\n";
-    return 2;
-  }
+  auto key_uuid =
+      id_argument("revoke-key", "--key",
+                  "an API key id (a UUID, as `invited admin list-keys --org ID` shows)", key_id);
+  if (!key_uuid) return 2;
   try {
     auto store = open_store_for_command(settings);
     std::optional<domain::Result<domain::ApiKey>> revoked;
