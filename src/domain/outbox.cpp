@@ -29,12 +29,6 @@ std::vector<ClaimedEmail> claim_next_emails(WriteTx& tx, Instant now, int limit)
   return claimed;
 }
 
-std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now) {
-  std::vector<ClaimedEmail> claimed = claim_next_emails(tx, now, 1);
-  if (claimed.empty()) return std::nullopt;
-  return std::move(claimed.front());
-}
-
 DeliveryOutcome failed_send(const OutboxEmail& email, bool permanent, std::string error,
                             const RetryPolicy& policy, Instant now) {
   DeliveryOutcome outcome{.kind = DeliveryOutcome::Kind::kFailed,

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,8 +58,6 @@ struct ClaimedEmail {
 // token for each; see above. An email whose batch has nothing pending any more is cancelled
 // instead (and returned with `cancelled`, so the caller may log it). Empty when nothing is due.
 std::vector<ClaimedEmail> claim_next_emails(WriteTx& tx, Instant now, int limit);
-// The same for one email; nullopt when nothing is due.
-std::optional<ClaimedEmail> claim_next_email(WriteTx& tx, Instant now);
 
 struct RetryPolicy {
   int max_attempts = 8;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -38,6 +39,14 @@ using domain::TargetKind;
 using domain::Uuid;
 using testing_support::numbered_email;
 using testing_support::walk_cursor;
+
+// The one email due longest, claimed as the mail worker claims (domain::claim_next_emails);
+// nullopt when nothing is due.
+std::optional<domain::ClaimedEmail> claim_next_email(domain::WriteTx& tx, domain::Instant now) {
+  std::vector<domain::ClaimedEmail> claimed = domain::claim_next_emails(tx, now, 1);
+  if (claimed.empty()) return std::nullopt;
+  return std::move(claimed.front());
+}
 
 // A database file in the temporary directory, removed (with its WAL files) afterwards.
 class TempDatabase {
@@ -489,7 +498,7 @@ TEST_F(SqliteOutbox, ReleasingEveryClaimAtStartKeepsTheAttemptsCounted) {
 TEST_F(SqliteOutbox, EachClaimMintsATokenThatOpensItsBatchAndAResendRetiresThem) {
   Pk batch = queue_email("ann@example.com");
   auto claim = [&](std::int64_t at_ms) {
-    auto claimed = domain::claim_next_email(*tx, domain::Instant{at_ms});
+    auto claimed = claim_next_email(*tx, domain::Instant{at_ms});
     if (!claimed || claimed->cancelled) throw std::logic_error("nothing claimed");
     return *claimed;
   };
@@ -528,13 +537,13 @@ TEST_F(SqliteOutbox, AnEmailWithNothingPendingIsCancelledWithoutAToken) {
   Pk batch = queue_email("ann@example.com");
   tx->close_pending_invites({TargetKind::kWebsite, website.pk}, "ann@example.com",
                             InviteStatus::kRevoked, kNow);
-  auto claimed = domain::claim_next_email(*tx, domain::Instant{kNowMs});
+  auto claimed = claim_next_email(*tx, domain::Instant{kNowMs});
   ASSERT_TRUE(claimed);
   EXPECT_TRUE(claimed->cancelled);
   EXPECT_TRUE(claimed->token.empty());
   EXPECT_EQ(outbox_status(claimed->email.pk), 3);
   EXPECT_EQ(batch_delivery(batch), 0);
-  EXPECT_FALSE(domain::claim_next_email(*tx, domain::Instant{kNowMs}));
+  EXPECT_FALSE(claim_next_email(*tx, domain::Instant{kNowMs}));
 }
 
 TEST_F(SqliteOutbox, TheBacklogCountsQueuedEmailsAndAgesTheOneDueLongest) {
